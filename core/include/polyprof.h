@@ -1,0 +1,236 @@
+/*
+ * polyprof core: the only header the runtime bridges include.
+ *
+ * Threading contract, in short:
+ *  - pp_options_*, pp_profile_* and the writers are plain functions over the
+ *    caller's objects; they allocate and are not async-signal-safe.
+ *  - The sampler is a process-wide singleton (signals are process-wide).
+ *    pp_sampler_* calls are serialized internally by one mutex; none of them
+ *    may be called from a signal handler.
+ *  - pp_runtime.capture is the one bridge callback that runs inside the signal
+ *    handler: it must be async-signal-safe (no malloc, no locks, no stdio) and
+ *    may only read memory through pp_safe_read / the guarded section the core
+ *    sets up around it.
+ *  - pp_runtime.resolve_* run on the core's drain thread.
+ *
+ * Errors are values: functions return 0 / a handle on success and -1 / NULL on
+ * failure, with a message naming the problem written to `err` (errlen bytes).
+ */
+#ifndef POLYPROF_H
+#define POLYPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PP_API __attribute__((visibility("default")))
+#else
+#define PP_API
+#endif
+
+/* ---------------------------------------------------------------- options */
+
+typedef enum { PP_MODE_CPU = 0, PP_MODE_WALL = 1 } pp_mode;
+
+typedef enum {
+    PP_FORMAT_AUTO = 0,   /* from the file suffix */
+    PP_FORMAT_PPROF,      /* gzip-compressed profile.proto (.pb.gz, .pprof) */
+    PP_FORMAT_COLLAPSED,  /* "root;...;leaf count" lines (.folded, .collapsed, .txt) */
+    PP_FORMAT_TEXT,       /* top-N report (.top) */
+} pp_format;
+
+#define PP_PATH_MAX 4096
+
+typedef struct pp_options {
+    pp_mode mode;            /* event=cpu|wall                      default cpu  */
+    uint64_t interval_ns;    /* interval=10ms (ns, us, ms, s; bare = ms) 10ms */
+    uint64_t duration_ns;    /* duration=30s, 0 = until stopped              */
+    int native;              /* native=true|false                     true     */
+    int signo;               /* signal=SIGPROF|PROF|<number>          SIGPROF  */
+    size_t max_memory;       /* memory=64m: cap on the aggregation tables     */
+    uint32_t ring_slots;     /* ring=256: raw samples buffered between drains */
+    char file[PP_PATH_MAX];  /* file=out.pb.gz                                */
+    pp_format format;        /* format=pprof|collapsed|text (default: suffix) */
+} pp_options;
+
+PP_API void pp_options_default(pp_options *o);
+/* Applies "key=value,key=value" on top of *o. Unknown keys and bad values
+ * fail with a message naming the key; *o is unchanged on failure. */
+PP_API int pp_options_parse(pp_options *o, const char *spec, char *err, size_t errlen);
+/* Applies one key. */
+PP_API int pp_options_set(pp_options *o, const char *key, const char *value, char *err, size_t errlen);
+/* Renders the options back in the grammar (for metadata and logs). */
+PP_API void pp_options_format(const pp_options *o, char *out, size_t outlen);
+PP_API int pp_format_from_path(const char *path, pp_format *out, char *err, size_t errlen);
+PP_API int pp_format_from_name(const char *name, pp_format *out, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- profile */
+
+typedef struct pp_profile pp_profile;
+
+typedef struct pp_frame_view {
+    const char *name;
+    const char *file;     /* "" when unknown */
+    int64_t line;         /* 0 when unknown */
+    int64_t start_line;
+    uint64_t address;
+    int kind;             /* 0 native, 1 interpreter, 2 named by the profiler */
+    const char *mapping;  /* object path for native frames, "" otherwise */
+} pp_frame_view;
+
+typedef struct pp_label_view {
+    const char *key;
+    const char *str;      /* NULL when numeric */
+    int64_t num;
+} pp_label_view;
+
+PP_API void pp_profile_free(pp_profile *p);
+PP_API size_t pp_profile_num_samples(const pp_profile *p);
+PP_API uint32_t pp_profile_num_values(const pp_profile *p);
+/* value type names, e.g. ("cpu", "nanoseconds") */
+PP_API void pp_profile_value_type(const pp_profile *p, uint32_t index, const char **type, const char **unit);
+PP_API int64_t pp_profile_value(const pp_profile *p, size_t sample, uint32_t index);
+PP_API uint32_t pp_profile_sample_depth(const pp_profile *p, size_t sample);
+/* depth 0 is the leaf */
+PP_API void pp_profile_sample_frame(const pp_profile *p, size_t sample, uint32_t depth, pp_frame_view *out);
+PP_API uint32_t pp_profile_sample_num_labels(const pp_profile *p, size_t sample);
+PP_API void pp_profile_sample_label(const pp_profile *p, size_t sample, uint32_t i, pp_label_view *out);
+/* Free-form "key=value" metadata lines (pprof comments). */
+PP_API uint32_t pp_profile_num_comments(const pp_profile *p);
+PP_API const char *pp_profile_comment(const pp_profile *p, uint32_t i);
+PP_API int64_t pp_profile_duration_nanos(const pp_profile *p);
+
+/* Encodes into a malloc'd buffer the caller frees with free(). */
+PP_API int pp_profile_encode(const pp_profile *p, pp_format f, int top_n, uint8_t **out, size_t *outlen,
+                             char *err, size_t errlen);
+/* Writes atomically (temporary file + rename); PP_FORMAT_AUTO picks by suffix. */
+PP_API int pp_profile_write_file(const pp_profile *p, const char *path, pp_format f, char *err, size_t errlen);
+/* Reads pprof (gzip-compressed or not). */
+PP_API pp_profile *pp_profile_decode_pprof(const uint8_t *data, size_t len, char *err, size_t errlen);
+/* Text report of the top_n functions by cumulative value `value_index`
+ * (-1: the profile's default), with flat and cumulative share, like pstats. */
+PP_API int pp_profile_report(const pp_profile *p, int value_index, int top_n, char **out, char *err, size_t errlen);
+/* Keeps the samples having label key=value; a new profile. */
+PP_API pp_profile *pp_profile_filter_label(const pp_profile *p, const char *key, const char *value);
+/* Replaces the str value of label `key` where its numeric label `num_key`
+ * equals num (used to name threads after the fact). */
+PP_API int pp_profile_name_threads(pp_profile *p, const int64_t *tids, const char *const *names, size_t n);
+
+/* ---------------------------------------------------------------- runtimes */
+
+/* One interpreter frame as captured in the signal handler: raw words the
+ * bridge decodes later on the drain thread. */
+typedef struct pp_raw_frame {
+    uintptr_t code;     /* code object / method id */
+    uintptr_t check;    /* bridge-defined word read with the frame, to detect reuse */
+    uint32_t offset;    /* bytecode / instruction offset */
+    uint32_t flags;     /* PP_RAW_* */
+} pp_raw_frame;
+
+/* This frame is the rootmost frame one native eval-loop invocation runs
+ * (frames are listed leaf first). */
+#define PP_RAW_ENTRY 1u
+
+/* Flags the capture hook may report for the whole sample. */
+#define PP_CAPTURE_TRUNCATED 1u  /* more frames than fit */
+#define PP_CAPTURE_FAULT 2u      /* a read faulted or an object failed validation */
+
+typedef struct pp_resolved_frame {
+    char name[256];
+    char file[512];
+    int64_t line;
+    int64_t start_line;
+} pp_resolved_frame;
+
+typedef struct pp_addr_range {
+    uintptr_t start, end; /* [start, end) */
+} pp_addr_range;
+
+#define PP_MAX_RANGES 8
+
+typedef struct pp_runtime {
+    const char *name;     /* "python", "node", "jvm" */
+    void *ctx;
+    /* Signal handler: async-signal-safe. Writes up to max frames, leaf first;
+     * returns how many, and ORs PP_CAPTURE_* into *flags. */
+    int (*capture)(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags);
+    /* Drain thread. begin returns 0 when frames may be resolved now (the
+     * Python bridge takes the GIL there), nonzero to skip this round. */
+    int (*resolve_begin)(void *ctx);
+    /* Returns 0 when the result may be cached for this raw key, 1 when it is
+     * valid for this sample only, -1 when the frame could not be named. */
+    int (*resolve)(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out);
+    void (*resolve_end)(void *ctx);
+    /* Native frames in these ranges are the eval loop: each stands for the
+     * interpreter frames of one invocation (mixed mode). */
+    pp_addr_range eval[PP_MAX_RANGES];
+    size_t n_eval;
+    /* Native frames in these ranges are the interpreter's own plumbing: dropped
+     * between and above interpreter frames, kept below the leafmost one. */
+    pp_addr_range plumbing[PP_MAX_RANGES];
+    size_t n_plumbing;
+} pp_runtime;
+
+/* Registers the bridge; call once before the first start. The struct is copied. */
+PP_API int pp_sampler_set_runtime(const pp_runtime *rt, char *err, size_t errlen);
+
+/* Address range of a named function in the loaded objects (ELF symbol tables);
+ * also finds "<name>.cold" style parts when `with_parts` is set: returns how
+ * many ranges were written. */
+PP_API int pp_symbols_function_ranges(const char *name, int with_parts, pp_addr_range *out, int max);
+/* Range of the loaded object that contains addr. */
+PP_API int pp_symbols_object_range(uintptr_t addr, pp_addr_range *out);
+
+/* ---------------------------------------------------------------- sampling */
+
+typedef struct pp_collector pp_collector;
+
+/* Starts a collector. The first one starts the sampler with its options
+ * (mode, interval, signal, native); later ones share the running sampler and
+ * must ask for the same mode. A collector with filter_key set keeps only
+ * samples carrying that label (key=value). */
+PP_API pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, const char *filter_value,
+                                        char *err, size_t errlen);
+/* Stops the collector and returns what it aggregated. The sampler stops with
+ * its last collector. Never NULL unless out of memory. */
+PP_API pp_profile *pp_collector_stop(pp_collector *c);
+/* What it has so far, without stopping. */
+PP_API pp_profile *pp_collector_snapshot(pp_collector *c);
+/* Deadline (CLOCK_MONOTONIC ns) from the collector's duration, 0 when none. */
+PP_API uint64_t pp_collector_deadline(const pp_collector *c);
+PP_API int pp_sampler_running(void);
+
+/* Every sample whose interpreter frames include `code` gets label key=value
+ * while the rule is registered. */
+PP_API int pp_sampler_add_code_label(uintptr_t code, const char *key, const char *value);
+PP_API void pp_sampler_remove_code_label(uintptr_t code);
+
+typedef struct pp_sampler_stats {
+    uint64_t samples;          /* taken in the signal handler */
+    uint64_t dropped_ring;     /* ring full */
+    uint64_t dropped_memory;   /* aggregation table at its cap */
+    uint64_t unwind_failed;
+    uint64_t truncated;
+    uint64_t threads;          /* threads with a timer now */
+    uint64_t handler_ns;       /* time spent in the signal handler */
+    uint64_t drain_cpu_ns;     /* CPU of the drain thread */
+} pp_sampler_stats;
+
+PP_API void pp_sampler_get_stats(pp_sampler_stats *out);
+
+/* Reads len bytes at src into dst without crashing on unmapped memory: for
+ * the capture hook. Returns 0, or -1 when the read faulted. */
+PP_API int pp_safe_read(void *dst, const void *src, size_t len);
+
+/* Monotonic clock in ns. */
+PP_API uint64_t pp_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
