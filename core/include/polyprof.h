@@ -169,10 +169,14 @@ typedef struct pp_runtime {
      * interpreter frames of one invocation (mixed mode). */
     pp_addr_range eval[PP_MAX_RANGES];
     size_t n_eval;
-    /* Native frames in these ranges are the interpreter's own plumbing: dropped
-     * between and above interpreter frames, kept below the leafmost one. */
+    /* Native frames in these ranges belong to the interpreter. Those whose
+     * symbol is_plumbing() calls call machinery (vectorcall trampolines and
+     * the like) are dropped wherever they stand; the others (builtins doing
+     * real work) stay. Everything above the rootmost interpreter frame
+     * (process and thread entry) is dropped. Drain thread; once per pc. */
     pp_addr_range plumbing[PP_MAX_RANGES];
     size_t n_plumbing;
+    int (*is_plumbing)(void *ctx, const char *symbol);
 } pp_runtime;
 
 /* Registers the bridge; call once before the first start. The struct is copied. */

@@ -1,0 +1,148 @@
+#include "merge.h"
+
+static const char *const special_names[PP_SPECIAL_COUNT] = {
+    "[truncated]", "[unwind failed]", "[interpreter frames unreadable]",
+    "[overflow: profiler memory cap reached]", "[unresolved frame]",
+};
+
+const char *pp_special_name(pp_special s) { return s < PP_SPECIAL_COUNT ? special_names[s] : "[unknown]"; }
+
+static int in_ranges(const pp_addr_range *r, size_t n, uintptr_t pc)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pc >= r[i].start && pc < r[i].end)
+            return 1;
+    return 0;
+}
+
+typedef struct emitter {
+    pp_frame_ref *out;
+    int n;
+} emitter;
+
+static void emit(emitter *e, uint8_t kind, uint32_t index)
+{
+    if (e->n < PP_MERGED_MAX) {
+        e->out[e->n].kind = kind;
+        e->out[e->n].index = index;
+        e->n++;
+    }
+}
+
+/* Interpreter frames come leaf first; a frame flagged PP_RAW_ENTRY closes the
+ * group of frames one eval-loop invocation runs. */
+static int split_groups(const pp_raw_sample *s, int *group_start)
+{
+    if (s->n_interp == 0)
+        return 0;
+    int g = 0;
+    group_start[g++] = 0;
+    for (int i = 0; i + 1 < s->n_interp; i++)
+        if (s->interp[i].flags & PP_RAW_ENTRY)
+            group_start[g++] = i + 1;
+    group_start[g] = s->n_interp;
+    return g;
+}
+
+static void emit_group(emitter *e, const int *group_start, int g)
+{
+    for (int i = group_start[g]; i < group_start[g + 1]; i++)
+        emit(e, PP_REF_INTERP, (uint32_t)i);
+}
+
+static void emit_markers(emitter *e, const pp_raw_sample *s)
+{
+    if (s->flags & PP_SAMPLE_INTERP_FAULT)
+        emit(e, PP_REF_SPECIAL, PP_SPECIAL_INTERP_FAULT);
+    if (s->flags & (PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_INTERP_TRUNCATED))
+        emit(e, PP_REF_SPECIAL, PP_SPECIAL_TRUNCATED);
+    else if ((s->flags & PP_SAMPLE_NATIVE_FAILED) && s->n_interp == 0)
+        emit(e, PP_REF_SPECIAL, PP_SPECIAL_UNWIND_FAILED);
+}
+
+int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn is_plumbing, void *ctx,
+                   pp_frame_ref *out)
+{
+    emitter e = {out, 0};
+    int group_start[PP_RAW_MAX_INTERP + 1];
+    int n_groups = split_groups(s, group_start);
+    int n_native = s->n_native;
+
+    int eval_pos[PP_RAW_MAX_NATIVE];
+    int n_eval = 0;
+    if (rt && n_groups)
+        for (int j = 0; j < n_native; j++)
+            if (in_ranges(rt->eval, rt->n_eval, s->native[j]))
+                eval_pos[n_eval++] = j;
+
+    if (n_groups == 0 || n_eval == 0) {
+        /* Nothing to splice: a thread with no interpreter frames, native
+         * capture off, or an unwind that never reached the eval loop. */
+        for (int j = 0; j < n_native; j++)
+            emit(&e, PP_REF_NATIVE, (uint32_t)j);
+        for (int g = 0; g < n_groups; g++)
+            emit_group(&e, group_start, g);
+        emit_markers(&e, s);
+        return e.n;
+    }
+
+    /* Pair eval frames with groups. A complete unwind is aligned at the root,
+     * which is stable: the leaf is where a call may be half set up (an eval
+     * frame entered before its first interpreter frame exists). A cut-short
+     * unwind is aligned at the leaf, and the groups it never reached go to
+     * the root end. */
+    int complete = (s->flags & PP_SAMPLE_NATIVE_COMPLETE) != 0;
+    int offset = complete ? n_eval - n_groups : 0;
+    int pair[PP_RAW_MAX_NATIVE];
+    int first_paired = -1, last_paired = -1;
+    for (int k = 0; k < n_eval; k++) {
+        int g = k - offset;
+        pair[k] = (g >= 0 && g < n_groups) ? g : -1;
+        if (pair[k] >= 0) {
+            if (first_paired < 0)
+                first_paired = k;
+            last_paired = k;
+        }
+    }
+    int leaf_unpaired = (complete && offset < 0) ? -offset : 0;
+    int root_unpaired_from = complete ? n_groups : (n_eval < n_groups ? n_eval : n_groups);
+    if (first_paired < 0) {
+        for (int j = 0; j < n_native; j++)
+            emit(&e, PP_REF_NATIVE, (uint32_t)j);
+        for (int g = 0; g < n_groups; g++)
+            emit_group(&e, group_start, g);
+        emit_markers(&e, s);
+        return e.n;
+    }
+    int leafmost = eval_pos[first_paired], rootmost = eval_pos[last_paired];
+
+    int k = 0;
+    for (int j = 0; j < n_native; j++) {
+        while (k < n_eval && eval_pos[k] < j)
+            k++;
+        int is_eval = k < n_eval && eval_pos[k] == j;
+        int plumbing = !is_eval && is_plumbing && is_plumbing(ctx, s->native[j], j == 0);
+        if (j < leafmost) {
+            if (!plumbing)
+                emit(&e, PP_REF_NATIVE, (uint32_t)j);
+        } else if (is_eval) {
+            if (k == first_paired)
+                for (int g = 0; g < leaf_unpaired; g++)
+                    emit_group(&e, group_start, g);
+            if (pair[k] >= 0)
+                emit_group(&e, group_start, pair[k]);
+        } else if (j > rootmost) {
+            /* Above the rootmost interpreter frame: process and thread entry
+             * plumbing (_start, Py_BytesMain, start_thread, ...). Keep it only
+             * when the unwind was cut short and more groups follow. */
+            if (!complete && root_unpaired_from < n_groups && !plumbing)
+                emit(&e, PP_REF_NATIVE, (uint32_t)j);
+        } else if (!plumbing) {
+            emit(&e, PP_REF_NATIVE, (uint32_t)j);
+        }
+    }
+    for (int g = root_unpaired_from; g < n_groups; g++)
+        emit_group(&e, group_start, g);
+    emit_markers(&e, s);
+    return e.n;
+}

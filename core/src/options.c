@@ -1,0 +1,256 @@
+/* The one option grammar: "key=value,key=value". Every entry point (agent
+ * string, POLYPROF_OPTIONS, Python keyword arguments, Node option objects)
+ * funnels through pp_options_set, so a key means the same thing everywhere. */
+#include "polyprof.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PP_DEFAULT_INTERVAL_NS 10000000ULL
+#define PP_DEFAULT_MAX_MEMORY (64u << 20)
+#define PP_DEFAULT_RING_SLOTS 256u
+
+void pp_options_default(pp_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->mode = PP_MODE_CPU;
+    o->interval_ns = PP_DEFAULT_INTERVAL_NS;
+    o->native = 1;
+    o->signo = SIGPROF;
+    o->max_memory = PP_DEFAULT_MAX_MEMORY;
+    o->ring_slots = PP_DEFAULT_RING_SLOTS;
+    o->format = PP_FORMAT_AUTO;
+}
+
+static int fail(char *err, size_t errlen, const char *key, const char *value, const char *why)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "option '%s': invalid value '%s': %s", key, value, why);
+    return -1;
+}
+
+/* Durations: "10ms", "250us", "30s", "5m", "1h"; a bare number is in
+ * default_unit_ns. Rejects negatives, garbage and overflow. */
+static int parse_duration(const char *v, uint64_t default_unit_ns, uint64_t *out)
+{
+    if (!*v || *v == '-' || *v == '+' || isspace((unsigned char)*v))
+        return -1;
+    errno = 0;
+    char *end;
+    double num = strtod(v, &end);
+    if (errno || end == v || num < 0)
+        return -1;
+    double unit;
+    if (!*end)
+        unit = (double)default_unit_ns;
+    else if (!strcmp(end, "ns"))
+        unit = 1;
+    else if (!strcmp(end, "us"))
+        unit = 1e3;
+    else if (!strcmp(end, "ms"))
+        unit = 1e6;
+    else if (!strcmp(end, "s"))
+        unit = 1e9;
+    else if (!strcmp(end, "m") || !strcmp(end, "min"))
+        unit = 60e9;
+    else if (!strcmp(end, "h"))
+        unit = 3600e9;
+    else
+        return -1;
+    double ns = num * unit;
+    if (ns > 1e18)
+        return -1;
+    *out = (uint64_t)(ns + 0.5);
+    return 0;
+}
+
+/* Sizes: "64m", "512k", "1g", bytes when bare. */
+static int parse_size(const char *v, uint64_t *out)
+{
+    if (!*v || !isdigit((unsigned char)*v))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno)
+        return -1;
+    uint64_t mul = 1;
+    if (!*end)
+        mul = 1;
+    else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib"))
+        mul = 1ULL << 10;
+    else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib"))
+        mul = 1ULL << 20;
+    else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
+        mul = 1ULL << 30;
+    else
+        return -1;
+    if (n > UINT64_MAX / mul)
+        return -1;
+    *out = n * mul;
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "on")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") || !strcasecmp(v, "off")) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static const struct {
+    const char *name;
+    int signo;
+} signal_names[] = {
+    {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}, {"ALRM", SIGALRM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+};
+
+static int parse_signal(const char *v, int *out)
+{
+    const char *name = v;
+    if (!strncasecmp(name, "SIG", 3))
+        name += 3;
+    for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++) {
+        if (!strcasecmp(name, signal_names[i].name)) {
+            *out = signal_names[i].signo;
+            return 0;
+        }
+    }
+    if (!strncasecmp(name, "RTMIN+", 6)) {
+        char *end;
+        long k = strtol(name + 6, &end, 10);
+        if (*end || k < 0 || SIGRTMIN + k > SIGRTMAX)
+            return -1;
+        *out = SIGRTMIN + (int)k;
+        return 0;
+    }
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*v && !*end && n > 0 && n < NSIG && n != SIGKILL && n != SIGSTOP && n != SIGSEGV && n != SIGBUS &&
+        n != SIGILL && n != SIGFPE) {
+        *out = (int)n;
+        return 0;
+    }
+    return -1;
+}
+
+int pp_options_set(pp_options *o, const char *key, const char *value, char *err, size_t errlen)
+{
+    uint64_t u;
+    if (!strcmp(key, "event") || !strcmp(key, "mode")) {
+        if (!strcmp(value, "cpu"))
+            o->mode = PP_MODE_CPU;
+        else if (!strcmp(value, "wall"))
+            o->mode = PP_MODE_WALL;
+        else
+            return fail(err, errlen, key, value, "expected cpu or wall");
+    } else if (!strcmp(key, "interval")) {
+        if (parse_duration(value, 1000000ULL, &u) != 0)
+            return fail(err, errlen, key, value, "expected a positive duration such as 10ms");
+        if (u < 100000ULL)
+            return fail(err, errlen, key, value, "must be at least 100us");
+        if (u > 60000000000ULL)
+            return fail(err, errlen, key, value, "must be at most 60s");
+        o->interval_ns = u;
+    } else if (!strcmp(key, "duration")) {
+        if (parse_duration(value, 1000000000ULL, &u) != 0)
+            return fail(err, errlen, key, value, "expected a duration such as 30s (0 for none)");
+        o->duration_ns = u;
+    } else if (!strcmp(key, "native")) {
+        int b;
+        if (parse_bool(value, &b) != 0)
+            return fail(err, errlen, key, value, "expected true or false");
+        o->native = b;
+    } else if (!strcmp(key, "signal")) {
+        int s;
+        if (parse_signal(value, &s) != 0)
+            return fail(err, errlen, key, value, "expected a signal name such as SIGPROF or a number");
+        o->signo = s;
+    } else if (!strcmp(key, "memory")) {
+        if (parse_size(value, &u) != 0 || u < (1u << 20))
+            return fail(err, errlen, key, value, "expected a size of at least 1m, such as 64m");
+        o->max_memory = (size_t)u;
+    } else if (!strcmp(key, "ring")) {
+        if (parse_size(value, &u) != 0 || u < 8 || u > 65536)
+            return fail(err, errlen, key, value, "expected a slot count from 8 to 65536");
+        o->ring_slots = (uint32_t)u;
+    } else if (!strcmp(key, "file")) {
+        if (!*value || strlen(value) >= sizeof o->file)
+            return fail(err, errlen, key, value, "expected a path");
+        snprintf(o->file, sizeof o->file, "%s", value);
+    } else if (!strcmp(key, "format")) {
+        pp_format f;
+        if (pp_format_from_name(value, &f, NULL, 0) != 0)
+            return fail(err, errlen, key, value, "expected pprof, collapsed or text");
+        o->format = f;
+    } else {
+        if (err && errlen)
+            snprintf(err, errlen, "unknown option '%s' (known: event, interval, duration, native, signal, "
+                                  "memory, ring, file, format)", key);
+        return -1;
+    }
+    return 0;
+}
+
+int pp_options_parse(pp_options *o, const char *spec, char *err, size_t errlen)
+{
+    if (!spec)
+        return 0;
+    pp_options work = *o;
+    char *copy = strdup(spec);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*item))
+            item++;
+        if (!*item)
+            continue;
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            /* Bare words: "start" is the agent's verb; "cpu"/"wall" name the event. */
+            if (!strcmp(item, "start"))
+                continue;
+            if (!strcmp(item, "cpu") || !strcmp(item, "wall")) {
+                rc = pp_options_set(&work, "event", item, err, errlen);
+            } else {
+                snprintf(err, errlen, "option '%s': expected key=value", item);
+                rc = -1;
+            }
+        } else {
+            *eq = '\0';
+            char *end = eq - 1;
+            while (end >= item && isspace((unsigned char)*end))
+                *end-- = '\0';
+            rc = pp_options_set(&work, item, eq + 1, err, errlen);
+        }
+        if (rc != 0)
+            break;
+    }
+    free(copy);
+    if (rc == 0)
+        *o = work;
+    return rc;
+}
+
+void pp_options_format(const pp_options *o, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "event=%s,interval=%lluus,duration=%llums,native=%s,signal=%d,memory=%zuk%s%s",
+             o->mode == PP_MODE_CPU ? "cpu" : "wall", (unsigned long long)(o->interval_ns / 1000),
+             (unsigned long long)(o->duration_ns / 1000000), o->native ? "true" : "false", o->signo,
+             o->max_memory >> 10, o->file[0] ? ",file=" : "", o->file);
+}

@@ -1,0 +1,783 @@
+/* The process-wide sampler: one signal handler, one ring, one sampler thread
+ * that arms timers, drains the ring, resolves and merges frames and feeds the
+ * collectors. Each collector aggregates into its own capped stack table.
+ *
+ * Locks, in the only order they are ever taken:
+ *   drain_lock  held while draining (which may wait for the runtime, e.g. the
+ *               GIL) and while exporting profiles. Callers of start/stop/
+ *               snapshot must therefore not hold the runtime's lock.
+ *   state_lock  short: collectors and label rules. Never held while waiting
+ *               for anything else, so add/remove of label rules is safe with
+ *               the GIL held. */
+#include "polyprof.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "fault_guard.h"
+#include "framedict.h"
+#include "idmap.h"
+#include "merge.h"
+#include "profile.h"
+#include "ring.h"
+#include "stacks.h"
+#include "threads.h"
+#include "unwind.h"
+
+#define PP_MAX_COLLECTORS 16
+#define PP_MAX_CODE_LABELS 64
+#define PP_COOKIE_MAGIC 0x70707270u /* "pprp" */
+#define PP_DRAIN_PERIOD_NS 20000000ULL
+#define PP_SCAN_PERIOD_NS 100000000ULL
+
+struct pp_collector {
+    pp_stack_table *table;
+    char filter_key[64];
+    char filter_value[256];
+    uint32_t filter_label; /* label id once known, UINT32_MAX before */
+    uint64_t start_ns, deadline_ns;
+    int64_t start_wall_ns;
+    uint64_t samples_at_start;
+    uint64_t dropped_ring_at_start;
+    pp_options options;
+};
+
+typedef struct code_label {
+    uintptr_t code;
+    char key[64];
+    char value[256];
+} code_label;
+
+/* Read by the signal handler: atomics only. */
+static struct {
+    _Atomic int active;
+    _Atomic uint32_t generation;
+    _Atomic int in_flight;
+    _Atomic(pp_ring *) ring;
+    _Atomic int native;
+    _Atomic uint64_t samples, dropped_ring, unwind_failed, truncated, handler_ns;
+} live;
+
+static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pp_runtime runtime;
+static int have_runtime;
+
+/* Guarded by state_lock */
+static pp_collector *collectors[PP_MAX_COLLECTORS];
+static int n_collectors;
+static code_label code_labels[PP_MAX_CODE_LABELS];
+static int n_code_labels;
+static pp_options session_options;
+static int session_running;
+static uint64_t dropped_memory;
+
+/* Owned by the sampler thread / drain_lock */
+static pp_framedict *dict;
+static pp_idmap thread_labels; /* tid -> label ids */
+static pthread_t sampler_thread;
+static _Atomic int sampler_stop;
+static _Atomic pid_t sampler_tid;
+static pp_threads_config threads_cfg;
+static _Atomic uint64_t drain_cpu_ns;
+static struct sigaction previous_action;
+static int handler_signo;
+
+static __thread int in_handler __attribute__((tls_model("initial-exec")));
+
+uint64_t pp_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t wall_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+    return -1;
+}
+
+/* ------------------------------------------------------------ signal path */
+
+static void chain_foreign(int sig, siginfo_t *si, void *uc)
+{
+    if (previous_action.sa_flags & SA_SIGINFO) {
+        if (previous_action.sa_sigaction)
+            previous_action.sa_sigaction(sig, si, uc);
+    } else if (previous_action.sa_handler != SIG_DFL && previous_action.sa_handler != SIG_IGN) {
+        previous_action.sa_handler(sig);
+    }
+    /* SIG_DFL for a foreign SIGPROF would kill the process; a profiler that
+     * is loaded should not turn someone's stray signal into a crash, so it is
+     * ignored. */
+}
+
+static void capture(pp_raw_sample *s, siginfo_t *si, void *uc)
+{
+    s->tid = (int32_t)syscall(SYS_gettid);
+    s->flags = 0;
+    s->weight = 1 + (si->si_code == SI_TIMER && si->si_overrun > 0 ? (uint64_t)si->si_overrun : 0);
+    s->n_native = 0;
+    s->n_interp = 0;
+
+    sigjmp_buf jb;
+    if (pp_fault_guard_enter(&jb) != 0) {
+        /* Without a fault guard no risky read is made: keep the pc only. */
+        ucontext_t *ctx = uc;
+        s->native[0] = (uintptr_t)ctx->uc_mcontext.gregs[REG_RIP];
+        s->n_native = 1;
+        s->flags |= PP_SAMPLE_NATIVE_SKIPPED | PP_SAMPLE_INTERP_FAULT;
+        return;
+    }
+    if (sigsetjmp(jb, 0) == 0) {
+        if (atomic_load_explicit(&live.native, memory_order_relaxed)) {
+            s->n_native = (uint16_t)pp_unwind_native(uc, s->native, PP_RAW_MAX_NATIVE, &s->flags);
+        }
+    } else {
+        /* A read faulted mid-unwind: keep the interrupted pc. */
+        ucontext_t *ctx = uc;
+        s->native[0] = (uintptr_t)ctx->uc_mcontext.gregs[REG_RIP];
+        s->n_native = atomic_load_explicit(&live.native, memory_order_relaxed) ? 1 : 0;
+        s->flags |= PP_SAMPLE_NATIVE_FAILED;
+        if (pp_fault_guard_enter(&jb) != 0)
+            return;
+    }
+    if (have_runtime && runtime.capture) {
+        if (sigsetjmp(jb, 0) == 0) {
+            uint32_t iflags = 0;
+            int n = runtime.capture(runtime.ctx, uc, s->interp, PP_RAW_MAX_INTERP, &iflags);
+            s->n_interp = (uint16_t)(n < 0 ? 0 : n);
+            if (iflags & PP_CAPTURE_TRUNCATED)
+                s->flags |= PP_SAMPLE_INTERP_TRUNCATED;
+            if (iflags & PP_CAPTURE_FAULT)
+                s->flags |= PP_SAMPLE_INTERP_FAULT;
+        } else {
+            s->n_interp = 0;
+            s->flags |= PP_SAMPLE_INTERP_FAULT;
+        }
+    }
+    pp_fault_guard_leave();
+}
+
+/* Async-signal-safe: atomics, the lock-free ring, libunwind under the fault
+ * guard, the runtime's capture hook; errno is preserved; re-entry on the same
+ * thread is refused. */
+static void on_sample_signal(int sig, siginfo_t *si, void *uc)
+{
+    int saved_errno = errno;
+    uintptr_t cookie = (uintptr_t)si->si_value.sival_ptr;
+    int ours = (si->si_code == SI_TIMER || si->si_code == SI_QUEUE) && (cookie >> 32) == PP_COOKIE_MAGIC;
+    if (!ours) {
+        chain_foreign(sig, si, uc);
+        errno = saved_errno;
+        return;
+    }
+    if (in_handler) {
+        errno = saved_errno;
+        return;
+    }
+    in_handler = 1;
+    /* in_flight goes up before active is read: stop() clears active and then
+     * waits for in_flight to reach zero, so no handler can still be using the
+     * ring after that wait. */
+    atomic_fetch_add(&live.in_flight, 1);
+    if (atomic_load(&live.active) && (uint32_t)cookie == atomic_load(&live.generation)) {
+        uint64_t t0 = pp_now_ns();
+        pp_ring *ring = atomic_load(&live.ring);
+        uint64_t pos;
+        pp_raw_sample *s = ring ? pp_ring_reserve(ring, &pos) : NULL;
+        if (s) {
+            capture(s, si, uc);
+            pp_ring_commit(ring, pos);
+            atomic_fetch_add_explicit(&live.samples, s->weight, memory_order_relaxed);
+        } else {
+            atomic_fetch_add_explicit(&live.dropped_ring, 1, memory_order_relaxed);
+        }
+        atomic_fetch_add_explicit(&live.handler_ns, pp_now_ns() - t0, memory_order_relaxed);
+    }
+    atomic_fetch_sub(&live.in_flight, 1);
+    in_handler = 0;
+    errno = saved_errno;
+}
+
+static int install_handler(int signo, char *err, size_t errlen)
+{
+    if (handler_signo == signo)
+        return 0;
+    if (handler_signo != 0)
+        return set_err(err, errlen,
+                       "the profiling signal cannot change within one process once installed");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sample_signal;
+    /* SA_RESTART: interrupted system calls resume instead of failing with
+     * EINTR in the profiled program. */
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(signo, &sa, &previous_action) != 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "cannot install the handler for signal %d: %s", signo, strerror(errno));
+        return -1;
+    }
+    if ((previous_action.sa_flags & SA_SIGINFO) && previous_action.sa_sigaction == on_sample_signal)
+        memset(&previous_action, 0, sizeof previous_action);
+    handler_signo = signo;
+    return 0;
+}
+
+static int handler_still_ours(void)
+{
+    struct sigaction cur;
+    return sigaction(handler_signo, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+           cur.sa_sigaction == on_sample_signal;
+}
+
+/* ------------------------------------------------------------ drain */
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void thread_label_ids(pid_t tid, uint32_t *out)
+{
+    uint32_t id = pp_idmap_get(&thread_labels, (uint64_t)tid, 1, 0);
+    if (id != UINT32_MAX) {
+        out[0] = id;
+        out[1] = pp_idmap_get(&thread_labels, (uint64_t)tid, 2, 0);
+        return;
+    }
+    const char *name = pp_threads_name(tid);
+    char fallback[32];
+    if (!name || !*name) {
+        snprintf(fallback, sizeof fallback, "%d", (int)tid);
+        name = fallback;
+    }
+    out[0] = pp_framedict_label_num(dict, "thread_id", tid);
+    out[1] = pp_framedict_label_str(dict, "thread_name", name);
+    pp_idmap_put(&thread_labels, (uint64_t)tid, 1, 0, out[0]);
+    pp_idmap_put(&thread_labels, (uint64_t)tid, 2, 0, out[1]);
+}
+
+static int is_plumbing(void *ctx, uintptr_t pc, int leaf)
+{
+    (void)ctx;
+    return pp_framedict_native_is_plumbing(dict, pc, leaf, have_runtime ? &runtime : NULL);
+}
+
+typedef struct processed {
+    uint32_t frames[PP_MERGED_MAX];
+    uint32_t n_frames;
+    uint32_t labels[2 + PP_MAX_CODE_LABELS];
+    uint32_t n_labels;
+    uint64_t weight;
+} processed;
+
+static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const code_label *rules, int n_rules,
+                           processed *out)
+{
+    pp_frame_ref refs[PP_MERGED_MAX];
+    int n = pp_merge_stack(s, have_runtime ? &runtime : NULL, is_plumbing, NULL, refs);
+    out->n_frames = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t id;
+        switch (refs[i].kind) {
+        case PP_REF_NATIVE:
+            id = pp_framedict_native(dict, s->native[refs[i].index], refs[i].index == 0);
+            break;
+        case PP_REF_INTERP:
+            id = pp_framedict_interp(dict, &s->interp[refs[i].index], rs);
+            break;
+        default:
+            id = pp_framedict_special(dict, (pp_special)refs[i].index);
+            break;
+        }
+        if (id != UINT32_MAX)
+            out->frames[out->n_frames++] = id;
+    }
+    thread_label_ids(s->tid, out->labels);
+    out->n_labels = 2;
+    for (int r = 0; r < n_rules; r++) {
+        for (int i = 0; i < s->n_interp; i++) {
+            if (s->interp[i].code == rules[r].code) {
+                out->labels[out->n_labels++] = pp_framedict_label_str(dict, rules[r].key, rules[r].value);
+                break;
+            }
+        }
+    }
+    out->weight = s->weight;
+    if (s->flags & PP_SAMPLE_NATIVE_FAILED)
+        atomic_fetch_add_explicit(&live.unwind_failed, 1, memory_order_relaxed);
+    if (s->flags & (PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_INTERP_TRUNCATED))
+        atomic_fetch_add_explicit(&live.truncated, 1, memory_order_relaxed);
+}
+
+static int collector_accepts(pp_collector *c, const processed *p, uint64_t now)
+{
+    if (c->deadline_ns && now >= c->deadline_ns)
+        return 0;
+    if (!c->filter_key[0])
+        return 1;
+    for (uint32_t i = 0; i < p->n_labels; i++) {
+        if (c->filter_label == p->labels[i])
+            return 1;
+        if (c->filter_label == UINT32_MAX &&
+            pp_framedict_label_matches(dict, p->labels[i], c->filter_key, c->filter_value)) {
+            c->filter_label = p->labels[i];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Caller holds drain_lock. */
+static void drain_locked(void)
+{
+    pp_ring *ring = atomic_load(&live.ring);
+    if (!ring || !dict)
+        return;
+    pp_resolve_session rs = {have_runtime ? &runtime : NULL, 0};
+    code_label rules[PP_MAX_CODE_LABELS];
+    pthread_mutex_lock(&state_lock);
+    int n_rules = n_code_labels;
+    memcpy(rules, code_labels, sizeof(code_label) * (size_t)n_rules);
+    pthread_mutex_unlock(&state_lock);
+
+    static processed batch[64];
+    for (;;) {
+        int nb = 0;
+        const pp_raw_sample *s;
+        while (nb < 64 && (s = pp_ring_peek(ring))) {
+            process_sample(s, &rs, rules, n_rules, &batch[nb++]);
+            pp_ring_release(ring);
+        }
+        if (nb == 0)
+            break;
+        uint64_t now = pp_now_ns();
+        uint64_t interval = session_options.interval_ns;
+        pthread_mutex_lock(&state_lock);
+        for (int i = 0; i < nb; i++) {
+            for (int c = 0; c < n_collectors; c++) {
+                if (!collector_accepts(collectors[c], &batch[i], now))
+                    continue;
+                if (pp_stack_table_add(collectors[c]->table, batch[i].frames, batch[i].n_frames, batch[i].labels,
+                                       batch[i].n_labels, batch[i].weight, batch[i].weight * interval) != 0)
+                    dropped_memory += batch[i].weight;
+            }
+        }
+        pthread_mutex_unlock(&state_lock);
+    }
+    pp_resolve_session_end(&rs);
+}
+
+static void sleep_until(uint64_t deadline)
+{
+    struct timespec ts = {(time_t)(deadline / 1000000000ULL), (long)(deadline % 1000000000ULL)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+static void *sampler_main(void *arg)
+{
+    (void)arg;
+    /* The sampler thread must never take our own signal. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, threads_cfg.signo);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_setname_np(pthread_self(), "polyprof");
+    threads_cfg.exclude_tid = (pid_t)syscall(SYS_gettid);
+    atomic_store(&sampler_tid, threads_cfg.exclude_tid);
+
+    uint64_t tick = threads_cfg.mode == PP_MODE_WALL ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
+    if (tick > PP_DRAIN_PERIOD_NS)
+        tick = PP_DRAIN_PERIOD_NS;
+    uint64_t next = pp_now_ns(), next_scan = 0, next_drain = 0, wall_next = next;
+    while (!atomic_load(&sampler_stop)) {
+        uint64_t now = pp_now_ns();
+        if (now >= next_scan) {
+            pp_fault_guard_verify();
+            int n = pp_threads_scan(&threads_cfg);
+            (void)n;
+            next_scan = now + PP_SCAN_PERIOD_NS;
+        }
+        if (threads_cfg.mode == PP_MODE_WALL && now >= wall_next) {
+            pp_threads_tick(&threads_cfg);
+            wall_next += threads_cfg.interval_ns;
+            if (wall_next < now)
+                wall_next = now + threads_cfg.interval_ns;
+        }
+        if (now >= next_drain) {
+            pthread_mutex_lock(&drain_lock);
+            drain_locked();
+            pthread_mutex_unlock(&drain_lock);
+            next_drain = now + PP_DRAIN_PERIOD_NS;
+        }
+        next += tick;
+        if (next < now)
+            next = now + tick;
+        sleep_until(next);
+    }
+    atomic_store(&drain_cpu_ns, thread_cpu_ns());
+    return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int pp_sampler_set_runtime(const pp_runtime *rt, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&state_lock);
+    int busy = session_running;
+    if (!busy) {
+        runtime = *rt;
+        have_runtime = 1;
+    }
+    pthread_mutex_unlock(&state_lock);
+    return busy ? set_err(err, errlen, "cannot change the runtime while the sampler runs") : 0;
+}
+
+static void on_fork_child(void)
+{
+    /* The child has one thread and no timers: whatever the parent was doing,
+     * the child starts with the profiler off and may start it afresh. */
+    atomic_store(&live.active, 0);
+    atomic_store(&live.in_flight, 0);
+    atomic_fetch_add(&live.generation, 1);
+    pthread_mutex_init(&drain_lock, NULL);
+    pthread_mutex_init(&state_lock, NULL);
+    pp_threads_forget();
+    for (int i = 0; i < n_collectors; i++)
+        collectors[i] = NULL; /* their owners' handles now dangle; stop() refuses them */
+    n_collectors = 0;
+    n_code_labels = 0;
+    session_running = 0;
+    atomic_store(&sampler_tid, 0);
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void init_once(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+/* Caller holds drain_lock and state_lock; session not running. */
+static int start_session(const pp_options *o, char *err, size_t errlen)
+{
+    if (install_handler(o->signo, err, errlen) != 0)
+        return -1;
+    if (!handler_still_ours())
+        return set_err(err, errlen, "another handler replaced polyprof's for the profiling signal; "
+                                    "choose another with the 'signal' option");
+    if (pp_fault_guard_install() != 0)
+        return set_err(err, errlen, "cannot install the fault guard for SIGSEGV/SIGBUS");
+    pp_fault_guard_verify();
+    pp_unwind_init();
+    if (!atomic_load(&live.ring)) {
+        pp_ring *r = pp_ring_new(o->ring_slots);
+        if (!r)
+            return set_err(err, errlen, "out of memory allocating the sample ring");
+        atomic_store(&live.ring, r);
+    }
+    if (!dict) {
+        dict = pp_framedict_new();
+        if (!dict)
+            return set_err(err, errlen, "out of memory allocating the frame dictionary");
+        pp_idmap_init(&thread_labels);
+    } else {
+        pp_framedict_refresh_symbols(dict);
+    }
+    session_options = *o;
+    atomic_store(&live.native, o->native);
+    uint32_t gen = atomic_fetch_add(&live.generation, 1) + 1;
+    threads_cfg.mode = o->mode;
+    threads_cfg.interval_ns = o->interval_ns;
+    threads_cfg.signo = o->signo;
+    threads_cfg.cookie = ((uint64_t)PP_COOKIE_MAGIC << 32) | gen;
+    threads_cfg.exclude_tid = 0;
+    atomic_store(&sampler_stop, 0);
+    atomic_store(&live.active, 1);
+    /* The sampler thread is excluded from sampling by blocking the signal in
+     * it; its tid is not known before it runs, which is fine. */
+    if (pthread_create(&sampler_thread, NULL, sampler_main, NULL) != 0) {
+        atomic_store(&live.active, 0);
+        return set_err(err, errlen, "cannot create the sampler thread");
+    }
+    session_running = 1;
+    return 0;
+}
+
+/* Caller holds drain_lock, not state_lock. */
+static void stop_session(void)
+{
+    atomic_store(&sampler_stop, 1);
+    pthread_join(sampler_thread, NULL);
+    pp_threads_disarm_all();
+    atomic_store(&live.active, 0);
+    atomic_fetch_add(&live.generation, 1);
+    while (atomic_load(&live.in_flight) > 0)
+        sched_yield();
+    drain_locked();
+    pthread_mutex_lock(&state_lock);
+    session_running = 0;
+    pthread_mutex_unlock(&state_lock);
+}
+
+pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, const char *filter_value, char *err,
+                                 size_t errlen)
+{
+    pthread_once(&once, init_once);
+    pp_collector *c = calloc(1, sizeof *c);
+    if (!c) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->table = pp_stack_table_new(o->max_memory);
+    if (!c->table) {
+        free(c);
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->options = *o;
+    c->filter_label = UINT32_MAX;
+    if (filter_key) {
+        snprintf(c->filter_key, sizeof c->filter_key, "%s", filter_key);
+        snprintf(c->filter_value, sizeof c->filter_value, "%s", filter_value ? filter_value : "");
+    }
+    pthread_mutex_lock(&drain_lock);
+    pthread_mutex_lock(&state_lock);
+    int rc = 0;
+    if (n_collectors == PP_MAX_COLLECTORS) {
+        rc = set_err(err, errlen, "too many profiles are being collected at once (at most 16)");
+    } else if (session_running && session_options.mode != o->mode) {
+        if (err && errlen)
+            snprintf(err, errlen, "the sampler is already running in %s mode; a %s profile cannot share it",
+                     session_options.mode == PP_MODE_CPU ? "cpu" : "wall", o->mode == PP_MODE_CPU ? "cpu" : "wall");
+        rc = -1;
+    } else if (!session_running) {
+        rc = start_session(o, err, errlen);
+    }
+    if (rc == 0) {
+        c->start_ns = pp_now_ns();
+        c->start_wall_ns = wall_now_ns();
+        c->deadline_ns = o->duration_ns ? c->start_ns + o->duration_ns : 0;
+        c->samples_at_start = atomic_load(&live.samples);
+        c->dropped_ring_at_start = atomic_load(&live.dropped_ring);
+        collectors[n_collectors++] = c;
+    }
+    pthread_mutex_unlock(&state_lock);
+    pthread_mutex_unlock(&drain_lock);
+    if (rc != 0) {
+        pp_stack_table_free(c->table);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void add_comment(pp_profile *p, const char *key, unsigned long long value)
+{
+    char line[128];
+    snprintf(line, sizeof line, "%s=%llu", key, value);
+    pp_profile_add_comment(p, line);
+}
+
+/* Caller holds drain_lock. */
+static pp_profile *export_locked(pp_collector *c)
+{
+    pp_profile *p = pp_profile_new();
+    if (!p)
+        return NULL;
+    int wall = c->options.mode == PP_MODE_WALL;
+    pp_profile_set_value_type(p, 0, "samples", "count");
+    pp_profile_set_value_type(p, 1, wall ? "wall" : "cpu", "nanoseconds");
+    p->period_type.type = pp_profile_intern(p, wall ? "wall" : "cpu");
+    p->period_type.unit = pp_profile_intern(p, "nanoseconds");
+    p->period = (int64_t)session_options.interval_ns;
+    p->default_value = 1;
+    p->time_nanos = c->start_wall_ns;
+    uint64_t end = pp_now_ns();
+    if (c->deadline_ns && end > c->deadline_ns)
+        end = c->deadline_ns;
+    p->duration_nanos = (int64_t)(end - c->start_ns);
+
+    uint32_t nf = pp_framedict_count_frames(dict), nm = pp_framedict_count_mappings(dict);
+    uint32_t *memo = malloc(((size_t)nf + 1) * sizeof *memo);
+    uint32_t *mmemo = malloc(((size_t)nm + 1) * sizeof *mmemo);
+    if (!memo || !mmemo) {
+        free(memo);
+        free(mmemo);
+        pp_profile_free(p);
+        return NULL;
+    }
+    memset(memo, 0xff, ((size_t)nf + 1) * sizeof *memo);
+    memset(mmemo, 0xff, ((size_t)nm + 1) * sizeof *mmemo);
+    uint32_t frames[PP_MERGED_MAX];
+    pp_label labels[2 + PP_MAX_CODE_LABELS];
+    pthread_mutex_lock(&state_lock);
+    size_t n = pp_stack_table_size(c->table);
+    for (size_t i = 0; i < n; i++) {
+        pp_stack_entry e;
+        pp_stack_table_get(c->table, i, &e);
+        uint32_t k = 0;
+        for (uint32_t f = 0; f < e.n_frames && k < PP_MERGED_MAX; f++)
+            frames[k++] = pp_framedict_export_frame(dict, e.frames[f], p, memo, mmemo);
+        uint32_t nl = e.n_labels < 2 + PP_MAX_CODE_LABELS ? e.n_labels : 2 + PP_MAX_CODE_LABELS;
+        for (uint32_t l = 0; l < nl; l++)
+            pp_framedict_export_label(dict, e.labels[l], p, &labels[l]);
+        int64_t values[PP_MAX_VALUES] = {(int64_t)e.count, (int64_t)e.value};
+        pp_profile_add_sample(p, frames, k, labels, nl, values);
+    }
+    uint64_t ov_count, ov_value;
+    pp_stack_table_overflow(c->table, &ov_count, &ov_value);
+    if (ov_count) {
+        uint32_t ov = pp_framedict_special(dict, PP_SPECIAL_OVERFLOW);
+        frames[0] = pp_framedict_export_frame(dict, ov, p, memo, mmemo);
+        int64_t values[PP_MAX_VALUES] = {(int64_t)ov_count, (int64_t)ov_value};
+        pp_profile_add_sample(p, frames, 1, NULL, 0, values);
+    }
+    add_comment(p, "dropped_memory_cap", ov_count);
+    add_comment(p, "table_bytes", pp_stack_table_bytes(c->table));
+    pthread_mutex_unlock(&state_lock);
+    free(memo);
+    free(mmemo);
+    add_comment(p, "samples_taken", atomic_load(&live.samples) - c->samples_at_start);
+    add_comment(p, "dropped_ring_full", atomic_load(&live.dropped_ring) - c->dropped_ring_at_start);
+    add_comment(p, "unwind_failed_total", atomic_load(&live.unwind_failed));
+    add_comment(p, "truncated_total", atomic_load(&live.truncated));
+    add_comment(p, "handler_ns_total", atomic_load(&live.handler_ns));
+    char opts[PP_PATH_MAX + 256];
+    pp_options_format(&c->options, opts, sizeof opts);
+    char line[PP_PATH_MAX + 300];
+    snprintf(line, sizeof line, "options=%s", opts);
+    pp_profile_add_comment(p, line);
+    return p;
+}
+
+static int find_collector(pp_collector *c)
+{
+    for (int i = 0; i < n_collectors; i++)
+        if (collectors[i] == c)
+            return i;
+    return -1;
+}
+
+pp_profile *pp_collector_snapshot(pp_collector *c)
+{
+    pthread_mutex_lock(&drain_lock);
+    pp_profile *p = NULL;
+    pthread_mutex_lock(&state_lock);
+    int idx = find_collector(c);
+    pthread_mutex_unlock(&state_lock);
+    if (idx >= 0) {
+        drain_locked();
+        p = export_locked(c);
+    }
+    pthread_mutex_unlock(&drain_lock);
+    return p;
+}
+
+pp_profile *pp_collector_stop(pp_collector *c)
+{
+    pthread_mutex_lock(&drain_lock);
+    pthread_mutex_lock(&state_lock);
+    int idx = find_collector(c);
+    int last = idx >= 0 && n_collectors == 1;
+    pthread_mutex_unlock(&state_lock);
+    if (idx < 0) {
+        /* Not ours (any more): e.g. a handle carried across fork(). */
+        pthread_mutex_unlock(&drain_lock);
+        return NULL;
+    }
+    if (last)
+        stop_session();
+    else
+        drain_locked();
+    pp_profile *p = export_locked(c);
+    pthread_mutex_lock(&state_lock);
+    idx = find_collector(c);
+    if (idx >= 0) {
+        collectors[idx] = collectors[--n_collectors];
+        collectors[n_collectors] = NULL;
+    }
+    pthread_mutex_unlock(&state_lock);
+    pthread_mutex_unlock(&drain_lock);
+    pp_stack_table_free(c->table);
+    free(c);
+    return p;
+}
+
+uint64_t pp_collector_deadline(const pp_collector *c) { return c->deadline_ns; }
+
+int pp_sampler_running(void)
+{
+    pthread_mutex_lock(&state_lock);
+    int r = session_running;
+    pthread_mutex_unlock(&state_lock);
+    return r;
+}
+
+int pp_sampler_add_code_label(uintptr_t code, const char *key, const char *value)
+{
+    pthread_mutex_lock(&state_lock);
+    int rc = -1;
+    for (int i = 0; i < n_code_labels; i++) {
+        if (code_labels[i].code == code) {
+            snprintf(code_labels[i].key, sizeof code_labels[i].key, "%s", key);
+            snprintf(code_labels[i].value, sizeof code_labels[i].value, "%s", value);
+            rc = 0;
+        }
+    }
+    if (rc != 0 && n_code_labels < PP_MAX_CODE_LABELS) {
+        code_label *l = &code_labels[n_code_labels++];
+        l->code = code;
+        snprintf(l->key, sizeof l->key, "%s", key);
+        snprintf(l->value, sizeof l->value, "%s", value);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&state_lock);
+    return rc;
+}
+
+void pp_sampler_remove_code_label(uintptr_t code)
+{
+    pthread_mutex_lock(&state_lock);
+    for (int i = 0; i < n_code_labels; i++) {
+        if (code_labels[i].code == code) {
+            code_labels[i] = code_labels[--n_code_labels];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&state_lock);
+}
+
+void pp_sampler_get_stats(pp_sampler_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->samples = atomic_load(&live.samples);
+    out->dropped_ring = atomic_load(&live.dropped_ring);
+    out->unwind_failed = atomic_load(&live.unwind_failed);
+    out->truncated = atomic_load(&live.truncated);
+    out->handler_ns = atomic_load(&live.handler_ns);
+    out->drain_cpu_ns = atomic_load(&drain_cpu_ns);
+    pthread_mutex_lock(&state_lock);
+    out->dropped_memory = dropped_memory;
+    pthread_mutex_unlock(&state_lock);
+}

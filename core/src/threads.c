@@ -1,0 +1,166 @@
+#include "threads.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
+typedef struct thread_entry {
+    pid_t tid;
+    timer_t timer;
+    int has_timer;
+    int seen;
+    char name[32];
+} thread_entry;
+
+static thread_entry *threads;
+static size_t n_threads, cap_threads;
+
+/* The kernel's encoding of a thread's CPU clock (see clock_getcpuclockid and
+ * MAKE_THREAD_CPUCLOCK in the kernel): any tid of this process, not only the
+ * caller's own pthread. */
+static clockid_t thread_cpu_clock(pid_t tid) { return (clockid_t)((~(unsigned)tid << 3) | 6); }
+
+static void read_name(pid_t tid, char *out, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, out, len - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0) {
+        snprintf(out, len, "%d", (int)tid);
+        return;
+    }
+    out[n] = '\0';
+    char *nl = strchr(out, '\n');
+    if (nl)
+        *nl = '\0';
+}
+
+static int arm(thread_entry *t, const pp_threads_config *cfg)
+{
+    if (cfg->mode != PP_MODE_CPU)
+        return 0;
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = cfg->signo;
+    sev.sigev_notify_thread_id = t->tid;
+    sev.sigev_value.sival_ptr = (void *)(uintptr_t)cfg->cookie;
+    if (timer_create(thread_cpu_clock(t->tid), &sev, &t->timer) != 0)
+        return -1; /* the thread ended between the scan and now */
+    struct itimerspec its;
+    its.it_interval.tv_sec = (time_t)(cfg->interval_ns / 1000000000ULL);
+    its.it_interval.tv_nsec = (long)(cfg->interval_ns % 1000000000ULL);
+    its.it_value = its.it_interval;
+    if (timer_settime(t->timer, 0, &its, NULL) != 0) {
+        timer_delete(t->timer);
+        return -1;
+    }
+    t->has_timer = 1;
+    return 0;
+}
+
+static void disarm(thread_entry *t)
+{
+    if (t->has_timer)
+        timer_delete(t->timer);
+    t->has_timer = 0;
+}
+
+static thread_entry *find(pid_t tid)
+{
+    for (size_t i = 0; i < n_threads; i++)
+        if (threads[i].tid == tid)
+            return &threads[i];
+    return NULL;
+}
+
+int pp_threads_scan(const pp_threads_config *cfg)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir)
+        return (int)n_threads;
+    for (size_t i = 0; i < n_threads; i++)
+        threads[i].seen = 0;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        pid_t tid = (pid_t)atoi(de->d_name);
+        if (tid == cfg->exclude_tid)
+            continue;
+        thread_entry *t = find(tid);
+        if (!t) {
+            if (n_threads == cap_threads) {
+                size_t cap = cap_threads ? cap_threads * 2 : 64;
+                thread_entry *p = realloc(threads, cap * sizeof *p);
+                if (!p)
+                    break;
+                threads = p;
+                cap_threads = cap;
+            }
+            t = &threads[n_threads];
+            memset(t, 0, sizeof *t);
+            t->tid = tid;
+            read_name(tid, t->name, sizeof t->name);
+            if (arm(t, cfg) != 0)
+                continue;
+            n_threads++;
+        }
+        t->seen = 1;
+    }
+    closedir(dir);
+    /* Drop threads that ended; compact in place. */
+    size_t w = 0;
+    for (size_t i = 0; i < n_threads; i++) {
+        if (threads[i].seen)
+            threads[w++] = threads[i];
+        else
+            disarm(&threads[i]);
+    }
+    n_threads = w;
+    return (int)n_threads;
+}
+
+void pp_threads_tick(const pp_threads_config *cfg)
+{
+    siginfo_t si;
+    pid_t pid = getpid();
+    for (size_t i = 0; i < n_threads; i++) {
+        memset(&si, 0, sizeof si);
+        si.si_signo = cfg->signo;
+        si.si_code = SI_QUEUE;
+        si.si_pid = pid;
+        si.si_uid = getuid();
+        si.si_value.sival_ptr = (void *)(uintptr_t)cfg->cookie;
+        /* rt_tgsigqueueinfo rather than tgkill: it carries the cookie. */
+        syscall(SYS_rt_tgsigqueueinfo, pid, threads[i].tid, cfg->signo, &si);
+    }
+}
+
+void pp_threads_disarm_all(void)
+{
+    for (size_t i = 0; i < n_threads; i++)
+        disarm(&threads[i]);
+    n_threads = 0;
+}
+
+const char *pp_threads_name(pid_t tid)
+{
+    thread_entry *t = find(tid);
+    return t ? t->name : NULL;
+}
+
+void pp_threads_forget(void) { n_threads = 0; }

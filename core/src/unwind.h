@@ -1,0 +1,27 @@
+/* Native stack capture with libunwind from a signal's ucontext. */
+#ifndef PP_UNWIND_H
+#define PP_UNWIND_H
+
+#include <stdint.h>
+
+#include "polyprof.h"
+
+/* Off the signal path, once: caching policy, and the address ranges of libc
+ * and the dynamic loader for the cold-thread rule below. */
+int pp_unwind_init(void);
+
+/* Signal handler. Writes up to max return addresses, leaf first (out[0] is the
+ * interrupted pc), and ORs PP_SAMPLE_NATIVE_* flags into *flags. Must be
+ * called inside a fault-guarded section.
+ *
+ * Async-signal-safety: libunwind's local unwinder with per-thread caching does
+ * not allocate once the thread's caches exist, but libunwind keeps them in
+ * dynamic TLS, and the first touch of dynamic TLS in a thread may malloc. So a
+ * thread's first unwind happens only when the interrupted pc is outside libc
+ * and the loader (no malloc or loader lock can be held by the interrupted code
+ * there); until then its samples carry no native frames and say so. Samples
+ * that interrupt the loader itself are never unwound (dl_iterate_phdr would
+ * walk a link map that is being changed). */
+int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags);
+
+#endif

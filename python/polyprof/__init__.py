@@ -1,0 +1,27 @@
+"""polyprof: a low-overhead sampling profiler with mixed Python + native stacks.
+
+    import polyprof
+    polyprof.start(interval_ms=10)          # mode="cpu" (default) or "wall"
+    ...
+    profile = polyprof.stop()
+    profile.write("out.pb.gz")              # pprof; .folded for collapsed stacks
+    print(profile.report(20))
+"""
+from ._native import PolyprofError
+from ._profile import Frame, Profile, Sample, load
+from ._session import is_running, profile, start, stop
+from ._endpoint import profile_endpoint
+
+__all__ = [
+    "Frame",
+    "Profile",
+    "PolyprofError",
+    "Sample",
+    "is_running",
+    "load",
+    "profile",
+    "profile_endpoint",
+    "start",
+    "stop",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,78 @@
+"""The Profile a capture returns: a thin view over the core's aggregated profile."""
+from collections import namedtuple
+
+from . import _native
+
+Frame = namedtuple("Frame", "name file line kind object")
+Frame.__doc__ = "One stack frame. kind is 'python', 'native' or 'special' (named by the profiler)."
+Sample = namedtuple("Sample", "frames values labels")
+Sample.__doc__ = "One distinct stack: frames leaf first, values per value type, labels dict."
+
+
+class Profile:
+    """An aggregated profile. Write it, report on it, or read its samples."""
+
+    def __init__(self, native):
+        self._native = native
+
+    def write(self, path, format=None):
+        """Write to path. The format follows the suffix (.pb.gz/.pprof: pprof,
+        .folded/.collapsed/.txt: collapsed stacks, .top: text report) unless
+        format names one of "pprof", "collapsed", "text"."""
+        self._native.write(path, format)
+
+    def to_bytes(self, format="pprof", top=20):
+        return self._native.encode(format, top)
+
+    def report(self, top=20, value_index=-1):
+        """The top functions by cumulative value, with flat and cumulative shares."""
+        return self._native.report(top, value_index)
+
+    def samples(self):
+        return [Sample([Frame(*f) for f in frames], values, labels)
+                for frames, values, labels in self._native.samples()]
+
+    @property
+    def value_types(self):
+        return self._native.value_types()
+
+    @property
+    def comments(self):
+        return self._native.comments()
+
+    @property
+    def metadata(self):
+        """The core's counters for this capture (samples taken, dropped...)."""
+        out = {}
+        for line in self.comments:
+            key, sep, value = line.partition("=")
+            if not sep:
+                continue
+            try:
+                out[key] = int(value)
+            except ValueError:
+                out[key] = value
+        return out
+
+    @property
+    def duration_s(self):
+        return self._native.duration_ns / 1e9
+
+    def total(self, index=0):
+        return sum(s.values[index] for s in self.samples())
+
+    def filter_label(self, key, value):
+        return Profile(self._native.filter_label(key, value))
+
+    def _name_threads(self, names):
+        self._native.name_threads(names)
+
+    def __repr__(self):
+        return "<polyprof.Profile %d stacks, %.3fs>" % (len(self._native.samples()), self.duration_s)
+
+
+def load(path):
+    """Read a pprof file (gzip-compressed or not) back into a Profile."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return Profile(_native.decode_pprof(data))

@@ -1,0 +1,184 @@
+"""start()/stop() and the profile() context manager over the core's collectors."""
+import atexit
+import os
+import threading
+
+from . import _native
+from ._native import PolyprofError
+from ._profile import Profile
+
+_lock = threading.Lock()
+_user_collector = None
+_open_collectors = set()   # stopped at exit so the core never outlives the interpreter
+
+
+def core_options(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None):
+    """Keyword arguments -> the core's option keys. Validation is the core's:
+    this only names the Python argument in front of the core's message."""
+    opts = {}
+    if options:
+        try:
+            _native.parse_options(options)
+        except ValueError as e:
+            raise ValueError("options=%r: %s" % (options, e)) from None
+        for item in options.split(","):
+            key, _, value = item.strip().partition("=")
+            if key:
+                opts[key.strip()] = value.strip()
+    checks = []
+    if interval_ms is not None:
+        if isinstance(interval_ms, bool) or not isinstance(interval_ms, (int, float)):
+            raise TypeError("interval_ms must be a number of milliseconds, not %r" % (interval_ms,))
+        opts["interval"] = "%rms" % (interval_ms,)
+        checks.append(("interval_ms", interval_ms, "interval"))
+    if mode is not None:
+        if not isinstance(mode, str):
+            raise TypeError("mode must be 'cpu' or 'wall', not %r" % (mode,))
+        opts["event"] = mode
+        checks.append(("mode", mode, "event"))
+    if native is not None:
+        opts["native"] = "true" if native else "false"
+    if duration_s is not None:
+        if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)) or duration_s < 0:
+            raise ValueError("duration_s must be a non-negative number of seconds, not %r" % (duration_s,))
+        opts["duration"] = "%rs" % (duration_s,)
+    for arg, value, key in checks:
+        try:
+            _native.parse_options("%s=%s" % (key, opts[key]))
+        except ValueError as e:
+            raise ValueError("%s=%r: %s" % (arg, value, e)) from None
+    return opts
+
+
+def check_output_path(path):
+    """Fail before profiling, not after, when the output cannot be written."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OSError("cannot write the profile to %r: directory %r does not exist" % (path, directory))
+    if not os.access(directory, os.W_OK):
+        raise OSError("cannot write the profile to %r: directory %r is not writable" % (path, directory))
+    if os.path.isdir(path):
+        raise OSError("cannot write the profile to %r: it is a directory" % (path,))
+    try:
+        _native.format_for_path(path)
+    except ValueError as e:
+        raise ValueError("output %r: %s" % (path, e)) from None
+
+
+def thread_names():
+    return {t.native_id: t.name for t in threading.enumerate() if getattr(t, "native_id", None)}
+
+
+def finish(collector):
+    """Stop a core collector and wrap its profile, naming Python threads."""
+    _open_collectors.discard(collector)
+    prof = Profile(collector.stop())
+    prof._name_threads(thread_names())
+    return prof
+
+
+def open_collector(opts, filter_key=None, filter_value=None):
+    collector = _native.start(opts, filter_key, filter_value)
+    _open_collectors.add(collector)
+    return collector
+
+
+def start(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None):
+    """Start profiling every thread of this process.
+
+    interval_ms: sampling period (CPU time per thread in "cpu" mode, wall time
+    in "wall" mode). native: include native frames (C extensions, libraries).
+    duration_s: stop collecting after this long (stop() still returns it).
+    options: extra settings in the core's grammar, e.g. "memory=32m,signal=SIGPROF".
+    """
+    global _user_collector
+    opts = core_options(interval_ms, mode, native, duration_s, options)
+    with _lock:
+        if _user_collector is not None:
+            raise PolyprofError("polyprof.start() called twice: the profiler is already running; "
+                                "call polyprof.stop() first")
+        _user_collector = open_collector(opts)
+
+
+def stop():
+    """Stop the profiling started by start() and return its Profile."""
+    global _user_collector
+    with _lock:
+        collector, _user_collector = _user_collector, None
+    if collector is None:
+        raise PolyprofError("polyprof.stop() called without polyprof.start()")
+    return finish(collector)
+
+
+def is_running():
+    return _user_collector is not None
+
+
+class profile:
+    """Profile a block or a function:
+
+        with polyprof.profile(output="out.pb.gz") as p:
+            work()
+        p.profile.report()
+
+        @polyprof.profile(output="work.pb.gz")
+        def work(): ...
+    """
+
+    def __init__(self, output=None, format=None, interval_ms=10, mode="cpu", native=True, options=None):
+        self.output = os.fspath(output) if output is not None else None
+        self.format = format
+        self._opts = core_options(interval_ms, mode, native, None, options)
+        if self.output is not None and format is None:
+            check_output_path(self.output)
+        self._collector = None
+        self.profile = None
+
+    def __enter__(self):
+        if self._collector is not None:
+            raise PolyprofError("this polyprof.profile block is already running")
+        self._collector = open_collector(self._opts)
+        return self
+
+    def __exit__(self, *exc):
+        collector, self._collector = self._collector, None
+        self.profile = finish(collector)
+        if self.output is not None:
+            self.profile.write(self.output, self.format)
+        return False
+
+    def __call__(self, fn):
+        import functools
+        import inspect
+
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def async_wrapper(*args, **kwargs):
+                with profile(self.output, self.format, options=None, **self._kwargs()):
+                    return await fn(*args, **kwargs)
+            return async_wrapper
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with profile(self.output, self.format, options=None, **self._kwargs()):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def _kwargs(self):
+        interval = self._opts.get("interval", "10ms")
+        return {"interval_ms": float(interval[:-2]) if interval.endswith("ms") else 10,
+                "mode": self._opts.get("event", "cpu"),
+                "native": self._opts.get("native", "true") == "true"}
+
+
+@atexit.register
+def _stop_at_exit():
+    # The core's drain thread takes the GIL to name frames; it must be gone
+    # before the interpreter finalizes.
+    for collector in list(_open_collectors):
+        try:
+            collector.stop()
+        except Exception:
+            pass
+        _open_collectors.discard(collector)

@@ -1,0 +1,63 @@
+"""Runs a Python program under the profiler: `python -m polyprof._target
+SPEC OUTPUT FORMAT script.py args...` (what `polyprof record` executes).
+
+The profile is written at exit, after the interpreter has joined the
+program's non-daemon threads, or when the duration ends."""
+import atexit
+import json
+import os
+import runpy
+import sys
+import threading
+
+from . import _session
+
+
+def main():
+    settings = json.loads(sys.argv[1])
+    argv = sys.argv[2:]
+    output, fmt = settings["output"], settings.get("format")
+    collector = _session.open_collector(settings["options"])
+    lock = threading.Lock()
+    done = []
+
+    def write():
+        with lock:
+            if done:
+                return
+            done.append(True)
+            try:
+                prof = _session.finish(collector)
+                prof.write(output, fmt)
+                md = prof.metadata
+                sys.stderr.write("polyprof: wrote %s (%d samples, %.1fs)\n"
+                                 % (output, md.get("samples_taken", 0), prof.duration_s))
+            except Exception as e:
+                sys.stderr.write("polyprof: could not write %s: %s\n" % (output, e))
+
+    atexit.register(write)
+    duration = settings.get("duration_s")
+    if duration:
+        timer = threading.Timer(duration, write)
+        timer.daemon = True
+        timer.start()
+
+    if argv and argv[0] == "-m":
+        if len(argv) < 2:
+            sys.exit("polyprof record: -m needs a module name")
+        sys.argv = argv[1:]
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+    elif argv and argv[0] == "-c":
+        if len(argv) < 2:
+            sys.exit("polyprof record: -c needs a command")
+        sys.argv = ["-c"] + argv[2:]
+        exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})
+    else:
+        script = argv[0]
+        sys.argv = argv
+        sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+        runpy.run_path(script, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""polyprof command line: record a Python program, report on a profile.
+
+    polyprof record -o out.pb.gz -- python app.py [args]
+    polyprof top out.pb.gz
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+from . import _native, _session
+from ._profile import load
+
+PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)?)?$")
+FLAGS_WITH_VALUE = {"-W", "-X", "--check-hash-based-pycs"}
+
+
+def _duration_seconds(text, what):
+    try:
+        spec = _native.parse_options("duration=%s" % text)
+    except ValueError as e:
+        raise SystemExit("polyprof record: --%s %s: %s" % (what, text, e))
+    ms = int(re.search(r"duration=(\d+)ms", spec).group(1))
+    return ms / 1000.0
+
+
+def _split_python_command(cmd):
+    """[interpreter, interpreter flags, program args] for a Python command line."""
+    if not cmd:
+        raise SystemExit("polyprof record: give the program after --, e.g. polyprof record -- python app.py")
+    first = cmd[0]
+    if first.endswith(".py"):
+        return sys.executable, [], cmd
+    if not PYTHON_NAME.match(os.path.basename(first)):
+        raise SystemExit("polyprof record: %r is not a Python interpreter or script; polyprof record runs "
+                         "Python programs (polyprof record -- python app.py). Node.js and the JVM have their "
+                         "own entry points (see README.md)." % first)
+    interp = shutil.which(first) or first
+    flags, i = [], 1
+    while i < len(cmd) and cmd[i].startswith("-") and cmd[i] not in ("-m", "-c", "-"):
+        flags.append(cmd[i])
+        if cmd[i] in FLAGS_WITH_VALUE and i + 1 < len(cmd):
+            flags.append(cmd[i + 1])
+            i += 1
+        i += 1
+    rest = cmd[i:]
+    if not rest:
+        raise SystemExit("polyprof record: no script to run after %s" % " ".join(cmd))
+    return interp, flags, rest
+
+
+def _check_interpreter(interp):
+    if os.path.realpath(interp) == os.path.realpath(sys.executable):
+        return
+    probe = subprocess.run([interp, "-c", "import polyprof._native"], capture_output=True)
+    if probe.returncode != 0:
+        raise SystemExit("polyprof record: polyprof is not installed for %s; install it there "
+                         "(%s -m pip install polyprof) or run the program with %s" % (interp, interp, sys.executable))
+
+
+def cmd_record(args):
+    try:
+        opts = _session.core_options(interval_ms=None, mode=args.mode, native=args.native)
+        spec = _native.parse_options("interval=%s" % args.interval)
+        opts["interval"] = args.interval
+    except ValueError as e:
+        raise SystemExit("polyprof record: %s" % e)
+    del spec
+    output = args.output
+    try:
+        if args.format is None:
+            _session.check_output_path(output)
+        else:
+            _native.parse_options("format=%s" % args.format)
+    except (OSError, ValueError) as e:
+        raise SystemExit("polyprof record: %s" % e)
+    settings = {"options": opts, "output": os.path.abspath(output), "format": args.format}
+    if args.duration:
+        settings["duration_s"] = _duration_seconds(args.duration, "duration")
+        opts["duration"] = args.duration
+    cmd = list(args.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    interp, flags, rest = _split_python_command(cmd)
+    _check_interpreter(interp)
+    argv = [interp] + flags + ["-m", "polyprof._target", json.dumps(settings)] + rest
+    env = dict(os.environ)
+    # The child must import this very polyprof even from a source checkout.
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.Popen(argv, env=env)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets ^C and writes its profile
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def cmd_top(args):
+    try:
+        prof = load(args.profile)
+    except (OSError, ValueError) as e:
+        raise SystemExit("polyprof top: %s" % e)
+    index = -1
+    if args.sample_index:
+        names = [t for t, _ in prof.value_types]
+        if args.sample_index not in names:
+            raise SystemExit("polyprof top: no sample type %r in %s (it has: %s)"
+                             % (args.sample_index, args.profile, ", ".join(names)))
+        index = names.index(args.sample_index)
+    sys.stdout.write(prof.report(args.n, index))
+    return 0
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="polyprof", description="Low-overhead sampling profiler.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("record", help="run a Python program under the profiler",
+                       usage="polyprof record [-o OUT] [options] -- python app.py [args]")
+    r.add_argument("-o", "--output", default="profile.pb.gz",
+                   help="output file; the suffix picks the format (.pb.gz pprof, .folded collapsed, .top text)")
+    r.add_argument("--interval", default="10ms", help="sampling interval, e.g. 10ms (default), 1ms, 100us")
+    r.add_argument("--mode", default="cpu", help="cpu (CPU time per thread, default) or wall (wall clock)")
+    r.add_argument("--duration", default=None, help="stop after this long, e.g. 30s (default: until exit)")
+    r.add_argument("--native", dest="native", action="store_true", default=True,
+                   help="include native frames (default)")
+    r.add_argument("--no-native", dest="native", action="store_false", help="Python frames only, lower cost")
+    r.add_argument("--format", default=None, help="pprof, collapsed or text (default: from the output suffix)")
+    r.add_argument("command", nargs=argparse.REMAINDER, help="-- then the program to run")
+    r.set_defaults(func=cmd_record)
+    t = sub.add_parser("top", help="report the hottest functions of a pprof profile")
+    t.add_argument("profile")
+    t.add_argument("-n", type=int, default=20, help="how many functions (default 20)")
+    t.add_argument("--sample-index", default=None, help="value to rank by, e.g. cpu or samples")
+    t.set_defaults(func=cmd_top)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.cmd == "top" and args.n <= 0:
+        raise SystemExit("polyprof top: -n must be positive")
+    return args.func(args)

@@ -1,0 +1,314 @@
+/* CPython frames for the core: the capture hook (signal handler) that walks
+ * the current thread's interpreter frames, and the resolver (drain thread,
+ * with the GIL) that names them.
+ *
+ * Where CPython versions differ, they differ in the one table below, filled
+ * from the running version's own headers at build time (the extension is
+ * built per version), so no offset is copied by hand. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#if PY_VERSION_HEX >= 0x030B0000
+#define Py_BUILD_CORE 1
+#include <internal/pycore_frame.h>
+#undef Py_BUILD_CORE
+#else
+#include <frameobject.h>
+#endif
+
+#include <stddef.h>
+#include <string.h>
+
+#include "polyprof.h"
+#include "py_frames.h"
+
+typedef struct frame_layout {
+    /* how to get from the thread state to the leaf frame */
+    ptrdiff_t tstate_frame;   /* offset of the frame pointer in PyThreadState, or -1 */
+    ptrdiff_t tstate_cframe;  /* 3.11/3.12: offset of the _PyCFrame pointer, or -1 */
+    ptrdiff_t cframe_current; /* 3.11/3.12: offset of current_frame in _PyCFrame */
+    /* one frame */
+    ptrdiff_t back;           /* f_back / previous */
+    ptrdiff_t code;           /* f_code / f_executable */
+    ptrdiff_t instr;          /* f_lasti (int) or prev_instr / instr_ptr (pointer) */
+    int instr_is_pointer;
+    int lasti_in_code_units;  /* 3.10 counts code units in f_lasti */
+    ptrdiff_t owner;          /* 3.12+: shim frames (FRAME_OWNED_BY_CSTACK) separate invocations; -1 */
+    int owner_cstack;
+    ptrdiff_t is_entry;       /* 3.11: frame is the first of its invocation; -1 */
+    int every_frame_is_entry; /* <= 3.10: one eval-loop call per frame */
+    ptrdiff_t code_units;     /* offset of the first code unit in PyCodeObject (3.11+), or -1 */
+} frame_layout;
+
+static const frame_layout layout = {
+#if PY_VERSION_HEX >= 0x030D0000
+    .tstate_frame = offsetof(PyThreadState, current_frame),
+    .tstate_cframe = -1,
+    .cframe_current = 0,
+    .back = offsetof(_PyInterpreterFrame, previous),
+    .code = offsetof(_PyInterpreterFrame, f_executable),
+    .instr = offsetof(_PyInterpreterFrame, instr_ptr),
+    .instr_is_pointer = 1,
+    .owner = offsetof(_PyInterpreterFrame, owner),
+    .owner_cstack = FRAME_OWNED_BY_CSTACK,
+    .is_entry = -1,
+    .code_units = offsetof(PyCodeObject, co_code_adaptive),
+#elif PY_VERSION_HEX >= 0x030C0000
+    .tstate_frame = -1,
+    .tstate_cframe = offsetof(PyThreadState, cframe),
+    .cframe_current = offsetof(_PyCFrame, current_frame),
+    .back = offsetof(_PyInterpreterFrame, previous),
+    .code = offsetof(_PyInterpreterFrame, f_code),
+    .instr = offsetof(_PyInterpreterFrame, prev_instr),
+    .instr_is_pointer = 1,
+    .owner = offsetof(_PyInterpreterFrame, owner),
+    .owner_cstack = FRAME_OWNED_BY_CSTACK,
+    .is_entry = -1,
+    .code_units = offsetof(PyCodeObject, co_code_adaptive),
+#elif PY_VERSION_HEX >= 0x030B0000
+    .tstate_frame = -1,
+    .tstate_cframe = offsetof(PyThreadState, cframe),
+    .cframe_current = offsetof(_PyCFrame, current_frame),
+    .back = offsetof(_PyInterpreterFrame, previous),
+    .code = offsetof(_PyInterpreterFrame, f_code),
+    .instr = offsetof(_PyInterpreterFrame, prev_instr),
+    .instr_is_pointer = 1,
+    .owner = -1,
+    .is_entry = offsetof(_PyInterpreterFrame, is_entry),
+    .code_units = offsetof(PyCodeObject, co_code_adaptive),
+#else
+    .tstate_frame = offsetof(PyThreadState, frame),
+    .tstate_cframe = -1,
+    .back = offsetof(PyFrameObject, f_back),
+    .code = offsetof(PyFrameObject, f_code),
+    .instr = offsetof(PyFrameObject, f_lasti),
+    .instr_is_pointer = 0,
+#if PY_VERSION_HEX >= 0x030A0000
+    .lasti_in_code_units = 1,
+#endif
+    .owner = -1,
+    .is_entry = -1,
+    .every_frame_is_entry = 1,
+    .code_units = -1,
+#endif
+};
+
+#define FIELD(base, off, type) (*(type *)((char *)(base) + (off)))
+
+/* The identity word stored with each frame: if the code object at this
+ * address is freed and another takes its place before the frame is named,
+ * the words differ and the frame is reported unresolved instead of being
+ * given the newcomer's name. */
+static uintptr_t code_check(PyCodeObject *co)
+{
+    return (uintptr_t)co->co_filename ^ ((uintptr_t)co->co_name << 1) ^ (uintptr_t)co->co_firstlineno;
+}
+
+/* Signal handler; async-signal-safe. Runs inside the core's fault guard, so a
+ * stale pointer costs this sample, not the process. Only the sampled thread's
+ * own frames are read: while it runs they cannot change under us, and while
+ * it is blocked they do not change at all. */
+static int capture(void *ctx, void *ucontext, pp_raw_frame *out, int max, uint32_t *flags)
+{
+    (void)ctx;
+    (void)ucontext;
+    /* The thread's own state from its TSS slot (pthread_getspecific, a plain
+     * read): unlike the "current" thread state it is set even while the
+     * thread has released the GIL, e.g. inside zlib or a sleep. */
+    PyThreadState *ts = PyGILState_GetThisThreadState();
+    if (!ts)
+        return 0;
+    void *frame;
+    if (layout.tstate_cframe >= 0) {
+        void *cframe = FIELD(ts, layout.tstate_cframe, void *);
+        if (!cframe)
+            return 0;
+        frame = FIELD(cframe, layout.cframe_current, void *);
+    } else {
+        frame = FIELD(ts, layout.tstate_frame, void *);
+    }
+    int n = 0;
+    for (int guard = 0; frame && guard < 4096; guard++, frame = FIELD(frame, layout.back, void *)) {
+        if (layout.owner >= 0 && FIELD(frame, layout.owner, char) == layout.owner_cstack) {
+            /* A shim frame: the frames before it ran in one eval-loop call. */
+            if (n > 0)
+                out[n - 1].flags |= PP_RAW_ENTRY;
+            continue;
+        }
+        PyObject *code = FIELD(frame, layout.code, PyObject *);
+        if (!code || Py_TYPE(code) != &PyCode_Type) {
+            *flags |= PP_CAPTURE_FAULT;
+            continue;
+        }
+        if (n == max) {
+            *flags |= PP_CAPTURE_TRUNCATED;
+            break;
+        }
+        PyCodeObject *co = (PyCodeObject *)code;
+        long offset;
+        if (layout.instr_is_pointer) {
+            char *ip = FIELD(frame, layout.instr, char *);
+            offset = ip - ((char *)co + layout.code_units);
+        } else {
+            int lasti = FIELD(frame, layout.instr, int);
+            offset = layout.lasti_in_code_units ? (long)lasti * 2 : lasti;
+        }
+        out[n].code = (uintptr_t)co;
+        out[n].check = code_check(co);
+        out[n].offset = offset < 0 ? 0 : (uint32_t)offset;
+        out[n].flags = layout.every_frame_is_entry ? PP_RAW_ENTRY : 0;
+        if (layout.is_entry >= 0 && FIELD(frame, layout.is_entry, char))
+            out[n].flags |= PP_RAW_ENTRY;
+        n++;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ resolution */
+
+/* Code objects named once are kept alive, so their address cannot be reused
+ * by another code object while the core caches the name under it. Bounded:
+ * past the limit frames are still named, just not cached. */
+#define MAX_PINNED 200000
+
+typedef struct resolver {
+    PyGILState_STATE gil;
+    PyObject *pinned; /* set of code objects */
+} resolver;
+
+static resolver the_resolver;
+
+static int is_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
+static int resolve_begin(void *ctx)
+{
+    resolver *r = ctx;
+    if (is_finalizing())
+        return 1;
+    r->gil = PyGILState_Ensure();
+    return 0;
+}
+
+static void resolve_end(void *ctx)
+{
+    resolver *r = ctx;
+    PyGILState_Release(r->gil);
+}
+
+static void copy_utf8(PyObject *s, char *out, size_t len)
+{
+    const char *u = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : NULL;
+    if (!u) {
+        PyErr_Clear();
+        u = "?";
+    }
+    snprintf(out, len, "%s", u);
+}
+
+/* Whether the object at `o` is a live object of `type`, read without trusting
+ * the pointer. A freed block keeps its type word when pymalloc frees it, but
+ * its first word then holds a free-list link (a heap address) or NULL, never
+ * a plausible reference count; glibc's free overwrites both words. Immortal
+ * objects (3.12+) have a count of 2^32 - 1, below the bound. */
+static int object_alive(const void *o, PyTypeObject *type)
+{
+    struct {
+        Py_ssize_t refcnt;
+        PyTypeObject *type;
+    } head;
+    if (!o || pp_safe_read(&head, o, sizeof head) != 0)
+        return 0;
+    return head.type == type && head.refcnt >= 1 && head.refcnt <= ((Py_ssize_t)1 << 33);
+}
+
+static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
+{
+    resolver *r = ctx;
+    PyCodeObject *co = (PyCodeObject *)f->code;
+    if (!object_alive(co, &PyCode_Type) || code_check(co) != f->check)
+        return -1;
+    if (!object_alive(co->co_filename, &PyUnicode_Type) || !object_alive(co->co_name, &PyUnicode_Type))
+        return -1;
+#if PY_VERSION_HEX >= 0x030B0000
+    copy_utf8(co->co_qualname, out->name, sizeof out->name);
+#else
+    copy_utf8(co->co_name, out->name, sizeof out->name);
+#endif
+    copy_utf8(co->co_filename, out->file, sizeof out->file);
+    out->start_line = co->co_firstlineno;
+    int line = PyCode_Addr2Line(co, (int)f->offset);
+    out->line = line > 0 ? line : co->co_firstlineno;
+
+    if (!r->pinned) {
+        r->pinned = PySet_New(NULL);
+        if (!r->pinned) {
+            PyErr_Clear();
+            return 1;
+        }
+    }
+    if (PySet_GET_SIZE(r->pinned) >= MAX_PINNED)
+        return 1;
+    if (PySet_Add(r->pinned, (PyObject *)co) != 0) {
+        PyErr_Clear();
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ plumbing */
+
+/* libpython functions that only pass a call along (vectorcall trampolines,
+ * slot dispatch): they say nothing about where time goes, and py-spy drops
+ * them too. libpython functions that do work (time_sleep, list_sort,
+ * builtin_sorted...) are kept. */
+static const char *const plumbing_prefixes[] = {
+    "_PyEval_", "PyEval_", "_PyObject_Call", "PyObject_Call", "_PyObject_Vectorcall", "PyObject_Vectorcall",
+    "_PyObject_MakeTpCall", "_PyObject_FastCall", "_PyFunction_Vectorcall", "_PyFunction_FastCall",
+    "PyVectorcall_", "_PyVectorcall_", "cfunction_vectorcall", "cfunction_call", "method_vectorcall",
+    "vectorcall_method", "vectorcall_unbound", "_PyCFunction_", "PyCFunction_Call", "slot_tp_call",
+    "slot_tp_init", "type_call", "call_function", "do_call_core", "function_code_fastcall",
+    "_PyMethodDef_RawFastCall", "object_vacall", "_Py_CheckFunctionResult", "method_call", "_PyEval_Vector",
+};
+
+static int is_plumbing(void *ctx, const char *symbol)
+{
+    (void)ctx;
+    for (size_t i = 0; i < sizeof plumbing_prefixes / sizeof plumbing_prefixes[0]; i++)
+        if (strncmp(symbol, plumbing_prefixes[i], strlen(plumbing_prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ registration */
+
+int pp_py_register_runtime(char *err, size_t errlen)
+{
+    pp_runtime rt;
+    memset(&rt, 0, sizeof rt);
+    rt.name = "python";
+    rt.ctx = &the_resolver;
+    rt.capture = capture;
+    rt.resolve_begin = resolve_begin;
+    rt.resolve = resolve;
+    rt.resolve_end = resolve_end;
+    rt.is_plumbing = is_plumbing;
+    int n = pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, rt.eval, PP_MAX_RANGES);
+    rt.n_eval = n > 0 ? (size_t)n : 0;
+    /* libpython's own code (or the executable's, in a static build). */
+    if (pp_symbols_object_range((uintptr_t)&PyEval_EvalCode, &rt.plumbing[0]) == 0)
+        rt.n_plumbing = 1;
+    return pp_sampler_set_runtime(&rt, err, errlen);
+}
+
+int pp_py_mixed_mode_available(void)
+{
+    pp_addr_range r[PP_MAX_RANGES];
+    return pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, r, PP_MAX_RANGES) > 0;
+}

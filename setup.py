@@ -1,0 +1,51 @@
+"""Builds polyprof's CPython extension: the C core plus the CPython bridge.
+
+The core's sources are compiled into the extension itself (no shared library
+to find at run time); libunwind and zlib come from the system
+(apt-get install libunwind-dev zlib1g-dev).
+"""
+import glob
+import os
+import sys
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+UNWIND_HEADER_DIRS = ["/usr/include", "/usr/local/include", "/usr/include/x86_64-linux-gnu",
+                      "/usr/include/aarch64-linux-gnu"]
+
+
+def require_system_headers():
+    missing = []
+    if not any(os.path.exists(os.path.join(d, "libunwind.h")) for d in UNWIND_HEADER_DIRS):
+        missing.append("libunwind.h (Debian/Ubuntu: apt-get install libunwind-dev)")
+    if not any(os.path.exists(os.path.join(d, "zlib.h")) for d in UNWIND_HEADER_DIRS):
+        missing.append("zlib.h (Debian/Ubuntu: apt-get install zlib1g-dev)")
+    if missing:
+        sys.exit("polyprof needs these system headers to build:\n  " + "\n  ".join(missing))
+
+
+if not sys.platform.startswith("linux"):
+    sys.exit("polyprof profiles Linux processes (it uses per-thread CPU timers and libunwind)")
+if "sdist" not in sys.argv and "egg_info" not in sys.argv:
+    require_system_headers()
+
+sources = sorted(glob.glob("core/src/*.c")) + sorted(glob.glob("python/src/*.c"))
+compile_args = ["-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
+                "-Wno-cast-function-type", "-fno-omit-frame-pointer"]
+if os.environ.get("POLYPROF_WERROR") == "1":
+    compile_args.append("-Werror")
+
+setup(
+    ext_modules=[
+        Extension(
+            "polyprof._native",
+            sources=sources,
+            include_dirs=["core/include", "core/src", "python/src"],
+            define_macros=[("_GNU_SOURCE", "1")],
+            libraries=["unwind", "z", "dl", "pthread", "rt"],
+            extra_compile_args=compile_args,
+            extra_link_args=["-Wl,--exclude-libs,ALL"],
+        )
+    ],
+)
