@@ -116,8 +116,8 @@ PP_API pp_profile *pp_profile_decode_pprof(const uint8_t *data, size_t len, char
 PP_API int pp_profile_report(const pp_profile *p, int value_index, int top_n, char **out, char *err, size_t errlen);
 /* Keeps the samples having label key=value; a new profile. */
 PP_API pp_profile *pp_profile_filter_label(const pp_profile *p, const char *key, const char *value);
-/* Replaces the str value of label `key` where its numeric label `num_key`
- * equals num (used to name threads after the fact). */
+/* Names threads after the fact: in every sample whose numeric "thread_id"
+ * label is tids[i], the "thread_name" label becomes names[i]. */
 PP_API int pp_profile_name_threads(pp_profile *p, const int64_t *tids, const char *const *names, size_t n);
 
 /* ---------------------------------------------------------------- runtimes */

@@ -190,9 +190,9 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
             return fail(err, errlen, key, value, "expected a path");
         snprintf(o->file, sizeof o->file, "%s", value);
     } else if (!strcmp(key, "format")) {
-        pp_format f;
-        if (pp_format_from_name(value, &f, NULL, 0) != 0)
-            return fail(err, errlen, key, value, "expected pprof, collapsed or text");
+        pp_format f = PP_FORMAT_AUTO;
+        if (strcmp(value, "auto") != 0 && pp_format_from_name(value, &f, NULL, 0) != 0)
+            return fail(err, errlen, key, value, "expected auto, pprof, collapsed or text");
         o->format = f;
     } else {
         if (err && errlen)

@@ -1,5 +1,7 @@
 #include "profile.h"
 
+#include "polyprof.h"
+
 #include <stdlib.h>
 #include <string.h>
 
