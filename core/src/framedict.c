@@ -28,6 +28,7 @@ struct pp_framedict {
     uint32_t n_labels, cap_labels;
     pp_idmap keys;
     pp_symbolizer *symbolizer;
+    uint64_t last_refresh_ns;
     uint8_t *plumbing; /* per frame id: 0 unknown, 1 no, 2 yes */
     uint32_t cap_plumbing;
 };
@@ -154,7 +155,18 @@ uint32_t pp_framedict_native(pp_framedict *d, uintptr_t pc, int leaf)
     f.address = addr;
     pp_symbol_info si;
     char fallback[320];
-    if (d->symbolizer && pp_symbolizer_lookup(d->symbolizer, addr, &si) == 0) {
+    int found = d->symbolizer && pp_symbolizer_lookup(d->symbolizer, addr, &si) == 0;
+    if (!found && d->symbolizer) {
+        /* A library loaded since the last look at the mappings. Re-reading
+         * /proc/self/maps costs ~0.1 ms, so at most every 50 ms. */
+        uint64_t now = pp_now_ns();
+        if (now - d->last_refresh_ns > 50000000ULL) {
+            d->last_refresh_ns = now;
+            pp_symbolizer_refresh(d->symbolizer);
+            found = pp_symbolizer_lookup(d->symbolizer, addr, &si) == 0;
+        }
+    }
+    if (found) {
         f.mapping = mapping_for(d, &si);
         if (si.name) {
             f.name = pp_strtab_intern(&d->strings, si.name);

@@ -123,7 +123,9 @@ int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn 
         int is_eval = k < n_eval && eval_pos[k] == j;
         int plumbing = !is_eval && is_plumbing && is_plumbing(ctx, s->native[j], j == 0);
         if (j < leafmost) {
-            if (!plumbing)
+            /* An eval frame with no interpreter frames of its own (a call
+             * being set up) says nothing; other natives here are the leaf's. */
+            if (!plumbing && !is_eval)
                 emit(&e, PP_REF_NATIVE, (uint32_t)j);
         } else if (is_eval) {
             if (k == first_paired)

@@ -72,7 +72,8 @@ static int key_equals(const pp_stack_table *t, const entry *en, uint64_t h, cons
     if (en->hash != h || en->n_frames != nf || en->n_labels != nl)
         return 0;
     const uint32_t *w = t->words + en->offset;
-    return memcmp(w, frames, nf * sizeof *frames) == 0 && memcmp(w + nf, labels, nl * sizeof *labels) == 0;
+    return (nf == 0 || memcmp(w, frames, nf * sizeof *frames) == 0) &&
+           (nl == 0 || memcmp(w + nf, labels, nl * sizeof *labels) == 0);
 }
 
 /* Grows the three arrays so one more key of `words` words fits, unless that
@@ -152,8 +153,10 @@ int pp_stack_table_add(pp_stack_table *t, const uint32_t *frames, uint32_t n_fra
     en->offset = (uint32_t)t->n_words;
     en->n_frames = (uint16_t)n_frames;
     en->n_labels = (uint16_t)n_labels;
-    memcpy(t->words + t->n_words, frames, n_frames * sizeof *frames);
-    memcpy(t->words + t->n_words + n_frames, labels, n_labels * sizeof *labels);
+    if (n_frames)
+        memcpy(t->words + t->n_words, frames, n_frames * sizeof *frames);
+    if (n_labels)
+        memcpy(t->words + t->n_words + n_frames, labels, n_labels * sizeof *labels);
     t->n_words += (size_t)n_frames + n_labels;
     size_t s = h & (t->n_slots - 1);
     while (t->slots[s])

@@ -1,0 +1,393 @@
+/* Parsing of one ELF object for the symbolizer: program headers (load bias),
+ * the function symbols (sorted index) and the GNU build id.
+ *
+ * Every offset read from the file is bounds-checked against the image: the
+ * file comes from whatever /proc/self/maps names and may be truncated or not
+ * an ELF object at all (CDS archives, fonts mapped executable, ...). */
+#include "elf_symtab.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Native word size only: the profiler symbolizes its own process. */
+#if defined(__LP64__)
+#define PP_ELFCLASS ELFCLASS64
+#define PP_ST_TYPE(i) ELF64_ST_TYPE(i)
+#define PP_ST_BIND(i) ELF64_ST_BIND(i)
+#else
+#define PP_ELFCLASS ELFCLASS32
+#define PP_ST_TYPE(i) ELF32_ST_TYPE(i)
+#define PP_ST_BIND(i) ELF32_ST_BIND(i)
+#endif
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PP_ELFDATA ELFDATA2LSB
+#else
+#define PP_ELFDATA ELFDATA2MSB
+#endif
+
+/* [off, off + len) lies inside the image (no overflow). */
+static int in_image(const pp_elf *e, uint64_t off, uint64_t len)
+{
+    return off <= e->size && len <= e->size - off;
+}
+
+static int aligned(const pp_elf *e, uint64_t off, size_t align)
+{
+    return ((uintptr_t)(e->image + off) & (align - 1)) == 0;
+}
+
+static const ElfW(Shdr) *section_headers(const pp_elf *e, size_t *count)
+{
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)e->image;
+    *count = 0;
+    if (!eh->e_shoff || eh->e_shentsize != sizeof(ElfW(Shdr)))
+        return NULL;
+    if (!in_image(e, eh->e_shoff, sizeof(ElfW(Shdr))) || !aligned(e, eh->e_shoff, alignof(ElfW(Shdr))))
+        return NULL;
+    const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(e->image + eh->e_shoff);
+    /* Past 0xff00 sections the real count lives in section 0's sh_size. */
+    uint64_t n = eh->e_shnum ? eh->e_shnum : sh[0].sh_size;
+    if (n > (e->size - eh->e_shoff) / sizeof(ElfW(Shdr)))
+        return NULL;
+    *count = (size_t)n;
+    return sh;
+}
+
+/* Picks .symtab (all functions, statics included) when the object was not
+ * stripped, else .dynsym (exported ones only). */
+static void find_symbols(pp_elf *e)
+{
+    size_t nsh;
+    const ElfW(Shdr) *sh = section_headers(e, &nsh);
+    const ElfW(Shdr) *best = NULL;
+    for (size_t i = 0; i < nsh; i++) {
+        if (sh[i].sh_type == SHT_SYMTAB) {
+            best = &sh[i];
+            break;
+        }
+        if (sh[i].sh_type == SHT_DYNSYM && !best)
+            best = &sh[i];
+    }
+    if (!best || best->sh_entsize != sizeof(ElfW(Sym)) || best->sh_link >= nsh)
+        return;
+    const ElfW(Shdr) *str = &sh[best->sh_link];
+    if (str->sh_type != SHT_STRTAB || !str->sh_size)
+        return;
+    if (!in_image(e, best->sh_offset, best->sh_size) || !aligned(e, best->sh_offset, alignof(ElfW(Sym))))
+        return;
+    if (!in_image(e, str->sh_offset, str->sh_size))
+        return;
+    const char *strs = (const char *)(e->image + str->sh_offset);
+    /* One check here makes every st_name below a terminated string. */
+    if (strs[str->sh_size - 1] != '\0')
+        return;
+    e->syms = e->image + best->sh_offset;
+    e->nsyms = best->sh_size / sizeof(ElfW(Sym));
+    e->strs = strs;
+    e->strsz = str->sh_size;
+}
+
+static char *hex(const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = malloc(2 * n + 1);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = digits[p[i] >> 4];
+        s[2 * i + 1] = digits[p[i] & 15];
+    }
+    s[2 * n] = '\0';
+    return s;
+}
+
+/* Scans one note area (file offset off, link-time address vaddr or 0 when
+ * not loaded) for NT_GNU_BUILD_ID; 0 when found (e->build_id set, or left
+ * NULL on allocation failure: the id is optional). */
+static int scan_notes(pp_elf *e, uint64_t off, uint64_t len, uint64_t align, uint64_t vaddr)
+{
+    if (!in_image(e, off, len) || !aligned(e, off, 4))
+        return -1;
+    align = align == 8 ? 8 : 4;
+    const uint8_t *p = e->image + off, *end = p + len;
+    while ((size_t)(end - p) >= sizeof(ElfW(Nhdr))) {
+        const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+        uint64_t name_sz = (n->n_namesz + align - 1) & ~(align - 1);
+        uint64_t desc_sz = (n->n_descsz + align - 1) & ~(align - 1);
+        const uint8_t *name = p + sizeof *n;
+        if (name_sz > (uint64_t)(end - name) || desc_sz > (uint64_t)(end - name) - name_sz)
+            return -1;
+        if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 && n->n_descsz) {
+            const uint8_t *desc = name + name_sz;
+            e->build_id = hex(desc, n->n_descsz);
+            e->build_id_bytes = desc;
+            e->build_id_len = n->n_descsz;
+            e->build_id_vaddr = vaddr ? vaddr + (uint64_t)(desc - (e->image + off)) : 0;
+            return 0;
+        }
+        p = name + name_sz + desc_sz;
+    }
+    return -1;
+}
+
+static void find_build_id(pp_elf *e, const ElfW(Phdr) *ph, size_t nph)
+{
+    for (size_t i = 0; i < nph; i++)
+        if (ph[i].p_type == PT_NOTE &&
+            scan_notes(e, ph[i].p_offset, ph[i].p_filesz, ph[i].p_align, ph[i].p_vaddr) == 0)
+            return;
+    /* Objects without program-header notes may still carry the section. */
+    size_t nsh;
+    const ElfW(Shdr) *sh = section_headers(e, &nsh);
+    for (size_t i = 0; i < nsh; i++)
+        if (sh[i].sh_type == SHT_NOTE &&
+            scan_notes(e, sh[i].sh_offset, sh[i].sh_size, sh[i].sh_addralign,
+                       (sh[i].sh_flags & SHF_ALLOC) ? sh[i].sh_addr : 0) == 0)
+            return;
+}
+
+static int parse(pp_elf *e)
+{
+    if (e->size < sizeof(ElfW(Ehdr)) || !aligned(e, 0, alignof(ElfW(Ehdr))))
+        return -1;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)e->image;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != PP_ELFCLASS ||
+        eh->e_ident[EI_DATA] != PP_ELFDATA || (eh->e_type != ET_EXEC && eh->e_type != ET_DYN))
+        return -1;
+    if (eh->e_phentsize != sizeof(ElfW(Phdr)) || !eh->e_phnum ||
+        !in_image(e, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr))) ||
+        !aligned(e, eh->e_phoff, alignof(ElfW(Phdr))))
+        return -1;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(e->image + eh->e_phoff);
+    size_t nph = eh->e_phnum;
+    e->loads = calloc(nph, sizeof *e->loads);
+    if (!e->loads)
+        return -1;
+    for (size_t i = 0; i < nph; i++) {
+        if (ph[i].p_type != PT_LOAD)
+            continue;
+        pp_elf_load *l = &e->loads[e->nloads++];
+        l->vaddr = ph[i].p_vaddr;
+        l->offset = ph[i].p_offset;
+        l->filesz = ph[i].p_filesz;
+        l->flags = ph[i].p_flags;
+    }
+    if (!e->nloads)
+        return -1;
+    find_symbols(e);
+    find_build_id(e, ph, nph);
+    return 0;
+}
+
+int pp_elf_open_memory(pp_elf *e, const void *image, size_t size)
+{
+    memset(e, 0, sizeof *e);
+    e->image = image;
+    e->size = size;
+    if (parse(e) != 0) {
+        pp_elf_close(e);
+        return -1;
+    }
+    return 0;
+}
+
+int pp_elf_open_file(pp_elf *e, const char *path)
+{
+    memset(e, 0, sizeof *e);
+    struct stat st;
+    /* Only regular files: opening a device node that some driver mapped
+     * executable could block or have side effects. */
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(ElfW(Ehdr)) ||
+        (uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return -1;
+    }
+    /* A private read-only mapping costs address space, not memory: pages come
+     * from the page cache, mostly the ones the loader already touched. */
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -1;
+    e->image = p;
+    e->size = (size_t)st.st_size;
+    e->mapped = 1;
+    if (parse(e) != 0) {
+        pp_elf_close(e);
+        return -1;
+    }
+    return 0;
+}
+
+void pp_elf_close(pp_elf *e)
+{
+    pp_elf_drop_index(e);
+    free(e->loads);
+    free(e->build_id);
+    if (e->mapped)
+        munmap((void *)e->image, e->size);
+    memset(e, 0, sizeof *e);
+}
+
+void pp_elf_drop_index(pp_elf *e)
+{
+    free(e->funcs);
+    e->funcs = NULL;
+    e->nfuncs = 0;
+}
+
+static int is_function(const ElfW(Sym) *s, size_t strsz)
+{
+    int type = PP_ST_TYPE(s->st_info);
+    return (type == STT_FUNC || type == STT_GNU_IFUNC) && s->st_size && s->st_shndx != SHN_UNDEF &&
+           s->st_name && s->st_name < strsz;
+}
+
+/* Which of several names at one address to show: the fewest leading
+ * underscores ("write" over "__write"), then global over weak over local,
+ * then the shortest. Packed into one int so the sort needs no context. */
+static int32_t alias_rank(const ElfW(Sym) *s, const char *name)
+{
+    uint32_t under = 0;
+    while (name[under] == '_' && under < 7)
+        under++;
+    int bind = PP_ST_BIND(s->st_info);
+    uint32_t b = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : bind == STB_LOCAL ? 2 : 3;
+    size_t len = strlen(name);
+    if (len > 0xfffff)
+        len = 0xfffff;
+    return (int32_t)((under << 24) | (b << 20) | (uint32_t)len);
+}
+
+static int cmp_func(const void *a, const void *b)
+{
+    const pp_elf_func *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->parent != y->parent) /* holds alias_rank until the index is final */
+        return x->parent < y->parent ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+int pp_elf_index(pp_elf *e)
+{
+    if (e->funcs || !e->nsyms)
+        return 0;
+    const ElfW(Sym) *syms = e->syms;
+    size_t n = 0;
+    for (size_t i = 0; i < e->nsyms; i++)
+        n += is_function(&syms[i], e->strsz);
+    if (!n)
+        return 0;
+    pp_elf_func *f = malloc(n * sizeof *f);
+    int32_t *stack = malloc(n * sizeof *stack);
+    if (!f || !stack) {
+        free(f);
+        free(stack);
+        return -1;
+    }
+    n = 0;
+    for (size_t i = 0; i < e->nsyms; i++) {
+        const ElfW(Sym) *s = &syms[i];
+        if (!is_function(s, e->strsz))
+            continue;
+        f[n].start = s->st_value;
+        f[n].size = s->st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)s->st_size;
+        f[n].name = e->strs + s->st_name;
+        f[n].parent = alias_rank(s, f[n].name);
+        n++;
+    }
+    qsort(f, n, sizeof *f, cmp_func);
+    /* One entry per address: the preferred alias, with the largest size. */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && f[m - 1].start == f[i].start) {
+            if (f[i].size > f[m - 1].size)
+                f[m - 1].size = f[i].size;
+            continue;
+        }
+        f[m++] = f[i];
+    }
+    /* Parent links over the nesting of ranges (a stack of open ranges), so a
+     * lookup that lands past the end of a small symbol nested in a bigger
+     * one still finds the bigger one. */
+    size_t depth = 0;
+    for (size_t i = 0; i < m; i++) {
+        while (depth && f[stack[depth - 1]].start + f[stack[depth - 1]].size <= f[i].start)
+            depth--;
+        f[i].parent = depth ? stack[depth - 1] : -1;
+        stack[depth++] = (int32_t)i;
+    }
+    free(stack);
+    pp_elf_func *shrunk = m < n ? realloc(f, m * sizeof *f) : NULL;
+    e->funcs = shrunk ? shrunk : f;
+    e->nfuncs = m;
+    return 0;
+}
+
+const pp_elf_func *pp_elf_find(const pp_elf *e, uint64_t addr)
+{
+    size_t lo = 0, hi = e->nfuncs;
+    while (lo < hi) { /* first entry with start > addr */
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->funcs[mid].start <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int64_t i = (int64_t)lo - 1;
+    while (i >= 0) {
+        const pp_elf_func *f = &e->funcs[i];
+        if (addr - f->start < f->size)
+            return f;
+        i = f->parent;
+    }
+    return NULL;
+}
+
+int pp_elf_bias(const pp_elf *e, uint64_t map_start, uint64_t map_offset, int exec, uint64_t *bias)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    uint64_t page = ps > 0 ? (uint64_t)ps : 4096;
+    /* The loader maps each PT_LOAD from its page-aligned file offset; later
+     * mprotects (RELRO) may split one segment into several mappings, so a
+     * mapping may start anywhere inside a segment's file range. Two
+     * segments can share a file page: the permissions tell them apart. */
+    const pp_elf_load *hit = NULL;
+    for (size_t i = 0; i < e->nloads; i++) {
+        const pp_elf_load *l = &e->loads[i];
+        if (!l->filesz || map_offset < (l->offset & ~(page - 1)) || map_offset >= l->offset + l->filesz)
+            continue;
+        if (!hit || (!!(l->flags & PF_X) == !!exec && !!(hit->flags & PF_X) != !!exec))
+            hit = l;
+    }
+    if (!hit)
+        return -1;
+    /* file offset o sits at link-time address vaddr - offset + o */
+    *bias = map_start - (hit->vaddr - hit->offset + map_offset);
+    return 0;
+}
+
+int pp_elf_each_func(const pp_elf *e, pp_elf_func_cb cb, void *arg)
+{
+    const ElfW(Sym) *syms = e->syms;
+    for (size_t i = 0; i < e->nsyms; i++) {
+        if (!is_function(&syms[i], e->strsz))
+            continue;
+        int r = cb(arg, e->strs + syms[i].st_name, syms[i].st_value, syms[i].st_size);
+        if (r)
+            return r;
+    }
+    return 0;
+}
