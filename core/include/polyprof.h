@@ -116,6 +116,12 @@ PP_API pp_profile *pp_profile_decode_pprof(const uint8_t *data, size_t len, char
 PP_API int pp_profile_report(const pp_profile *p, int value_index, int top_n, char **out, char *err, size_t errlen);
 /* Keeps the samples having label key=value; a new profile. */
 PP_API pp_profile *pp_profile_filter_label(const pp_profile *p, const char *key, const char *value);
+/* Cuts each stack that has a frame of function `name` (and `file` unless
+ * NULL or "") so that the rootmost such frame is its root, as pprof's
+ * show_from does. Other samples are dropped, or kept whole when
+ * keep_unmatched is set. A new profile. */
+PP_API pp_profile *pp_profile_show_from(const pp_profile *p, const char *name, const char *file,
+                                        int keep_unmatched);
 /* Names threads after the fact: in every sample whose numeric "thread_id"
  * label is tids[i], the "thread_name" label becomes names[i]. */
 PP_API int pp_profile_name_threads(pp_profile *p, const int64_t *tids, const char *const *names, size_t n);
@@ -165,6 +171,10 @@ typedef struct pp_runtime {
      * valid for this sample only, -1 when the frame could not be named. */
     int (*resolve)(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out);
     void (*resolve_end)(void *ctx);
+    /* Drain thread, between resolve_begin and resolve_end: the runtime's name
+     * for a thread seen for the first time (e.g. threading.Thread.name).
+     * Returns 0 when it wrote one. Optional. */
+    int (*thread_name)(void *ctx, int tid, char *out, size_t len);
     /* Native frames in these ranges are the eval loop: each stands for the
      * interpreter frames of one invocation (mixed mode). */
     pp_addr_range eval[PP_MAX_RANGES];
@@ -207,6 +217,10 @@ PP_API pp_profile *pp_collector_snapshot(pp_collector *c);
 /* Deadline (CLOCK_MONOTONIC ns) from the collector's duration, 0 when none. */
 PP_API uint64_t pp_collector_deadline(const pp_collector *c);
 PP_API int pp_sampler_running(void);
+/* Covers the calling thread now instead of at the next periodic scan of the
+ * process's threads (every 100 ms): bridges call it when the runtime starts
+ * a thread. No-op when the sampler is stopped. */
+PP_API int pp_sampler_add_current_thread(void);
 
 /* Every sample whose interpreter frames include `code` gets label key=value
  * while the rule is registered. */

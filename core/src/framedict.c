@@ -178,8 +178,10 @@ uint32_t pp_framedict_native(pp_framedict *d, uintptr_t pc, int leaf)
             f.name = pp_strtab_intern(&d->strings, fallback);
         }
     } else {
+        /* Not cached by pc: a later refresh may still find the library. */
         snprintf(fallback, sizeof fallback, "[unknown]+0x%" PRIx64, addr);
         f.name = pp_strtab_intern(&d->strings, fallback);
+        return intern_frame(d, &f);
     }
     id = add_frame(d, &f);
     if (id != UINT32_MAX)
@@ -224,11 +226,7 @@ uint32_t pp_framedict_interp(pp_framedict *d, const pp_raw_frame *raw, pp_resolv
     uint32_t id = pp_idmap_get(&d->keys, raw->code, b, raw->check);
     if (id != UINT32_MAX)
         return id;
-    if (!rs->rt || !rs->rt->resolve)
-        return pp_framedict_special(d, PP_SPECIAL_UNRESOLVED);
-    if (rs->begun == 0)
-        rs->begun = (rs->rt->resolve_begin && rs->rt->resolve_begin(rs->rt->ctx) != 0) ? -1 : 1;
-    if (rs->begun < 0)
+    if (!rs->rt || !rs->rt->resolve || !pp_resolve_session_ready(rs))
         return pp_framedict_special(d, PP_SPECIAL_UNRESOLVED);
     pp_resolved_frame r;
     memset(&r, 0, sizeof r);
@@ -247,6 +245,15 @@ uint32_t pp_framedict_interp(pp_framedict *d, const pp_raw_frame *raw, pp_resolv
     if (id != UINT32_MAX && rc == 0)
         pp_idmap_put(&d->keys, raw->code, b, raw->check, id);
     return id;
+}
+
+int pp_resolve_session_ready(pp_resolve_session *rs)
+{
+    if (!rs->rt)
+        return 0;
+    if (rs->begun == 0)
+        rs->begun = (rs->rt->resolve_begin && rs->rt->resolve_begin(rs->rt->ctx) != 0) ? -1 : 1;
+    return rs->begun > 0;
 }
 
 void pp_resolve_session_end(pp_resolve_session *rs)

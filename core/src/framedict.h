@@ -35,6 +35,8 @@ typedef struct pp_resolve_session {
     int begun;   /* 1 begun, -1 refused */
 } pp_resolve_session;
 uint32_t pp_framedict_interp(pp_framedict *d, const pp_raw_frame *f, pp_resolve_session *rs);
+/* Begins the session if needed; 1 when the runtime may be called now. */
+int pp_resolve_session_ready(pp_resolve_session *rs);
 void pp_resolve_session_end(pp_resolve_session *rs);
 
 uint32_t pp_framedict_label_num(pp_framedict *d, const char *key, int64_t num);

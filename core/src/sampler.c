@@ -3,6 +3,8 @@
  * collectors. Each collector aggregates into its own capped stack table.
  *
  * Locks, in the only order they are ever taken:
+ *   lifecycle_lock  serializes starting and stopping the session; never held
+ *               by the sampler thread, so stop can join it.
  *   drain_lock  held while draining (which may wait for the runtime, e.g. the
  *               GIL) and while exporting profiles. Callers of start/stop/
  *               snapshot must therefore not hold the runtime's lock.
@@ -67,6 +69,7 @@ static struct {
     _Atomic uint64_t samples, dropped_ring, unwind_failed, truncated, handler_ns;
 } live;
 
+static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -219,36 +222,35 @@ static void on_sample_signal(int sig, siginfo_t *si, void *uc)
     errno = saved_errno;
 }
 
+/* Installs the handler, or re-installs it when someone replaced it since
+ * (signal.signal(SIGPROF, ...) after an earlier session): whatever is there
+ * becomes the handler foreign signals are chained to. */
 static int install_handler(int signo, char *err, size_t errlen)
 {
-    if (handler_signo == signo)
+    if (handler_signo != 0 && handler_signo != signo)
+        return set_err(err, errlen, "the profiling signal cannot change within one process once installed");
+    struct sigaction cur;
+    if (handler_signo == signo && sigaction(signo, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+        cur.sa_sigaction == on_sample_signal)
         return 0;
-    if (handler_signo != 0)
-        return set_err(err, errlen,
-                       "the profiling signal cannot change within one process once installed");
-    struct sigaction sa;
+    struct sigaction sa, prev;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sample_signal;
     /* SA_RESTART: interrupted system calls resume instead of failing with
      * EINTR in the profiled program. */
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(signo, &sa, &previous_action) != 0) {
+    if (sigaction(signo, &sa, &prev) != 0) {
         if (err && errlen)
             snprintf(err, errlen, "cannot install the handler for signal %d: %s", signo, strerror(errno));
         return -1;
     }
-    if ((previous_action.sa_flags & SA_SIGINFO) && previous_action.sa_sigaction == on_sample_signal)
-        memset(&previous_action, 0, sizeof previous_action);
+    /* A foreign handler is stored before it can be called: no signal of
+     * ours reaches chain_foreign with a half-written previous_action, since
+     * our handler only chains signals that are not ours. */
+    previous_action = prev;
     handler_signo = signo;
     return 0;
-}
-
-static int handler_still_ours(void)
-{
-    struct sigaction cur;
-    return sigaction(handler_signo, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
-           cur.sa_sigaction == on_sample_signal;
 }
 
 /* ------------------------------------------------------------ drain */
@@ -260,7 +262,7 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void thread_label_ids(pid_t tid, uint32_t *out)
+static void thread_label_ids(pid_t tid, pp_resolve_session *rs, uint32_t *out)
 {
     uint32_t id = pp_idmap_get(&thread_labels, (uint64_t)tid, 1, 0);
     if (id != UINT32_MAX) {
@@ -268,7 +270,13 @@ static void thread_label_ids(pid_t tid, uint32_t *out)
         out[1] = pp_idmap_get(&thread_labels, (uint64_t)tid, 2, 0);
         return;
     }
-    const char *name = pp_threads_name(tid);
+    char runtime_name[128];
+    const char *name = NULL;
+    if (rs->rt && rs->rt->thread_name && pp_resolve_session_ready(rs) &&
+        rs->rt->thread_name(rs->rt->ctx, tid, runtime_name, sizeof runtime_name) == 0 && runtime_name[0])
+        name = runtime_name;
+    if (!name && pp_threads_name(tid, runtime_name, sizeof runtime_name) == 0)
+        name = runtime_name;
     char fallback[32];
     if (!name || !*name) {
         snprintf(fallback, sizeof fallback, "%d", (int)tid);
@@ -316,7 +324,7 @@ static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const
         if (id != UINT32_MAX)
             out->frames[out->n_frames++] = id;
     }
-    thread_label_ids(s->tid, out->labels);
+    thread_label_ids(s->tid, rs, out->labels);
     out->n_labels = 2;
     for (int r = 0; r < n_rules; r++) {
         for (int i = 0; i < s->n_interp; i++) {
@@ -464,6 +472,7 @@ static void on_fork_child(void)
     atomic_store(&live.active, 0);
     atomic_store(&live.in_flight, 0);
     atomic_fetch_add(&live.generation, 1);
+    pthread_mutex_init(&lifecycle_lock, NULL);
     pthread_mutex_init(&drain_lock, NULL);
     pthread_mutex_init(&state_lock, NULL);
     pp_threads_forget();
@@ -483,9 +492,6 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
 {
     if (install_handler(o->signo, err, errlen) != 0)
         return -1;
-    if (!handler_still_ours())
-        return set_err(err, errlen, "another handler replaced polyprof's for the profiling signal; "
-                                    "choose another with the 'signal' option");
     if (pp_fault_guard_install() != 0)
         return set_err(err, errlen, "cannot install the fault guard for SIGSEGV/SIGBUS");
     pp_fault_guard_verify();
@@ -524,11 +530,13 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
     return 0;
 }
 
-/* Caller holds drain_lock, not state_lock. */
+/* Caller holds lifecycle_lock only: the sampler thread may be waiting for
+ * drain_lock, so it must be joined before drain_lock is taken. */
 static void stop_session(void)
 {
     atomic_store(&sampler_stop, 1);
     pthread_join(sampler_thread, NULL);
+    pthread_mutex_lock(&drain_lock);
     pp_threads_disarm_all();
     atomic_store(&live.active, 0);
     atomic_fetch_add(&live.generation, 1);
@@ -538,6 +546,7 @@ static void stop_session(void)
     pthread_mutex_lock(&state_lock);
     session_running = 0;
     pthread_mutex_unlock(&state_lock);
+    pthread_mutex_unlock(&drain_lock);
 }
 
 pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, const char *filter_value, char *err,
@@ -561,6 +570,7 @@ pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, co
         snprintf(c->filter_key, sizeof c->filter_key, "%s", filter_key);
         snprintf(c->filter_value, sizeof c->filter_value, "%s", filter_value ? filter_value : "");
     }
+    pthread_mutex_lock(&lifecycle_lock);
     pthread_mutex_lock(&drain_lock);
     pthread_mutex_lock(&state_lock);
     int rc = 0;
@@ -584,6 +594,7 @@ pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, co
     }
     pthread_mutex_unlock(&state_lock);
     pthread_mutex_unlock(&drain_lock);
+    pthread_mutex_unlock(&lifecycle_lock);
     if (rc != 0) {
         pp_stack_table_free(c->table);
         free(c);
@@ -696,19 +707,20 @@ pp_profile *pp_collector_snapshot(pp_collector *c)
 
 pp_profile *pp_collector_stop(pp_collector *c)
 {
-    pthread_mutex_lock(&drain_lock);
+    pthread_mutex_lock(&lifecycle_lock);
     pthread_mutex_lock(&state_lock);
     int idx = find_collector(c);
     int last = idx >= 0 && n_collectors == 1;
     pthread_mutex_unlock(&state_lock);
     if (idx < 0) {
         /* Not ours (any more): e.g. a handle carried across fork(). */
-        pthread_mutex_unlock(&drain_lock);
+        pthread_mutex_unlock(&lifecycle_lock);
         return NULL;
     }
     if (last)
         stop_session();
-    else
+    pthread_mutex_lock(&drain_lock);
+    if (!last)
         drain_locked();
     pp_profile *p = export_locked(c);
     pthread_mutex_lock(&state_lock);
@@ -719,12 +731,24 @@ pp_profile *pp_collector_stop(pp_collector *c)
     }
     pthread_mutex_unlock(&state_lock);
     pthread_mutex_unlock(&drain_lock);
+    pthread_mutex_unlock(&lifecycle_lock);
     pp_stack_table_free(c->table);
     free(c);
     return p;
 }
 
 uint64_t pp_collector_deadline(const pp_collector *c) { return c->deadline_ns; }
+
+int pp_sampler_add_current_thread(void)
+{
+    pthread_mutex_lock(&state_lock);
+    int running = session_running;
+    pp_threads_config cfg = threads_cfg;
+    pthread_mutex_unlock(&state_lock);
+    if (!running)
+        return 0;
+    return pp_threads_add(&cfg, (pid_t)syscall(SYS_gettid));
+}
 
 int pp_sampler_running(void)
 {

@@ -1,6 +1,7 @@
 #include "threads.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@ typedef struct thread_entry {
 
 static thread_entry *threads;
 static size_t n_threads, cap_threads;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The kernel's encoding of a thread's CPU clock (see clock_getcpuclockid and
  * MAKE_THREAD_CPUCLOCK in the kernel): any tid of this process, not only the
@@ -87,11 +89,47 @@ static thread_entry *find(pid_t tid)
     return NULL;
 }
 
+/* Caller holds lock. */
+static thread_entry *add_locked(const pp_threads_config *cfg, pid_t tid)
+{
+    thread_entry *t = find(tid);
+    if (t)
+        return t;
+    if (n_threads == cap_threads) {
+        size_t cap = cap_threads ? cap_threads * 2 : 64;
+        thread_entry *p = realloc(threads, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        threads = p;
+        cap_threads = cap;
+    }
+    t = &threads[n_threads];
+    memset(t, 0, sizeof *t);
+    t->tid = tid;
+    t->seen = 1;
+    read_name(tid, t->name, sizeof t->name);
+    if (arm(t, cfg) != 0)
+        return NULL;
+    n_threads++;
+    return t;
+}
+
+int pp_threads_add(const pp_threads_config *cfg, pid_t tid)
+{
+    if (tid == cfg->exclude_tid)
+        return 0;
+    pthread_mutex_lock(&lock);
+    thread_entry *t = add_locked(cfg, tid);
+    pthread_mutex_unlock(&lock);
+    return t ? 0 : -1;
+}
+
 int pp_threads_scan(const pp_threads_config *cfg)
 {
     DIR *dir = opendir("/proc/self/task");
     if (!dir)
         return (int)n_threads;
+    pthread_mutex_lock(&lock);
     for (size_t i = 0; i < n_threads; i++)
         threads[i].seen = 0;
     struct dirent *de;
@@ -101,25 +139,9 @@ int pp_threads_scan(const pp_threads_config *cfg)
         pid_t tid = (pid_t)atoi(de->d_name);
         if (tid == cfg->exclude_tid)
             continue;
-        thread_entry *t = find(tid);
-        if (!t) {
-            if (n_threads == cap_threads) {
-                size_t cap = cap_threads ? cap_threads * 2 : 64;
-                thread_entry *p = realloc(threads, cap * sizeof *p);
-                if (!p)
-                    break;
-                threads = p;
-                cap_threads = cap;
-            }
-            t = &threads[n_threads];
-            memset(t, 0, sizeof *t);
-            t->tid = tid;
-            read_name(tid, t->name, sizeof t->name);
-            if (arm(t, cfg) != 0)
-                continue;
-            n_threads++;
-        }
-        t->seen = 1;
+        thread_entry *t = add_locked(cfg, tid);
+        if (t)
+            t->seen = 1;
     }
     closedir(dir);
     /* Drop threads that ended; compact in place. */
@@ -131,13 +153,16 @@ int pp_threads_scan(const pp_threads_config *cfg)
             disarm(&threads[i]);
     }
     n_threads = w;
-    return (int)n_threads;
+    int n = (int)n_threads;
+    pthread_mutex_unlock(&lock);
+    return n;
 }
 
 void pp_threads_tick(const pp_threads_config *cfg)
 {
     siginfo_t si;
     pid_t pid = getpid();
+    pthread_mutex_lock(&lock);
     for (size_t i = 0; i < n_threads; i++) {
         memset(&si, 0, sizeof si);
         si.si_signo = cfg->signo;
@@ -148,19 +173,30 @@ void pp_threads_tick(const pp_threads_config *cfg)
         /* rt_tgsigqueueinfo rather than tgkill: it carries the cookie. */
         syscall(SYS_rt_tgsigqueueinfo, pid, threads[i].tid, cfg->signo, &si);
     }
+    pthread_mutex_unlock(&lock);
 }
 
 void pp_threads_disarm_all(void)
 {
+    pthread_mutex_lock(&lock);
     for (size_t i = 0; i < n_threads; i++)
         disarm(&threads[i]);
     n_threads = 0;
+    pthread_mutex_unlock(&lock);
 }
 
-const char *pp_threads_name(pid_t tid)
+int pp_threads_name(pid_t tid, char *out, size_t len)
 {
+    pthread_mutex_lock(&lock);
     thread_entry *t = find(tid);
-    return t ? t->name : NULL;
+    if (t)
+        snprintf(out, len, "%s", t->name);
+    pthread_mutex_unlock(&lock);
+    return t ? 0 : -1;
 }
 
-void pp_threads_forget(void) { n_threads = 0; }
+void pp_threads_forget(void)
+{
+    pthread_mutex_init(&lock, NULL);
+    n_threads = 0;
+}

@@ -78,9 +78,13 @@ class _Endpoint:
             self.timer.cancel()
         _native.remove_code_label(self.code)
         self.profile = _session.finish(collector)
+        # Rooted at the endpoint: what the caller's frames above it (a web
+        # framework, an event loop) cost is the same for every request.
+        frame_name = getattr(self.code, "co_qualname", self.code.co_name)
+        inside = self.profile.show_from(frame_name, self.code.co_filename)
         header = "polyprof: %s, %.1fs from its first call, top %d functions by cumulative time\n" % (
             self.name, self.profile.duration_s, self.top)
-        self._emit(header + self.profile.report(self.top))
+        self._emit(header + inside.report(self.top))
 
     def _emit(self, text):
         out = self.output

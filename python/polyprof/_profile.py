@@ -64,6 +64,12 @@ class Profile:
     def filter_label(self, key, value):
         return Profile(self._native.filter_label(key, value))
 
+    def show_from(self, function, file=None, keep_unmatched=False):
+        """The samples that pass through `function`, with it as their root
+        (pprof's show_from): what happened inside it, not above it. Samples
+        that never pass through it are dropped, or kept whole."""
+        return Profile(self._native.show_from(function, file, keep_unmatched))
+
     def _name_threads(self, names):
         self._native.name_threads(names)
 

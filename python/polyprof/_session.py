@@ -1,6 +1,7 @@
 """start()/stop() and the profile() context manager over the core's collectors."""
 import atexit
 import os
+import sys
 import threading
 
 from . import _native
@@ -73,14 +74,53 @@ def thread_names():
 def finish(collector):
     """Stop a core collector and wrap its profile, naming Python threads."""
     _open_collectors.discard(collector)
+    if not _open_collectors:
+        _thread_hook.uninstall()
     prof = Profile(collector.stop())
     prof._name_threads(thread_names())
     return prof
 
 
+class _ThreadStartHook:
+    """Covers a new Python thread from its first call, not from the core's
+    next scan of /proc/self/task (up to 100 ms later): installed with
+    threading.setprofile, it runs once per thread, registers the thread and
+    hands the thread's profile hook back to whatever was there before."""
+
+    def __init__(self):
+        self.previous = None
+        self.installed = False
+
+    def __call__(self, frame, event, arg):
+        _native.add_current_thread()
+        sys.setprofile(self.previous)
+        if self.previous is not None:
+            return self.previous(frame, event, arg)
+        return None
+
+    def install(self):
+        if self.installed:
+            return
+        self.previous = threading.getprofile() if hasattr(threading, "getprofile") else threading._profile_hook
+        threading.setprofile(self)
+        self.installed = True
+
+    def uninstall(self):
+        if not self.installed:
+            return
+        current = threading.getprofile() if hasattr(threading, "getprofile") else threading._profile_hook
+        if current is self:   # someone else's hook set later stays
+            threading.setprofile(self.previous)
+        self.installed = False
+
+
+_thread_hook = _ThreadStartHook()
+
+
 def open_collector(opts, filter_key=None, filter_value=None):
     collector = _native.start(opts, filter_key, filter_value)
     _open_collectors.add(collector)
+    _thread_hook.install()
     return collector
 
 

@@ -17,6 +17,7 @@ def main():
     settings = json.loads(sys.argv[1])
     argv = sys.argv[2:]
     output, fmt = settings["output"], settings.get("format")
+    program = {}   # the program's own top-level code, to root stacks there
     collector = _session.open_collector(settings["options"])
     lock = threading.Lock()
     done = []
@@ -28,6 +29,10 @@ def main():
             done.append(True)
             try:
                 prof = _session.finish(collector)
+                if program:
+                    # Main-thread stacks start at the program, not in this
+                    # runner and runpy; other threads' stacks are kept whole.
+                    prof = prof.show_from("<module>", program["file"], keep_unmatched=True)
                 prof.write(output, fmt)
                 md = prof.metadata
                 sys.stderr.write("polyprof: wrote %s (%d samples, %.1fs)\n"
@@ -46,16 +51,22 @@ def main():
         if len(argv) < 2:
             sys.exit("polyprof record: -m needs a module name")
         sys.argv = argv[1:]
+        import importlib.util
+        spec = importlib.util.find_spec(argv[1])
+        if spec is not None and spec.origin:
+            program["file"] = spec.origin
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
     elif argv and argv[0] == "-c":
         if len(argv) < 2:
             sys.exit("polyprof record: -c needs a command")
         sys.argv = ["-c"] + argv[2:]
+        program["file"] = "<string>"
         exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})
     else:
         script = argv[0]
         sys.argv = argv
         sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+        program["file"] = script
         runpy.run_path(script, run_name="__main__")
 
 

@@ -247,6 +247,15 @@ static PyObject *profile_filter_label(ProfileObject *self, PyObject *args)
     return wrap_profile(pp_profile_filter_label(self->profile, key, value));
 }
 
+static PyObject *profile_show_from(ProfileObject *self, PyObject *args)
+{
+    const char *name, *file = NULL;
+    int keep_unmatched = 0;
+    if (!PyArg_ParseTuple(args, "s|zp:show_from", &name, &file, &keep_unmatched))
+        return NULL;
+    return wrap_profile(pp_profile_show_from(self->profile, name, file, keep_unmatched));
+}
+
 static PyObject *profile_name_threads(ProfileObject *self, PyObject *arg)
 {
     if (!PyDict_Check(arg)) {
@@ -297,6 +306,8 @@ static PyMethodDef profile_methods[] = {
     {"filter_label", (PyCFunction)profile_filter_label, METH_VARARGS,
      "filter_label(key, value) -> Profile of the samples carrying that label"},
     {"name_threads", (PyCFunction)profile_name_threads, METH_O, "name_threads({tid: name})"},
+    {"show_from", (PyCFunction)profile_show_from, METH_VARARGS,
+     "show_from(name, file=None, keep_unmatched=False) -> Profile rooted at that function"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -567,6 +578,14 @@ static PyObject *mod_now_ns(PyObject *m, PyObject *unused)
     return PyLong_FromUnsignedLongLong(pp_now_ns());
 }
 
+static PyObject *mod_add_current_thread(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    pp_sampler_add_current_thread();
+    Py_RETURN_NONE;
+}
+
 static PyObject *mod_running(PyObject *m, PyObject *unused)
 {
     (void)m;
@@ -585,6 +604,7 @@ static PyMethodDef module_methods[] = {
     {"stats", mod_stats, METH_NOARGS, "sampler counters"},
     {"now_ns", mod_now_ns, METH_NOARGS, "the core's monotonic clock"},
     {"running", mod_running, METH_NOARGS, "whether the sampler runs"},
+    {"add_current_thread", mod_add_current_thread, METH_NOARGS, "cover the calling thread now"},
     {NULL, NULL, 0, NULL},
 };
 

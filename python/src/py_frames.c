@@ -262,6 +262,36 @@ static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
     return 0;
 }
 
+/* threading's name for the thread with this native id, looked up in
+ * threading._active (ident -> Thread) when the core first sees the thread. */
+static int thread_name(void *ctx, int tid, char *out, size_t len)
+{
+    (void)ctx;
+    int rc = -1;
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *mod = modules ? PyDict_GetItemString(modules, "threading") : NULL;
+    PyObject *active = mod ? PyObject_GetAttrString(mod, "_active") : NULL;
+    if (active && PyDict_Check(active)) {
+        PyObject *key, *thread;
+        Py_ssize_t pos = 0;
+        while (rc != 0 && PyDict_Next(active, &pos, &key, &thread)) {
+            PyObject *native_id = PyObject_GetAttrString(thread, "native_id");
+            if (native_id && PyLong_Check(native_id) && PyLong_AsLong(native_id) == tid) {
+                PyObject *name = PyObject_GetAttrString(thread, "name");
+                if (name && PyUnicode_Check(name)) {
+                    copy_utf8(name, out, len);
+                    rc = 0;
+                }
+                Py_XDECREF(name);
+            }
+            Py_XDECREF(native_id);
+        }
+    }
+    Py_XDECREF(active);
+    PyErr_Clear();
+    return rc;
+}
+
 /* ------------------------------------------------------------ plumbing */
 
 /* libpython functions that only pass a call along (vectorcall trampolines,
@@ -299,6 +329,7 @@ int pp_py_register_runtime(char *err, size_t errlen)
     rt.resolve = resolve;
     rt.resolve_end = resolve_end;
     rt.is_plumbing = is_plumbing;
+    rt.thread_name = thread_name;
     int n = pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, rt.eval, PP_MAX_RANGES);
     rt.n_eval = n > 0 ? (size_t)n : 0;
     /* libpython's own code (or the executable's, in a static build). */

@@ -1,0 +1,78 @@
+"""polyprof record / polyprof top, as a user runs them."""
+import os
+import subprocess
+import sys
+
+import polyprof
+from conftest import WORKLOADS
+
+APP = os.path.join(WORKLOADS, "app.py")
+
+
+def record(tmp_path, *args, app_args=(), python=sys.executable):
+    out = tmp_path / "out.pb.gz"
+    cmd = [sys.executable, "-m", "polyprof", "record", "-o", str(out)] + list(args) + \
+          ["--", python, APP] + list(app_args)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return proc, out
+
+
+def function_names(path):
+    names = set()
+    for s in polyprof.load(str(path)).samples():
+        names.update(f.name for f in s.frames)
+    return names
+
+
+def test_record_writes_a_pprof_with_the_programs_functions(tmp_path):
+    proc, out = record(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "polyprof: wrote" in proc.stderr
+    names = function_names(out)
+    assert {"parse", "render", "main"} <= names
+    threads = {s.labels.get("thread_name") for s in polyprof.load(str(out)).samples()}
+    assert {"MainThread", "renderer"} <= threads
+
+
+def test_record_keeps_the_exit_code_and_still_writes(tmp_path):
+    proc, out = record(tmp_path, app_args=["3"])
+    assert proc.returncode == 3
+    assert "parse" in function_names(out)
+
+
+def test_record_options_wall_no_native_duration_and_folded(tmp_path):
+    proc, out = record(tmp_path, "--mode", "wall", "--no-native", "--interval", "5ms")
+    assert proc.returncode == 0, proc.stderr
+    prof = polyprof.load(str(out))
+    assert prof.value_types[1] == ("wall", "nanoseconds")
+    kinds = {f.kind for s in prof.samples() for f in s.frames}
+    assert "native" not in kinds
+    folded = tmp_path / "out.folded"
+    cmd = [sys.executable, "-m", "polyprof", "record", "-o", str(folded), "--duration", "200ms", "--",
+           sys.executable, APP]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = folded.read_text().splitlines()
+    assert lines and all(l.rsplit(" ", 1)[1].isdigit() for l in lines)
+    total_ns = sum(int(l.rsplit(" ", 1)[1]) for l in lines)
+    assert total_ns <= 0.5e9   # at most ~200 ms per thread was kept, not the whole run
+
+
+def test_module_form_and_top(tmp_path):
+    out = tmp_path / "m.pb.gz"
+    env = dict(os.environ, PYTHONPATH=WORKLOADS + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "polyprof", "record", "-o", str(out), "--", sys.executable,
+                           "-m", "app"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    top = subprocess.run([sys.executable, "-m", "polyprof", "top", str(out), "-n", "12",
+                          "--sample-index", "cpu"], capture_output=True, text=True, timeout=60)
+    assert top.returncode == 0, top.stderr
+    assert "parse" in top.stdout or "render" in top.stdout
+    bad = subprocess.run([sys.executable, "-m", "polyprof", "top", str(out), "--sample-index", "bytes"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "no sample type 'bytes'" in bad.stderr
+    garbage = tmp_path / "garbage.pb.gz"
+    garbage.write_bytes(b"\x1f\x8b not really gzip")
+    bad = subprocess.run([sys.executable, "-m", "polyprof", "top", str(garbage)], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode != 0 and "polyprof top:" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,57 @@
+"""Native frames sit directly under the Python frame that called them, with
+no interpreter eval-loop frames in between."""
+import os
+
+from conftest import run_workload
+
+EVAL_LOOP_NAMES = ("_PyEval_EvalFrameDefault", "PyEval_EvalCode", "_PyEval_Vector", "PyObject_Vectorcall")
+
+
+def native_children(samples, python_function):
+    """The frame just leafward of python_function in each stack containing it."""
+    children = {}
+    for s in samples:
+        frames = s["frames"]   # leaf first: [name, file, line, kind, object]
+        for i, f in enumerate(frames):
+            if f[0] == python_function and f[3] == "python" and i > 0:
+                child = frames[i - 1]
+                children[(child[0], child[3])] = children.get((child[0], child[3]), 0) + s["values"][0]
+    return children
+
+
+def test_zlib_and_hashlib_frames_under_their_python_callers(tmp_path):
+    data, _ = run_workload_in(tmp_path)
+    samples = data["samples"]
+    zchildren = native_children(samples, "compress_it")
+    assert ("zlib_compress", "native") in zchildren, zchildren
+    # Most of compress_it's time is under zlib_compress, and deflate is below it.
+    assert zchildren[("zlib_compress", "native")] >= 0.8 * sum(zchildren.values()), zchildren
+    below_zlib = [[f[0] for f in s["frames"]] for s in samples if "zlib_compress" in [f[0] for f in s["frames"]]]
+    assert any(names.index("deflate") < names.index("zlib_compress") for names in below_zlib if "deflate" in names)
+    hchildren = native_children(samples, "hash_it")
+    hashing = sum(v for (name, kind), v in hchildren.items()
+                  if kind == "native" and ("hash" in name.lower() or "sha" in name.lower()))
+    assert hashing >= 0.8 * sum(hchildren.values()), hchildren
+    for s in samples:
+        names = [f[0] for f in s["frames"]]
+        assert not any(n.startswith(EVAL_LOOP_NAMES) for n in names), names
+        # Roots are Python's, not libc's or the interpreter's entry points.
+        if "compress_it" in names:
+            assert names[-1] == "<module>", names
+
+
+def test_python_frames_carry_file_and_line(tmp_path):
+    data, _ = run_workload_in(tmp_path)
+    for s in data["samples"]:
+        for name, file, line, kind, obj in s["frames"]:
+            if name in ("compress_it", "hash_it"):
+                assert file.endswith("mixed.py") and line > 0
+
+
+def run_workload_in(tmp_path):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        return run_workload("mixed")
+    finally:
+        os.chdir(cwd)
