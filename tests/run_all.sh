@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every test: the C core's unit tests (under ASan+UBSan), the Go pprof
+# validator's own tests, and the Python suite on each CPython 3.9-3.13 found.
+# Needs: a C compiler, cmake, libunwind-dev, zlib1g-dev, Go, and the Pythons
+# (probed under ~/.pyenv/versions, /usr/local/bin and /usr/bin).
+#   tests/run_all.sh            everything
+#   PYTHONS="3.12" tests/run_all.sh   one Python version
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=${BUILD_DIR:-$ROOT/build}
+failures=()
+
+section() { printf '\n==== %s\n' "$*"; }
+
+section "C core unit tests (ASan + UBSan)"
+cmake -S . -B "$BUILD/core-asan" -G Ninja -DPOLYPROF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$BUILD/core-asan"
+if ! (cd "$BUILD/core-asan" && ctest --output-on-failure); then failures+=("C unit tests"); fi
+
+section "Go pprof validator"
+if ! (cd tests/go/pprofcheck && go test ./...); then failures+=("Go validator"); fi
+
+find_python() {
+    local v=$1 c
+    for c in "$HOME"/.pyenv/versions/"$v".*/bin/python /usr/local/bin/python"$v" /usr/bin/python"$v"; do
+        [ -x "$c" ] && { echo "$c"; return 0; }
+    done
+    return 1
+}
+
+for v in ${PYTHONS:-3.9 3.10 3.11 3.12 3.13}; do
+    section "Python $v"
+    if ! py=$(find_python "$v"); then
+        echo "Python $v not found (looked in ~/.pyenv/versions, /usr/local/bin, /usr/bin)"
+        failures+=("Python $v missing")
+        continue
+    fi
+    venv="$BUILD/venv-$v"
+    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+    if ! POLYPROF_WERROR=1 "$venv/bin/python" -m pip install -q "$ROOT" pytest; then
+        failures+=("Python $v: install"); continue
+    fi
+    # Run from tests/python so the installed package, not the source tree, is imported.
+    set +e
+    (cd tests/python && PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest -q -p no:cacheprovider)
+    rc=$?
+    set -e
+    # pytest exit code 5 means no test ran: a failure here.
+    [ $rc -eq 0 ] || failures+=("Python $v: pytest exit $rc")
+done
+
+section "Summary"
+if [ ${#failures[@]} -gt 0 ]; then
+    printf 'FAILED: %s\n' "${failures[@]}"
+    exit 1
+fi
+echo "all test suites passed"
