@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "idmap.h"
 #include "strtab.h"
@@ -301,6 +302,8 @@ int pp_framedict_label_matches(const pp_framedict *d, uint32_t label, const char
            !strcmp(pp_strtab_get(&d->strings, l->str), str);
 }
 
+static void export_mapping(const pp_framedict *d, uint32_t mi, pp_profile *p, uint32_t *mapping_memo);
+
 uint32_t pp_framedict_count_frames(const pp_framedict *d) { return d->n_frames; }
 uint32_t pp_framedict_count_labels(const pp_framedict *d) { return d->n_labels; }
 uint32_t pp_framedict_count_mappings(const pp_framedict *d) { return d->n_mappings; }
@@ -318,16 +321,32 @@ uint32_t pp_framedict_export_frame(const pp_framedict *d, uint32_t id, pp_profil
     f.mapping = 0;
     if (src->mapping) {
         uint32_t mi = src->mapping - 1;
-        if (mapping_memo[mi] == UINT32_MAX) {
-            pp_mapping m = d->mappings[mi];
-            m.file = pp_profile_intern(p, pp_strtab_get(&d->strings, m.file));
-            m.build_id = m.build_id ? pp_profile_intern(p, pp_strtab_get(&d->strings, m.build_id)) : 0;
-            mapping_memo[mi] = pp_profile_add_mapping(p, &m);
-        }
+        export_mapping(d, mi, p, mapping_memo);
         f.mapping = mapping_memo[mi] == UINT32_MAX ? 0 : mapping_memo[mi];
     }
     memo[id] = pp_profile_add_frame(p, &f);
     return memo[id];
+}
+
+static void export_mapping(const pp_framedict *d, uint32_t mi, pp_profile *p, uint32_t *mapping_memo)
+{
+    if (mapping_memo[mi] != UINT32_MAX)
+        return;
+    pp_mapping m = d->mappings[mi];
+    m.file = pp_profile_intern(p, pp_strtab_get(&d->strings, m.file));
+    m.build_id = m.build_id ? pp_profile_intern(p, pp_strtab_get(&d->strings, m.build_id)) : 0;
+    mapping_memo[mi] = pp_profile_add_mapping(p, &m);
+}
+
+void pp_framedict_export_main_mapping(pp_framedict *d, pp_profile *p, uint32_t *mapping_memo)
+{
+    pp_symbol_info si;
+    uintptr_t entry = (uintptr_t)getauxval(AT_ENTRY); /* the executable's entry point */
+    if (!entry || !d->symbolizer || pp_symbolizer_lookup(d->symbolizer, entry, &si) != 0)
+        return;
+    uint32_t m = mapping_for(d, &si);
+    if (m)
+        export_mapping(d, m - 1, p, mapping_memo);
 }
 
 void pp_framedict_export_label(const pp_framedict *d, uint32_t id, pp_profile *p, pp_label *out)

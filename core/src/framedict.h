@@ -52,5 +52,8 @@ uint32_t pp_framedict_export_frame(const pp_framedict *d, uint32_t id, pp_profil
                                    uint32_t *mapping_memo);
 void pp_framedict_export_label(const pp_framedict *d, uint32_t id, pp_profile *p, pp_label *out);
 uint32_t pp_framedict_count_mappings(const pp_framedict *d);
+/* Exports the main executable's mapping, so it is the profile's first one
+ * (pprof reads mapping 1 as the main binary). */
+void pp_framedict_export_main_mapping(pp_framedict *d, pp_profile *p, uint32_t *mapping_memo);
 
 #endif

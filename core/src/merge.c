@@ -60,6 +60,18 @@ static void emit_markers(emitter *e, const pp_raw_sample *s)
         emit(e, PP_REF_SPECIAL, PP_SPECIAL_UNWIND_FAILED);
 }
 
+/* Natives then interpreter frames, nothing paired: for samples where the
+ * eval loop was not found among the native frames. */
+static int emit_unspliced(emitter *e, const pp_raw_sample *s, const int *group_start, int n_groups)
+{
+    for (int j = 0; j < s->n_native; j++)
+        emit(e, PP_REF_NATIVE, (uint32_t)j);
+    for (int g = 0; g < n_groups; g++)
+        emit_group(e, group_start, g);
+    emit_markers(e, s);
+    return e->n;
+}
+
 int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn is_plumbing, void *ctx,
                    pp_frame_ref *out)
 {
@@ -78,12 +90,7 @@ int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn 
     if (n_groups == 0 || n_eval == 0) {
         /* Nothing to splice: a thread with no interpreter frames, native
          * capture off, or an unwind that never reached the eval loop. */
-        for (int j = 0; j < n_native; j++)
-            emit(&e, PP_REF_NATIVE, (uint32_t)j);
-        for (int g = 0; g < n_groups; g++)
-            emit_group(&e, group_start, g);
-        emit_markers(&e, s);
-        return e.n;
+        return emit_unspliced(&e, s, group_start, n_groups);
     }
 
     /* Pair eval frames with groups. A complete unwind is aligned at the root,
@@ -107,12 +114,7 @@ int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn 
     int leaf_unpaired = (complete && offset < 0) ? -offset : 0;
     int root_unpaired_from = complete ? n_groups : (n_eval < n_groups ? n_eval : n_groups);
     if (first_paired < 0) {
-        for (int j = 0; j < n_native; j++)
-            emit(&e, PP_REF_NATIVE, (uint32_t)j);
-        for (int g = 0; g < n_groups; g++)
-            emit_group(&e, group_start, g);
-        emit_markers(&e, s);
-        return e.n;
+        return emit_unspliced(&e, s, group_start, n_groups);
     }
     int leafmost = eval_pos[first_paired], rootmost = eval_pos[last_paired];
 

@@ -96,6 +96,10 @@ int pp_profile_add_sample(pp_profile *p, const uint32_t *frames, uint32_t n_fram
                           const pp_label *labels, uint32_t n_labels, const int64_t *values);
 int pp_profile_add_comment(pp_profile *p, const char *text);
 
+/* A new profile with p's strings (same ids), frames, mappings, value types
+ * and metadata, and no samples: the start of every transform. */
+pp_profile *pp_profile_copy_without_samples(const pp_profile *p);
+
 /* Total of value `index` over all samples. */
 int64_t pp_profile_total(const pp_profile *p, uint32_t index);
 

@@ -195,7 +195,7 @@ out:
 
 /* A copy of everything but the samples; the string table is copied in id
  * order so every string id in frames, mappings and labels stays valid. */
-static pp_profile *copy_without_samples(const pp_profile *p)
+pp_profile *pp_profile_copy_without_samples(const pp_profile *p)
 {
     pp_profile *q = pp_profile_new();
     if (!q)
@@ -240,7 +240,7 @@ static int label_matches(const pp_profile *p, const pp_label *l, uint32_t key, c
 
 pp_profile *pp_profile_filter_label(const pp_profile *p, const char *key, const char *value)
 {
-    pp_profile *q = copy_without_samples(p);
+    pp_profile *q = pp_profile_copy_without_samples(p);
     if (!q)
         return NULL;
     uint32_t kid = key && value ? pp_strtab_find(&p->strings, key) : UINT32_MAX;

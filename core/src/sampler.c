@@ -629,7 +629,8 @@ static pp_profile *export_locked(pp_collector *c)
         end = c->deadline_ns;
     p->duration_nanos = (int64_t)(end - c->start_ns);
 
-    uint32_t nf = pp_framedict_count_frames(dict), nm = pp_framedict_count_mappings(dict);
+    /* Mapping ids may grow by one: the executable's, added first below. */
+    uint32_t nf = pp_framedict_count_frames(dict), nm = pp_framedict_count_mappings(dict) + 1;
     uint32_t *memo = malloc(((size_t)nf + 1) * sizeof *memo);
     uint32_t *mmemo = malloc(((size_t)nm + 1) * sizeof *mmemo);
     if (!memo || !mmemo) {
@@ -640,6 +641,7 @@ static pp_profile *export_locked(pp_collector *c)
     }
     memset(memo, 0xff, ((size_t)nf + 1) * sizeof *memo);
     memset(mmemo, 0xff, ((size_t)nm + 1) * sizeof *mmemo);
+    pp_framedict_export_main_mapping(dict, p, mmemo);
     uint32_t frames[PP_MERGED_MAX];
     pp_label labels[2 + PP_MAX_CODE_LABELS];
     pthread_mutex_lock(&state_lock);

@@ -7,6 +7,7 @@ sample's Python frames, so async functions count only while they run). Then
 the top functions by cumulative time go to stderr, a logger, a callable or a
 file, and the decorator costs one attribute check per call from then on.
 """
+import atexit
 import functools
 import inspect
 import io
@@ -142,6 +143,21 @@ def profile_endpoint(fn=None, *, duration_seconds=10, output=None, top=20, inter
     return decorate
 
 
-def finish_all():
+def _forget_after_fork():
+    # An endpoint window open in the parent is closed in the child without a
+    # report (the parent writes it); the child's calls cost nothing.
+    for ep in list(_running):
+        ep.state = "done"
+        ep.collector = None
+    _running.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+@atexit.register
+def _finish_at_exit():
+    # A window still open when the program ends reports what it has. This
+    # runs before _session's exit hook (atexit is last-in, first-out).
     for ep in list(_running):
         ep.finish()

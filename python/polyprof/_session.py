@@ -212,6 +212,18 @@ class profile:
                 "native": self._opts.get("native", "true") == "true"}
 
 
+def _forget_after_fork():
+    # The core resets itself in the child (no timers, no sampler thread);
+    # the handles held here now refer to nothing, so the child starts clean.
+    global _user_collector
+    _user_collector = None
+    _open_collectors.clear()
+    _thread_hook.uninstall()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 @atexit.register
 def _stop_at_exit():
     # The core's drain thread takes the GIL to name frames; it must be gone

@@ -24,10 +24,9 @@ before_fork()
 pid = os.fork()
 if pid == 0:
     try:
-        ok = not polyprof._native.running()
+        ok = not polyprof._native.running() and not polyprof.is_running()
         child_work()
         # The child can profile itself from scratch.
-        polyprof._session._user_collector = None
         polyprof.start(interval_ms=2)
         child_work()
         prof = polyprof.stop()
