@@ -1,18 +1,22 @@
+"""Wall mode: a thread blocked for exactly as long as the main thread burns
+CPU, so both live through the same wall-clock window."""
 import threading
-import time
 
 import polyprof
 from _common import burn, emit, samples_json
 
+done = threading.Event()
 
-def nap(seconds):
-    time.sleep(seconds)
+
+def nap():
+    done.wait()
 
 
 polyprof.start(interval_ms=5, mode="wall")
-t = threading.Thread(target=nap, args=(1.0,), name="sleeper")
+t = threading.Thread(target=nap, name="sleeper")
 t.start()
 burn(1.0)
+done.set()
 t.join()
 prof = polyprof.stop()
 emit(samples=samples_json(prof))
