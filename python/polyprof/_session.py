@@ -169,6 +169,7 @@ class profile:
     def __init__(self, output=None, format=None, interval_ms=10, mode="cpu", native=True, options=None):
         self.output = os.fspath(output) if output is not None else None
         self.format = format
+        self._settings = dict(interval_ms=interval_ms, mode=mode, native=native, options=options)
         self._opts = core_options(interval_ms, mode, native, None, options)
         if self.output is not None and format is None:
             check_output_path(self.output)
@@ -192,24 +193,19 @@ class profile:
         import functools
         import inspect
 
+        # Each call gets its own block, so recursive or concurrent calls work.
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def async_wrapper(*args, **kwargs):
-                with profile(self.output, self.format, options=None, **self._kwargs()):
+                with profile(self.output, self.format, **self._settings):
                     return await fn(*args, **kwargs)
             return async_wrapper
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with profile(self.output, self.format, options=None, **self._kwargs()):
+            with profile(self.output, self.format, **self._settings):
                 return fn(*args, **kwargs)
         return wrapper
-
-    def _kwargs(self):
-        interval = self._opts.get("interval", "10ms")
-        return {"interval_ms": float(interval[:-2]) if interval.endswith("ms") else 10,
-                "mode": self._opts.get("event", "cpu"),
-                "native": self._opts.get("native", "true") == "true"}
 
 
 def _forget_after_fork():

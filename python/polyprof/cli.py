@@ -65,11 +65,10 @@ def _check_interpreter(interp):
 def cmd_record(args):
     try:
         opts = _session.core_options(interval_ms=None, mode=args.mode, native=args.native)
-        spec = _native.parse_options("interval=%s" % args.interval)
+        _native.parse_options("interval=%s" % args.interval)   # the core's check and message
         opts["interval"] = args.interval
     except ValueError as e:
         raise SystemExit("polyprof record: %s" % e)
-    del spec
     output = args.output
     try:
         if args.format is None:

@@ -107,3 +107,18 @@ def test_record_rejects_non_python_commands(tmp_path):
     out = subprocess.run([sys.executable, "-m", "polyprof", "record", "--interval", "0ms", "--",
                           sys.executable, "-c", "pass"], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "interval" in out.stderr
+
+
+def test_profile_as_decorator_writes_each_call(tmp_path):
+    out = tmp_path / "deco.pb.gz"
+
+    @polyprof.profile(output=str(out), interval_ms=1)
+    def work():
+        t = __import__("time").thread_time()
+        while __import__("time").thread_time() - t < 0.05:
+            pass
+        return 7
+
+    assert work() == 7
+    names = {f.name for s in polyprof.load(str(out)).samples() for f in s.frames}
+    assert any(n.rsplit(".", 1)[-1] == "work" for n in names), names   # qualified name
