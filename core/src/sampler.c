@@ -48,8 +48,10 @@ struct pp_collector {
     uint32_t filter_label; /* label id once known, UINT32_MAX before */
     uint64_t start_ns, deadline_ns;
     int64_t start_wall_ns;
-    uint64_t samples_at_start;
-    uint64_t dropped_ring_at_start;
+    /* The process-wide counters when this collector started: its metadata
+     * reports what happened during its own lifetime. */
+    uint64_t samples_at_start, dropped_ring_at_start, unwind_failed_at_start, truncated_at_start,
+        handler_ns_at_start;
     pp_options options;
 };
 
@@ -590,6 +592,9 @@ pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, co
         c->deadline_ns = o->duration_ns ? c->start_ns + o->duration_ns : 0;
         c->samples_at_start = atomic_load(&live.samples);
         c->dropped_ring_at_start = atomic_load(&live.dropped_ring);
+        c->unwind_failed_at_start = atomic_load(&live.unwind_failed);
+        c->truncated_at_start = atomic_load(&live.truncated);
+        c->handler_ns_at_start = atomic_load(&live.handler_ns);
         collectors[n_collectors++] = c;
     }
     pthread_mutex_unlock(&state_lock);
@@ -673,9 +678,9 @@ static pp_profile *export_locked(pp_collector *c)
     free(mmemo);
     add_comment(p, "samples_taken", atomic_load(&live.samples) - c->samples_at_start);
     add_comment(p, "dropped_ring_full", atomic_load(&live.dropped_ring) - c->dropped_ring_at_start);
-    add_comment(p, "unwind_failed_total", atomic_load(&live.unwind_failed));
-    add_comment(p, "truncated_total", atomic_load(&live.truncated));
-    add_comment(p, "handler_ns_total", atomic_load(&live.handler_ns));
+    add_comment(p, "unwind_failed", atomic_load(&live.unwind_failed) - c->unwind_failed_at_start);
+    add_comment(p, "truncated", atomic_load(&live.truncated) - c->truncated_at_start);
+    add_comment(p, "handler_ns", atomic_load(&live.handler_ns) - c->handler_ns_at_start);
     char opts[PP_PATH_MAX + 256];
     pp_options_format(&c->options, opts, sizeof opts);
     char line[PP_PATH_MAX + 300];
