@@ -77,3 +77,14 @@ def test_freed_code_objects_never_crash_or_mislabel():
                 assert name == "gen_%d" % i, (name, file)
                 assert i % 50 + 1 <= line <= i % 50 + 5, (name, file, line)
     assert generated > 20
+
+
+def test_truncated_stacks_are_named_and_counted():
+    data, _ = run_workload("deep")
+    deep = [s for s in data["samples"] if "down" in [f[0] for f in s["frames"]]]
+    assert deep
+    for s in deep:
+        # The leaf side is kept (that is where time goes); the lost root side
+        # is one named frame.
+        assert s["frames"][-1][0] == "[truncated]" and s["frames"][-1][3] == "special"
+    assert data["metadata"]["truncated"] > 0
