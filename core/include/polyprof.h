@@ -126,6 +126,28 @@ PP_API pp_profile *pp_profile_show_from(const pp_profile *p, const char *name, c
  * label is tids[i], the "thread_name" label becomes names[i]. */
 PP_API int pp_profile_name_threads(pp_profile *p, const int64_t *tids, const char *const *names, size_t n);
 
+/* Building a profile from samples a runtime collected itself (e.g. V8's own
+ * CpuProfiler), so it is written by the same writers. Frames are interned by
+ * content. */
+typedef struct pp_frame_spec {
+    const char *name;
+    const char *file;     /* NULL or "" when unknown */
+    int64_t line;
+    int64_t start_line;
+    int kind;             /* 0 native, 1 interpreter, 2 named by the profiler */
+} pp_frame_spec;
+
+/* value types: n_values (type, unit) pairs, at most 4; the last is the default
+ * reports rank by. */
+PP_API pp_profile *pp_profile_create(const char *const *types, const char *const *units, uint32_t n_values,
+                                     const char *period_type, const char *period_unit, int64_t period);
+/* One sample: frames leaf first, labels (str NULL means numeric), values. */
+PP_API int pp_profile_append(pp_profile *p, const pp_frame_spec *frames, uint32_t n_frames,
+                             const pp_label_view *labels, uint32_t n_labels, const int64_t *values);
+PP_API void pp_profile_set_times(pp_profile *p, int64_t time_nanos, int64_t duration_nanos);
+/* Adds a "key=value" metadata line. */
+PP_API int pp_profile_add_metadata(pp_profile *p, const char *line);
+
 /* ---------------------------------------------------------------- runtimes */
 
 /* One interpreter frame as captured in the signal handler: raw words the

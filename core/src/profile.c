@@ -1,5 +1,6 @@
 #include "profile.h"
 
+#include "idmap.h"
 #include "polyprof.h"
 
 #include <stdlib.h>
@@ -42,6 +43,10 @@ void pp_profile_free(pp_profile *p)
     free(p->labels);
     free(p->samples);
     free(p->comments);
+    if (p->frame_index) {
+        pp_idmap_free(p->frame_index);
+        free(p->frame_index);
+    }
     free(p);
 }
 

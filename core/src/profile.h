@@ -81,6 +81,8 @@ typedef struct pp_profile {
 
     uint32_t *comments;    /* string ids, free-form metadata "key=value" */
     uint32_t n_comments, cap_comments;
+
+    struct pp_idmap *frame_index; /* content -> frame id, for pp_profile_append; lazily made */
 } pp_profile;
 
 pp_profile *pp_profile_new(void);
