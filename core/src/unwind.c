@@ -44,6 +44,26 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
     }
     thread_warm = 1;
 
+    /* Fast path: unw_backtrace keeps a per-thread cache of frame layouts
+     * keyed by pc, so a warm stack is walked without the rt_sigprocmask
+     * pair libunwind wraps around every dl_iterate_phdr of the slow path.
+     * It starts here, inside the handler; the interrupted frames begin at
+     * the pc the signal stopped. */
+    void *trace[PP_RAW_MAX_NATIVE + 16];
+    int depth = unw_backtrace(trace, (int)(sizeof trace / sizeof trace[0]));
+    for (int i = 0; i < depth && i < 16; i++) {
+        if ((uintptr_t)trace[i] != pc)
+            continue;
+        int n = 0;
+        for (int j = i; j < depth && n < max; j++)
+            out[n++] = (uintptr_t)trace[j];
+        if (depth == (int)(sizeof trace / sizeof trace[0]) || depth - i > max)
+            *flags |= PP_SAMPLE_NATIVE_TRUNCATED;
+        else
+            *flags |= PP_SAMPLE_NATIVE_COMPLETE;
+        return n;
+    }
+
     unw_cursor_t cursor;
     /* On x86-64 unw_context_t is ucontext_t; SIGNAL_FRAME says the first pc is
      * exact rather than a return address. */
