@@ -18,7 +18,7 @@ What is measured, per run:
   * wall: time from spawn to exit.
   * samples: polyprof's p.metadata["samples_taken"] and py-spy's raw-output
     counts, against expected = the workload's main-thread CPU seconds x rate.
-  * per-sample cost: polyprof's handler_ns_total / samples_taken.
+  * per-sample cost: polyprof's handler_ns / samples_taken.
 
 Configurations are interleaved in rounds (each round runs every configuration
 once, in a shuffled order) and every ratio is taken against the unprofiled run
@@ -302,8 +302,8 @@ def overhead_section(args, python, tmp, results):
             md = rec.get("polyprof")
             if md and md["samples_taken"]:
                 work = rec["work_thread_cpu_s"]
-                per_sample.append(md["handler_ns_total"] / md["samples_taken"] / 1000.0)
-                handler_pct.append(100.0 * md["handler_ns_total"] / 1e9 / work)
+                per_sample.append(md["handler_ns"] / md["samples_taken"] / 1000.0)
+                handler_pct.append(100.0 * md["handler_ns"] / 1e9 / work)
                 drain_pct.append(100.0 * (md.get("drain_cpu_ns") or 0) / 1e9 / work)
                 # Main-thread CPU outside the workload: import, start, stop, write.
                 fixed_ms.append(1000.0 * (rec["section_thread_cpu_s"] - work))
@@ -364,13 +364,13 @@ def rate_section(args, python, tmp, results):
             rows.append(["%g ms" % iv, "ERROR", rec["error"][:80], "", "", ""])
             continue
         md, cpu = rec["polyprof"], rec["section_thread_cpu_s"]
-        handler_ms_per_s = md["handler_ns_total"] / 1e6 / cpu
+        handler_ms_per_s = md["handler_ns"] / 1e6 / cpu
         if iv == 10 and md["samples_taken"]:
-            per_cap_10 = md["handler_ns_total"] / md["samples_taken"]
-        implied = (md["handler_ns_total"] / per_cap_10 / cpu) if per_cap_10 else None
+            per_cap_10 = md["handler_ns"] / md["samples_taken"]
+        implied = (md["handler_ns"] / per_cap_10 / cpu) if per_cap_10 else None
         rows.append(["%g ms (%g Hz)" % (iv, 1000.0 / iv), "%.0f" % (md["samples_taken"] / cpu),
                      "%.0f" % (1000.0 / iv), "%.2f" % handler_ms_per_s, fmt(implied, ".0f"),
-                     "%.2f" % (md["handler_ns_total"] / max(md["samples_taken"], 1) / 1000.0)])
+                     "%.2f" % (md["handler_ns"] / max(md["samples_taken"], 1) / 1000.0)])
         out.append({"interval_ms": iv, "record": rec})
     print(table(["interval", "samples/CPU-s (weighted)", "nominal", "handler ms per CPU-s",
                  "est. captures/CPU-s", "handler us per weighted sample"], rows))
@@ -398,14 +398,14 @@ def deep_section(args, python, tmp, results):
                 depths = rec.pop("depths", [])
                 recs.append(rec)
                 if md["samples_taken"]:
-                    per.append(md["handler_ns_total"] / md["samples_taken"] / 1000.0)
+                    per.append(md["handler_ns"] / md["samples_taken"] / 1000.0)
                 nat.extend(d[0] for d in depths)
                 py.extend(d[1] for d in depths)
                 raw.append(rec.get("raw_native_depth"))
                 got.append(md["samples_taken"])
                 exp.append(rec["section_thread_cpu_s"] * 100)
-                trunc.append(md.get("truncated_total", 0))
-                failed.append(md.get("unwind_failed_total", 0))
+                trunc.append(md.get("truncated", 0))
+                failed.append(md.get("unwind_failed", 0))
             out["%s/native=%d" % (workload, native)] = recs
             rows.append([workload, "native" if native else "Python-only", fmt(med(per), ".2f"),
                          ("%.2f-%.2f" % (min(per), max(per))) if per else "-",

@@ -50,7 +50,7 @@ struct pp_collector {
     int64_t start_wall_ns;
     /* The process-wide counters when this collector started: its metadata
      * reports what happened during its own lifetime. */
-    uint64_t samples_at_start, dropped_ring_at_start, unwind_failed_at_start, truncated_at_start,
+    uint64_t samples_at_start, weight_at_start, dropped_ring_at_start, unwind_failed_at_start, truncated_at_start,
         handler_ns_at_start;
     pp_options options;
 };
@@ -68,7 +68,10 @@ static struct {
     _Atomic int in_flight;
     _Atomic(pp_ring *) ring;
     _Atomic int native;
-    _Atomic uint64_t samples, dropped_ring, unwind_failed, truncated, handler_ns;
+    /* samples: signals handled; weight: what they stand for (1 + timer
+     * overruns: the kernel fires CPU timers on its tick, so above the tick
+     * rate one signal stands for several intervals). */
+    _Atomic uint64_t samples, weight, dropped_ring, unwind_failed, truncated, handler_ns;
 } live;
 
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -213,7 +216,8 @@ static void on_sample_signal(int sig, siginfo_t *si, void *uc)
         if (s) {
             capture(s, si, uc);
             pp_ring_commit(ring, pos);
-            atomic_fetch_add_explicit(&live.samples, s->weight, memory_order_relaxed);
+            atomic_fetch_add_explicit(&live.samples, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&live.weight, s->weight, memory_order_relaxed);
         } else {
             atomic_fetch_add_explicit(&live.dropped_ring, 1, memory_order_relaxed);
         }
@@ -591,6 +595,7 @@ pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, co
         c->start_wall_ns = wall_now_ns();
         c->deadline_ns = o->duration_ns ? c->start_ns + o->duration_ns : 0;
         c->samples_at_start = atomic_load(&live.samples);
+        c->weight_at_start = atomic_load(&live.weight);
         c->dropped_ring_at_start = atomic_load(&live.dropped_ring);
         c->unwind_failed_at_start = atomic_load(&live.unwind_failed);
         c->truncated_at_start = atomic_load(&live.truncated);
@@ -677,6 +682,7 @@ static pp_profile *export_locked(pp_collector *c)
     free(memo);
     free(mmemo);
     add_comment(p, "samples_taken", atomic_load(&live.samples) - c->samples_at_start);
+    add_comment(p, "samples_weight", atomic_load(&live.weight) - c->weight_at_start);
     add_comment(p, "dropped_ring_full", atomic_load(&live.dropped_ring) - c->dropped_ring_at_start);
     add_comment(p, "unwind_failed", atomic_load(&live.unwind_failed) - c->unwind_failed_at_start);
     add_comment(p, "truncated", atomic_load(&live.truncated) - c->truncated_at_start);

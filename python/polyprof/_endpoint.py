@@ -9,9 +9,6 @@ file, and the decorator costs one attribute check per call from then on.
 """
 import atexit
 import functools
-import inspect
-import io
-import logging
 import os
 import sys
 import threading
@@ -29,7 +26,7 @@ class _Endpoint:
                              % (duration_seconds,))
         if not isinstance(top, int) or isinstance(top, bool) or top <= 0:
             raise ValueError("profile_endpoint: top must be a positive integer, not %r" % (top,))
-        if output is not None and not (isinstance(output, (str, os.PathLike, logging.Logger))
+        if output is not None and not (isinstance(output, (str, os.PathLike))
                                        or callable(output) or hasattr(output, "write")):
             raise TypeError("profile_endpoint: output must be a path, a file, a logger or a callable, not %r"
                             % (output,))
@@ -93,14 +90,12 @@ class _Endpoint:
             if out is None:
                 sys.stderr.write(text)
                 sys.stderr.flush()
-            elif isinstance(out, logging.Logger):
+            elif _is_logger(out):
                 out.info("%s", text)
             elif isinstance(out, (str, os.PathLike)):
                 with open(out, "a", encoding="utf-8") as f:
                     f.write(text)
-            elif hasattr(out, "write") and not callable(out):
-                out.write(text)
-            elif isinstance(out, io.IOBase):
+            elif hasattr(out, "write"):
                 out.write(text)
             else:
                 out(text)
@@ -111,7 +106,14 @@ class _Endpoint:
 _running = set()
 
 
+def _is_logger(obj):
+    # logging is imported only by programs that use it: keep `import polyprof` cheap.
+    logging = sys.modules.get("logging")
+    return logging is not None and isinstance(obj, logging.Logger)
+
+
 def _code_of(fn):
+    import inspect
     code = getattr(inspect.unwrap(fn), "__code__", None)
     if code is None:
         raise TypeError("profile_endpoint needs a Python function, not %r" % (fn,))
@@ -123,6 +125,7 @@ def profile_endpoint(fn=None, *, duration_seconds=10, output=None, top=20, inter
     then write the top functions by cumulative time to stderr, or to output
     (a path, a file object, a logging.Logger or a callable taking the text)."""
     def decorate(func):
+        import inspect
         ep = _Endpoint(func, duration_seconds, output, top, interval_ms, native)
         if inspect.iscoroutinefunction(func):
             @functools.wraps(func)
