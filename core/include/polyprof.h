@@ -193,6 +193,10 @@ typedef struct pp_runtime {
      * valid for this sample only, -1 when the frame could not be named. */
     int (*resolve)(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out);
     void (*resolve_end)(void *ctx);
+    /* Optional, tried first, outside resolve_begin/end: names a frame
+     * without the runtime's lock when it can (e.g. a code object already
+     * seen and kept alive). 0 when it did (cacheable), -1 otherwise. */
+    int (*resolve_fast)(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out);
     /* Drain thread, between resolve_begin and resolve_end: the runtime's name
      * for a thread seen for the first time (e.g. threading.Thread.name).
      * Returns 0 when it wrote one. Optional. */

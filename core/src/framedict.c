@@ -227,11 +227,17 @@ uint32_t pp_framedict_interp(pp_framedict *d, const pp_raw_frame *raw, pp_resolv
     uint32_t id = pp_idmap_get(&d->keys, raw->code, b, raw->check);
     if (id != UINT32_MAX)
         return id;
-    if (!rs->rt || !rs->rt->resolve || !pp_resolve_session_ready(rs))
-        return pp_framedict_special(d, PP_SPECIAL_UNRESOLVED);
     pp_resolved_frame r;
     memset(&r, 0, sizeof r);
-    int rc = rs->rt->resolve(rs->rt->ctx, raw, &r);
+    int rc = -1;
+    if (rs->rt && rs->rt->resolve_fast)
+        rc = rs->rt->resolve_fast(rs->rt->ctx, raw, &r);
+    if (rc != 0) {
+        if (!rs->rt || !rs->rt->resolve || !pp_resolve_session_ready(rs))
+            return pp_framedict_special(d, PP_SPECIAL_UNRESOLVED);
+        memset(&r, 0, sizeof r);
+        rc = rs->rt->resolve(rs->rt->ctx, raw, &r);
+    }
     if (rc < 0)
         return pp_framedict_special(d, PP_SPECIAL_UNRESOLVED);
     pp_frame f = {0};

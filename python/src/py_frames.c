@@ -17,6 +17,7 @@
 #endif
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "polyprof.h"
@@ -171,12 +172,99 @@ static int capture(void *ctx, void *ucontext, pp_raw_frame *out, int max, uint32
  * past the limit frames are still named, just not cached. */
 #define MAX_PINNED 200000
 
+/* A pinned code object: its name and file (UTF-8 buffers owned by the
+ * pinned strings, valid while pinned) and nothing that can change, so later
+ * offsets in it are named without the GIL. Drain side only (serialized by
+ * the core's drain lock). */
+typedef struct known_code {
+    uintptr_t code;
+    uintptr_t check;
+    const char *name;
+    const char *file;
+    int firstlineno;
+} known_code;
+
 typedef struct resolver {
     PyGILState_STATE gil;
     PyObject *pinned; /* set of code objects */
+    known_code *known;
+    size_t n_known, cap_known; /* open addressing, code == 0 empty */
 } resolver;
 
 static resolver the_resolver;
+
+static size_t known_slot(uintptr_t code, size_t cap) { return (size_t)((code >> 4) * 0x9e3779b97f4a7c15ULL) & (cap - 1); }
+
+static known_code *known_find(resolver *r, uintptr_t code)
+{
+    if (!r->cap_known)
+        return NULL;
+    for (size_t i = known_slot(code, r->cap_known);; i = (i + 1) & (r->cap_known - 1)) {
+        if (r->known[i].code == code)
+            return &r->known[i];
+        if (!r->known[i].code)
+            return NULL;
+    }
+}
+
+static void known_add(resolver *r, const known_code *k)
+{
+    if ((r->n_known + 1) * 2 > r->cap_known) {
+        size_t cap = r->cap_known ? r->cap_known * 2 : 1024;
+        known_code *t = calloc(cap, sizeof *t);
+        if (!t)
+            return;
+        for (size_t i = 0; i < r->cap_known; i++) {
+            if (!r->known[i].code)
+                continue;
+            size_t j = known_slot(r->known[i].code, cap);
+            while (t[j].code)
+                j = (j + 1) & (cap - 1);
+            t[j] = r->known[i];
+        }
+        free(r->known);
+        r->known = t;
+        r->cap_known = cap;
+    }
+    size_t j = known_slot(k->code, r->cap_known);
+    while (r->known[j].code)
+        j = (j + 1) & (r->cap_known - 1);
+    r->known[j] = *k;
+    r->n_known++;
+}
+
+/* Bytes of bytecode, to keep a sampled offset inside the line table. */
+static int code_bytes(PyCodeObject *co)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return (int)(Py_SIZE(co) * (Py_ssize_t)sizeof(_Py_CODEUNIT));
+#else
+    return (int)PyBytes_GET_SIZE(co->co_code);
+#endif
+}
+
+static int line_of(PyCodeObject *co, uint32_t offset)
+{
+    int nbytes = code_bytes(co);
+    int addr = (int)offset < nbytes ? (int)offset : nbytes - 2;
+    int line = PyCode_Addr2Line(co, addr < 0 ? 0 : addr);
+    return line > 0 ? line : co->co_firstlineno;
+}
+
+/* Without the GIL: a pinned code object is alive and immutable, and its line
+ * table is a read-only bytes object, so PyCode_Addr2Line only reads. */
+static int resolve_fast(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
+{
+    resolver *r = ctx;
+    known_code *k = known_find(r, f->code);
+    if (!k || k->check != f->check)
+        return -1;
+    snprintf(out->name, sizeof out->name, "%s", k->name);
+    snprintf(out->file, sizeof out->file, "%s", k->file);
+    out->start_line = k->firstlineno;
+    out->line = line_of((PyCodeObject *)k->code, f->offset);
+    return 0;
+}
 
 static int is_finalizing(void)
 {
@@ -202,15 +290,15 @@ static void resolve_end(void *ctx)
     PyGILState_Release(r->gil);
 }
 
-static void copy_utf8(PyObject *s, char *out, size_t len)
+static const char *utf8_of(PyObject *s)
 {
     const char *u = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8(s) : NULL;
-    if (!u) {
+    if (!u)
         PyErr_Clear();
-        u = "?";
-    }
-    snprintf(out, len, "%s", u);
+    return u ? u : "?";
 }
+
+static void copy_utf8(PyObject *s, char *out, size_t len) { snprintf(out, len, "%s", utf8_of(s)); }
 
 /* Whether the object at `o` is a live object of `type`, read without trusting
  * the pointer. A freed block keeps its type word when pymalloc frees it, but
@@ -237,14 +325,14 @@ static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
     if (!object_alive(co->co_filename, &PyUnicode_Type) || !object_alive(co->co_name, &PyUnicode_Type))
         return -1;
 #if PY_VERSION_HEX >= 0x030B0000
-    copy_utf8(co->co_qualname, out->name, sizeof out->name);
+    PyObject *name = co->co_qualname;
 #else
-    copy_utf8(co->co_name, out->name, sizeof out->name);
+    PyObject *name = co->co_name;
 #endif
+    copy_utf8(name, out->name, sizeof out->name);
     copy_utf8(co->co_filename, out->file, sizeof out->file);
     out->start_line = co->co_firstlineno;
-    int line = PyCode_Addr2Line(co, (int)f->offset);
-    out->line = line > 0 ? line : co->co_firstlineno;
+    out->line = line_of(co, f->offset);
 
     if (!r->pinned) {
         r->pinned = PySet_New(NULL);
@@ -258,6 +346,10 @@ static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
     if (PySet_Add(r->pinned, (PyObject *)co) != 0) {
         PyErr_Clear();
         return 1;
+    }
+    if (!known_find(r, f->code)) {
+        known_code k = {f->code, f->check, utf8_of(name), utf8_of(co->co_filename), co->co_firstlineno};
+        known_add(r, &k);
     }
     return 0;
 }
@@ -328,6 +420,7 @@ int pp_py_register_runtime(char *err, size_t errlen)
     rt.resolve_begin = resolve_begin;
     rt.resolve = resolve;
     rt.resolve_end = resolve_end;
+    rt.resolve_fast = resolve_fast;
     rt.is_plumbing = is_plumbing;
     rt.thread_name = thread_name;
     int n = pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, rt.eval, PP_MAX_RANGES);
