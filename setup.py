@@ -42,10 +42,11 @@ setup(
             "polyprof._native",
             sources=sources,
             include_dirs=["core/include", "core/src", "python/src"],
-            define_macros=[("_GNU_SOURCE", "1")],
+            # The core is compiled in: keep its functions out of the dynamic
+            # symbol table, so only PyInit__native is exported.
+            define_macros=[("_GNU_SOURCE", "1"), ("PP_API", "")],
             libraries=["unwind", "z", "dl", "pthread", "rt"],
             extra_compile_args=compile_args,
-            extra_link_args=["-Wl,--exclude-libs,ALL"],
         )
     ],
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the C core's unit tests (under ASan+UBSan), the Go pprof
-# validator's own tests, and the Python suite on each CPython 3.9-3.13 found.
+# validator's own tests, the Python suite on each CPython 3.9-3.13 found, and
+# the Node addon's tests.
 # Needs: a C compiler, cmake, libunwind-dev, zlib1g-dev, Go, and the Pythons
 # (probed under ~/.pyenv/versions, /usr/local/bin and /usr/bin).
 #   tests/run_all.sh            everything
@@ -50,6 +51,9 @@ for v in ${PYTHONS:-3.9 3.10 3.11 3.12 3.13}; do
     # pytest exit code 5 means no test ran: a failure here.
     [ $rc -eq 0 ] || failures+=("Python $v: pytest exit $rc")
 done
+
+section "Node.js"
+if ! tests/node/run.sh; then failures+=("Node"); fi
 
 section "Summary"
 if [ ${#failures[@]} -gt 0 ]; then

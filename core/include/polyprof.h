@@ -26,10 +26,14 @@
 extern "C" {
 #endif
 
+/* Exported from a shared core; a bridge that compiles the core into itself
+ * defines PP_API empty so nothing but its own entry point is visible. */
+#ifndef PP_API
 #if defined(__GNUC__)
 #define PP_API __attribute__((visibility("default")))
 #else
 #define PP_API
+#endif
 #endif
 
 /* ---------------------------------------------------------------- options */

@@ -1,0 +1,32 @@
+# polyprof's Node addon: the C core (core/src, compiled into the addon, as
+# setup.py does for CPython) plus the Node bridge (node/src). Built by
+# node/scripts/build.js (the package's install script) against the headers of
+# the Node that runs npm; nothing is downloaded.
+{
+  'targets': [
+    {
+      'target_name': 'polyprof',
+      'sources': [
+        # Globbed, so a file added to the core is built without editing this.
+        '<!@(node node/scripts/sources.js core/src node/src)',
+      ],
+      'include_dirs': ['core/include', 'core/src', 'node/src'],
+      'defines': ['_GNU_SOURCE'],
+      'libraries': ['-lunwind', '-lz', '-ldl', '-lpthread', '-lrt'],
+      # Node's common.gypi silences unused parameters and picks gnu++17; we
+      # want every -Wextra warning in our own files and plain C11 / C++17.
+      'cflags!': ['-Wno-unused-parameter'],
+      'cflags_cc!': ['-std=gnu++17'],
+      'cflags': ['-Wall', '-Wextra', '-fvisibility=hidden'],
+      'cflags_c': ['-std=c11'],
+      # Node's and V8's headers as system headers: their unused parameters
+      # are not ours to warn about.
+      'cflags_cc': ['-std=c++17', '-fvisibility-inlines-hidden', '-isystem', '<(node_root_dir)/include/node'],
+      # The core marks its API visibility("default") (PP_API), so
+      # -fvisibility=hidden alone would still export pp_* from the addon and
+      # let another library's pp_* interpose on them. The version script
+      # exports only Node's module entry point; everything else binds locally.
+      'ldflags': ['-Wl,--version-script=<(module_root_dir)/node/src/exports.map'],
+    },
+  ],
+}

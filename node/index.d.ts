@@ -1,0 +1,117 @@
+// Type declarations of polyprof's Node API (node/lib/index.js).
+
+/**
+ * 'v8': V8's CpuProfiler samples the JavaScript thread that started the
+ * profile (wall time, JavaScript frames only). 'cpu' and 'wall' are the
+ * signal-based modes with native frames; they are not built for Node yet and
+ * throw a PolyprofError.
+ */
+export type Mode = 'v8' | 'cpu' | 'wall';
+
+export interface StartOptions {
+  /** Sampling period in milliseconds (default 10; at least 0.1). */
+  intervalMs?: number;
+  /** Default 'v8'. */
+  mode?: Mode;
+  /** Native frames: only false is possible in mode 'v8'. */
+  native?: boolean;
+  /** Stop collecting after this long; stop() still returns the profile. 0 or absent: until stop(). */
+  durationSeconds?: number;
+}
+
+/** Output format names; by default the file suffix picks one. */
+export type Format = 'pprof' | 'collapsed' | 'folded' | 'text' | 'top' | 'cpuprofile';
+
+export interface ProfileOptions {
+  /** Write the profile here when fn settles (the suffix picks the format). */
+  output?: string;
+  format?: Format;
+  intervalMs?: number;
+  mode?: Mode;
+  native?: boolean;
+}
+
+export interface EndpointOptions {
+  /** How long after the first call samples are kept (default 10). */
+  durationSeconds?: number;
+  /** Where the report goes: stderr by default, or a path (appended to), a stream, or a function. */
+  output?: string | { write(text: string): unknown } | ((text: string) => void);
+  /** How many functions the report lists (default 20). */
+  top?: number;
+  intervalMs?: number;
+}
+
+export type FrameKind = 'js' | 'native' | 'special';
+
+export interface Frame {
+  name: string;
+  /** Script URL or path, "" when unknown. */
+  file: string;
+  /** In mode 'v8': the line where the function starts (0 when unknown). */
+  line: number;
+  /** 'special': where time went outside any function, e.g. "(program)", "(idle)", "(garbage collector)". */
+  kind: FrameKind;
+}
+
+export interface Sample {
+  /** Leaf first. */
+  frames: Frame[];
+  /** One per value type, e.g. [sample count, wall nanoseconds]. */
+  values: number[];
+  /** e.g. { thread_id: 1234, thread_name: 'main', endpoint: '...' } */
+  labels: Record<string, string | number>;
+}
+
+/** Chrome DevTools' CPU profile (.cpuprofile JSON). */
+export interface CpuProfile {
+  nodes: Array<{
+    id: number;
+    callFrame: {
+      functionName: string;
+      scriptId: string;
+      url: string;
+      lineNumber: number;
+      columnNumber: number;
+    };
+    hitCount: number;
+    children: number[];
+  }>;
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export class Profile {
+  private constructor();
+  /** Writes to path; the suffix picks the format (.pb.gz/.pprof, .folded/.collapsed/.txt, .top, .cpuprofile) unless format names one. */
+  write(path: string, format?: Format): void;
+  /** The encoded profile (a Buffer at run time). */
+  toBuffer(format?: Format, top?: number): Uint8Array;
+  /** The top functions by cumulative value, with flat and cumulative shares. */
+  report(top?: number, valueIndex?: number): string;
+  samples(): Sample[];
+  readonly valueTypes: Array<[type: string, unit: string]>;
+  readonly comments: string[];
+  readonly metadata: Record<string, string | number>;
+  readonly durationSeconds: number;
+  total(index?: number): number;
+  filterLabel(key: string, value: string): Profile;
+  /** The samples through function `name` (in `file`), rooted there (pprof's show_from). */
+  showFrom(name: string, file?: string, keepUnmatched?: boolean): Profile;
+  toCpuprofile(): CpuProfile;
+}
+
+/** Misuse: double start, stop without start, bad options or formats, modes not built yet. */
+export class PolyprofError extends Error {}
+
+export function start(options?: StartOptions): void;
+export function stop(): Profile;
+export function isRunning(): boolean;
+/** Profiles one call of fn and resolves to its Profile (written to options.output if given). */
+export function profile(fn: () => unknown, options?: ProfileOptions): Promise<Profile>;
+/** Wraps a handler (plain, async or Express-style) so its first durationSeconds are profiled and reported. */
+export function profileEndpoint<F extends (...args: any[]) => any>(handler: F, options?: EndpointOptions): F;
+/** Reads a pprof file back. */
+export function load(path: string): Profile;
+export const version: string;

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+'use strict';
+// polyprof command line for Node programs:
+//   polyprof record [-o out.pb.gz] [--interval 10ms] [--duration 30s] [--format F] -- node [node flags] app.js [args]
+//   polyprof top profile.pb.gz [-n 20] [--sample-index wall]
+const path = require('path');
+const { spawn } = require('child_process');
+
+const USAGE = `usage:
+  polyprof record [-o OUT] [--interval 10ms] [--duration 30s] [--mode v8] [--format F] -- node [flags] app.js [args]
+      runs the program with the profiler preloaded; the output suffix picks the format
+      (.pb.gz/.pprof pprof, .folded collapsed stacks, .top text report, .cpuprofile Chrome DevTools)
+  polyprof top PROFILE [-n 20] [--sample-index NAME]
+      the hottest functions of a pprof profile`;
+
+function die(msg) {
+  process.stderr.write(`${msg}\n`);
+  process.exit(1);
+}
+
+// Options before the program: "--name value" or "--name=value"; the
+// program starts at "--" or at the first word that is not an option.
+function parseArgs(argv, spec, cmd) {
+  const opts = {};
+  const rest = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    if (!a.startsWith('-') || a === '-') {
+      if (cmd === 'record') break;
+      rest.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const name = spec[flag];
+    if (!name) die(`polyprof ${cmd}: unknown option ${flag}\n${USAGE}`);
+    let value;
+    if (eq > 0) value = a.slice(eq + 1);
+    else if (i + 1 < argv.length) value = argv[++i];
+    else die(`polyprof ${cmd}: ${flag} needs a value`);
+    opts[name] = value;
+  }
+  return { opts, rest: rest.concat(argv.slice(i)) };
+}
+
+// [interpreter, its flags, script and args]: `node [flags] app.js ...` or `app.js ...`.
+function splitNodeCommand(cmd) {
+  if (cmd.length === 0) die('polyprof record: give the program after --, e.g. polyprof record -- node app.js');
+  if (/\.[cm]?js$/.test(cmd[0])) return [process.execPath, cmd];
+  if (!/^node(js)?(\d+)?$/.test(path.basename(cmd[0]))) {
+    die(
+      `polyprof record: '${cmd[0]}' is not node or a .js file; polyprof record runs Node programs ` +
+        '(polyprof record -- node app.js). Python has its own: pip install polyprof.',
+    );
+  }
+  return [cmd[0], cmd.slice(1)];
+}
+
+function record(argv) {
+  const { opts, rest } = parseArgs(
+    argv,
+    { '-o': 'output', '--output': 'output', '--interval': 'interval', '--duration': 'duration', '--mode': 'mode', '--format': 'format' },
+    'record',
+  );
+  const native = require('./native');
+  const { notBuilt } = require('./options');
+  const { checkOutputPath } = require('./session');
+  const output = path.resolve(opts.output ?? 'profile.pb.gz');
+  const mode = opts.mode ?? 'v8';
+  const core = { interval: opts.interval ?? '10ms', native: 'false' };
+  if (opts.duration !== undefined) core.duration = opts.duration;
+  try {
+    if (mode !== 'v8') {
+      native.parseOptions({ event: mode }); // the core's message for a bad mode
+      throw notBuilt(mode);
+    }
+    native.parseOptions(core); // the core's checks and messages for interval and duration
+    checkOutputPath(output, opts.format);
+  } catch (e) {
+    die(`polyprof record: ${e.message}`);
+  }
+  const [interp, args] = splitNodeCommand(rest);
+  const child = spawn(interp, ['--require', path.join(__dirname, 'record.js'), ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, POLYPROF_RECORD: JSON.stringify({ output, format: opts.format ?? null, options: core }) },
+  });
+  // ^C goes to the whole process group: the child writes its profile and
+  // exits; this process waits for it instead of dying first.
+  const ignore = () => {};
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', (sig) => child.kill(sig));
+  child.on('error', (e) => die(`polyprof record: cannot run ${interp}: ${e.message}`));
+  child.on('exit', (code, signal) => {
+    process.removeListener('SIGINT', ignore);
+    process.exit(signal ? 128 + (require('os').constants.signals[signal] ?? 0) : code);
+  });
+}
+
+function top(argv) {
+  const { opts, rest } = parseArgs(argv, { '-n': 'n', '--sample-index': 'sampleIndex' }, 'top');
+  if (rest.length !== 1) die(`polyprof top: give one profile file\n${USAGE}`);
+  const n = opts.n === undefined ? 20 : Number(opts.n);
+  if (!Number.isInteger(n) || n <= 0) die('polyprof top: -n must be a positive whole number');
+  const { load } = require('./profile');
+  let prof;
+  try {
+    prof = load(rest[0]);
+  } catch (e) {
+    die(`polyprof top: ${e.message}`);
+  }
+  let index = -1;
+  if (opts.sampleIndex !== undefined) {
+    const names = prof.valueTypes.map(([t]) => t);
+    index = names.indexOf(opts.sampleIndex);
+    if (index < 0) die(`polyprof top: no sample type '${opts.sampleIndex}' in ${rest[0]} (it has: ${names.join(', ')})`);
+  }
+  process.stdout.write(prof.report(n, index));
+}
+
+function main() {
+  const [cmd, ...argv] = process.argv.slice(2);
+  if (cmd === 'record') return record(argv);
+  if (cmd === 'top') return top(argv);
+  if (cmd === '-h' || cmd === '--help') return process.stdout.write(`${USAGE}\n`);
+  die(cmd ? `polyprof: unknown command '${cmd}'\n${USAGE}` : USAGE);
+}
+
+main();

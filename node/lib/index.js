@@ -1,0 +1,29 @@
+'use strict';
+/**
+ * polyprof for Node.js: sampling profiles written as pprof, collapsed stacks,
+ * text reports or Chrome DevTools .cpuprofile, by the same C core as the
+ * Python package.
+ *
+ *   const polyprof = require('polyprof');
+ *   polyprof.start({ intervalMs: 10 });       // mode 'v8': V8's CpuProfiler
+ *   ...
+ *   const profile = polyprof.stop();
+ *   profile.write('out.pb.gz');
+ *   console.log(profile.report(20));
+ */
+const { PolyprofError } = require('./options');
+const { Profile, load } = require('./profile');
+const { start, stop, isRunning, profile } = require('./session');
+const { profileEndpoint } = require('./endpoint');
+
+module.exports = {
+  start,
+  stop,
+  isRunning,
+  profile,
+  profileEndpoint,
+  load,
+  Profile,
+  PolyprofError,
+  version: require('../../package.json').version,
+};

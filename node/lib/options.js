@@ -1,0 +1,96 @@
+'use strict';
+// The JavaScript option objects -> the core's option keys. Validation is the
+// core's (pp_options_set through the addon): this file only names the
+// JavaScript argument in front of the core's message, and knows the one
+// Node-only mode, 'v8'.
+const native = require('./native');
+
+class PolyprofError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'PolyprofError';
+  }
+}
+
+const MODES = ['v8', 'cpu', 'wall'];
+// Until the signal-based sampler has a Node bridge, 'v8' is the default so
+// that start() without options works; the signal modes fail loudly.
+const DEFAULT_MODE = 'v8';
+
+function notBuilt(mode) {
+  return new PolyprofError(
+    `mode '${mode}': signal-based sampling (per-thread CPU timers with native frames) is not built for Node yet; ` +
+      "use mode: 'v8' (V8's CpuProfiler: JavaScript frames, wall time of the JavaScript thread)",
+  );
+}
+
+// One key through the core, so a bad value fails with its message naming the key.
+function checkKey(arg, value, key, coreValue, hint = '') {
+  try {
+    native.parseOptions({ [key]: coreValue });
+  } catch (e) {
+    throw new PolyprofError(`${arg}=${JSON.stringify(value)}: ${e.message}${hint}`);
+  }
+}
+
+function isNumber(v) {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+// {intervalMs, mode, native, durationSeconds} -> {mode, core: {key: value}}.
+// `allowed` lists the option names the caller accepts (unknown ones are typos).
+function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native', 'durationSeconds']) {
+  if (opts === undefined || opts === null) opts = {};
+  if (typeof opts !== 'object') throw new TypeError(`${where}: options must be an object, not ${typeof opts}`);
+  for (const k of Object.keys(opts)) {
+    if (!allowed.includes(k)) {
+      throw new PolyprofError(`${where}: unknown option '${k}' (known: ${allowed.join(', ')})`);
+    }
+  }
+  const core = {};
+  const { intervalMs = 10, mode = DEFAULT_MODE, durationSeconds } = opts;
+  if (!isNumber(intervalMs)) {
+    throw new TypeError(`${where}: intervalMs must be a number of milliseconds, not ${JSON.stringify(intervalMs)}`);
+  }
+  core.interval = `${intervalMs}ms`;
+  checkKey('intervalMs', intervalMs, 'interval', core.interval);
+  if (typeof mode !== 'string') throw new TypeError(`${where}: mode must be one of ${MODES.join(', ')}`);
+  if (mode !== 'v8') {
+    // The core's grammar knows cpu and wall; 'v8' is this bridge's.
+    checkKey('mode', mode, 'event', mode, " (or 'v8': V8's CpuProfiler, Node only)");
+    throw notBuilt(mode);
+  }
+  if (opts.native !== undefined) {
+    if (typeof opts.native !== 'boolean') throw new TypeError(`${where}: native must be true or false`);
+    if (opts.native) {
+      throw new PolyprofError(
+        "native: true needs signal-based sampling (mode 'cpu' or 'wall'), which is not built for Node yet; " +
+          "mode 'v8' records JavaScript frames only",
+      );
+    }
+  }
+  core.native = 'false';
+  if (durationSeconds !== undefined && durationSeconds !== null) {
+    if (!isNumber(durationSeconds) || durationSeconds < 0) {
+      throw new PolyprofError(
+        `${where}: durationSeconds must be a non-negative number of seconds, not ${JSON.stringify(durationSeconds)}`,
+      );
+    }
+    core.duration = `${durationSeconds}s`;
+    checkKey('durationSeconds', durationSeconds, 'duration', core.duration);
+  }
+  return { mode, core };
+}
+
+// Core keys -> what a V8 session needs.
+function resolve(core) {
+  const o = native.parseOptions(core);
+  return { intervalUs: Math.max(1, Math.round(o.intervalNs / 1000)), durationUs: Math.round(o.durationNs / 1000) };
+}
+
+// The options line of a V8 session's metadata, in the core's grammar.
+function v8Spec(intervalUs, durationUs) {
+  return `mode=v8,interval=${intervalUs}us,duration=${Math.round(durationUs / 1000)}ms,native=false`;
+}
+
+module.exports = { PolyprofError, fromUserOptions, resolve, v8Spec, notBuilt };

@@ -1,0 +1,77 @@
+'use strict';
+// Preloaded by `polyprof record` (node --require .../record.js app.js):
+// profiles the program from its first line and writes the profile when the
+// program exits, when its duration is over, or on SIGINT/SIGTERM when the
+// program has no handler of its own. Settings come in POLYPROF_RECORD (JSON:
+// output, format, core options) from cli.js.
+const fs = require('fs');
+const path = require('path');
+const { isMainThread } = require('worker_threads');
+
+// The program's entry file when it runs as CommonJS (loaded through
+// require.cache, which all modules share), else null: ESM stacks stay whole.
+function commonJsEntry() {
+  try {
+    const file = fs.realpathSync(process.argv[1]);
+    return require.cache[file] ? file : null;
+  } catch {
+    return null;
+  }
+}
+
+function startRecording() {
+  const raw = process.env.POLYPROF_RECORD;
+  // Preload modules also run in worker threads; mode 'v8' profiles the main one.
+  if (!raw || !isMainThread) return;
+  // Children started with this process's execArgv (child_process.fork,
+  // cluster) preload this file too: without settings they do nothing, so
+  // they never overwrite the parent's profile.
+  delete process.env.POLYPROF_RECORD;
+  let settings, session, Profile;
+  try {
+    settings = JSON.parse(raw);
+    ({ Profile } = require('./profile'));
+    session = new (require('./session').Session)(settings.options);
+  } catch (e) {
+    // The program runs anyway, unprofiled: say so, never break it.
+    process.stderr.write(`polyprof: could not start profiling: ${e.message}\n`);
+    return;
+  }
+  let written = false;
+  function write() {
+    if (written) return;
+    written = true;
+    try {
+      let prof = new Profile(session.stop());
+      const entry = commonJsEntry();
+      if (entry) {
+        // Stacks through the program's top level start there, not in Node's
+        // module loader (as the Python bridge roots them at <module>); the
+        // others (event-loop callbacks) stay whole. The addon names the
+        // module's wrapper function "(anonymous <file>:1)".
+        prof = prof.showFrom(`(anonymous ${path.basename(entry)}:1)`, entry, true);
+      }
+      prof.write(settings.output, settings.format ?? undefined);
+      const md = prof.metadata;
+      process.stderr.write(
+        `polyprof: wrote ${settings.output} (${md.samples_taken ?? 0} samples, ${prof.durationSeconds.toFixed(1)}s)\n`,
+      );
+    } catch (e) {
+      process.stderr.write(`polyprof: could not write ${settings.output}: ${e.message}\n`);
+    }
+  }
+  process.on('exit', write);
+  if (session.settings.durationUs > 0) setTimeout(write, session.settings.durationUs / 1000).unref();
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    const onSignal = () => {
+      // A program with its own handler decides when to exit; 'exit' writes then.
+      if (process.listenerCount(sig) > 1) return;
+      write();
+      process.removeListener(sig, onSignal);
+      process.kill(process.pid, sig); // die of the signal, as without us
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+startRecording();

@@ -1,0 +1,65 @@
+// polyprof's Node addon: shared state and helpers of its two halves,
+// addon.cc (module, Profile objects, options, formats: the core's face) and
+// v8_cpu_profiler.cc (mode 'v8': V8's CpuProfiler into a core profile).
+//
+// Written against V8 and node.h, not Node-API: the CpuProfiler and a
+// function's script position exist only in V8's API, and they need
+// v8::Local handles that Node-API deliberately hides. Using V8 binds the addon
+// to the ABI of the Node it was compiled for; the install script compiles it
+// against that Node's own headers, and Node refuses a mismatched addon with
+// an error naming both versions.
+#ifndef POLYPROF_NODE_ADDON_H
+#define POLYPROF_NODE_ADDON_H
+
+#include <node.h>
+#include <v8-profiler.h>
+#include <v8.h>
+
+#include <cstdint>
+#include <unordered_set>
+#include <vector>
+
+#include "polyprof.h"
+
+namespace polyprof_node {
+
+struct ProfileHandle;
+
+// One V8 CpuProfiler session started by v8Start.
+struct V8Session {
+  v8::ProfilerId id;
+  int interval_us;
+  int64_t wall_start_ns;  // CLOCK_REALTIME at start: the profile's time
+  int64_t thread_id;      // OS thread id of the isolate's thread
+};
+
+// Per environment (main thread, each worker): the addon is context-aware,
+// so every worker gets its own instance, profiler and profiles.
+struct Addon {
+  v8::Isolate* isolate = nullptr;
+  v8::Global<v8::FunctionTemplate> profile_template;
+  bool constructing = false;  // Profile objects are made here, never by `new` in JS
+  std::unordered_set<ProfileHandle*> live;  // freed at environment teardown
+  // mode 'v8'
+  v8::CpuProfiler* profiler = nullptr;  // exists while a session runs
+  int base_interval_us = 0;              // the profiler's sampling period
+  std::vector<V8Session> sessions;
+};
+
+void ThrowError(v8::Isolate* isolate, const char* message);
+void ThrowTypeError(v8::Isolate* isolate, const char* message);
+v8::Local<v8::String> Str(v8::Isolate* isolate, const char* s);
+// Wraps p in a new JS Profile object; takes ownership (frees p on failure).
+// Throws and returns an empty handle when p is NULL (out of memory).
+v8::MaybeLocal<v8::Object> WrapProfile(Addon* addon, pp_profile* p);
+
+// v8_cpu_profiler.cc
+void V8Start(const v8::FunctionCallbackInfo<v8::Value>& args);
+void V8Stop(const v8::FunctionCallbackInfo<v8::Value>& args);
+void FunctionLocation(const v8::FunctionCallbackInfo<v8::Value>& args);
+// Environment teardown: stops the sessions still running, drops the profiler.
+void V8Teardown(Addon* addon);
+
+}  // namespace polyprof_node
+
+#endif

@@ -1,0 +1,70 @@
+// Compiled by types.test.js with `tsc --noEmit` against node/index.d.ts: the
+// API as a TypeScript user writes it. Lines marked @ts-expect-error must NOT
+// compile; if the declarations let them through, tsc fails on the marker.
+import * as polyprof from 'polyprof';
+import { PolyprofError, Profile, Sample } from 'polyprof';
+
+declare function log(text: string): void; // no @types/node here: the declarations stand alone
+
+polyprof.start({ intervalMs: 10, mode: 'v8', durationSeconds: 30 });
+polyprof.start();
+const running: boolean = polyprof.isRunning();
+const profile: Profile = polyprof.stop();
+profile.write('out.pb.gz');
+profile.write('out.cpuprofile', 'cpuprofile');
+const text: string = profile.report(20);
+const bytes: Uint8Array = profile.toBuffer('pprof');
+const samples: Sample[] = profile.samples();
+for (const s of samples) {
+  const leaf = s.frames[0];
+  const where: string = `${leaf.name} ${leaf.file}:${leaf.line} ${leaf.kind}`;
+  const wall: number = s.values[1];
+  const thread = s.labels.thread_name;
+  void where, wall, thread;
+}
+const [type, unit] = profile.valueTypes[0];
+const seconds: number = profile.durationSeconds;
+const inside: Profile = profile.showFrom('handler', 'app.js').filterLabel('endpoint', 'x');
+const nodes: number = profile.toCpuprofile().nodes.length;
+const loaded: Profile = polyprof.load('out.pb.gz');
+
+async function main(): Promise<void> {
+  const p: Profile = await polyprof.profile(async () => 42, { output: 'block.pb.gz', intervalMs: 5 });
+  void p;
+}
+
+// Express-style and plain async handlers keep their own types.
+type Req = { url: string };
+type Res = { end(body: string): void };
+const handler = polyprof.profileEndpoint((req: Req, res: Res, next: (err?: unknown) => void) => res.end(req.url), {
+  durationSeconds: 10,
+  top: 20,
+});
+handler({ url: '/' }, { end() {} }, () => {});
+const checkout = polyprof.profileEndpoint(async (id: number) => `order ${id}`, { output: (t: string) => log(t) });
+const order: Promise<string> = checkout(7);
+polyprof.profileEndpoint(() => {}, { output: process_stderr_like() });
+function process_stderr_like(): { write(text: string): boolean } {
+  return { write: () => true };
+}
+
+try {
+  polyprof.stop();
+} catch (e) {
+  if (e instanceof PolyprofError) log(e.message);
+}
+
+// @ts-expect-error: unknown mode
+polyprof.start({ mode: 'fast' });
+// @ts-expect-error: intervalMs is a number of milliseconds
+polyprof.start({ intervalMs: '10ms' });
+// @ts-expect-error: unknown option
+polyprof.start({ interval: 10 });
+// @ts-expect-error: not a format
+profile.write('out.json', 'json');
+// @ts-expect-error: the wrapper keeps the handler's parameters
+checkout('seven');
+// @ts-expect-error: Profiles come from stop(), profile() and load()
+new Profile();
+
+void running, text, bytes, type, unit, seconds, inside, nodes, loaded, main, order;
