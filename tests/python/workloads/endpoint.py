@@ -16,7 +16,7 @@ def inner_sync_work():
     burn(0.25)
 
 
-@polyprof.profile_endpoint(duration_seconds=1.0, output=reports.append)
+@polyprof.profile_endpoint(duration_seconds=4.0, output=reports.append)
 def handler(request):
     inner_sync_work()
     return request
@@ -34,7 +34,7 @@ async def other_coroutine():
     burn(0.3)
 
 
-@polyprof.profile_endpoint(duration_seconds=1.0, output=reports.append, top=5)
+@polyprof.profile_endpoint(duration_seconds=4.0, output=reports.append, top=5)
 async def async_handler():
     await inner_async_work()
 
@@ -58,7 +58,7 @@ asyncio.run(main())
 t.join()
 start = time.time()
 ep_sync, ep_async = handler.polyprof_endpoint, async_handler.polyprof_endpoint
-while (ep_sync.state != "done" or ep_async.state != "done") and time.time() - start < 10:
+while (ep_sync.state != "done" or ep_async.state != "done") and time.time() - start < 30:
     time.sleep(0.05)
 handler("after the window")   # costs nothing now; must not reopen
 emit(reports=reports,
