@@ -45,6 +45,7 @@ typedef enum {
     PP_FORMAT_PPROF,      /* gzip-compressed profile.proto (.pb.gz, .pprof) */
     PP_FORMAT_COLLAPSED,  /* "root;...;leaf count" lines (.folded, .collapsed, .txt) */
     PP_FORMAT_TEXT,       /* top-N report (.top) */
+    PP_FORMAT_CPUPROFILE, /* Chrome DevTools CPU profile JSON (.cpuprofile) */
 } pp_format;
 
 #define PP_PATH_MAX 4096
@@ -58,7 +59,7 @@ typedef struct pp_options {
     size_t max_memory;       /* memory=64m: cap on the aggregation tables     */
     uint32_t ring_slots;     /* ring=256: raw samples buffered between drains */
     char file[PP_PATH_MAX];  /* file=out.pb.gz                                */
-    pp_format format;        /* format=pprof|collapsed|text (default: suffix) */
+    pp_format format;        /* format=pprof|collapsed|text|cpuprofile (default: suffix) */
 } pp_options;
 
 PP_API void pp_options_default(pp_options *o);

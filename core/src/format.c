@@ -12,7 +12,7 @@ static const struct {
 } suffixes[] = {
     {".pb.gz", PP_FORMAT_PPROF},      {".pprof", PP_FORMAT_PPROF}, {".pb", PP_FORMAT_PPROF},
     {".folded", PP_FORMAT_COLLAPSED}, {".collapsed", PP_FORMAT_COLLAPSED}, {".txt", PP_FORMAT_COLLAPSED},
-    {".top", PP_FORMAT_TEXT},
+    {".top", PP_FORMAT_TEXT},         {".cpuprofile", PP_FORMAT_CPUPROFILE},
 };
 
 static const struct {
@@ -20,10 +20,10 @@ static const struct {
     pp_format format;
 } names[] = {
     {"pprof", PP_FORMAT_PPROF}, {"collapsed", PP_FORMAT_COLLAPSED}, {"folded", PP_FORMAT_COLLAPSED},
-    {"text", PP_FORMAT_TEXT},   {"top", PP_FORMAT_TEXT},
+    {"text", PP_FORMAT_TEXT},   {"top", PP_FORMAT_TEXT},         {"cpuprofile", PP_FORMAT_CPUPROFILE},
 };
 
-#define SUPPORTED_SUFFIXES ".pb.gz, .pprof, .pb, .folded, .collapsed, .txt, .top"
+#define SUPPORTED_SUFFIXES ".pb.gz, .pprof, .pb, .folded, .collapsed, .txt, .top, .cpuprofile"
 
 int pp_format_from_path(const char *path, pp_format *out, char *err, size_t errlen)
 {
@@ -53,6 +53,6 @@ int pp_format_from_name(const char *name, pp_format *out, char *err, size_t errl
             return 0;
         }
     }
-    snprintf(err, errlen, "unknown format '%s' (use pprof, collapsed, folded, text or top)", name);
+    snprintf(err, errlen, "unknown format '%s' (use pprof, collapsed, folded, text, top or cpuprofile)", name);
     return -1;
 }

@@ -308,7 +308,10 @@ void FormatForPath(const v8::FunctionCallbackInfo<v8::Value>& args) {
   char err[kErrLen];
   if (pp_format_from_path(Utf8(isolate, args[0]).c_str(), &f, err, sizeof err) != 0)
     return ThrowError(isolate, err);
-  const char* name = f == PP_FORMAT_COLLAPSED ? "collapsed" : f == PP_FORMAT_TEXT ? "text" : "pprof";
+  const char* name = f == PP_FORMAT_COLLAPSED    ? "collapsed"
+                     : f == PP_FORMAT_TEXT       ? "text"
+                     : f == PP_FORMAT_CPUPROFILE ? "cpuprofile"
+                                                 : "pprof";
   args.GetReturnValue().Set(Str(isolate, name));
 }
 

@@ -38,6 +38,17 @@ int main(void)
         pp_profile_free(q);
     }
     free(out);
+    /* Chrome's .cpuprofile: root, main, hashAll as a path; main's own sample;
+     * samples and timeDeltas one per counted sample, deltas summing to the time. */
+    CHECK_EQ_INT(pp_profile_encode(p, PP_FORMAT_CPUPROFILE, 0, &out, &len, err, sizeof err), 0);
+    const char *json = (const char *)out;
+    CHECK(json && strstr(json, "{\"id\":1,\"callFrame\":{\"functionName\":\"(root)\"") == json + 10);
+    CHECK(strstr(json, "\"functionName\":\"main\",\"scriptId\":") != NULL);
+    CHECK(strstr(json, "\"lineNumber\":29,\"columnNumber\":0},\"hitCount\":1,\"children\":[3]") != NULL);
+    CHECK(strstr(json, "\"lineNumber\":11,\"columnNumber\":0},\"hitCount\":3,\"children\":[]") != NULL);
+    CHECK(strstr(json, "\"samples\":[3,3,3,2],\"timeDeltas\":[1000,1000,1000,1000]") != NULL);
+    CHECK(strstr(json, "\"startTime\":1700000000000000,\"endTime\":1700000000004000}") != NULL);
+    free(out);
     const char *bad_types[] = {"a", "b", "c", "d", "e"};
     CHECK(pp_profile_create(bad_types, bad_types, 5, "cpu", "ns", 1) == NULL);
     pp_profile_free(p);

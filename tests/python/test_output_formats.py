@@ -72,3 +72,21 @@ def test_top_command_reports_hottest_functions(tmp_path):
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "compress_it" in out.stdout and "cum%" in out.stdout
+
+
+def test_cpuprofile_is_consistent(tmp_path):
+    """Chrome DevTools' format from the same core writer Node uses."""
+    import json
+    import polyprof
+    pb, _ = make_profile(tmp_path)
+    out = tmp_path / "mixed.cpuprofile"
+    polyprof.load(pb).write(str(out))
+    cp = json.loads(out.read_text())
+    ids = {n["id"] for n in cp["nodes"]}
+    assert len(ids) == len(cp["nodes"]) and cp["nodes"][0]["callFrame"]["functionName"] == "(root)"
+    assert all(c in ids for n in cp["nodes"] for c in n["children"])
+    assert all(s in ids for s in cp["samples"])
+    assert len(cp["samples"]) == len(cp["timeDeltas"]) == sum(n["hitCount"] for n in cp["nodes"])
+    assert cp["endTime"] - cp["startTime"] == sum(cp["timeDeltas"])
+    names = {n["callFrame"]["functionName"] for n in cp["nodes"]}
+    assert {"compress_it", "zlib_compress"} <= names

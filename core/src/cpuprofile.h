@@ -1,0 +1,14 @@
+/* Chrome DevTools' CPU profile (the JSON `node --cpu-prof` writes). */
+#ifndef PP_CPUPROFILE_H
+#define PP_CPUPROFILE_H
+
+#include "buf.h"
+#include "profile.h"
+
+/* One node per distinct call path; each stack's sample count repeated in
+ * `samples`, its time spread evenly over its `timeDeltas` (microseconds).
+ * Samples are grouped by stack, not in the order they were taken: the core
+ * keeps aggregates, not a timeline. */
+int pp_cpuprofile_write(const pp_profile *p, pp_buf *out, char *err, size_t errlen);
+
+#endif
