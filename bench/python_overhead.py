@@ -2,7 +2,7 @@
 """Overhead of polyprof on a CPU-bound Python program, next to its peers.
 
     python bench/python_overhead.py            # full run: 5 rounds, ~4 s workload
-    python bench/python_overhead.py --quick    # ~1 minute smoke run
+    python bench/python_overhead.py --quick    # smoke run, under a minute
     python bench/python_overhead.py --rounds 9 --json results.json
 
 Run it with the interpreter that has polyprof, py-spy, pyinstrument and yappi
@@ -16,9 +16,20 @@ What is measured, per run:
     timer thread) and, for py-spy, the py-spy process itself plus the Python
     process it launches (both are waited-for descendants).
   * wall: time from spawn to exit.
-  * samples: polyprof's p.metadata["samples_taken"] and py-spy's raw-output
-    counts, against expected = the workload's main-thread CPU seconds x rate.
-  * per-sample cost: polyprof's handler_ns / samples_taken.
+  * samples: polyprof's p.metadata["samples_weight"] (the sampling intervals
+    its samples stand for) and py-spy's raw-output counts, against expected =
+    the workload's main-thread CPU seconds x rate. polyprof's
+    p.metadata["samples_taken"] (signals actually handled) is shown next to
+    it: the kernel fires per-thread CPU timers on its scheduler tick
+    (CONFIG_HZ), so above the tick rate one signal stands for several
+    intervals (1 + timer overruns) and taken < weight.
+  * per-sample cost: polyprof's handler_ns / samples_taken, i.e. wall time in
+    the signal handler per signal actually handled (per capture).
+
+polyprof builds before the per-capture metadata (commit 5f49b39/3604948)
+reported handler_ns_total/unwind_failed_total/truncated_total and a weighted
+samples_taken; polyprof_md() maps those onto the new keys so an old build can
+be measured side by side (its samples_taken is then unknown).
 
 Configurations are interleaved in rounds (each round runs every configuration
 once, in a shuffled order) and every ratio is taken against the unprofiled run
@@ -217,17 +228,49 @@ def one_run(cfg, python, workload_args, tmp, tag):
     return rec
 
 
+def polyprof_md(rec):
+    """polyprof's metadata of one run with the current keys, or None.
+    samples_taken: signals handled; samples_weight: intervals they stand for;
+    handler_ns, unwind_failed, truncated: this capture's. Older builds (before
+    the per-capture metadata) had weighted samples_taken and *_total keys; for
+    those samples_taken becomes None (unknown) and the weight is the old count.
+    The benchmark runs one capture per process, so *_total equals the
+    capture's own value there."""
+    md = rec.get("polyprof")
+    if md is None:
+        return None
+    if "samples_weight" in md:
+        return md
+    md = dict(md)
+    md["samples_weight"] = md["samples_taken"]
+    md["samples_taken"] = None
+    for k in ("handler_ns", "unwind_failed", "truncated"):
+        if k not in md and k + "_total" in md:
+            md[k] = md[k + "_total"]
+    return md
+
+
+def per_signal_us(md):
+    """Handler wall time per signal handled, in us (per weighted sample for
+    old builds that do not count signals)."""
+    n = md["samples_taken"] if md["samples_taken"] is not None else md["samples_weight"]
+    return md["handler_ns"] / n / 1000.0 if n else None
+
+
 def samples_of(cfg, rec):
-    """(collected, expected) samples of one run, or (None, None)."""
+    """(weight, signals, expected) samples of one run. weight is what the
+    profile counts (polyprof's samples_weight, py-spy's raw counts); signals is
+    polyprof's samples_taken (None for py-spy and old polyprof builds)."""
     # polyprof samples between start() and stop(): the "work" span. py-spy
     # samples the whole process: the section is the closest span we time.
     span = rec["section_thread_cpu_s"] if cfg.kind == "pyspy" else rec["work_thread_cpu_s"]
     expected = span * cfg.rate_hz if cfg.rate_hz else None
-    if "polyprof" in rec:
-        return rec["polyprof"]["samples_taken"], expected
+    md = polyprof_md(rec)
+    if md is not None:
+        return md["samples_weight"], md["samples_taken"], expected
     if cfg.kind == "pyspy":
-        return rec.get("pyspy_samples"), expected
-    return None, None
+        return rec.get("pyspy_samples"), None, expected
+    return None, None, None
 
 
 # ------------------------------------------------------------------ helpers
@@ -287,7 +330,7 @@ def overhead_section(args, python, tmp, results):
 
     rows, detail = [], []
     for cfg in cfgs:
-        cpu_ratios, wall_ratios, work_ratios, got, exp = [], [], [], [], []
+        cpu_ratios, wall_ratios, work_ratios, got, sig, exp = [], [], [], [], [], []
         per_sample, handler_pct, drain_pct, fixed_ms = [], [], [], []
         for r, rec in enumerate(runs[cfg.key]):
             base = runs["none"][r]
@@ -296,13 +339,14 @@ def overhead_section(args, python, tmp, results):
             cpu_ratios.append(rec["cpu_s"] / base["cpu_s"])
             wall_ratios.append(rec["wall_s"] / base["wall_s"])
             work_ratios.append(rec["work_thread_cpu_s"] / base["work_thread_cpu_s"])
-            g, e = samples_of(cfg, rec)
+            g, n, e = samples_of(cfg, rec)
             got.append(g)
+            sig.append(n)
             exp.append(e)
-            md = rec.get("polyprof")
-            if md and md["samples_taken"]:
+            md = polyprof_md(rec)
+            if md and md["samples_weight"]:
                 work = rec["work_thread_cpu_s"]
-                per_sample.append(md["handler_ns"] / md["samples_taken"] / 1000.0)
+                per_sample.append(per_signal_us(md))
                 handler_pct.append(100.0 * md["handler_ns"] / 1e9 / work)
                 drain_pct.append(100.0 * (md.get("drain_cpu_ns") or 0) / 1e9 / work)
                 # Main-thread CPU outside the workload: import, start, stop, write.
@@ -313,7 +357,7 @@ def overhead_section(args, python, tmp, results):
         ok = [rec["cpu_s"] for rec in runs[cfg.key] if "error" not in rec]
         base_ok = [rec["cpu_s"] for rec in runs["none"] if "error" not in rec]
         best = min(ok) / min(base_ok) if ok and base_ok else None
-        mg, me = med(got), med(exp)
+        mg, ms, me = med(got), med(sig), med(exp)
         rows.append([
             cfg.label,
             fmt(med(cpu_ratios), ".3f") + (" (%.3f-%.3f)" % (min(cpu_ratios), max(cpu_ratios)) if cpu_ratios else ""),
@@ -321,6 +365,7 @@ def overhead_section(args, python, tmp, results):
             fmt(med(wall_ratios), ".3f"),
             fmt(med(work_ratios), ".3f"),
             ("%d / %d (%.0f%%)" % (mg, me, 100.0 * mg / me)) if mg is not None and me else "-",
+            fmt(ms, ".0f"),
             fmt(med(per_sample), ".2f"),
             "%d/%d" % (len(cpu_ratios), len(runs[cfg.key])) + (" (%d failed)" % errors if errors else ""),
         ])
@@ -331,51 +376,50 @@ def overhead_section(args, python, tmp, results):
     print()
     print(table(["configuration", "CPU ratio, median (min-max)", "best-of-N CPU ratio", "wall ratio",
                  "work-only CPU ratio",
-                 "samples got / expected", "polyprof us/sample", "runs"], rows))
+                 "samples weight / expected", "signals taken", "polyprof us/signal", "runs"], rows))
     print("CPU ratio: whole child process(es) incl. startup, profiler threads and output, vs the same round's\n"
           "unprofiled run; best-of-N: fastest run / fastest unprofiled run; wall: median per-round ratio;\n"
-          "work-only: main-thread CPU of the workload alone (between start and stop), median per-round ratio.")
+          "work-only: main-thread CPU of the workload alone (between start and stop), median per-round ratio;\n"
+          "samples weight: polyprof's samples_weight (py-spy: raw counts) vs main-thread CPU-s x rate;\n"
+          "signals taken: polyprof's samples_taken, signals actually handled; us/signal: handler_ns / samples_taken.")
     if detail:
         print()
-        print(table(["polyprof", "handler us/sample, median", "min-max", "handler, % of work CPU",
+        print(table(["polyprof", "handler us/signal, median", "min-max", "handler, % of work CPU",
                      "drain thread, % of work CPU", "import+start+stop+write, main-thread ms"], detail))
     base_cpu = [rec["cpu_s"] for rec in runs["none"] if "error" not in rec]
     if len(base_cpu) > 1:
         print("\nno-profiler CPU per run: median %.3fs, min %.3fs, max %.3fs (spread %.1f%%)"
               % (med(base_cpu), min(base_cpu), max(base_cpu), 100 * (max(base_cpu) - min(base_cpu)) / med(base_cpu)))
     if "pp1000n" in runs:
-        print("note: polyprof counts a timer overrun as extra weight on the sample it does take. At intervals\n"
-              "      shorter than the kernel tick (CONFIG_HZ) one capture stands for several samples, so the\n"
-              "      high-rate row's samples and us/sample are per weighted sample; see the rate probe below.")
+        print("note: the kernel checks per-thread CPU timers on its scheduler tick (CONFIG_HZ), so at intervals\n"
+              "      shorter than the tick one signal (samples_taken) stands for several intervals (samples_weight\n"
+              "      = signals + timer overruns). The weight keeps CPU totals right; the captures are per tick.")
     results["overhead"] = {"configs": {c.key: c.label for c in cfgs}, "runs": runs, "skipped": skip,
                            "table": rows}
 
 
 def rate_section(args, python, tmp, results):
-    """How fast polyprof can really sample: samples_taken counts weight, so the
-    signal handler's time per CPU-second shows how many captures really ran."""
+    """How fast polyprof really samples: samples_taken counts the signals
+    handled (captures), samples_weight the intervals they stand for."""
     print("\n== polyprof rate probe: mixed workload (scale %d), native, one run per interval" % args.probe_scale)
-    rows, per_cap_10 = [], None
-    out = []
+    rows, out = [], []
     for iv in (10, 4, 2, 1, 0.5, 0.1):
         cfg = Config("rate", "", 1000.0 / iv, profiler="polyprof", interval_ms=iv, native=1)
         rec = one_run(cfg, python, ["--workload", "mixed", "--scale", str(args.probe_scale)], tmp, "iv%g" % iv)
         if "error" in rec:
-            rows.append(["%g ms" % iv, "ERROR", rec["error"][:80], "", "", ""])
+            rows.append(["%g ms" % iv, "ERROR", rec["error"][:80], "", "", "", ""])
             continue
-        md, cpu = rec["polyprof"], rec["section_thread_cpu_s"]
-        handler_ms_per_s = md["handler_ns"] / 1e6 / cpu
-        if iv == 10 and md["samples_taken"]:
-            per_cap_10 = md["handler_ns"] / md["samples_taken"]
-        implied = (md["handler_ns"] / per_cap_10 / cpu) if per_cap_10 else None
-        rows.append(["%g ms (%g Hz)" % (iv, 1000.0 / iv), "%.0f" % (md["samples_taken"] / cpu),
-                     "%.0f" % (1000.0 / iv), "%.2f" % handler_ms_per_s, fmt(implied, ".0f"),
-                     "%.2f" % (md["handler_ns"] / max(md["samples_taken"], 1) / 1000.0)])
+        md, cpu = polyprof_md(rec), rec["work_thread_cpu_s"]
+        taken = md["samples_taken"]
+        rows.append(["%g ms (%g Hz)" % (iv, 1000.0 / iv), "%.0f" % (1000.0 / iv),
+                     "%.0f" % (md["samples_weight"] / cpu),
+                     fmt(taken / cpu if taken is not None else None, ".0f"),
+                     fmt(md["samples_weight"] / taken if taken else None, ".2f"),
+                     "%.2f" % (md["handler_ns"] / 1e6 / cpu), fmt(per_signal_us(md), ".2f")])
         out.append({"interval_ms": iv, "record": rec})
-    print(table(["interval", "samples/CPU-s (weighted)", "nominal", "handler ms per CPU-s",
-                 "est. captures/CPU-s", "handler us per weighted sample"], rows))
-    print("est. captures = handler time / (handler time per sample at 10 ms), a rough estimate (a capture is\n"
-          "cheaper when caches are warmer); kernel CONFIG_HZ = %s"
+    print(table(["interval", "nominal/CPU-s", "samples_weight/CPU-s", "samples_taken (signals)/CPU-s",
+                 "weight per signal", "handler ms per CPU-s", "handler us per signal"], rows))
+    print("per CPU-s of the workload's main thread (between start and stop); kernel CONFIG_HZ = %s"
           % results["machine"]["config_hz"])
     results["rate_probe"] = out
 
@@ -386,7 +430,7 @@ def deep_section(args, python, tmp, results):
     for workload in ("deep-json", "deep-sorted"):
         for native in (1, 0):
             cfg = Config("deep", "", 100, profiler="polyprof", interval_ms=10, native=native)
-            per, nat, py, raw, got, exp, trunc, failed = [], [], [], [], [], [], [], []
+            per, nat, py, raw, got, sig, exp, trunc, failed = [], [], [], [], [], [], [], [], []
             recs = []
             for r in range(args.deep_rounds):
                 rec = one_run(cfg, python, ["--workload", workload, "--seconds", str(args.deep_seconds), "--depths"],
@@ -394,16 +438,17 @@ def deep_section(args, python, tmp, results):
                 if "error" in rec:
                     print("  %s native=%d ERROR %s" % (workload, native, rec["error"]))
                     continue
-                md = rec["polyprof"]
+                md = polyprof_md(rec)
                 depths = rec.pop("depths", [])
                 recs.append(rec)
-                if md["samples_taken"]:
-                    per.append(md["handler_ns"] / md["samples_taken"] / 1000.0)
+                if md["samples_weight"]:
+                    per.append(per_signal_us(md))
                 nat.extend(d[0] for d in depths)
                 py.extend(d[1] for d in depths)
                 raw.append(rec.get("raw_native_depth"))
-                got.append(md["samples_taken"])
-                exp.append(rec["section_thread_cpu_s"] * 100)
+                got.append(md["samples_weight"])
+                sig.append(md["samples_taken"])
+                exp.append(rec["work_thread_cpu_s"] * 100)
                 trunc.append(md.get("truncated", 0))
                 failed.append(md.get("unwind_failed", 0))
             out["%s/native=%d" % (workload, native)] = recs
@@ -411,9 +456,10 @@ def deep_section(args, python, tmp, results):
                          ("%.2f-%.2f" % (min(per), max(per))) if per else "-",
                          fmt(med(nat), ".0f"), fmt(med(py), ".0f"), fmt(med(raw), ".0f"),
                          "%d / %d" % (sum(got), sum(exp)) if got else "-",
+                         "%d" % sum(sig) if got and None not in sig else "-",
                          "%d / %d" % (sum(trunc), sum(failed)) if got else "-"])
-    print(table(["workload", "mode", "us/sample, median", "min-max", "native frames/sample (median)",
-                 "python frames/sample", "raw native depth at leaf", "samples got / expected",
+    print(table(["workload", "mode", "us/signal, median", "min-max", "native frames/sample (median)",
+                 "python frames/sample", "raw native depth at leaf", "samples weight / expected", "signals taken",
                  "truncated / unwind failed"], rows))
     print("native frames/sample: frames of kind 'native' in p.samples() (after the mixed-mode merge);\n"
           "raw native depth: glibc backtrace() at the workload's leaf, i.e. what the handler unwinds (incl. ~5 ctypes frames).")
@@ -428,7 +474,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=None, help="rounds of all configurations (default 5; --quick 2)")
     ap.add_argument("--scale", type=int, default=None,
                     help="mixed-workload units (default 1300, ~4 s on the reference machine; --quick 250)")
-    ap.add_argument("--quick", action="store_true", help="~1 minute smoke run")
+    ap.add_argument("--quick", action="store_true", help="smoke run, under a minute")
     ap.add_argument("--python", default=sys.executable, help="interpreter for the children (default: this one)")
     ap.add_argument("--max-rate-interval-ms", type=float, default=1.0, help="interval of the high-rate polyprof run")
     ap.add_argument("--only", default=None, help="comma-separated config keys (none,none2,pp100n,pp100p,pp1000n,"
