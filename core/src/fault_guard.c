@@ -39,20 +39,30 @@ static void on_fault(int sig, siginfo_t *info, void *uc)
     }
 }
 
+static int still_ours(int sig);
+
+/* Installs the handlers, or re-installs them over whoever replaced them since
+ * (faulthandler.enable() after an earlier session), chaining to that one. */
 int pp_fault_guard_install(void)
 {
     pthread_mutex_lock(&install_lock);
     int rc = 0;
-    if (!installed) {
-        struct sigaction sa;
+    if (!installed || !still_ours(SIGSEGV) || !still_ours(SIGBUS)) {
+        struct sigaction sa, prev_segv, prev_bus;
         memset(&sa, 0, sizeof sa);
         sa.sa_sigaction = on_fault;
         sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
         sigemptyset(&sa.sa_mask);
-        if (sigaction(SIGSEGV, &sa, &previous[0]) != 0 || sigaction(SIGBUS, &sa, &previous[1]) != 0)
+        if (sigaction(SIGSEGV, &sa, &prev_segv) != 0 || sigaction(SIGBUS, &sa, &prev_bus) != 0) {
             rc = -1;
-        else
+        } else {
+            /* Keep the old previous handler when ours was still in place. */
+            if (!((prev_segv.sa_flags & SA_SIGINFO) && prev_segv.sa_sigaction == on_fault))
+                previous[0] = prev_segv;
+            if (!((prev_bus.sa_flags & SA_SIGINFO) && prev_bus.sa_sigaction == on_fault))
+                previous[1] = prev_bus;
             installed = handler_current = 1;
+        }
     }
     pthread_mutex_unlock(&install_lock);
     return rc;

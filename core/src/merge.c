@@ -98,7 +98,9 @@ int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn 
      * frame entered before its first interpreter frame exists). A cut-short
      * unwind is aligned at the leaf, and the groups it never reached go to
      * the root end. */
-    int complete = (s->flags & PP_SAMPLE_NATIVE_COMPLETE) != 0;
+    /* A truncated interpreter capture lost its root-side groups: pair from
+     * the leaf then too. */
+    int complete = (s->flags & PP_SAMPLE_NATIVE_COMPLETE) && !(s->flags & PP_SAMPLE_INTERP_TRUNCATED);
     int offset = complete ? n_eval - n_groups : 0;
     int pair[PP_RAW_MAX_NATIVE];
     int first_paired = -1, last_paired = -1;

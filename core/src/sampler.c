@@ -405,6 +405,17 @@ static void drain_locked(void)
     pp_resolve_session_end(&rs);
 }
 
+static int all_collectors_expired(uint64_t now)
+{
+    pthread_mutex_lock(&state_lock);
+    int expired = n_collectors > 0;
+    for (int i = 0; i < n_collectors; i++)
+        if (!collectors[i]->deadline_ns || now < collectors[i]->deadline_ns)
+            expired = 0;
+    pthread_mutex_unlock(&state_lock);
+    return expired;
+}
+
 static void sleep_until(uint64_t deadline)
 {
     struct timespec ts = {(time_t)(deadline / 1000000000ULL), (long)(deadline % 1000000000ULL)};
@@ -428,15 +439,27 @@ static void *sampler_main(void *arg)
     if (tick > PP_DRAIN_PERIOD_NS)
         tick = PP_DRAIN_PERIOD_NS;
     uint64_t next = pp_now_ns(), next_scan = 0, next_drain = 0, wall_next = next;
+    int expired = 0;
     while (!atomic_load(&sampler_stop)) {
         uint64_t now = pp_now_ns();
-        if (now >= next_scan) {
+        int all_expired = all_collectors_expired(now);
+        if (all_expired && !expired) {
+            /* Every capture reached its duration: stop the signals until
+             * stop() collects the profiles. Nothing profiles forever by
+             * accident. */
+            expired = 1;
+            pp_threads_disarm_all();
+        } else if (!all_expired && expired) {
+            expired = 0; /* a collector without a deadline joined: re-arm */
+            next_scan = 0;
+        }
+        if (!expired && now >= next_scan) {
             pp_fault_guard_verify();
             int n = pp_threads_scan(&threads_cfg);
             (void)n;
             next_scan = now + PP_SCAN_PERIOD_NS;
         }
-        if (threads_cfg.mode == PP_MODE_WALL && now >= wall_next) {
+        if (!expired && threads_cfg.mode == PP_MODE_WALL && now >= wall_next) {
             pp_threads_tick(&threads_cfg);
             wall_next += threads_cfg.interval_ns;
             if (wall_next < now)
@@ -482,6 +505,13 @@ static void on_fork_child(void)
     pthread_mutex_init(&drain_lock, NULL);
     pthread_mutex_init(&state_lock, NULL);
     pp_threads_forget();
+    /* The parent's ring may hold its threads' samples, or a slot another
+     * thread reserved and will never commit here; the dictionary may be
+     * mid-update. Abandon them (a bounded leak, once per fork) and let the
+     * next start allocate fresh ones. */
+    atomic_store(&live.ring, NULL);
+    dict = NULL;
+    pp_idmap_init(&thread_labels);
     for (int i = 0; i < n_collectors; i++)
         collectors[i] = NULL; /* their owners' handles now dangle; stop() refuses them */
     n_collectors = 0;
@@ -760,6 +790,7 @@ int pp_sampler_add_current_thread(void)
     pthread_mutex_unlock(&state_lock);
     if (!running)
         return 0;
+    pp_unwind_warm_thread();
     return pp_threads_add(&cfg, (pid_t)syscall(SYS_gettid));
 }
 

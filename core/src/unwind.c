@@ -2,6 +2,8 @@
 #include "unwind.h"
 
 #include <libunwind.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <ucontext.h>
@@ -9,7 +11,34 @@
 #include "raw_sample.h"
 
 static pp_addr_range libc_range, loader_range;
+/* Where a whole stack ends: the process's and threads' entry functions. The
+ * fast trace stops silently when a step fails, so a trace counts as complete
+ * only when it reached one of these. */
+#define MAX_ROOTS 8
+static pp_addr_range roots[MAX_ROOTS];
+static int n_roots;
 static __thread int thread_warm __attribute__((tls_model("initial-exec")));
+/* The fast trace keeps its cache in libunwind's dynamic TLS, whose first
+ * touch in a thread can malloc: only threads that ran it once outside a
+ * signal handler (pp_unwind_warm_thread) use it. */
+static __thread int trace_warm __attribute__((tls_model("initial-exec")));
+/* Set between fork's prepare and parent/child handlers: fork holds every
+ * malloc arena lock, so nothing that might allocate may run then. */
+static volatile sig_atomic_t forking;
+
+static void fork_prepare(void) { forking = 1; }
+static void fork_done(void) { forking = 0; }
+
+static int in_range(const pp_addr_range *r, uintptr_t pc) { return pc >= r->start && pc < r->end; }
+
+void pp_unwind_warm_thread(void)
+{
+    if (trace_warm)
+        return;
+    void *trace[8];
+    unw_backtrace(trace, 8);
+    trace_warm = 1;
+}
 
 int pp_unwind_init(void)
 {
@@ -21,15 +50,24 @@ int pp_unwind_init(void)
         while (unw_step(&cursor) > 0)
             ;
     thread_warm = 1;
+    pp_unwind_warm_thread();
+    static int atfork_done;
+    if (!atfork_done) {
+        pthread_atfork(fork_prepare, fork_done, fork_done);
+        atfork_done = 1;
+    }
     pp_symbols_object_range((uintptr_t)&abort, &libc_range);
+    static const char *const root_names[] = {"_start", "__libc_start_call_main", "__libc_start_main", "start_thread",
+                                             "clone3", "clone"};
+    n_roots = 0;
+    for (size_t i = 0; i < sizeof root_names / sizeof root_names[0] && n_roots < MAX_ROOTS; i++)
+        n_roots += pp_symbols_function_ranges(root_names[i], 0, roots + n_roots, MAX_ROOTS - n_roots);
     /* AT_BASE is where the kernel mapped the dynamic loader. */
     uintptr_t rtld_base = (uintptr_t)getauxval(AT_BASE);
     if (!rtld_base || pp_symbols_object_range(rtld_base, &loader_range) != 0)
         loader_range.start = loader_range.end = 0;
     return 0;
 }
-
-static int in_range(const pp_addr_range *r, uintptr_t pc) { return pc >= r->start && pc < r->end; }
 
 int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
 {
@@ -38,7 +76,7 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
     if (max <= 0)
         return 0;
     out[0] = pc;
-    if (in_range(&loader_range, pc) || (!thread_warm && in_range(&libc_range, pc))) {
+    if (forking || in_range(&loader_range, pc) || (!thread_warm && in_range(&libc_range, pc))) {
         *flags |= PP_SAMPLE_NATIVE_SKIPPED;
         return 1;
     }
@@ -50,17 +88,22 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
      * It starts here, inside the handler; the interrupted frames begin at
      * the pc the signal stopped. */
     void *trace[PP_RAW_MAX_NATIVE + 16];
-    int depth = unw_backtrace(trace, (int)(sizeof trace / sizeof trace[0]));
+    int depth = trace_warm ? unw_backtrace(trace, (int)(sizeof trace / sizeof trace[0])) : 0;
     for (int i = 0; i < depth && i < 16; i++) {
         if ((uintptr_t)trace[i] != pc)
             continue;
         int n = 0;
         for (int j = i; j < depth && n < max; j++)
             out[n++] = (uintptr_t)trace[j];
-        if (depth == (int)(sizeof trace / sizeof trace[0]) || depth - i > max)
+        if (depth == (int)(sizeof trace / sizeof trace[0]) || depth - i > max) {
             *flags |= PP_SAMPLE_NATIVE_TRUNCATED;
-        else
-            *flags |= PP_SAMPLE_NATIVE_COMPLETE;
+        } else {
+            uintptr_t last = (uintptr_t)trace[depth - 1] - 1;
+            int reached_root = 0;
+            for (int r = 0; r < n_roots; r++)
+                reached_root |= in_range(&roots[r], last);
+            *flags |= reached_root ? PP_SAMPLE_NATIVE_COMPLETE : PP_SAMPLE_NATIVE_FAILED;
+        }
         return n;
     }
 

@@ -10,6 +10,10 @@
  * and the dynamic loader for the cold-thread rule below. */
 int pp_unwind_init(void);
 
+/* On a thread, outside any signal handler: lets its samples use libunwind's
+ * cached fast trace (see below). */
+void pp_unwind_warm_thread(void);
+
 /* Signal handler. Writes up to max return addresses, leaf first (out[0] is the
  * interrupted pc), and ORs PP_SAMPLE_NATIVE_* flags into *flags. Must be
  * called inside a fault-guarded section.

@@ -1,8 +1,11 @@
 """start()/stop() and the profile() context manager over the core's collectors."""
 import atexit
+import contextlib
+import contextvars
 import os
 import sys
 import threading
+import warnings
 
 from . import _native
 from ._native import PolyprofError
@@ -193,18 +196,53 @@ class profile:
         import functools
         import inspect
 
-        # Each call gets its own block, so recursive or concurrent calls work.
+
+        # Only the outermost call on a thread (or in an async task) is a
+        # capture: recursion and nested calls are part of it. If a capture
+        # cannot start, the function still runs, unprofiled.
+        depth = contextvars.ContextVar("polyprof_profile_depth_%x" % id(self), default=0)
+
+        def block():
+            if depth.get() > 0:
+                return contextlib.nullcontext()
+            try:
+                return profile(self.output, self.format, **self._settings)
+            except Exception as e:  # never break the decorated function
+                warnings.warn("polyprof: not profiling %s: %s" % (fn.__qualname__, e), RuntimeWarning)
+                return contextlib.nullcontext()
+
+        def enter(cm):
+            try:
+                return cm.__enter__()
+            except PolyprofError as e:
+                warnings.warn("polyprof: not profiling %s: %s" % (fn.__qualname__, e), RuntimeWarning)
+                return None
+
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def async_wrapper(*args, **kwargs):
-                with profile(self.output, self.format, **self._settings):
+                cm = block()
+                started = enter(cm) is not None or isinstance(cm, contextlib.nullcontext)
+                token = depth.set(depth.get() + 1)
+                try:
                     return await fn(*args, **kwargs)
+                finally:
+                    depth.reset(token)
+                    if started:
+                        cm.__exit__(None, None, None)
             return async_wrapper
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with profile(self.output, self.format, **self._settings):
+            cm = block()
+            started = enter(cm) is not None or isinstance(cm, contextlib.nullcontext)
+            token = depth.set(depth.get() + 1)
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                depth.reset(token)
+                if started:
+                    cm.__exit__(None, None, None)
         return wrapper
 
 

@@ -88,9 +88,12 @@ def cmd_record(args):
     _check_interpreter(interp)
     argv = [interp] + flags + ["-m", "polyprof._target", json.dumps(settings)] + rest
     env = dict(os.environ)
-    # The child must import this very polyprof even from a source checkout.
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if os.path.realpath(interp) == os.path.realpath(sys.executable):
+        # The same interpreter must import this very polyprof, even from a
+        # source checkout; another interpreter uses its own installation
+        # (checked above), and its path is left alone.
+        pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.Popen(argv, env=env)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets ^C and writes its profile
     try:

@@ -122,3 +122,14 @@ def test_profile_as_decorator_writes_each_call(tmp_path):
     assert work() == 7
     names = {f.name for s in polyprof.load(str(out)).samples() for f in s.frames}
     assert any(n.rsplit(".", 1)[-1] == "work" for n in names), names   # qualified name
+
+
+def test_profile_decorator_on_a_recursive_function(tmp_path):
+    out = tmp_path / "rec.pb.gz"
+
+    @polyprof.profile(output=str(out))
+    def fact(n):
+        return 1 if n <= 1 else n * fact(n - 1)
+
+    assert fact(40) == __import__("math").factorial(40)   # 40 nested calls, one capture
+    assert out.exists()

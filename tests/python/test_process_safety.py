@@ -1,4 +1,6 @@
 """The profiler in someone else's process: fork, signals, and many cycles."""
+import os
+
 import polyprof
 from conftest import run_workload
 
@@ -88,3 +90,48 @@ def test_truncated_stacks_are_named_and_counted():
         # is one named frame.
         assert s["frames"][-1][0] == "[truncated]" and s["frames"][-1][3] == "special"
     assert data["metadata"]["truncated"] > 0
+
+
+def test_fork_storm_never_deadlocks():
+    data, _ = run_workload("fork_storm", timeout=120)
+    assert data["samples_taken"] > 0
+
+
+def test_duration_stops_the_signals():
+    import time
+    from polyprof import _native
+    polyprof.start(interval_ms=1, duration_s=0.2)
+    try:
+        def burn(sec):
+            t = time.thread_time()
+            while time.thread_time() - t < sec:
+                pass
+        burn(0.5)                       # past the duration
+        before = _native.stats()["samples"]
+        burn(0.5)
+        after = _native.stats()["samples"]
+    finally:
+        prof = polyprof.stop()
+    assert after - before <= 2, (before, after)   # the timers are off
+    assert 0.15 <= prof.duration_s <= 0.5
+
+
+def test_faulthandler_enabled_later_does_not_blind_profiles():
+    import faulthandler
+    import time
+    was = faulthandler.is_enabled()
+    polyprof.start(interval_ms=1)
+    polyprof.stop()
+    with open(os.devnull, "w") as devnull:
+        faulthandler.enable(file=devnull)      # replaces the SIGSEGV handler
+        try:
+            polyprof.start(interval_ms=1)
+            t = time.thread_time()
+            while time.thread_time() - t < 0.2:
+                pass
+            prof = polyprof.stop()
+        finally:
+            if not was:
+                faulthandler.disable()
+    names = {f.name for s in prof.samples() for f in s.frames}
+    assert "test_faulthandler_enabled_later_does_not_blind_profiles" in names
