@@ -51,7 +51,7 @@ struct pp_collector {
     /* The process-wide counters when this collector started: its metadata
      * reports what happened during its own lifetime. */
     uint64_t samples_at_start, weight_at_start, dropped_ring_at_start, unwind_failed_at_start, truncated_at_start,
-        handler_ns_at_start;
+        native_skipped_at_start, handler_ns_at_start;
     pp_options options;
 };
 
@@ -71,7 +71,7 @@ static struct {
     /* samples: signals handled; weight: what they stand for (1 + timer
      * overruns: the kernel fires CPU timers on its tick, so above the tick
      * rate one signal stands for several intervals). */
-    _Atomic uint64_t samples, weight, dropped_ring, unwind_failed, truncated, handler_ns;
+    _Atomic uint64_t samples, weight, dropped_ring, unwind_failed, truncated, native_skipped, handler_ns;
 } live;
 
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -343,6 +343,8 @@ static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const
     out->weight = s->weight;
     if (s->flags & PP_SAMPLE_NATIVE_FAILED)
         atomic_fetch_add_explicit(&live.unwind_failed, 1, memory_order_relaxed);
+    if (s->flags & PP_SAMPLE_NATIVE_SKIPPED)
+        atomic_fetch_add_explicit(&live.native_skipped, 1, memory_order_relaxed);
     if (s->flags & (PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_INTERP_TRUNCATED))
         atomic_fetch_add_explicit(&live.truncated, 1, memory_order_relaxed);
 }
@@ -629,6 +631,7 @@ pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, co
         c->dropped_ring_at_start = atomic_load(&live.dropped_ring);
         c->unwind_failed_at_start = atomic_load(&live.unwind_failed);
         c->truncated_at_start = atomic_load(&live.truncated);
+        c->native_skipped_at_start = atomic_load(&live.native_skipped);
         c->handler_ns_at_start = atomic_load(&live.handler_ns);
         collectors[n_collectors++] = c;
     }
@@ -716,6 +719,7 @@ static pp_profile *export_locked(pp_collector *c)
     add_comment(p, "dropped_ring_full", atomic_load(&live.dropped_ring) - c->dropped_ring_at_start);
     add_comment(p, "unwind_failed", atomic_load(&live.unwind_failed) - c->unwind_failed_at_start);
     add_comment(p, "truncated", atomic_load(&live.truncated) - c->truncated_at_start);
+    add_comment(p, "native_skipped", atomic_load(&live.native_skipped) - c->native_skipped_at_start);
     add_comment(p, "handler_ns", atomic_load(&live.handler_ns) - c->handler_ns_at_start);
     char opts[PP_PATH_MAX + 256];
     pp_options_format(&c->options, opts, sizeof opts);
