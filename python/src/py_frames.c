@@ -39,6 +39,7 @@ typedef struct frame_layout {
     ptrdiff_t is_entry;       /* 3.11: frame is the first of its invocation; -1 */
     int every_frame_is_entry; /* <= 3.10: one eval-loop call per frame */
     ptrdiff_t code_units;     /* offset of the first code unit in PyCodeObject (3.11+), or -1 */
+    int skip_code_flags;      /* code flags of the interpreter's own trampolines (3.13's __init__ cleanup) */
 } frame_layout;
 
 static const frame_layout layout = {
@@ -54,6 +55,7 @@ static const frame_layout layout = {
     .owner_cstack = FRAME_OWNED_BY_CSTACK,
     .is_entry = -1,
     .code_units = offsetof(PyCodeObject, co_code_adaptive),
+    .skip_code_flags = CO_NO_MONITORING_EVENTS,
 #elif PY_VERSION_HEX >= 0x030C0000
     .tstate_frame = -1,
     .tstate_cframe = offsetof(PyThreadState, cframe),
@@ -146,6 +148,8 @@ static int capture(void *ctx, void *ucontext, pp_raw_frame *out, int max, uint32
             break;
         }
         PyCodeObject *co = (PyCodeObject *)code;
+        if (co->co_flags & layout.skip_code_flags)
+            continue;
         long offset;
         if (layout.instr_is_pointer) {
             char *ip = FIELD(frame, layout.instr, char *);

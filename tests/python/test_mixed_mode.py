@@ -55,3 +55,31 @@ def run_workload_in(tmp_path):
         return run_workload("mixed")
     finally:
         os.chdir(cwd)
+
+
+def test_no_interpreter_trampoline_frames():
+    """3.13 runs __init__ through an internal cleanup trampoline; it is the
+    interpreter's plumbing, not a frame of the program."""
+    import time
+    import polyprof
+
+    class Foo:
+        def __init__(self):
+            t = time.thread_time()
+            while time.thread_time() - t < 0.2:
+                pass
+
+    polyprof.start(interval_ms=1)
+    Foo()
+    prof = polyprof.stop()
+    seen = 0
+    for s in prof.samples():
+        python = [f for f in s.frames if f.kind == "python"]
+        names = [f.name for f in python]
+        i = next((k for k, n in enumerate(names) if n.endswith("__init__")), None)
+        if i is None:
+            continue
+        seen += 1
+        assert names[i + 1].endswith("test_no_interpreter_trampoline_frames"), names
+        assert all(f.file != "__init__" for f in python), names
+    assert seen > 0
