@@ -556,6 +556,7 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
     threads_cfg.signo = o->signo;
     threads_cfg.cookie = ((uint64_t)PP_COOKIE_MAGIC << 32) | gen;
     threads_cfg.exclude_tid = 0;
+    pp_threads_begin(&threads_cfg);
     atomic_store(&sampler_stop, 0);
     atomic_store(&live.active, 1);
     /* The sampler thread is excluded from sampling by blocking the signal in

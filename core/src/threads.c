@@ -26,6 +26,10 @@ typedef struct thread_entry {
 static thread_entry *threads;
 static size_t n_threads, cap_threads;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* The session whose timers are armed (its cookie), 0 once disarmed: a thread
+ * that registers itself with a stale session's settings (racing stop) is
+ * refused instead of keeping a timer nobody will delete. */
+static uint64_t armed_cookie;
 
 /* The kernel's encoding of a thread's CPU clock (see clock_getcpuclockid and
  * MAKE_THREAD_CPUCLOCK in the kernel): any tid of this process, not only the
@@ -114,12 +118,19 @@ static thread_entry *add_locked(const pp_threads_config *cfg, pid_t tid)
     return t;
 }
 
+void pp_threads_begin(const pp_threads_config *cfg)
+{
+    pthread_mutex_lock(&lock);
+    armed_cookie = cfg->cookie;
+    pthread_mutex_unlock(&lock);
+}
+
 int pp_threads_add(const pp_threads_config *cfg, pid_t tid)
 {
     if (tid == cfg->exclude_tid)
         return 0;
     pthread_mutex_lock(&lock);
-    thread_entry *t = add_locked(cfg, tid);
+    thread_entry *t = armed_cookie == cfg->cookie ? add_locked(cfg, tid) : NULL;
     pthread_mutex_unlock(&lock);
     return t ? 0 : -1;
 }
@@ -130,6 +141,7 @@ int pp_threads_scan(const pp_threads_config *cfg)
     if (!dir)
         return (int)n_threads;
     pthread_mutex_lock(&lock);
+    armed_cookie = cfg->cookie;
     for (size_t i = 0; i < n_threads; i++)
         threads[i].seen = 0;
     struct dirent *de;
@@ -182,6 +194,7 @@ void pp_threads_disarm_all(void)
     for (size_t i = 0; i < n_threads; i++)
         disarm(&threads[i]);
     n_threads = 0;
+    armed_cookie = 0;
     pthread_mutex_unlock(&lock);
 }
 
@@ -199,4 +212,5 @@ void pp_threads_forget(void)
 {
     pthread_mutex_init(&lock, NULL);
     n_threads = 0;
+    armed_cookie = 0;
 }

@@ -21,6 +21,8 @@ typedef struct pp_threads_config {
 /* Creates timers for new threads, deletes those of threads that ended.
  * Returns how many threads are covered. */
 int pp_threads_scan(const pp_threads_config *cfg);
+/* A session starts: threads may add themselves with its settings. */
+void pp_threads_begin(const pp_threads_config *cfg);
 /* Covers one thread now (called on the new thread itself, so it is timed
  * from its first instructions rather than from the next scan). Idempotent. */
 int pp_threads_add(const pp_threads_config *cfg, pid_t tid);
