@@ -52,12 +52,9 @@ static int cmp_line(const void *a, const void *b)
 
 int pp_collapsed_write(const pp_profile *p, int value_index, unsigned flags, pp_buf *out, char *err, size_t errlen)
 {
-    uint32_t vi = value_index < 0 ? p->default_value : (uint32_t)value_index;
-    if (vi >= p->n_values) {
-        snprintf(err, errlen, "collapsed: value index %d out of range (profile has %" PRIu32 " values)",
-                 value_index < 0 ? (int)vi : value_index, p->n_values);
+    uint32_t vi;
+    if (pp_profile_pick_value(p, value_index, "collapsed", &vi, err, errlen) != 0)
         return -1;
-    }
     pp_buf text;
     pp_buf_init(&text);
     line_ref *lines = malloc((p->n_samples ? p->n_samples : 1) * sizeof *lines);

@@ -3,6 +3,8 @@
 #include "idmap.h"
 #include "polyprof.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,4 +131,17 @@ int64_t pp_profile_total(const pp_profile *p, uint32_t index)
     for (size_t i = 0; i < p->n_samples; i++)
         total += p->samples[i].values[index];
     return total;
+}
+
+int pp_profile_pick_value(const pp_profile *p, int requested, const char *what, uint32_t *out, char *err,
+                          size_t errlen)
+{
+    uint32_t vi = requested < 0 ? p->default_value : (uint32_t)requested;
+    if (vi >= p->n_values) {
+        snprintf(err, errlen, "%s: value index %d out of range (profile has %" PRIu32 " values)", what,
+                 requested < 0 ? (int)vi : requested, p->n_values);
+        return -1;
+    }
+    *out = vi;
+    return 0;
 }

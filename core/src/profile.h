@@ -102,6 +102,11 @@ int pp_profile_add_comment(pp_profile *p, const char *text);
  * and metadata, and no samples: the start of every transform. */
 pp_profile *pp_profile_copy_without_samples(const pp_profile *p);
 
+/* The value index a writer uses: `requested`, or the profile's default when
+ * negative. Returns -1 with a message naming `what` when out of range. */
+int pp_profile_pick_value(const pp_profile *p, int requested, const char *what, uint32_t *out, char *err,
+                          size_t errlen);
+
 /* Total of value `index` over all samples. */
 int64_t pp_profile_total(const pp_profile *p, uint32_t index);
 

@@ -112,12 +112,9 @@ static void write_rows(const report *r, size_t n, int64_t total, int is_ns, pp_b
 
 int pp_report_write(const pp_profile *p, int value_index, int top_n, pp_buf *out, char *err, size_t errlen)
 {
-    uint32_t vi = value_index < 0 ? p->default_value : (uint32_t)value_index;
-    if (vi >= p->n_values) {
-        snprintf(err, errlen, "report: value index %d out of range (profile has %" PRIu32 " values)",
-                 value_index < 0 ? (int)vi : value_index, p->n_values);
+    uint32_t vi;
+    if (pp_profile_pick_value(p, value_index, "report", &vi, err, errlen) != 0)
         return -1;
-    }
     report r = {.p = p};
     int rc = -1;
     if (index_functions(&r) != 0) {
