@@ -38,7 +38,9 @@ extern "C" {
 
 /* ---------------------------------------------------------------- options */
 
-typedef enum { PP_MODE_CPU = 0, PP_MODE_WALL = 1 } pp_mode;
+/* PP_MODE_ALLOC: allocation samples the runtime reports itself (the JVM
+ * agent, through pp_events_*); the signal sampler refuses it. */
+typedef enum { PP_MODE_CPU = 0, PP_MODE_WALL = 1, PP_MODE_ALLOC = 2 } pp_mode;
 
 typedef enum {
     PP_FORMAT_AUTO = 0,   /* from the file suffix */
@@ -60,6 +62,7 @@ typedef struct pp_options {
     uint32_t ring_slots;     /* ring=256: raw samples buffered between drains */
     char file[PP_PATH_MAX];  /* file=out.pb.gz                                */
     pp_format format;        /* format=pprof|collapsed|text|cpuprofile (default: suffix) */
+    uint64_t alloc_interval; /* alloc_interval=512k: mean bytes between allocation samples */
 } pp_options;
 
 PP_API void pp_options_default(pp_options *o);
@@ -206,6 +209,12 @@ typedef struct pp_runtime {
      * for a thread seen for the first time (e.g. threading.Thread.name).
      * Returns 0 when it wrote one. Optional. */
     int (*thread_name)(void *ctx, int tid, char *out, size_t len);
+    /* Nonzero: the interpreter frames pair with the leafmost eval-range
+     * native frame, and every native frame rootward of it is dropped, even
+     * when the native unwind reached the root. For the JVM, whose JIT code
+     * has no unwind tables: past the first code-cache frame the unwinder
+     * guesses, AsyncGetCallTrace does not. */
+    int pair_from_leaf;
     /* Native frames in these ranges are the eval loop: each stands for the
      * interpreter frames of one invocation (mixed mode). */
     pp_addr_range eval[PP_MAX_RANGES];
@@ -277,6 +286,33 @@ PP_API int pp_safe_read(void *dst, const void *src, size_t len);
 
 /* Monotonic clock in ns. */
 PP_API uint64_t pp_now_ns(void);
+
+/* ---------------------------------------------------------------- events */
+
+/* Event profiles: samples a runtime reports from its own callbacks, not from
+ * the core's signal (the JVM's sampled allocations): a raw interpreter stack
+ * and caller-given values per sample, aggregated by stack under a memory cap
+ * (past it, into one "[overflow: profiler memory cap reached]" sample), named
+ * at export through the runtime's resolve hooks. Thread-safe (one mutex);
+ * not async-signal-safe. */
+typedef struct pp_events pp_events;
+
+#define PP_MAX_EVENT_FRAMES 512
+
+/* n_values (type, unit) pairs, at most 4; the last is the default. */
+PP_API pp_events *pp_events_new(const char *const *types, const char *const *units, uint32_t n_values,
+                                const char *period_type, const char *period_unit, int64_t period,
+                                size_t max_memory);
+/* One sample: an optional named leaf frame (e.g. the allocated class), then
+ * frames leaf first (at most PP_MAX_EVENT_FRAMES), and n_values values.
+ * Returns 0, or -1 when the sample went to the overflow stack. */
+PP_API int pp_events_record(pp_events *e, const char *leaf_name, const pp_raw_frame *frames, uint32_t n_frames,
+                            const int64_t *values);
+/* A profile of everything recorded so far; frames are named through rt
+ * (resolve_fast, then resolve_begin/resolve/resolve_end on the calling
+ * thread); those it cannot name read "[unresolved frame]". */
+PP_API pp_profile *pp_events_export(pp_events *e, const pp_runtime *rt);
+PP_API void pp_events_free(pp_events *e);
 
 #ifdef __cplusplus
 }

@@ -50,15 +50,17 @@ static void emit_group(emitter *e, const int *group_start, int g)
         emit(e, PP_REF_INTERP, (uint32_t)i);
 }
 
-static void emit_markers(emitter *e, const pp_raw_sample *s)
+static void emit_markers_for(emitter *e, uint32_t flags, int n_interp)
 {
-    if (s->flags & PP_SAMPLE_INTERP_FAULT)
+    if (flags & PP_SAMPLE_INTERP_FAULT)
         emit(e, PP_REF_SPECIAL, PP_SPECIAL_INTERP_FAULT);
-    if (s->flags & (PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_INTERP_TRUNCATED))
+    if (flags & (PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_INTERP_TRUNCATED))
         emit(e, PP_REF_SPECIAL, PP_SPECIAL_TRUNCATED);
-    else if ((s->flags & PP_SAMPLE_NATIVE_FAILED) && s->n_interp == 0)
+    else if ((flags & PP_SAMPLE_NATIVE_FAILED) && n_interp == 0)
         emit(e, PP_REF_SPECIAL, PP_SPECIAL_UNWIND_FAILED);
 }
+
+static void emit_markers(emitter *e, const pp_raw_sample *s) { emit_markers_for(e, s->flags, s->n_interp); }
 
 /* Natives then interpreter frames, nothing paired: for samples where the
  * eval loop was not found among the native frames. */
@@ -100,7 +102,10 @@ int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn 
      * the root end. */
     /* A truncated interpreter capture lost its root-side groups: pair from
      * the leaf then too. */
-    int complete = (s->flags & PP_SAMPLE_NATIVE_COMPLETE) && !(s->flags & PP_SAMPLE_INTERP_TRUNCATED);
+    /* pair_from_leaf: the runtime trusts no native frame rootward of the
+     * leafmost eval frame, so the sample is paired as if cut short there. */
+    int complete = (s->flags & PP_SAMPLE_NATIVE_COMPLETE) && !(s->flags & PP_SAMPLE_INTERP_TRUNCATED) &&
+                   !rt->pair_from_leaf;
     int offset = complete ? n_eval - n_groups : 0;
     int pair[PP_RAW_MAX_NATIVE];
     int first_paired = -1, last_paired = -1;
@@ -149,6 +154,10 @@ int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn 
     }
     for (int g = root_unpaired_from; g < n_groups; g++)
         emit_group(&e, group_start, g);
-    emit_markers(&e, s);
+    /* Dropped natives past the splice cannot make the stack truncated. */
+    uint32_t flags = s->flags;
+    if (rt->pair_from_leaf)
+        flags &= ~(uint32_t)PP_SAMPLE_NATIVE_TRUNCATED;
+    emit_markers_for(&e, flags, s->n_interp);
     return e.n;
 }

@@ -14,6 +14,7 @@
 #define PP_DEFAULT_INTERVAL_NS 10000000ULL
 #define PP_DEFAULT_MAX_MEMORY (64u << 20)
 #define PP_DEFAULT_RING_SLOTS 256u
+#define PP_DEFAULT_ALLOC_INTERVAL (512u << 10)
 
 void pp_options_default(pp_options *o)
 {
@@ -25,6 +26,7 @@ void pp_options_default(pp_options *o)
     o->max_memory = PP_DEFAULT_MAX_MEMORY;
     o->ring_slots = PP_DEFAULT_RING_SLOTS;
     o->format = PP_FORMAT_AUTO;
+    o->alloc_interval = PP_DEFAULT_ALLOC_INTERVAL;
 }
 
 static int fail(char *err, size_t errlen, const char *key, const char *value, const char *why)
@@ -153,8 +155,10 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
             o->mode = PP_MODE_CPU;
         else if (!strcmp(value, "wall"))
             o->mode = PP_MODE_WALL;
+        else if (!strcmp(value, "alloc"))
+            o->mode = PP_MODE_ALLOC;
         else
-            return fail(err, errlen, key, value, "expected cpu or wall");
+            return fail(err, errlen, key, value, "expected cpu, wall or alloc");
     } else if (!strcmp(key, "interval")) {
         if (parse_duration(value, 1000000ULL, &u) != 0)
             return fail(err, errlen, key, value, "expected a positive duration such as 10ms");
@@ -194,10 +198,15 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
         if (strcmp(value, "auto") != 0 && pp_format_from_name(value, &f, NULL, 0) != 0)
             return fail(err, errlen, key, value, "expected auto, pprof, collapsed, text or cpuprofile");
         o->format = f;
+    } else if (!strcmp(key, "alloc_interval")) {
+        /* Mean bytes between allocation samples; the JVM takes an int. */
+        if (parse_size(value, &u) != 0 || u == 0 || u > 0x7fffffffULL)
+            return fail(err, errlen, key, value, "expected a size from 1 byte to 2g, such as 512k");
+        o->alloc_interval = u;
     } else {
         if (err && errlen)
             snprintf(err, errlen, "unknown option '%s' (known: event, interval, duration, native, signal, "
-                                  "memory, ring, file, format)", key);
+                                  "memory, ring, file, format, alloc_interval)", key);
         return -1;
     }
     return 0;
@@ -225,7 +234,7 @@ int pp_options_parse(pp_options *o, const char *spec, char *err, size_t errlen)
             /* Bare words: "start" is the agent's verb; "cpu"/"wall" name the event. */
             if (!strcmp(item, "start"))
                 continue;
-            if (!strcmp(item, "cpu") || !strcmp(item, "wall")) {
+            if (!strcmp(item, "cpu") || !strcmp(item, "wall") || !strcmp(item, "alloc")) {
                 rc = pp_options_set(&work, "event", item, err, errlen);
             } else {
                 snprintf(err, errlen, "option '%s': expected key=value", item);
@@ -249,6 +258,12 @@ int pp_options_parse(pp_options *o, const char *spec, char *err, size_t errlen)
 
 void pp_options_format(const pp_options *o, char *out, size_t outlen)
 {
+    if (o->mode == PP_MODE_ALLOC) {
+        snprintf(out, outlen, "event=alloc,alloc_interval=%llu,duration=%llums,memory=%zuk%s%s",
+                 (unsigned long long)o->alloc_interval, (unsigned long long)(o->duration_ns / 1000000),
+                 o->max_memory >> 10, o->file[0] ? ",file=" : "", o->file);
+        return;
+    }
     snprintf(out, outlen, "event=%s,interval=%lluus,duration=%llums,native=%s,signal=%d,memory=%zuk%s%s",
              o->mode == PP_MODE_CPU ? "cpu" : "wall", (unsigned long long)(o->interval_ns / 1000),
              (unsigned long long)(o->duration_ns / 1000000), o->native ? "true" : "false", o->signo,

@@ -341,7 +341,10 @@ static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const
         }
     }
     out->weight = s->weight;
-    if (s->flags & PP_SAMPLE_NATIVE_FAILED)
+    /* A pair_from_leaf runtime (the JVM) expects the native unwind to stop
+     * in its generated code: with interpreter frames to stand for the rest,
+     * that is no failure. */
+    if ((s->flags & PP_SAMPLE_NATIVE_FAILED) && !(have_runtime && runtime.pair_from_leaf && s->n_interp))
         atomic_fetch_add_explicit(&live.unwind_failed, 1, memory_order_relaxed);
     if (s->flags & PP_SAMPLE_NATIVE_SKIPPED)
         atomic_fetch_add_explicit(&live.native_skipped, 1, memory_order_relaxed);
@@ -592,6 +595,11 @@ pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, co
                                  size_t errlen)
 {
     pthread_once(&once, init_once);
+    if (o->mode == PP_MODE_ALLOC) {
+        set_err(err, errlen, "option 'event': alloc is recorded by the runtime (the JVM agent), not by the "
+                             "signal sampler; use cpu or wall");
+        return NULL;
+    }
     pp_collector *c = calloc(1, sizeof *c);
     if (!c) {
         set_err(err, errlen, "out of memory");

@@ -38,6 +38,10 @@ void pp_unwind_warm_thread(void)
     void *trace[8];
     unw_backtrace(trace, 8);
     trace_warm = 1;
+    /* This thread has unwound outside a handler: its first sample need not
+     * wait until it runs outside libc (a thread that always sleeps in libc,
+     * sampled in wall mode, would otherwise never be unwound). */
+    thread_warm = 1;
 }
 
 int pp_unwind_init(void)

@@ -128,5 +128,30 @@ int main(void)
         n = pp_merge_stack(&sample, rt, plumbing, NULL, out);
         CHECK_STR(render(out, n), "N0 S1");
     }
+    /* pair_from_leaf (the JVM): the native unwind went on past JIT code
+     * (0x1100) through guessed frames (0x1801: more code cache, 0x6001,
+     * 0x8001) to the root; the Java frames replace everything from the
+     * leafmost code-cache frame, and the JNI/libz natives under them stay. */
+    {
+        static pp_runtime jvm;
+        jvm = *rt;
+        jvm.pair_from_leaf = 1;
+        uintptr_t pcs[] = {0x7000, 0x6001, 0x1101, 0x6001, 0x1801, 0x8001};
+        uint32_t fl[] = {0, 0, 0};
+        set_native(pcs, 6, PP_SAMPLE_NATIVE_COMPLETE);
+        set_interp(3, fl);
+        n = pp_merge_stack(&sample, &jvm, plumbing, NULL, out);
+        CHECK_STR(render(out, n), "N0 N1 I0 I1 I2");
+        /* Natives cut short past the splice: no [truncated] marker. */
+        set_native(pcs, 6, PP_SAMPLE_NATIVE_TRUNCATED);
+        set_interp(3, fl);
+        n = pp_merge_stack(&sample, &jvm, plumbing, NULL, out);
+        CHECK_STR(render(out, n), "N0 N1 I0 I1 I2");
+        /* The same complete sample without the flag pairs at the root. */
+        set_native(pcs, 6, PP_SAMPLE_NATIVE_COMPLETE);
+        set_interp(3, fl);
+        n = pp_merge_stack(&sample, rt, plumbing, NULL, out);
+        CHECK_STR(render(out, n), "N0 N1 N3 I0 I1 I2");
+    }
     TEST_MAIN_END();
 }

@@ -40,6 +40,27 @@ int main(void)
     CHECK_EQ_INT(pp_options_parse(&o, "signal=SEGV", err, sizeof err), -1);
     CHECK_EQ_INT(pp_options_parse(&o, "memory=1k", err, sizeof err), -1);
     CHECK_EQ_INT(pp_options_parse(&o, "interval", err, sizeof err), -1);
+    /* The JVM agent's keys: event=alloc with its sampling interval. */
+    {
+        pp_options a;
+        pp_options_default(&a);
+        CHECK_EQ_INT(a.alloc_interval, 512 * 1024);
+        CHECK_EQ_INT(pp_options_parse(&a, "start,event=alloc,alloc_interval=1m,file=/tmp/a.pb.gz", err, sizeof err),
+                     0);
+        CHECK_EQ_INT(a.mode, PP_MODE_ALLOC);
+        CHECK_EQ_INT(a.alloc_interval, 1 << 20);
+        char text[512];
+        pp_options_format(&a, text, sizeof text);
+        CHECK(strstr(text, "event=alloc,alloc_interval=1048576") != NULL);
+        CHECK_EQ_INT(pp_options_parse(&a, "alloc_interval=lots", err, sizeof err), -1);
+        CHECK(strstr(err, "'alloc_interval'") != NULL);
+        CHECK_EQ_INT(pp_options_parse(&a, "alloc_interval=4g", err, sizeof err), -1);
+        CHECK_EQ_INT(pp_options_parse(&a, "alloc", err, sizeof err), 0);
+        CHECK_EQ_INT(a.mode, PP_MODE_ALLOC);
+        /* The signal sampler refuses alloc, naming the key. */
+        CHECK(pp_collector_start(&a, NULL, NULL, err, sizeof err) == NULL);
+        CHECK(strstr(err, "'event'") != NULL);
+    }
     /* A failed parse leaves the options as they were. */
     CHECK_EQ_INT(o.interval_ns, before.interval_ns);
     CHECK_EQ_INT(o.native, before.native);

@@ -1,0 +1,22 @@
+/* AsyncGetCallTrace from the signal handler: the Java frames of the
+ * interrupted thread as raw frames (jmethodID, bci, the Method* the id
+ * pointed to), or one named frame for each of its failure codes. */
+#ifndef PPJ_AGCT_H
+#define PPJ_AGCT_H
+
+#include <stdint.h>
+
+#include "polyprof.h"
+
+/* Looks up AsyncGetCallTrace in libjvm; 0 when found. */
+int ppj_agct_init(char *err, size_t errlen);
+/* pp_runtime.capture: async-signal-safe. */
+int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags);
+/* Raw frames with code 0 carry a failure: check is the negated AGCT code
+ * (1..10), or 0 for a frame whose method had no jmethodID. The name, e.g.
+ * "[gc_active]"; NULL when not such a frame. */
+const char *ppj_agct_error_name(const pp_raw_frame *f);
+/* Adds "agct_<reason>=N" metadata lines for every failure seen since start. */
+void ppj_agct_add_metadata(pp_profile *p);
+
+#endif

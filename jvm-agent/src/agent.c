@@ -1,0 +1,277 @@
+/* The JVMTI agent: java -agentpath:libpolyprof.so=start,event=cpu,file=out.pb.gz
+ *
+ * Agent_OnLoad parses the options (the core's one grammar) and asks for the
+ * capabilities and events AsyncGetCallTrace needs; VMInit starts profiling
+ * (cpu/wall: the core's signal sampler with the Java frames from AGCT;
+ * alloc: JVMTI heap sampling); the profile is written when the duration
+ * ends, or at VMDeath. Any failure prints one line and leaves the JVM running
+ * without the profiler. Only Agent_OnLoad, Agent_OnAttach and Agent_OnUnload
+ * are exported (everything else is hidden). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agct.h"
+#include "agent.h"
+#include "alloc.h"
+#include "codecache.h"
+#include "jthreads.h"
+#include "methods.h"
+
+ppj_agent ppj;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pp_collector *collector; /* cpu/wall while running */
+static int alloc_running;
+static int finished;            /* profile written (or abandoned): guarded by lock */
+static int vm_dying;
+static pthread_t timer_thread;
+static int have_timer_thread;
+static pp_runtime runtime;
+
+void ppj_log(const char *fmt, ...)
+{
+    char line[PP_PATH_MAX + 512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "polyprof: %s\n", line);
+}
+
+static int jvmti_ok(jvmtiError rc, const char *what, char *err, size_t errlen)
+{
+    if (rc == JVMTI_ERROR_NONE)
+        return 1;
+    snprintf(err, errlen, "%s failed (JVMTI error %d)", what, (int)rc);
+    return 0;
+}
+
+/* Caller holds lock. Stops whatever runs and writes the file once. */
+static void finish_locked(const char *why)
+{
+    if (finished)
+        return;
+    finished = 1;
+    pp_profile *p = NULL;
+    if (collector) {
+        p = pp_collector_stop(collector);
+        collector = NULL;
+        if (p)
+            ppj_agct_add_metadata(p);
+    } else if (alloc_running) {
+        p = ppj_alloc_stop(ppj.jvmti, &runtime);
+        alloc_running = 0;
+    }
+    if (!p)
+        return;
+    char opts[PP_PATH_MAX + 256], line[PP_PATH_MAX + 300];
+    if (ppj.options.mode == PP_MODE_ALLOC) {
+        pp_options_format(&ppj.options, opts, sizeof opts);
+        snprintf(line, sizeof line, "options=%s", opts);
+        pp_profile_add_metadata(p, line);
+    }
+    snprintf(line, sizeof line, "runtime=jvm");
+    pp_profile_add_metadata(p, line);
+    char err[512];
+    if (pp_profile_write_file(p, ppj.options.file, ppj.options.format, err, sizeof err) != 0)
+        ppj_log("cannot write the profile (%s): %s", why, err);
+    pp_profile_free(p);
+}
+
+/* Writes the profile when the duration ends; woken early at VMDeath. */
+static void *timer_main(void *arg)
+{
+    (void)arg;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    uint64_t ns = (uint64_t)deadline.tv_nsec + ppj.options.duration_ns;
+    deadline.tv_sec += (time_t)(ns / 1000000000ULL);
+    deadline.tv_nsec = (long)(ns % 1000000000ULL);
+    pthread_mutex_lock(&lock);
+    int rc = 0;
+    while (!vm_dying && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&wake, &lock, &deadline);
+    if (!vm_dying)
+        finish_locked("duration ended");
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *err, size_t errlen)
+{
+    memset(&runtime, 0, sizeof runtime);
+    runtime.name = "jvm";
+    runtime.resolve_begin = ppj_resolve_begin;
+    runtime.resolve = ppj_resolve;
+    runtime.resolve_end = ppj_resolve_end;
+    runtime.thread_name = ppj_thread_name;
+    if (ppj.options.mode == PP_MODE_ALLOC) {
+        if (ppj_alloc_start(jvmti, ppj.options.alloc_interval, ppj.options.max_memory, err, errlen) != 0)
+            return -1;
+        alloc_running = 1;
+        return 0;
+    }
+    if (ppj_agct_init(err, errlen) != 0)
+        return -1;
+    runtime.capture = ppj_agct_capture;
+    runtime.n_eval = (size_t)ppj_codecache_ranges(runtime.eval, PP_MAX_RANGES);
+    runtime.pair_from_leaf = 1;
+    if (pp_sampler_set_runtime(&runtime, err, errlen) != 0)
+        return -1;
+    ppj_methods_prime(jvmti, jni);
+    ppj_jthreads_note_current(jvmti, thread);
+    collector = pp_collector_start(&ppj.options, NULL, NULL, err, errlen);
+    return collector ? 0 : -1;
+}
+
+static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
+{
+    char err[512] = "";
+    pthread_mutex_lock(&lock);
+    if (finished) { /* the options were refused at load */
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    int rc = start_profiling(jvmti, jni, thread, err, sizeof err);
+    if (rc != 0) {
+        finished = 1;
+        ppj_log("%s; the JVM runs on without the profiler", err);
+    } else if (ppj.options.duration_ns) {
+        have_timer_thread = pthread_create(&timer_thread, NULL, timer_main, NULL) == 0;
+        if (!have_timer_thread)
+            ppj_log("cannot start the duration timer: the profile is written at exit");
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static void JNICALL on_vm_death(jvmtiEnv *jvmti, JNIEnv *jni)
+{
+    (void)jvmti;
+    (void)jni;
+    pthread_mutex_lock(&lock);
+    vm_dying = 1;
+    pthread_cond_broadcast(&wake);
+    pthread_mutex_unlock(&lock);
+    if (have_timer_thread)
+        pthread_join(timer_thread, NULL);
+    pthread_mutex_lock(&lock);
+    finish_locked("at exit");
+    pthread_mutex_unlock(&lock);
+}
+
+/* Event callbacks that only need to be enabled: ClassLoad because AGCT
+ * refuses to walk without it (ticks_no_class_load); CompiledMethodLoad
+ * because with it HotSpot records debug information at every instruction,
+ * not only at safepoints, so samples in compiled code land on the right
+ * method and line instead of the nearest safepoint's. */
+static void JNICALL on_class_load(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, jclass klass)
+{
+    (void)jvmti, (void)jni, (void)thread, (void)klass;
+}
+
+static void JNICALL on_compiled_method_load(jvmtiEnv *jvmti, jmethodID method, jint code_size,
+                                            const void *code_addr, jint map_length, const jvmtiAddrLocationMap *map,
+                                            const void *compile_info)
+{
+    (void)jvmti, (void)method, (void)code_size, (void)code_addr, (void)map_length, (void)map, (void)compile_info;
+}
+
+static int setup(JavaVM *vm, const char *options, char *err, size_t errlen)
+{
+    ppj.vm = vm;
+    pp_options_default(&ppj.options);
+    if (pp_options_parse(&ppj.options, options ? options : "", err, errlen) != 0)
+        return -1;
+    if (!ppj.options.file[0]) {
+        snprintf(err, errlen, "option 'file': required, e.g. file=/tmp/profile.pb.gz (.pb.gz pprof, .folded collapsed)");
+        return -1;
+    }
+    if (ppj.options.format == PP_FORMAT_AUTO) {
+        char ferr[PP_PATH_MAX + 256];
+        if (pp_format_from_path(ppj.options.file, &ppj.options.format, ferr, sizeof ferr) != 0) {
+            snprintf(err, errlen, "option 'file': %s", ferr);
+            return -1;
+        }
+    }
+    jvmtiEnv *jvmti = NULL;
+    if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK || !jvmti) {
+        snprintf(err, errlen, "JVMTI 1.2 is not available in this JVM");
+        return -1;
+    }
+    ppj.jvmti = jvmti;
+    int alloc = ppj.options.mode == PP_MODE_ALLOC;
+    jvmtiCapabilities caps;
+    memset(&caps, 0, sizeof caps);
+    caps.can_get_source_file_name = 1;
+    caps.can_get_line_numbers = 1;
+    if (alloc)
+        caps.can_generate_sampled_object_alloc_events = 1;
+    else
+        caps.can_generate_compiled_method_load_events = 1;
+    if (!jvmti_ok((*jvmti)->AddCapabilities(jvmti, &caps), "AddCapabilities", err, errlen))
+        return -1;
+    jvmtiEventCallbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.VMInit = on_vm_init;
+    cb.VMDeath = on_vm_death;
+    cb.ClassLoad = on_class_load;
+    cb.ClassPrepare = ppj_on_class_prepare;
+    cb.CompiledMethodLoad = on_compiled_method_load;
+    cb.ThreadStart = ppj_on_thread_start;
+    cb.ThreadEnd = ppj_on_thread_end;
+    cb.SampledObjectAlloc = ppj_on_sampled_alloc;
+    if (!jvmti_ok((*jvmti)->SetEventCallbacks(jvmti, &cb, (jint)sizeof cb), "SetEventCallbacks", err, errlen))
+        return -1;
+    jvmtiEvent events[8];
+    int n = 0;
+    events[n++] = JVMTI_EVENT_VM_INIT;
+    events[n++] = JVMTI_EVENT_VM_DEATH;
+    events[n++] = JVMTI_EVENT_CLASS_PREPARE; /* alloc stacks need jmethodIDs too */
+    if (!alloc) {
+        events[n++] = JVMTI_EVENT_CLASS_LOAD;
+        events[n++] = JVMTI_EVENT_COMPILED_METHOD_LOAD;
+        events[n++] = JVMTI_EVENT_THREAD_START;
+        events[n++] = JVMTI_EVENT_THREAD_END;
+    }
+    for (int i = 0; i < n; i++)
+        if (!jvmti_ok((*jvmti)->SetEventNotificationMode(jvmti, JVMTI_ENABLE, events[i], NULL),
+                      "SetEventNotificationMode", err, errlen))
+            return -1;
+    return 0;
+}
+
+__attribute__((visibility("default"))) JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options,
+                                                                            void *reserved)
+{
+    (void)reserved;
+    char err[PP_PATH_MAX + 512];
+    if (setup(vm, options, err, sizeof err) != 0) {
+        finished = 1;
+        ppj_log("%s; the JVM runs on without the profiler", err);
+    }
+    /* Never fail the JVM's start: a profiler is not worth an outage. */
+    return JNI_OK;
+}
+
+__attribute__((visibility("default"))) JNIEXPORT jint JNICALL Agent_OnAttach(JavaVM *vm, char *options,
+                                                                              void *reserved)
+{
+    (void)vm;
+    (void)options;
+    (void)reserved;
+    ppj_log("attaching to a running JVM is not supported yet; load the agent with -agentpath at start");
+    return JNI_OK;
+}
+
+__attribute__((visibility("default"))) JNIEXPORT void JNICALL Agent_OnUnload(JavaVM *vm)
+{
+    (void)vm;
+    /* Nothing is torn down: the signal handler stays installed for the
+     * process's life, since a signal may still be in flight. */
+}

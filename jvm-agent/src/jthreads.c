@@ -1,0 +1,98 @@
+#include "jthreads.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "methods.h"
+#include "polyprof.h"
+
+/* tid -> Java name, open addressing; a reused tid overwrites. Bounded: past
+ * the load limit names are not recorded and the kernel's name is used. */
+#define SLOTS 8192
+typedef struct slot {
+    int tid; /* 0 empty, -1 removed */
+    char name[64];
+} slot;
+static slot names[SLOTS];
+static int used;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void put(int tid, const char *name)
+{
+    pthread_mutex_lock(&lock);
+    unsigned h = (unsigned)tid * 2654435761u % SLOTS;
+    int free_slot = -1;
+    for (int i = 0; i < SLOTS; i++, h = (h + 1) % SLOTS) {
+        if (names[h].tid == tid) {
+            free_slot = (int)h;
+            break;
+        }
+        if (names[h].tid == -1 && free_slot < 0)
+            free_slot = (int)h;
+        if (names[h].tid == 0) {
+            if (free_slot < 0 && used < SLOTS * 3 / 4) {
+                free_slot = (int)h;
+                used++;
+            }
+            break;
+        }
+    }
+    if (free_slot >= 0) {
+        names[free_slot].tid = tid;
+        snprintf(names[free_slot].name, sizeof names[free_slot].name, "%s", name);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+int ppj_thread_name(void *ctx, int tid, char *out, size_t len)
+{
+    (void)ctx;
+    int rc = -1;
+    pthread_mutex_lock(&lock);
+    unsigned h = (unsigned)tid * 2654435761u % SLOTS;
+    for (int i = 0; i < SLOTS && names[h].tid != 0; i++, h = (h + 1) % SLOTS) {
+        if (names[h].tid == tid) {
+            snprintf(out, len, "%s", names[h].name);
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+void ppj_jthreads_note_current(jvmtiEnv *jvmti, jthread thread)
+{
+    jvmtiThreadInfo info;
+    memset(&info, 0, sizeof info);
+    if ((*jvmti)->GetThreadInfo(jvmti, thread, &info) != JVMTI_ERROR_NONE)
+        return;
+    if (info.name) {
+        put((int)syscall(SYS_gettid), info.name);
+        (*jvmti)->Deallocate(jvmti, (unsigned char *)info.name);
+    }
+}
+
+void JNICALL ppj_on_thread_start(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
+{
+    (void)jni;
+    if (ppj_methods_is_own_thread())
+        return;
+    /* Timed from here rather than from the core's next /proc scan (every
+     * 100 ms), so short-lived threads are sampled too. */
+    pp_sampler_add_current_thread();
+    ppj_jthreads_note_current(jvmti, thread);
+}
+
+void JNICALL ppj_on_thread_end(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
+{
+    (void)jvmti;
+    (void)jni;
+    (void)thread;
+    /* The name stays until the tid is reused: samples taken just before the
+     * end are named after it. The core drops the thread's timer at its next
+     * scan; an ended thread's CPU clock no longer fires. */
+}
