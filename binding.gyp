@@ -26,7 +26,10 @@
       # -fvisibility=hidden alone would still export pp_* from the addon and
       # let another library's pp_* interpose on them. The version script
       # exports only Node's module entry point; everything else binds locally.
-      'ldflags': ['-Wl,--version-script=<(module_root_dir)/node/src/exports.map'],
+      # -z nodelete: Node dlcloses an addon when the last worker that loaded
+      # it exits, but the sampler's signal handler, fork handlers and thread,
+      # and libunwind's per-thread destructors, must outlive any one worker.
+      'ldflags': ['-Wl,--version-script=<(module_root_dir)/node/src/exports.map', '-Wl,-z,nodelete'],
     },
   ],
 }

@@ -1,19 +1,22 @@
 // Type declarations of polyprof's Node API (node/lib/index.js).
 
 /**
- * 'v8': V8's CpuProfiler samples the JavaScript thread that started the
- * profile (wall time, JavaScript frames only). 'cpu' and 'wall' are the
- * signal-based modes with native frames; they are not built for Node yet and
- * throw a PolyprofError.
+ * 'cpu' (default): every thread of the process is sampled in proportion to
+ * the CPU it uses, JavaScript frames merged with native ones (C++, OpenSSL,
+ * zlib, the GC). 'wall': the same, sampling every thread on a wall-clock
+ * tick whether it runs or waits. JavaScript frames come from the main thread
+ * and from each worker that has loaded polyprof. 'v8': V8's CpuProfiler
+ * samples the JavaScript thread that started the profile (wall time,
+ * JavaScript frames only).
  */
-export type Mode = 'v8' | 'cpu' | 'wall';
+export type Mode = 'cpu' | 'wall' | 'v8';
 
 export interface StartOptions {
   /** Sampling period in milliseconds (default 10; at least 0.1). */
   intervalMs?: number;
-  /** Default 'v8'. */
+  /** Default 'cpu'. */
   mode?: Mode;
-  /** Native frames: only false is possible in mode 'v8'. */
+  /** Native frames (default true); only false is possible in mode 'v8'. */
   native?: boolean;
   /** Stop collecting after this long; stop() still returns the profile. 0 or absent: until stop(). */
   durationSeconds?: number;
@@ -47,7 +50,7 @@ export interface Frame {
   name: string;
   /** Script URL or path, "" when unknown. */
   file: string;
-  /** In mode 'v8': the line where the function starts (0 when unknown). */
+  /** The line where the function starts (0 when unknown). */
   line: number;
   /** 'special': where time went outside any function, e.g. "(program)", "(idle)", "(garbage collector)". */
   kind: FrameKind;
@@ -102,7 +105,7 @@ export class Profile {
   toCpuprofile(): CpuProfile;
 }
 
-/** Misuse: double start, stop without start, bad options or formats, modes not built yet. */
+/** Misuse: double start, stop without start, bad options or formats, a second session in another mode. */
 export class PolyprofError extends Error {}
 
 export function start(options?: StartOptions): void;

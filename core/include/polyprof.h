@@ -170,6 +170,9 @@ typedef struct pp_raw_frame {
 /* This frame is the rootmost frame one native eval-loop invocation runs
  * (frames are listed leaf first). */
 #define PP_RAW_ENTRY 1u
+/* Set by mark_entries: the frame was captured but says nothing (e.g. a
+ * runtime stub at the top of the stack); the merge leaves it out. */
+#define PP_RAW_OMIT 2u
 
 /* Flags the capture hook may report for the whole sample. */
 #define PP_CAPTURE_TRUNCATED 1u  /* more frames than fit */
@@ -227,7 +230,24 @@ typedef struct pp_runtime {
     pp_addr_range plumbing[PP_MAX_RANGES];
     size_t n_plumbing;
     int (*is_plumbing)(void *ctx, const char *symbol);
+    /* Optional, drain thread, for runtimes whose code is generated at run
+     * time and has no fixed address range (V8's JIT code, its remapped
+     * builtins): what the native frame at pc is, as PP_NATIVE_*. Not cached
+     * by the core: the same address may hold other code later. */
+    int (*classify_native)(void *ctx, uintptr_t pc);
+    /* Optional, drain thread, before the merge: flags the rootmost
+     * interpreter frame of each eval-loop invocation PP_RAW_ENTRY, for
+     * runtimes whose capture cannot tell where one invocation ends (V8's
+     * stack sample lists the frames of every JavaScript entry as one run).
+     * native is leaf first, as unwound. */
+    void (*mark_entries)(void *ctx, const uintptr_t *native, int n_native, pp_raw_frame *interp, int n_interp);
 } pp_runtime;
+
+/* classify_native results. */
+#define PP_NATIVE_UNKNOWN 0  /* decide by the ranges and symbols above */
+#define PP_NATIVE_EVAL 1     /* stands for one invocation's interpreter frames */
+#define PP_NATIVE_PLUMBING 2 /* runtime machinery: dropped */
+#define PP_NATIVE_KEEP 3     /* an ordinary native frame */
 
 /* Registers the bridge; call once before the first start. The struct is copied. */
 PP_API int pp_sampler_set_runtime(const pp_runtime *rt, char *err, size_t errlen);

@@ -15,9 +15,20 @@ static int in_ranges(const pp_addr_range *r, size_t n, uintptr_t pc)
     return 0;
 }
 
+static int is_eval_frame(const pp_runtime *rt, uintptr_t pc)
+{
+    if (rt->classify_native) {
+        int kind = rt->classify_native(rt->ctx, pc);
+        if (kind != PP_NATIVE_UNKNOWN)
+            return kind == PP_NATIVE_EVAL;
+    }
+    return in_ranges(rt->eval, rt->n_eval, pc);
+}
+
 typedef struct emitter {
     pp_frame_ref *out;
     int n;
+    const pp_raw_frame *frames; /* the sample's interpreter frames */
 } emitter;
 
 static void emit(emitter *e, uint8_t kind, uint32_t index)
@@ -47,7 +58,8 @@ static int split_groups(const pp_raw_sample *s, int *group_start)
 static void emit_group(emitter *e, const int *group_start, int g)
 {
     for (int i = group_start[g]; i < group_start[g + 1]; i++)
-        emit(e, PP_REF_INTERP, (uint32_t)i);
+        if (!(e->frames[i].flags & PP_RAW_OMIT))
+            emit(e, PP_REF_INTERP, (uint32_t)i);
 }
 
 static void emit_markers_for(emitter *e, uint32_t flags, int n_interp)
@@ -63,11 +75,14 @@ static void emit_markers_for(emitter *e, uint32_t flags, int n_interp)
 static void emit_markers(emitter *e, const pp_raw_sample *s) { emit_markers_for(e, s->flags, s->n_interp); }
 
 /* Natives then interpreter frames, nothing paired: for samples where the
- * eval loop was not found among the native frames. */
-static int emit_unspliced(emitter *e, const pp_raw_sample *s, const int *group_start, int n_groups)
+ * eval loop was not found among the native frames. The runtime's plumbing
+ * goes when there are interpreter frames to stand for it. */
+static int emit_unspliced(emitter *e, const pp_raw_sample *s, const int *group_start, int n_groups,
+                          pp_plumbing_fn is_plumbing, void *ctx)
 {
     for (int j = 0; j < s->n_native; j++)
-        emit(e, PP_REF_NATIVE, (uint32_t)j);
+        if (!n_groups || !is_plumbing || !is_plumbing(ctx, s->native[j], j == 0))
+            emit(e, PP_REF_NATIVE, (uint32_t)j);
     for (int g = 0; g < n_groups; g++)
         emit_group(e, group_start, g);
     emit_markers(e, s);
@@ -77,7 +92,7 @@ static int emit_unspliced(emitter *e, const pp_raw_sample *s, const int *group_s
 int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn is_plumbing, void *ctx,
                    pp_frame_ref *out)
 {
-    emitter e = {out, 0};
+    emitter e = {out, 0, s->interp};
     int group_start[PP_RAW_MAX_INTERP + 1];
     int n_groups = split_groups(s, group_start);
     int n_native = s->n_native;
@@ -86,13 +101,13 @@ int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn 
     int n_eval = 0;
     if (rt && n_groups)
         for (int j = 0; j < n_native; j++)
-            if (in_ranges(rt->eval, rt->n_eval, s->native[j]))
+            if (is_eval_frame(rt, s->native[j]))
                 eval_pos[n_eval++] = j;
 
     if (n_groups == 0 || n_eval == 0) {
         /* Nothing to splice: a thread with no interpreter frames, native
          * capture off, or an unwind that never reached the eval loop. */
-        return emit_unspliced(&e, s, group_start, n_groups);
+        return emit_unspliced(&e, s, group_start, n_groups, is_plumbing, ctx);
     }
 
     /* Pair eval frames with groups. A complete unwind is aligned at the root,
@@ -121,7 +136,7 @@ int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn 
     int leaf_unpaired = (complete && offset < 0) ? -offset : 0;
     int root_unpaired_from = complete ? n_groups : (n_eval < n_groups ? n_eval : n_groups);
     if (first_paired < 0) {
-        return emit_unspliced(&e, s, group_start, n_groups);
+        return emit_unspliced(&e, s, group_start, n_groups, is_plumbing, ctx);
     }
     int leafmost = eval_pos[first_paired], rootmost = eval_pos[last_paired];
 

@@ -297,6 +297,11 @@ static void thread_label_ids(pid_t tid, pp_resolve_session *rs, uint32_t *out)
 static int is_plumbing(void *ctx, uintptr_t pc, int leaf)
 {
     (void)ctx;
+    if (have_runtime && runtime.classify_native) {
+        int kind = runtime.classify_native(runtime.ctx, pc);
+        if (kind != PP_NATIVE_UNKNOWN)
+            return kind == PP_NATIVE_PLUMBING;
+    }
     return pp_framedict_native_is_plumbing(dict, pc, leaf, have_runtime ? &runtime : NULL);
 }
 
@@ -312,6 +317,19 @@ static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const
                            processed *out)
 {
     pp_frame_ref refs[PP_MERGED_MAX];
+    static pp_raw_sample marked; /* drain thread only (drain_lock) */
+    if (have_runtime && runtime.mark_entries && s->n_interp) {
+        /* The ring slot is the handler's; the bridge marks a copy. */
+        marked.tid = s->tid;
+        marked.flags = s->flags;
+        marked.weight = s->weight;
+        marked.n_native = s->n_native;
+        marked.n_interp = s->n_interp;
+        memcpy(marked.native, s->native, sizeof(uintptr_t) * s->n_native);
+        memcpy(marked.interp, s->interp, sizeof(pp_raw_frame) * s->n_interp);
+        runtime.mark_entries(runtime.ctx, marked.native, marked.n_native, marked.interp, marked.n_interp);
+        s = &marked;
+    }
     int n = pp_merge_stack(s, have_runtime ? &runtime : NULL, is_plumbing, NULL, refs);
     out->n_frames = 0;
     for (int i = 0; i < n; i++) {

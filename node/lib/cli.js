@@ -7,7 +7,7 @@ const path = require('path');
 const { spawn } = require('child_process');
 
 const USAGE = `usage:
-  polyprof record [-o OUT] [--interval 10ms] [--duration 30s] [--mode v8] [--format F] -- node [flags] app.js [args]
+  polyprof record [-o OUT] [--interval 10ms] [--duration 30s] [--mode cpu|wall|v8] [--format F] -- node [flags] app.js [args]
       runs the program with the profiler preloaded; the output suffix picks the format
       (.pb.gz/.pprof pprof, .folded collapsed stacks, .top text report, .cpuprofile Chrome DevTools)
   polyprof top PROFILE [-n 20] [--sample-index NAME]
@@ -72,16 +72,18 @@ function record(argv) {
     'record',
   );
   const native = require('./native');
-  const { notBuilt } = require('./options');
+  const { DEFAULT_MODE, DEFAULT_SIGNAL } = require('./options');
   const { checkOutputPath } = require('./session');
   const output = path.resolve(opts.output ?? 'profile.pb.gz');
-  const mode = opts.mode ?? 'v8';
-  const core = { interval: opts.interval ?? '10ms', native: 'false' };
+  const mode = opts.mode ?? DEFAULT_MODE;
+  const core = { interval: opts.interval ?? '10ms' };
   if (opts.duration !== undefined) core.duration = opts.duration;
   try {
-    if (mode !== 'v8') {
+    if (mode === 'v8') {
+      core.native = 'false';
+    } else {
       native.parseOptions({ event: mode }); // the core's message for a bad mode
-      throw notBuilt(mode);
+      Object.assign(core, { event: mode, native: 'true', signal: DEFAULT_SIGNAL });
     }
     native.parseOptions(core); // the core's checks and messages for interval and duration
     checkOutputPath(output, opts.format);

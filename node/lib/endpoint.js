@@ -48,7 +48,9 @@ class Endpoint {
     if (output !== undefined && output !== null && typeof output !== 'string' && typeof output !== 'function' && !isStream) {
       throw new TypeError('profileEndpoint: output must be a path, a writable stream or a function taking the text');
     }
-    const { core } = fromUserOptions({ intervalMs, durationSeconds }, 'profileEndpoint');
+    // V8's profiler knows the handler by identity (script, line, column), which
+    // anonymous handlers need.
+    const { core } = fromUserOptions({ intervalMs, durationSeconds, mode: 'v8' }, 'profileEndpoint');
     const loc = native.functionLocation(fn);
     if (!loc) throw new TypeError('profileEndpoint needs a JavaScript function, not a native or built-in one');
     this.fn = fn;

@@ -22,4 +22,10 @@ function load() {
   }
 }
 
-module.exports = load();
+const addon = load();
+// This isolate takes part in signal-based sampling from now on: its
+// JavaScript frames are recorded whenever the process is being profiled.
+const { isMainThread, threadId } = require('worker_threads');
+addon.register(isMainThread ? 'main' : `worker ${threadId}`);
+
+module.exports = addon;

@@ -12,17 +12,11 @@ class PolyprofError extends Error {
   }
 }
 
-const MODES = ['v8', 'cpu', 'wall'];
-// Until the signal-based sampler has a Node bridge, 'v8' is the default so
-// that start() without options works; the signal modes fail loudly.
-const DEFAULT_MODE = 'v8';
-
-function notBuilt(mode) {
-  return new PolyprofError(
-    `mode '${mode}': signal-based sampling (per-thread CPU timers with native frames) is not built for Node yet; ` +
-      "use mode: 'v8' (V8's CpuProfiler: JavaScript frames, wall time of the JavaScript thread)",
-  );
-}
+const MODES = ['cpu', 'wall', 'v8'];
+const DEFAULT_MODE = 'cpu';
+// V8's own CPU profiler (the inspector, node --cpu-prof, mode 'v8') owns
+// SIGPROF; the signal-based modes use another signal so both can run.
+const DEFAULT_SIGNAL = 'SIGVTALRM';
 
 // One key through the core, so a bad value fails with its message naming the key.
 function checkKey(arg, value, key, coreValue, hint = '') {
@@ -37,7 +31,9 @@ function isNumber(v) {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-// {intervalMs, mode, native, durationSeconds} -> {mode, core: {key: value}}.
+// {intervalMs, mode, native, durationSeconds} -> {mode, core: {key: value}}:
+// mode 'cpu' (default) or 'wall' is the core's signal-based sampler with
+// native frames unless native: false; mode 'v8' is V8's CpuProfiler.
 // `allowed` lists the option names the caller accepts (unknown ones are typos).
 function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native', 'durationSeconds']) {
   if (opts === undefined || opts === null) opts = {};
@@ -58,18 +54,22 @@ function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native',
   if (mode !== 'v8') {
     // The core's grammar knows cpu and wall; 'v8' is this bridge's.
     checkKey('mode', mode, 'event', mode, " (or 'v8': V8's CpuProfiler, Node only)");
-    throw notBuilt(mode);
+    core.event = mode;
+    core.signal = DEFAULT_SIGNAL;
   }
-  if (opts.native !== undefined) {
-    if (typeof opts.native !== 'boolean') throw new TypeError(`${where}: native must be true or false`);
+  if (opts.native !== undefined && typeof opts.native !== 'boolean') {
+    throw new TypeError(`${where}: native must be true or false`);
+  }
+  if (mode === 'v8') {
     if (opts.native) {
       throw new PolyprofError(
-        "native: true needs signal-based sampling (mode 'cpu' or 'wall'), which is not built for Node yet; " +
-          "mode 'v8' records JavaScript frames only",
+        "native: true needs signal-based sampling (mode 'cpu' or 'wall'); mode 'v8' records JavaScript frames only",
       );
     }
+    core.native = 'false';
+  } else {
+    core.native = opts.native === false ? 'false' : 'true';
   }
-  core.native = 'false';
   if (durationSeconds !== undefined && durationSeconds !== null) {
     if (!isNumber(durationSeconds) || durationSeconds < 0) {
       throw new PolyprofError(
@@ -82,10 +82,14 @@ function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native',
   return { mode, core };
 }
 
-// Core keys -> what a V8 session needs.
+// Core keys -> what a session needs; `spec` is the core's canonical option line.
 function resolve(core) {
   const o = native.parseOptions(core);
-  return { intervalUs: Math.max(1, Math.round(o.intervalNs / 1000)), durationUs: Math.round(o.durationNs / 1000) };
+  return {
+    intervalUs: Math.max(1, Math.round(o.intervalNs / 1000)),
+    durationUs: Math.round(o.durationNs / 1000),
+    spec: o.spec,
+  };
 }
 
 // The options line of a V8 session's metadata, in the core's grammar.
@@ -93,4 +97,4 @@ function v8Spec(intervalUs, durationUs) {
   return `mode=v8,interval=${intervalUs}us,duration=${Math.round(durationUs / 1000)}ms,native=false`;
 }
 
-module.exports = { PolyprofError, fromUserOptions, resolve, v8Spec, notBuilt };
+module.exports = { PolyprofError, fromUserOptions, resolve, v8Spec, MODES, DEFAULT_MODE, DEFAULT_SIGNAL };

@@ -20,9 +20,23 @@ function commonJsEntry() {
 }
 
 function startRecording() {
+  if (!isMainThread) {
+    // Preload modules also run in worker threads: a worker of the recorded
+    // process registers its isolate, so the main thread's signal-based
+    // session records its JavaScript frames too (mode 'v8' profiles the main
+    // thread only).
+    if (process.env.POLYPROF_RECORDING_PID === String(process.pid)) {
+      try {
+        require('./native');
+      } catch (e) {
+        process.stderr.write(`polyprof: worker not profiled: ${e.message}\n`);
+      }
+    }
+    return;
+  }
   const raw = process.env.POLYPROF_RECORD;
-  // Preload modules also run in worker threads; mode 'v8' profiles the main one.
-  if (!raw || !isMainThread) return;
+  if (!raw) return;
+  process.env.POLYPROF_RECORDING_PID = String(process.pid);
   // Children started with this process's execArgv (child_process.fork,
   // cluster) preload this file too: without settings they do nothing, so
   // they never overwrite the parent's profile.

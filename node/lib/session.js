@@ -1,7 +1,10 @@
 'use strict';
-// start()/stop() and profile() over V8 CpuProfiler sessions (mode 'v8').
-// A session samples the isolate that started it: the main thread, or the
-// worker whose code called start() (each worker loads its own addon instance).
+// start()/stop() and profile() over two kinds of session:
+//  - modes 'cpu' and 'wall': the core's signal-based sampler. It samples the
+//    whole process: every thread, with native frames, and the JavaScript
+//    frames of every isolate that has loaded polyprof (the main thread, and
+//    workers that require('polyprof') or run under `polyprof record`).
+//  - mode 'v8': V8's CpuProfiler on the isolate that started it.
 const fs = require('fs');
 const path = require('path');
 const { isMainThread, threadId } = require('worker_threads');
@@ -11,7 +14,7 @@ const { Profile, formatOf } = require('./profile');
 
 const THREAD_NAME = isMainThread ? 'main' : `worker ${threadId}`;
 
-class Session {
+class V8Session {
   /** @param {object} core options in the core's keys (validated again by the core) */
   constructor(core) {
     this.settings = resolve(core);
@@ -58,6 +61,33 @@ class Session {
   }
 }
 
+class CoreSession {
+  /** @param {object} core options in the core's keys, event=cpu|wall */
+  constructor(core) {
+    this.settings = resolve(core);
+    try {
+      this.handle = native.coreStart(this.settings.spec);
+    } catch (e) {
+      throw new PolyprofError(e.message); // the core's message, e.g. a sampler already running in another mode
+    }
+    this.result = null;
+  }
+
+  // The core stops collecting at the duration on its own.
+  stopAfterDuration() {}
+
+  stop(endpoint) {
+    if (endpoint) throw new PolyprofError('endpoint filtering needs mode v8');
+    if (!this.result) this.result = native.coreStop(this.handle);
+    return this.result;
+  }
+}
+
+/** A session of the kind the options ask for (`new Session(core)` works too). */
+function Session(core) {
+  return core && core.event ? new CoreSession(core) : new V8Session(core);
+}
+
 /** Fail before profiling, not after, when the output cannot be written. */
 function checkOutputPath(output, format) {
   if (typeof output !== 'string') throw new TypeError('output must be a path (a string)');
@@ -83,9 +113,11 @@ function checkOutputPath(output, format) {
 let userSession = null;
 
 /**
- * Starts profiling this thread (mode 'v8'). Options: intervalMs (default 10),
- * mode ('v8'; 'cpu' and 'wall' are not built for Node yet), durationSeconds
- * (stop collecting after this long; stop() still returns the profile).
+ * Starts profiling. Options: intervalMs (default 10), mode ('cpu' default:
+ * CPU time of every thread; 'wall': every thread whether running or
+ * waiting; 'v8': V8's CpuProfiler on this thread only), native (native
+ * frames, default true; modes cpu and wall), durationSeconds (stop
+ * collecting after this long; stop() still returns the profile).
  */
 function start(opts) {
   const { core } = fromUserOptions(opts, 'polyprof.start()');

@@ -330,6 +330,7 @@ void DecodePprof(const v8::FunctionCallbackInfo<v8::Value>& args) {
 void Teardown(void* arg) {
   auto* addon = static_cast<Addon*>(arg);
   V8Teardown(addon);
+  UnregisterIsolate(addon);
   // Weak callbacks do not run once the environment is gone: free what the
   // remaining Profile objects hold, and leave their handles inert.
   for (ProfileHandle* h : addon->live) {
@@ -414,6 +415,10 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   SetMethod(context, exports, data, "v8Start", V8Start);
   SetMethod(context, exports, data, "v8Stop", V8Stop);
   SetMethod(context, exports, data, "functionLocation", FunctionLocation);
+  SetMethod(context, exports, data, "register", Register);
+  SetMethod(context, exports, data, "coreStart", CoreStart);
+  SetMethod(context, exports, data, "coreStop", CoreStop);
+  SetMethod(context, exports, data, "coreStats", CoreStats);
 
   node::AddEnvironmentCleanupHook(isolate, Teardown, addon);
 }

@@ -44,6 +44,9 @@ struct Addon {
   v8::CpuProfiler* profiler = nullptr;  // exists while a session runs
   int base_interval_us = 0;              // the profiler's sampling period
   std::vector<V8Session> sessions;
+  // modes 'cpu' and 'wall'
+  bool slot_registered = false;               // this isolate takes part in signal sampling
+  std::unordered_set<pp_collector*> collectors;  // started here, not stopped yet
 };
 
 void ThrowError(v8::Isolate* isolate, const char* message);
@@ -59,6 +62,14 @@ void V8Stop(const v8::FunctionCallbackInfo<v8::Value>& args);
 void FunctionLocation(const v8::FunctionCallbackInfo<v8::Value>& args);
 // Environment teardown: stops the sessions still running, drops the profiler.
 void V8Teardown(Addon* addon);
+
+// signal_sampler.cc
+void Register(const v8::FunctionCallbackInfo<v8::Value>& args);
+void CoreStart(const v8::FunctionCallbackInfo<v8::Value>& args);
+void CoreStop(const v8::FunctionCallbackInfo<v8::Value>& args);
+void CoreStats(const v8::FunctionCallbackInfo<v8::Value>& args);
+// Environment teardown: stops what this environment started, leaves the sampler.
+void UnregisterIsolate(Addon* addon);
 
 }  // namespace polyprof_node
 

@@ -23,6 +23,27 @@ static int plumbing(void *ctx, uintptr_t pc, int leaf)
     return a >= 0x3000 && a < 0x4000;
 }
 
+static int classify_v8(void *ctx, uintptr_t pc)
+{
+    (void)ctx;
+    if (pc >= 0xa000 && pc < 0xb000)
+        return PP_NATIVE_EVAL;
+    if (pc >= 0xb000 && pc < 0xc000)
+        return PP_NATIVE_PLUMBING;
+    if (pc >= 0x3000 && pc < 0x4000)
+        return PP_NATIVE_KEEP;
+    return PP_NATIVE_UNKNOWN;
+}
+
+/* As the sampler does: classify_native first, then the ranges. */
+static int plumbing_v8(void *ctx, uintptr_t pc, int leaf)
+{
+    int kind = classify_v8(ctx, pc);
+    if (kind != PP_NATIVE_UNKNOWN)
+        return kind == PP_NATIVE_PLUMBING;
+    return plumbing(ctx, pc, leaf);
+}
+
 /* Renders refs as "N<index>" / "I<index>" / "S<index>" joined by spaces. */
 static const char *render(const pp_frame_ref *r, int n)
 {
@@ -152,6 +173,28 @@ int main(void)
         set_interp(3, fl);
         n = pp_merge_stack(&sample, rt, plumbing, NULL, out);
         CHECK_STR(render(out, n), "N0 N1 N3 I0 I1 I2");
+    }
+    /* classify_native (V8): generated code has no fixed range. 0xa000 is a
+     * JavaScript entry stub (eval), 0xb000 JIT code (plumbing), 0xc000 an
+     * ordinary native frame the ranges would call plumbing (keep). Two
+     * entries, groups marked by the bridge; an omitted frame disappears. */
+    {
+        static pp_runtime v8;
+        memset(&v8, 0, sizeof v8);
+        v8.classify_native = classify_v8;
+        uintptr_t pcs[] = {0x7000, 0xb001, 0xa001, 0x3001, 0xb001, 0xa001, 0x8001};
+        uint32_t fl[] = {PP_RAW_OMIT, 0, PP_RAW_ENTRY, 0, 0};
+        set_native(pcs, 7, PP_SAMPLE_NATIVE_COMPLETE);
+        set_interp(5, fl);
+        n = pp_merge_stack(&sample, &v8, plumbing_v8, NULL, out);
+        /* N0 (C code the leaf JavaScript called), the inner entry's frames
+         * I1 I2 (I0 omitted), N3 between the entries, the outer's I3 I4. */
+        CHECK_STR(render(out, n), "N0 I1 I2 N3 I3 I4");
+        /* Without JavaScript frames the classification still holds, and
+         * nothing is dropped (no interpreter frames to stand for it). */
+        set_native(pcs, 7, PP_SAMPLE_NATIVE_COMPLETE);
+        n = pp_merge_stack(&sample, &v8, plumbing_v8, NULL, out);
+        CHECK_STR(render(out, n), "N0 N1 N2 N3 N4 N5 N6");
     }
     TEST_MAIN_END();
 }

@@ -7,11 +7,15 @@ const assert = require('node:assert');
 const polyprof = require('../..');
 const { burnA, burnB, iterationsFor, cpuOf, timeIn } = require('./workloads/burn');
 
-test('mode v8: 3:1 CPU burners get shares within 5 points of the truth', () => {
+for (const [mode, intervalMs, timeType] of [
+  ['cpu', 2, 'cpu'],
+  ['v8', 1, 'wall'],
+]) {
+test(`mode ${mode}: 3:1 CPU burners get shares within 5 points of the truth`, () => {
   const unit = iterationsFor(10); // ~10 ms of CPU
   let cpuA = 0;
   let cpuB = 0;
-  polyprof.start({ intervalMs: 1 });
+  polyprof.start({ intervalMs, mode });
   for (let round = 0; round < 40; round++) {
     cpuA += cpuOf(() => burnA(3 * unit));
     cpuB += cpuOf(() => burnB(unit));
@@ -27,13 +31,16 @@ test('mode v8: 3:1 CPU burners get shares within 5 points of the truth', () => {
     `burnA share: truth ${(100 * truthA).toFixed(1)}% (CPU ${(cpuA / 1000).toFixed(0)}ms vs ${(cpuB / 1000).toFixed(0)}ms), ` +
     `profile ${(100 * measuredA).toFixed(1)}% by time, ${((100 * nA) / (nA + nB)).toFixed(1)}% by samples (${nA}+${nB})`;
   console.log(line);
-  assert.ok(nA + nB >= 300, `too few samples to judge: ${nA + nB}`);
+  // The kernel delivers CPU-timer signals at most every tick (4 ms at 250 Hz);
+  // samples then carry the elapsed intervals as their weight.
+  assert.ok(nA + nB >= 150, `too few samples to judge: ${nA + nB}`);
   assert.ok(Math.abs(measuredA - truthA) <= 0.05, line);
   assert.deepStrictEqual(profile.valueTypes, [
     ['samples', 'count'],
-    ['wall', 'nanoseconds'],
+    [timeType, 'nanoseconds'],
   ]);
   const labels = profile.samples()[0].labels;
   assert.strictEqual(labels.thread_name, 'main');
   assert.strictEqual(typeof labels.thread_id, 'number');
 });
+}

@@ -1,6 +1,5 @@
 'use strict';
-// Misuse fails loudly with a message that says what to do; modes that are
-// not built yet refuse to start instead of pretending.
+// Misuse fails loudly with a message that says what to do.
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('fs');
@@ -30,7 +29,7 @@ test('bad options name the option, with the core message', () => {
     [{ mode: 'sometimes' }, /mode="sometimes": option 'event': invalid value 'sometimes'.*'v8'/],
     [{ durationSeconds: -1 }, /durationSeconds must be a non-negative number/],
     [{ interval: 10 }, /unknown option 'interval' \(known: intervalMs, mode, native, durationSeconds\)/],
-    [{ native: true }, /native: true needs signal-based sampling/],
+    [{ mode: 'v8', native: true }, /native: true needs signal-based sampling/],
   ];
   for (const [opts, message] of cases) assert.throws(() => polyprof.start(opts), { name: 'PolyprofError', message });
   assert.throws(() => polyprof.start({ intervalMs: '10' }), TypeError);
@@ -39,12 +38,20 @@ test('bad options name the option, with the core message', () => {
   assert.ok(!polyprof.isRunning(), 'nothing started');
 });
 
-test("modes 'cpu' and 'wall' say they are not built yet", () => {
-  for (const mode of ['cpu', 'wall']) {
-    assert.throws(() => polyprof.start({ mode }), {
+test('one sampler per process: a second session must ask for the same mode', async () => {
+  polyprof.start({ mode: 'cpu' });
+  try {
+    await assert.rejects(polyprof.profile(() => {}, { mode: 'wall' }), {
       name: 'PolyprofError',
-      message: new RegExp(`mode '${mode}': signal-based sampling .* not built for Node yet; use mode: 'v8'`),
+      message: /already running in cpu mode; a wall profile cannot share it/,
     });
+    // The same mode shares the running sampler; mode 'v8' is independent.
+    const inner = await polyprof.profile(() => burnA(1000), { mode: 'cpu' });
+    assert.ok(inner instanceof polyprof.Profile);
+    const v8 = await polyprof.profile(() => burnA(1000), { mode: 'v8' });
+    assert.ok(v8 instanceof polyprof.Profile);
+  } finally {
+    polyprof.stop();
   }
   assert.ok(!polyprof.isRunning());
 });
@@ -74,16 +81,21 @@ test('unknown formats and unwritable outputs', async () => {
   await assert.rejects(polyprof.profile('not a function'), TypeError);
 });
 
-test('durationSeconds stops collecting; stop() still returns the profile', () => {
-  const unit = iterationsFor(10);
-  polyprof.start({ intervalMs: 1, durationSeconds: 0.1 });
-  const t0 = Date.now();
-  while (Date.now() - t0 < 400) burnA(unit);
-  const p = polyprof.stop();
-  assert.ok(p.durationSeconds <= 0.11, `duration ${p.durationSeconds}`);
-  assert.ok(p.total(1) <= 0.11e9, `wall total ${p.total(1)}`);
-  assert.ok(p.total(0) > 0);
-});
+for (const mode of ['cpu', 'v8']) {
+  test(`mode ${mode}: durationSeconds stops collecting; stop() still returns the profile`, () => {
+    const unit = iterationsFor(10);
+    polyprof.start({ intervalMs: mode === 'cpu' ? 2 : 1, durationSeconds: 0.1, mode });
+    const t0 = Date.now();
+    while (Date.now() - t0 < 400) burnA(unit);
+    const p = polyprof.stop();
+    assert.ok(p.durationSeconds <= 0.11, `duration ${p.durationSeconds}`);
+    // CPU time of every thread of the process, on at most 2 cores here; wall
+    // time of one thread in mode v8.
+    const limit = mode === 'cpu' ? 0.22e9 : 0.11e9;
+    assert.ok(p.total(1) <= limit, `time total ${p.total(1)}`);
+    assert.ok(p.total(0) > 0);
+  });
+}
 
 test('profile() returns the profile and writes it even when fn throws', async () => {
   const dir = tmpdir();
@@ -101,7 +113,7 @@ test('profile() returns the profile and writes it even when fn throws', async ()
     /boom/,
   );
   assert.ok(fs.existsSync(out2));
-  // profile() runs beside start()/stop(): separate V8 profiles
+  // profile() runs beside start()/stop(): two collectors of one sampler
   polyprof.start();
   await polyprof.profile(() => burnA(unit));
   assert.ok(polyprof.stop().total(0) >= 0);

@@ -40,7 +40,7 @@ def test_interval_of_wrong_type():
 
 
 def test_unknown_mode():
-    with pytest.raises(ValueError, match="mode='gpu'.*expected cpu or wall"):
+    with pytest.raises(ValueError, match="mode='gpu'.*expected cpu, wall"):
         polyprof.start(mode="gpu")
 
 

@@ -7,6 +7,8 @@ import { PolyprofError, Profile, Sample } from 'polyprof';
 declare function log(text: string): void; // no @types/node here: the declarations stand alone
 
 polyprof.start({ intervalMs: 10, mode: 'v8', durationSeconds: 30 });
+polyprof.start({ intervalMs: 10, mode: 'cpu', native: true });
+polyprof.start({ mode: 'wall', native: false });
 polyprof.start();
 const running: boolean = polyprof.isRunning();
 const profile: Profile = polyprof.stop();

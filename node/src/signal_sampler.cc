@@ -1,0 +1,480 @@
+// Modes 'cpu' and 'wall': the core's signal-driven sampler with V8's
+// JavaScript frames merged into the native stacks.
+//
+// In the core's signal handler, capture() asks V8 for the interrupted
+// isolate's JavaScript stack (Isolate::GetStackSample with the signal's
+// registers: V8's own sampler does the same from its SIGPROF handler) and
+// records the raw code addresses. On the core's drain thread, js_code_map
+// names them, and mark_entries / classify_native tell the core's merge where
+// V8's frames go among the native ones libunwind found: each JavaScript
+// entry (JSEntry stub) stands for the JavaScript frames it runs, V8's
+// generated code and call glue are dropped, and C++ reached from JavaScript
+// (node::crypto, zlib, the GC) stays where it was called.
+//
+// Isolates take part once this addon is loaded in them (the main thread, and
+// each worker that requires polyprof); threads without a registered isolate
+// (libuv's pool, V8's platform threads) are sampled with native frames only.
+#include <signal.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "addon.h"
+#include "js_code_map.h"
+
+namespace polyprof_node {
+
+namespace {
+
+constexpr int kMaxIsolates = 256;
+constexpr int kMaxJsFrames = 256;      // at least the core's interpreter frame limit
+constexpr int kMaxNativeFrames = 256;  // at least the core's native frame limit
+constexpr size_t kErrLen = 512;
+
+struct Range {
+  uintptr_t start = 0, end = 0;
+  bool Has(uintptr_t pc) const { return pc >= start && pc < end; }
+};
+
+// One registered isolate. The signal handler finds its slot by thread id and
+// reads `isolate` and `code_events` (atomics); everything else is read on
+// the drain thread under g_slots_lock.
+struct IsolateSlot {
+  std::atomic<v8::Isolate*> isolate{nullptr};
+  std::atomic<bool> code_events{false};  // JIT code events on: frames can be named
+  std::atomic<int> tid{0};
+  Range entries[3];  // JSEntry, JSConstructEntry, JSRunMicrotasksEntry
+  Range code;        // JIT code (and remapped builtins)
+  Range builtins;    // embedded builtins
+};
+
+IsolateSlot g_slots[kMaxIsolates];
+std::mutex g_slots_lock;
+std::unordered_map<int, std::string> g_thread_names;  // under g_slots_lock; tid -> "main", "worker 3"
+bool g_runtime_set = false;                            // under g_slots_lock
+
+// A code address no code has: stands for "V8 was collecting garbage".
+constexpr uintptr_t kGarbageCollectorMarker = 1;
+
+int GetTid() { return static_cast<int>(syscall(SYS_gettid)); }
+
+Range ToRange(const void* start, size_t len) {
+  Range r;
+  r.start = reinterpret_cast<uintptr_t>(start);
+  r.end = r.start + len;
+  return r;
+}
+
+// ---------------------------------------------------------- signal handler
+
+// Async-signal-safe: atomic loads, a scan of a fixed array, and V8's
+// GetStackSample, which V8 documents for use on an interrupted thread and
+// calls from its own SIGPROF handler (no allocation, no locks, stack reads
+// bounded by the thread's stack). Runs under the core's fault guard.
+int Capture(void*, void* ucontext, pp_raw_frame* frames, int max, uint32_t* flags) {
+  int tid = GetTid();
+  v8::Isolate* isolate = nullptr;
+  const IsolateSlot* found = nullptr;
+  for (auto& slot : g_slots) {
+    if (slot.tid.load(std::memory_order_relaxed) == tid) {
+      if (slot.code_events.load(std::memory_order_acquire)) isolate = slot.isolate.load(std::memory_order_acquire);
+      found = &slot;
+      break;
+    }
+  }
+  if (!isolate) return 0;
+  auto* uc = static_cast<ucontext_t*>(ucontext);
+  v8::RegisterState state;
+  state.pc = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RIP]);
+  state.sp = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RSP]);
+  state.fp = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RBP]);
+  void* pcs[kMaxJsFrames];
+  if (max > kMaxJsFrames) max = kMaxJsFrames;
+  // V8's stack sample starts at the interrupted frame's caller when that
+  // frame runs machine code (V8's profiler names the leaf from the pc, its
+  // "top of stack"): so does this, for pcs in V8's code range. mark_entries
+  // omits it later when it is not a JavaScript function's code.
+  int tos = 0;
+  auto pc = reinterpret_cast<uintptr_t>(state.pc);
+  if (found->code.Has(pc) && max > 1) {
+    pcs[0] = state.pc;
+    tos = 1;
+  }
+  v8::SampleInfo info;
+  info.frames_count = 0;
+  isolate->GetStackSample(state, pcs + tos, static_cast<size_t>(max - tos), &info);
+  uint64_t gen = CodeMapGeneration();
+  int n = static_cast<int>(info.frames_count);
+  if (n > max - tos) n = max - tos;
+  if (n == 0 && info.vm_state == v8::GC) {
+    // V8 does not walk the stack during GC; say where the time went, as
+    // V8's own profiler does, instead of showing V8's raw frames.
+    frames[0].code = kGarbageCollectorMarker;
+    frames[0].check = 0;
+    frames[0].offset = 1;
+    frames[0].flags = 0;
+    return 1;
+  }
+  n += tos;
+  for (int i = 0; i < n; i++) {
+    frames[i].code = reinterpret_cast<uintptr_t>(pcs[i]);
+    frames[i].check = static_cast<uintptr_t>(gen);
+    // The top of stack is an exact pc; callers' are return addresses (and
+    // bytecode frames' are exact bytecode addresses: -1 stays inside).
+    frames[i].offset = (i == 0 && tos) ? 1 : 0;
+    frames[i].flags = 0;
+  }
+  if (n == max) *flags |= PP_CAPTURE_TRUNCATED;
+  return n;
+}
+
+// ---------------------------------------------------------- drain thread
+
+int ResolveBegin(void*) { return 0; }
+void ResolveEnd(void*) {}
+
+int Resolve(void*, const pp_raw_frame* f, pp_resolved_frame* out) {
+  if (f->code == kGarbageCollectorMarker) {
+    snprintf(out->name, sizeof out->name, "(garbage collector)");
+    out->file[0] = '\0';
+    out->line = out->start_line = 0;
+    return 0;
+  }
+  // A return address points after the call instruction.
+  uintptr_t addr = f->offset ? f->code : f->code - 1;
+  CodeInfo info;
+  if (!CodeMapLookup(addr, static_cast<uint64_t>(f->check), &info) || info.kind != CodeKind::kFunction) {
+    if (!CodeMapLookup(f->code, static_cast<uint64_t>(f->check), &info)) return -1;
+  }
+  snprintf(out->name, sizeof out->name, "%s", info.name.c_str());
+  snprintf(out->file, sizeof out->file, "%s", info.file.c_str());
+  out->line = info.line;
+  out->start_line = info.line;
+  return 0;
+}
+
+int ThreadName(void*, int tid, char* out, size_t len) {
+  std::lock_guard<std::mutex> g(g_slots_lock);
+  auto it = g_thread_names.find(tid);
+  if (it == g_thread_names.end()) return -1;
+  snprintf(out, len, "%s", it->second.c_str());
+  return 0;
+}
+
+enum class NativeKind { kOther, kEntry, kJsLike, kV8 };
+
+// Caller holds g_slots_lock.
+NativeKind KindOfLocked(uintptr_t pc) {
+  bool in_v8 = false;
+  for (auto& slot : g_slots) {
+    if (!slot.isolate.load(std::memory_order_relaxed)) continue;
+    for (const Range& r : slot.entries)
+      if (r.Has(pc) || r.Has(pc - 1)) return NativeKind::kEntry;
+    if (slot.code.Has(pc) || slot.builtins.Has(pc)) in_v8 = true;
+  }
+  CodeKind k = CodeMapKindAt(pc - 1);
+  if (k == CodeKind::kFunction || k == CodeKind::kInterpreter) return NativeKind::kJsLike;
+  if (k != CodeKind::kNone || in_v8) return NativeKind::kV8;
+  return NativeKind::kOther;
+}
+
+int ClassifyNative(void*, uintptr_t pc) {
+  std::lock_guard<std::mutex> g(g_slots_lock);
+  switch (KindOfLocked(pc)) {
+    case NativeKind::kEntry:
+      return PP_NATIVE_EVAL;
+    case NativeKind::kJsLike:
+    case NativeKind::kV8:
+      return PP_NATIVE_PLUMBING;
+    default:
+      return PP_NATIVE_UNKNOWN;
+  }
+}
+
+// GetStackSample lists the JavaScript frames of every entry into JavaScript
+// as one run, leaf first. The native stack has one JSEntry frame per entry,
+// and per JavaScript frame about one frame of V8 code (the function's
+// machine code, or the interpreter's handler for bytecode). Each entry's
+// share is counted from the root, where stacks are stable; the leafmost
+// entry takes what is left (a frameless builtin at the leaf hides its
+// caller's frame from the native unwind).
+void MarkEntries(void*, const uintptr_t* native, int n_native, pp_raw_frame* interp, int n_interp) {
+  int per_entry[kMaxNativeFrames];
+  int n_entries = 0, js_like = 0;
+  {
+    std::lock_guard<std::mutex> g(g_slots_lock);
+    for (int j = 0; j < n_native && n_entries < kMaxNativeFrames; j++) {
+      NativeKind k = KindOfLocked(native[j]);
+      if (k == NativeKind::kJsLike) js_like++;
+      if (k == NativeKind::kEntry) {
+        per_entry[n_entries++] = js_like > 0 ? js_like : 1;  // an entry runs at least one function
+        js_like = 0;
+      }
+    }
+  }
+  for (int i = 0; i < n_interp; i++) interp[i].flags &= ~PP_RAW_ENTRY;
+  // A top of stack in a builtin or stub: its caller, the JavaScript frame
+  // that follows, is where the time goes.
+  if (n_interp > 0 && interp[0].offset == 1 && interp[0].code != kGarbageCollectorMarker) {
+    CodeInfo info;
+    if (!CodeMapLookup(interp[0].code, static_cast<uint64_t>(interp[0].check), &info) ||
+        (info.kind != CodeKind::kFunction && info.kind != CodeKind::kRegExp))
+      interp[0].flags |= PP_RAW_OMIT;
+  }
+  if (n_entries <= 1) return;  // one group: nothing to split
+  int end = n_interp;          // exclusive end of the frames not yet given out
+  for (int e = n_entries - 1; e >= 1 && end > 0; e--) {
+    int start = end - per_entry[e];
+    if (start < 1) start = 1;  // the leafmost entry keeps at least one frame
+    if (start >= end) break;
+    interp[start - 1].flags |= PP_RAW_ENTRY;  // closes the group leafward of this entry's
+    end = start;
+  }
+}
+
+// Matched anywhere in the demangled name: a template's name starts with
+// its return type ("v8::internal::MaybeHandle<...> v8::internal::...").
+const char* const kPlumbingNames[] = {
+    // V8's C++ between a JavaScript call and the C++ function it calls
+    // (API callbacks such as node::crypto's), and between C++ and JavaScript.
+    "v8::internal::Builtin_HandleApiCall(",
+    "::HandleApiCallHelper<",
+    "v8::internal::FunctionCallbackArguments::Call(",
+    "v8::internal::Builtins::InvokeApiFunction(",
+    "v8::internal::Execution::Call(",
+    "v8::internal::Execution::TryCall(",
+    "v8::internal::(anonymous namespace)::Invoke(",
+    "v8::internal::(anonymous namespace)::InvokeWithTryCatch(",
+    "v8::Function::Call(",
+    "v8::Script::Run(",
+    "v8::internal::MicrotaskQueue::RunMicrotasks(",
+    "v8::internal::MicrotaskQueue::PerformCheckpoint",
+    "v8::MicrotasksScope::PerformCheckpoint(",
+};
+
+int IsPlumbing(void*, const char* symbol) {
+  if (!symbol) return 0;
+  for (const char* p : kPlumbingNames)
+    if (strstr(symbol, p)) return 1;
+  return 0;
+}
+
+// Once per process, on the first isolate: the core calls us back.
+bool SetRuntimeLocked(char* err, size_t errlen) {
+  if (g_runtime_set) return true;
+  pp_runtime rt;
+  memset(&rt, 0, sizeof rt);
+  rt.name = "node";
+  rt.capture = Capture;
+  rt.resolve_begin = ResolveBegin;
+  rt.resolve = Resolve;
+  rt.resolve_end = ResolveEnd;
+  rt.resolve_fast = Resolve;
+  rt.thread_name = ThreadName;
+  rt.classify_native = ClassifyNative;
+  rt.mark_entries = MarkEntries;
+  rt.is_plumbing = IsPlumbing;
+  // V8's C++ glue lives in the node executable.
+  pp_addr_range exe;
+  if (pp_symbols_object_range(reinterpret_cast<uintptr_t>(&v8::Isolate::TryGetCurrent), &exe) == 0) {
+    rt.plumbing[0] = exe;
+    rt.n_plumbing = 1;
+  }
+  if (pp_sampler_set_runtime(&rt, err, errlen) != 0) return false;
+  g_runtime_set = true;
+  return true;
+}
+
+void EnableCodeEvents(v8::Isolate* isolate) {
+  std::lock_guard<std::mutex> g(g_slots_lock);
+  for (auto& slot : g_slots) {
+    if (slot.isolate.load(std::memory_order_relaxed) == isolate) {
+      if (!slot.code_events.load(std::memory_order_relaxed)) {
+        // Enumerates the code that exists now, then reports changes.
+        isolate->SetJitCodeEventHandler(v8::kJitCodeEventEnumExisting, OnJitCodeEvent);
+        slot.code_events.store(true, std::memory_order_release);
+      }
+      return;
+    }
+  }
+}
+
+void DisableCodeEvents(v8::Isolate* isolate) {
+  bool was_on = false;
+  {
+    std::lock_guard<std::mutex> g(g_slots_lock);
+    for (auto& slot : g_slots) {
+      if (slot.isolate.load(std::memory_order_relaxed) == isolate) {
+        was_on = slot.code_events.exchange(false, std::memory_order_acq_rel);
+        break;
+      }
+    }
+  }
+  if (was_on) {
+    isolate->SetJitCodeEventHandler(v8::kJitCodeEventDefault, nullptr);
+    CodeMapForgetIsolate(isolate);
+  }
+}
+
+// Runs on the isolate's own thread at its next interrupt check: the JIT
+// handler may only be changed there.
+void EnableInterrupt(v8::Isolate* isolate, void*) {
+  if (pp_sampler_running()) EnableCodeEvents(isolate);
+}
+void DisableInterrupt(v8::Isolate* isolate, void*) {
+  if (!pp_sampler_running()) DisableCodeEvents(isolate);
+}
+
+// From the thread of `self`: ask every other registered isolate to switch.
+void RequestAll(v8::Isolate* self, v8::InterruptCallback cb) {
+  std::lock_guard<std::mutex> g(g_slots_lock);
+  for (auto& slot : g_slots) {
+    v8::Isolate* iso = slot.isolate.load(std::memory_order_relaxed);
+    if (iso && iso != self) iso->RequestInterrupt(cb, nullptr);
+  }
+}
+
+Addon* AddonOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  return static_cast<Addon*>(args.Data().As<v8::External>()->Value());
+}
+
+}  // namespace
+
+static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, size_t errlen) {
+  v8::Isolate* isolate = addon->isolate;
+  std::lock_guard<std::mutex> g(g_slots_lock);
+  if (!SetRuntimeLocked(err, errlen)) return false;
+  for (auto& slot : g_slots) {
+    if (slot.isolate.load(std::memory_order_relaxed)) continue;
+    v8::JSEntryStubs stubs = isolate->GetJSEntryStubs();
+    slot.entries[0] = ToRange(stubs.js_entry_stub.code.start, stubs.js_entry_stub.code.length_in_bytes);
+    slot.entries[1] =
+        ToRange(stubs.js_construct_entry_stub.code.start, stubs.js_construct_entry_stub.code.length_in_bytes);
+    slot.entries[2] =
+        ToRange(stubs.js_run_microtasks_entry_stub.code.start, stubs.js_run_microtasks_entry_stub.code.length_in_bytes);
+    void* code_start = nullptr;
+    size_t code_len = 0;
+    isolate->GetCodeRange(&code_start, &code_len);
+    slot.code = ToRange(code_start, code_len);
+    const void* emb_start = nullptr;
+    size_t emb_len = 0;
+    isolate->GetEmbeddedCodeRange(&emb_start, &emb_len);
+    slot.builtins = ToRange(emb_start, emb_len);
+    slot.code_events.store(false, std::memory_order_relaxed);
+    int tid = GetTid();
+    g_thread_names[tid] = thread_name;
+    slot.tid.store(tid, std::memory_order_relaxed);
+    slot.isolate.store(isolate, std::memory_order_release);
+    addon->slot_registered = true;
+    return true;
+  }
+  snprintf(err, errlen, "more than %d isolates (main thread and workers) loaded polyprof at once", kMaxIsolates);
+  return false;
+}
+
+void UnregisterIsolate(Addon* addon) {
+  // Sessions this environment started and never stopped: nobody can ask
+  // for their profiles any more.
+  for (pp_collector* c : addon->collectors) pp_profile_free(pp_collector_stop(c));
+  addon->collectors.clear();
+  if (!addon->slot_registered) return;
+  DisableCodeEvents(addon->isolate);
+  std::lock_guard<std::mutex> g(g_slots_lock);
+  for (auto& slot : g_slots) {
+    if (slot.isolate.load(std::memory_order_relaxed) == addon->isolate) {
+      // The handler stops using the slot before anything else changes.
+      slot.tid.store(0, std::memory_order_release);
+      slot.isolate.store(nullptr, std::memory_order_release);
+      break;
+    }
+  }
+  addon->slot_registered = false;
+}
+
+// register(threadName): called once by the JavaScript side as it loads.
+void Register(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  Addon* addon = AddonOf(args);
+  if (!args[0]->IsString()) return ThrowTypeError(isolate, "register(threadName): threadName must be a string");
+  if (addon->slot_registered) return;
+  v8::String::Utf8Value name(isolate, args[0]);
+  char err[kErrLen];
+  if (!RegisterIsolate(addon, *name ? *name : "", err, sizeof err)) return ThrowError(isolate, err);
+  // A worker started while the sampler runs joins in at once.
+  if (pp_sampler_running()) EnableCodeEvents(isolate);
+}
+
+// coreStart(spec, filterKey?, filterValue?) -> collector handle (External)
+void CoreStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  Addon* addon = AddonOf(args);
+  if (!args[0]->IsString()) return ThrowTypeError(isolate, "coreStart(spec): spec must be a string");
+  if (!addon->slot_registered)
+    return ThrowError(isolate, "this thread's isolate could not be registered with the sampler");
+  v8::String::Utf8Value spec(isolate, args[0]);
+  char err[kErrLen];
+  pp_options o;
+  pp_options_default(&o);
+  if (pp_options_parse(&o, *spec ? *spec : "", err, sizeof err) != 0) return ThrowError(isolate, err);
+  // JIT code events first, so the first samples can already be named.
+  EnableCodeEvents(isolate);
+  pp_collector* c = pp_collector_start(&o, nullptr, nullptr, err, sizeof err);
+  if (!c) {
+    if (!pp_sampler_running()) DisableCodeEvents(isolate);
+    return ThrowError(isolate, err);
+  }
+  addon->collectors.insert(c);
+  RequestAll(isolate, EnableInterrupt);
+  args.GetReturnValue().Set(v8::External::New(isolate, c));
+}
+
+// coreStop(handle) -> Profile
+void CoreStop(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  Addon* addon = AddonOf(args);
+  if (!args[0]->IsExternal()) return ThrowTypeError(isolate, "coreStop(handle): not a collector handle");
+  auto* c = static_cast<pp_collector*>(args[0].As<v8::External>()->Value());
+  // Each handle stops once, and only in the thread that started it.
+  if (!addon->collectors.erase(c)) return ThrowError(isolate, "this profiling session was already stopped");
+  pp_profile* p = pp_collector_stop(c);
+  if (!pp_sampler_running()) {
+    DisableCodeEvents(isolate);
+    RequestAll(isolate, DisableInterrupt);
+  }
+  v8::Local<v8::Object> obj;
+  if (WrapProfile(AddonOf(args), p).ToLocal(&obj)) args.GetReturnValue().Set(obj);
+}
+
+// coreStats() -> {codeMapEntries, ...}: for tests and diagnostics.
+void CoreStats(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  pp_sampler_stats st;
+  pp_sampler_get_stats(&st);
+  v8::Local<v8::Object> out = v8::Object::New(isolate);
+  struct {
+    const char* key;
+    double value;
+  } fields[] = {
+      {"samples", static_cast<double>(st.samples)},
+      {"droppedRing", static_cast<double>(st.dropped_ring)},
+      {"droppedMemory", static_cast<double>(st.dropped_memory)},
+      {"unwindFailed", static_cast<double>(st.unwind_failed)},
+      {"threads", static_cast<double>(st.threads)},
+      {"handlerNs", static_cast<double>(st.handler_ns)},
+      {"codeMapEntries", static_cast<double>(CodeMapSize())},
+      {"running", pp_sampler_running() ? 1.0 : 0.0},
+  };
+  for (const auto& f : fields)
+    if (out->Set(ctx, Str(isolate, f.key), v8::Number::New(isolate, f.value)).IsNothing()) return;
+  args.GetReturnValue().Set(out);
+}
+
+}  // namespace polyprof_node
