@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the C core's unit tests (under ASan+UBSan), the Go pprof
-# validator's own tests, the Python suite on each CPython 3.9-3.13 found, and
-# the Node addon's tests.
+# validator's own tests, the Python suite on each CPython 3.9-3.13 found, the
+# Node addon's tests, and the JVM agent's on each JDK under /usr/lib/jvm.
 # Needs: a C compiler, cmake, libunwind-dev, zlib1g-dev, Go, and the Pythons
 # (probed under ~/.pyenv/versions, /usr/local/bin and /usr/bin).
 #   tests/run_all.sh            everything
@@ -54,6 +54,25 @@ done
 
 section "Node.js"
 if ! tests/node/run.sh; then failures+=("Node"); fi
+
+# The JVM agent on every JDK under /usr/lib/jvm (JDKS="/path/jdk ..." picks
+# some): builds jvm-agent/libpolyprof.so, compiles the Java workloads with
+# each JDK's javac, and checks the profiles (tests/jvm, a Go test).
+section "JVM agent"
+jvm_homes=${JDKS:-$(for d in /usr/lib/jvm/*; do [ -x "$d/bin/javac" ] && readlink -f "$d"; done | sort -u | tr '\n' ' ')}
+if [ -z "$jvm_homes" ]; then
+    echo "no JDK found (looked for /usr/lib/jvm/*/bin/javac; set JDKS)"
+    failures+=("JVM: no JDK")
+else
+    echo "JDKs: $jvm_homes"
+    cmake -S . -B "$BUILD/jvm-agent" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+    if ! cmake --build "$BUILD/jvm-agent" --target polyprof_jvm; then
+        failures+=("JVM: agent build")
+    elif ! (cd tests/jvm && JDKS="$jvm_homes" POLYPROF_AGENT="$BUILD/jvm-agent/jvm-agent/libpolyprof.so" \
+            go test -count=1 -v ./... 2>&1 | grep -E '^(---|ok|FAIL|PASS)|^\s+(---|\S+_test\.go)'; exit "${PIPESTATUS[0]}"); then
+        failures+=("JVM")
+    fi
+fi
 
 section "Summary"
 if [ ${#failures[@]} -gt 0 ]; then

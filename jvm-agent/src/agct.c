@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "anchor.h"
 
 typedef struct {
     jint lineno; /* bci for Java frames, -3 for native methods */
@@ -73,6 +74,23 @@ int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, u
     trace.frames = (ASGCT_CallFrame *)(void *)frames;
     agct(&trace, max, ucontext);
     int n = trace.num_frames;
+    uintptr_t sp, *pc_slot;
+    if (n == -3 /* ticks_unknown_not_Java */ && ppj_anchor_get(env, &sp, &pc_slot) == 0) {
+        if (!sp)
+            return 0; /* no Java frame at all: a VM thread (compiler, service), native frames only */
+        if (!*(volatile uintptr_t *)pc_slot) {
+            /* Called into the VM from compiled code, anchor not made walkable
+             * yet: do what HotSpot's make_walkable does on x86-64 (the return
+             * address sits just below the last Java sp), ask again, and put
+             * the anchor back as it was. The thread is this one, stopped in
+             * its own signal handler. */
+            *(volatile uintptr_t *)pc_slot = ((uintptr_t *)sp)[-1];
+            trace.num_frames = 0;
+            agct(&trace, max, ucontext);
+            *(volatile uintptr_t *)pc_slot = 0;
+            n = trace.num_frames;
+        }
+    }
     if (n == 0)
         return 0; /* a Java thread with no Java frame yet (or a compiler thread) */
     if (n < 0) {

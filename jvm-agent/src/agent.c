@@ -7,6 +7,7 @@
  * ends, or at VMDeath. Any failure prints one line and leaves the JVM running
  * without the profiler. Only Agent_OnLoad, Agent_OnAttach and Agent_OnUnload
  * are exported (everything else is hidden). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include "agct.h"
 #include "agent.h"
 #include "alloc.h"
+#include "anchor.h"
 #include "codecache.h"
 #include "jthreads.h"
 #include "methods.h"
@@ -119,6 +121,15 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
     }
     if (ppj_agct_init(err, errlen) != 0)
         return -1;
+    /* Without the anchor's offsets (not HotSpot as we know it) samples in
+     * VM code called from compiled code read "[unknown_not_Java]". */
+    ppj_anchor_init(jvmti, jni, thread);
+    /* The core demangles C++ names with a libstdc++ the process already has
+     * (it does not load one itself). Some JDK builds link libstdc++ into
+     * libjvm statically and hidden, yet every JVM is C++ through and through:
+     * load the system one, RTLD_LOCAL so nothing binds to it by accident. */
+    if (!dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL))
+        (void)dlerror(); /* names stay mangled; nothing else changes */
     runtime.capture = ppj_agct_capture;
     runtime.n_eval = (size_t)ppj_codecache_ranges(runtime.eval, PP_MAX_RANGES);
     runtime.pair_from_leaf = 1;
