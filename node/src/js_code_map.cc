@@ -275,3 +275,4 @@ size_t CodeMapSize() {
 }
 
 }  // namespace polyprof_node
+

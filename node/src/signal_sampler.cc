@@ -25,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "addon.h"
 #include "js_code_map.h"
@@ -52,7 +53,7 @@ struct IsolateSlot {
   std::atomic<int> tid{0};
   Range entries[3];  // JSEntry, JSConstructEntry, JSRunMicrotasksEntry
   Range code;        // JIT code (and remapped builtins)
-  Range builtins;    // embedded builtins
+  Range builtins;    // embedded builtins in the node binary
 };
 
 IsolateSlot g_slots[kMaxIsolates];
@@ -64,6 +65,54 @@ bool g_runtime_set = false;                            // under g_slots_lock
 constexpr uintptr_t kGarbageCollectorMarker = 1;
 
 int GetTid() { return static_cast<int>(syscall(SYS_gettid)); }
+
+// Copies of the embedded builtins: V8 may run a copy mapped next to its JIT
+// code (short builtin calls; one per isolate), while its code events name
+// builtins at their place in the node binary.
+struct BuiltinsCopy {
+  uintptr_t start, end, original;
+};
+std::vector<BuiltinsCopy> g_builtins_copies;  // under g_slots_lock
+
+// Finds the mappings of the file that holds [blob, blob + len) which map the
+// same file pages elsewhere, from /proc/self/maps. Not for the signal handler.
+std::vector<BuiltinsCopy> FindBuiltinsCopies(uintptr_t blob, size_t len) {
+  std::vector<BuiltinsCopy> out;
+  FILE* f = fopen("/proc/self/maps", "re");
+  if (!f) return out;
+  struct Map {
+    uintptr_t start, end, offset;
+    std::string path;
+  };
+  std::vector<Map> maps;
+  char line[4096];
+  while (fgets(line, sizeof line, f)) {
+    unsigned long start, end, offset;
+    char perms[8], path[4096] = "";
+    if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %4095[^\n]", &start, &end, perms, &offset, path) >= 4 && path[0] == '/')
+      maps.push_back(Map{start, end, offset, path});
+  }
+  fclose(f);
+  const Map* home = nullptr;
+  for (const Map& m : maps)
+    if (blob >= m.start && blob < m.end) home = &m;
+  if (!home) return out;
+  uintptr_t blob_off = home->offset + (blob - home->start);
+  for (const Map& m : maps) {
+    if (&m == home || m.path != home->path) continue;
+    if (blob_off < m.offset || blob_off >= m.offset + (m.end - m.start)) continue;
+    uintptr_t copy = m.start + (blob_off - m.offset);
+    out.push_back(BuiltinsCopy{copy, copy + len, blob});
+  }
+  return out;
+}
+
+// The address V8's code events use for pc. Caller holds g_slots_lock.
+uintptr_t CodeEventAddressLocked(uintptr_t pc) {
+  for (const BuiltinsCopy& c : g_builtins_copies)
+    if (pc >= c.start && pc < c.end) return pc - c.start + c.original;
+  return pc;
+}
 
 Range ToRange(const void* start, size_t len) {
   Range r;
@@ -147,11 +196,16 @@ int Resolve(void*, const pp_raw_frame* f, pp_resolved_frame* out) {
     out->line = out->start_line = 0;
     return 0;
   }
+  uintptr_t code;
+  {
+    std::lock_guard<std::mutex> g(g_slots_lock);
+    code = CodeEventAddressLocked(f->code);
+  }
   // A return address points after the call instruction.
-  uintptr_t addr = f->offset ? f->code : f->code - 1;
+  uintptr_t addr = f->offset ? code : code - 1;
   CodeInfo info;
   if (!CodeMapLookup(addr, static_cast<uint64_t>(f->check), &info) || info.kind != CodeKind::kFunction) {
-    if (!CodeMapLookup(f->code, static_cast<uint64_t>(f->check), &info)) return -1;
+    if (!CodeMapLookup(code, static_cast<uint64_t>(f->check), &info)) return -1;
   }
   snprintf(out->name, sizeof out->name, "%s", info.name.c_str());
   snprintf(out->file, sizeof out->file, "%s", info.file.c_str());
@@ -179,7 +233,9 @@ NativeKind KindOfLocked(uintptr_t pc) {
       if (r.Has(pc) || r.Has(pc - 1)) return NativeKind::kEntry;
     if (slot.code.Has(pc) || slot.builtins.Has(pc)) in_v8 = true;
   }
-  CodeKind k = CodeMapKindAt(pc - 1);
+  uintptr_t named = CodeEventAddressLocked(pc);
+  if (named != pc) in_v8 = true;
+  CodeKind k = CodeMapKindAt(named - 1);
   if (k == CodeKind::kFunction || k == CodeKind::kInterpreter) return NativeKind::kJsLike;
   if (k != CodeKind::kNone || in_v8) return NativeKind::kV8;
   return NativeKind::kOther;
@@ -224,7 +280,12 @@ void MarkEntries(void*, const uintptr_t* native, int n_native, pp_raw_frame* int
   // that follows, is where the time goes.
   if (n_interp > 0 && interp[0].offset == 1 && interp[0].code != kGarbageCollectorMarker) {
     CodeInfo info;
-    if (!CodeMapLookup(interp[0].code, static_cast<uint64_t>(interp[0].check), &info) ||
+    uintptr_t code;
+    {
+      std::lock_guard<std::mutex> g(g_slots_lock);
+      code = CodeEventAddressLocked(interp[0].code);
+    }
+    if (!CodeMapLookup(code, static_cast<uint64_t>(interp[0].check), &info) ||
         (info.kind != CodeKind::kFunction && info.kind != CodeKind::kRegExp))
       interp[0].flags |= PP_RAW_OMIT;
   }
@@ -367,6 +428,11 @@ static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, si
     size_t emb_len = 0;
     isolate->GetEmbeddedCodeRange(&emb_start, &emb_len);
     slot.builtins = ToRange(emb_start, emb_len);
+    for (const BuiltinsCopy& c : FindBuiltinsCopies(slot.builtins.start, emb_len)) {
+      bool known = false;
+      for (const BuiltinsCopy& k : g_builtins_copies) known |= k.start == c.start;
+      if (!known) g_builtins_copies.push_back(c);
+    }
     slot.code_events.store(false, std::memory_order_relaxed);
     int tid = GetTid();
     g_thread_names[tid] = thread_name;
@@ -478,3 +544,4 @@ void CoreStats(const v8::FunctionCallbackInfo<v8::Value>& args) {
 }
 
 }  // namespace polyprof_node
+
