@@ -67,7 +67,7 @@ test('mode cpu: 20 workers x 5 rounds start, burn and exit under a process-wide 
   let p;
   try {
     for (let round = 0; round < 5; round++) {
-      const runs = Array.from({ length: 20 }, () => runWorker(source, { rounds: 3e5 }));
+      const runs = Array.from({ length: 20 }, () => runWorker(source, { rounds: 2e6 }));
       for (const { threadId } of await Promise.all(runs)) ids.add(`worker ${threadId}`);
     }
   } finally {
