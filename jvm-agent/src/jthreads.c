@@ -9,11 +9,12 @@
 #include "methods.h"
 #include "polyprof.h"
 
-/* tid -> Java name, open addressing; a reused tid overwrites. Bounded: past
- * the load limit names are not recorded and the kernel's name is used. */
+/* tid -> Java name, open addressing, never shrinking; a reused tid takes
+ * over its slot. Bounded: once 3/4 full, new threads keep the kernel's name
+ * (the Java name truncated to 15 characters). */
 #define SLOTS 8192
 typedef struct slot {
-    int tid; /* 0 empty, -1 removed */
+    int tid; /* 0: empty */
     char name[64];
 } slot;
 static slot names[SLOTS];
@@ -24,25 +25,17 @@ static void put(int tid, const char *name)
 {
     pthread_mutex_lock(&lock);
     unsigned h = (unsigned)tid * 2654435761u % SLOTS;
-    int free_slot = -1;
     for (int i = 0; i < SLOTS; i++, h = (h + 1) % SLOTS) {
-        if (names[h].tid == tid) {
-            free_slot = (int)h;
-            break;
-        }
-        if (names[h].tid == -1 && free_slot < 0)
-            free_slot = (int)h;
         if (names[h].tid == 0) {
-            if (free_slot < 0 && used < SLOTS * 3 / 4) {
-                free_slot = (int)h;
-                used++;
-            }
+            if (used >= SLOTS * 3 / 4)
+                break;
+            used++;
+            names[h].tid = tid;
+        }
+        if (names[h].tid == tid) {
+            snprintf(names[h].name, sizeof names[h].name, "%s", name);
             break;
         }
-    }
-    if (free_slot >= 0) {
-        names[free_slot].tid = tid;
-        snprintf(names[free_slot].name, sizeof names[free_slot].name, "%s", name);
     }
     pthread_mutex_unlock(&lock);
 }
