@@ -281,6 +281,10 @@ PP_API int pp_sampler_running(void);
  * process's threads (every 100 ms): bridges call it when the runtime starts
  * a thread. No-op when the sampler is stopped. */
 PP_API int pp_sampler_add_current_thread(void);
+/* The runtime names threads differently now (a new thread registered, a
+ * thread id reused): thread names are asked for again. Any thread; not from
+ * a signal handler. */
+PP_API void pp_sampler_thread_names_changed(void);
 
 /* Every sample whose interpreter frames include `code` gets label key=value
  * while the rule is registered. */

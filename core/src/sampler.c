@@ -268,12 +268,20 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Bumped when the runtime may name threads differently (a Node worker
+ * registering, thread ids being reused): cached names are asked again. */
+static _Atomic uint32_t thread_names_epoch;
+
+void pp_sampler_thread_names_changed(void) { atomic_fetch_add(&thread_names_epoch, 1); }
+
+/* Cached per (tid, epoch). */
 static void thread_label_ids(pid_t tid, pp_resolve_session *rs, uint32_t *out)
 {
-    uint32_t id = pp_idmap_get(&thread_labels, (uint64_t)tid, 1, 0);
+    uint64_t c = (uint64_t)atomic_load(&thread_names_epoch);
+    uint32_t id = pp_idmap_get(&thread_labels, (uint64_t)tid, 1, c);
     if (id != UINT32_MAX) {
         out[0] = id;
-        out[1] = pp_idmap_get(&thread_labels, (uint64_t)tid, 2, 0);
+        out[1] = pp_idmap_get(&thread_labels, (uint64_t)tid, 2, c);
         return;
     }
     char runtime_name[128];
@@ -290,8 +298,8 @@ static void thread_label_ids(pid_t tid, pp_resolve_session *rs, uint32_t *out)
     }
     out[0] = pp_framedict_label_num(dict, "thread_id", tid);
     out[1] = pp_framedict_label_str(dict, "thread_name", name);
-    pp_idmap_put(&thread_labels, (uint64_t)tid, 1, 0, out[0]);
-    pp_idmap_put(&thread_labels, (uint64_t)tid, 2, 0, out[1]);
+    pp_idmap_put(&thread_labels, (uint64_t)tid, 1, c, out[0]);
+    pp_idmap_put(&thread_labels, (uint64_t)tid, 2, c, out[1]);
 }
 
 static int is_plumbing(void *ctx, uintptr_t pc, int leaf)

@@ -58,7 +58,15 @@ struct IsolateSlot {
 
 IsolateSlot g_slots[kMaxIsolates];
 std::mutex g_slots_lock;
-std::unordered_map<int, std::string> g_thread_names;  // under g_slots_lock; tid -> "main", "worker 3"
+struct KnownThread {
+  std::string name;      // "main", "worker 3"
+  uint64_t exited_ns;    // 0 while the isolate lives
+};
+// Under g_slots_lock. A worker's samples are named after it exits too (they
+// wait up to a drain period in the ring); its thread id may then be reused,
+// so the name is forgotten a while later.
+std::unordered_map<int, KnownThread> g_thread_names;
+constexpr uint64_t kKeepExitedNameNs = 1000000000ULL;
 bool g_runtime_set = false;                            // under g_slots_lock
 
 // A code address no code has: stands for "V8 was collecting garbage".
@@ -218,7 +226,11 @@ int ThreadName(void*, int tid, char* out, size_t len) {
   std::lock_guard<std::mutex> g(g_slots_lock);
   auto it = g_thread_names.find(tid);
   if (it == g_thread_names.end()) return -1;
-  snprintf(out, len, "%s", it->second.c_str());
+  if (it->second.exited_ns && pp_now_ns() - it->second.exited_ns > kKeepExitedNameNs) {
+    g_thread_names.erase(it);
+    return -1;
+  }
+  snprintf(out, len, "%s", it->second.name.c_str());
   return 0;
 }
 
@@ -435,10 +447,11 @@ static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, si
     }
     slot.code_events.store(false, std::memory_order_relaxed);
     int tid = GetTid();
-    g_thread_names[tid] = thread_name;
+    g_thread_names[tid] = KnownThread{thread_name, 0};
     slot.tid.store(tid, std::memory_order_relaxed);
     slot.isolate.store(isolate, std::memory_order_release);
     addon->slot_registered = true;
+    pp_sampler_thread_names_changed();  // samples taken while the worker booted got the OS's name; tids are reused
     return true;
   }
   snprintf(err, errlen, "more than %d isolates (main thread and workers) loaded polyprof at once", kMaxIsolates);
@@ -456,6 +469,8 @@ void UnregisterIsolate(Addon* addon) {
   for (auto& slot : g_slots) {
     if (slot.isolate.load(std::memory_order_relaxed) == addon->isolate) {
       // The handler stops using the slot before anything else changes.
+      auto name = g_thread_names.find(slot.tid.load(std::memory_order_relaxed));
+      if (name != g_thread_names.end()) name->second.exited_ns = pp_now_ns();
       slot.tid.store(0, std::memory_order_release);
       slot.isolate.store(nullptr, std::memory_order_release);
       break;
