@@ -106,6 +106,10 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
             int reached_root = 0;
             for (int r = 0; r < n_roots; r++)
                 reached_root |= in_range(&roots[r], last);
+            /* A stripped libc hides start_thread and clone3 from the symbol
+             * tables: a trace that ends in libc, past other frames, ended
+             * where its CFI marks the thread's outermost frame. */
+            reached_root |= depth - i > 2 && in_range(&libc_range, last);
             *flags |= reached_root ? PP_SAMPLE_NATIVE_COMPLETE : PP_SAMPLE_NATIVE_FAILED;
         }
         return n;

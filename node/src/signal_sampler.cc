@@ -236,6 +236,16 @@ int ThreadName(void*, int tid, char* out, size_t len) {
 
 enum class NativeKind { kOther, kEntry, kJsLike, kV8 };
 
+// Caller holds g_slots_lock: whether pc is in code V8 generated or its builtins.
+bool InV8Locked(uintptr_t pc) {
+  if (CodeEventAddressLocked(pc) != pc) return true;
+  for (auto& slot : g_slots) {
+    if (!slot.isolate.load(std::memory_order_relaxed)) continue;
+    if (slot.code.Has(pc) || slot.builtins.Has(pc)) return true;
+  }
+  return false;
+}
+
 // Caller holds g_slots_lock.
 NativeKind KindOfLocked(uintptr_t pc) {
   bool in_v8 = false;
@@ -276,6 +286,8 @@ int ClassifyNative(void*, uintptr_t pc) {
 void MarkEntries(void*, const uintptr_t* native, int n_native, pp_raw_frame* interp, int n_interp) {
   int per_entry[kMaxNativeFrames];
   int n_entries = 0, js_like = 0;
+  int kept[kMaxJsFrames];  // indexes of the frames that stay, leaf first
+  int n_kept = 0;
   {
     std::lock_guard<std::mutex> g(g_slots_lock);
     for (int j = 0; j < n_native && n_entries < kMaxNativeFrames; j++) {
@@ -286,28 +298,40 @@ void MarkEntries(void*, const uintptr_t* native, int n_native, pp_raw_frame* int
         js_like = 0;
       }
     }
-  }
-  for (int i = 0; i < n_interp; i++) interp[i].flags &= ~PP_RAW_ENTRY;
-  // A top of stack in a builtin or stub: its caller, the JavaScript frame
-  // that follows, is where the time goes.
-  if (n_interp > 0 && interp[0].offset == 1 && interp[0].code != kGarbageCollectorMarker) {
-    CodeInfo info;
-    uintptr_t code;
-    {
-      std::lock_guard<std::mutex> g(g_slots_lock);
-      code = CodeEventAddressLocked(interp[0].code);
+    for (int i = 0; i < n_interp && i < kMaxJsFrames; i++) {
+      interp[i].flags &= ~(PP_RAW_ENTRY | PP_RAW_OMIT);
+      if (interp[i].code == kGarbageCollectorMarker) {
+        kept[n_kept++] = i;
+        continue;
+      }
+      uintptr_t code = CodeEventAddressLocked(interp[i].code);
+      CodeInfo info;
+      bool known = CodeMapLookup(code, static_cast<uint64_t>(interp[i].check), &info);
+      bool omit;
+      if (i == 0 && interp[i].offset == 1) {
+        // A top of stack in a builtin or stub: its caller, the JavaScript
+        // frame that follows, is where the time goes.
+        omit = !known || (info.kind != CodeKind::kFunction && info.kind != CodeKind::kRegExp);
+      } else {
+        // V8 lists the C++ function of an API callback (node::crypto's,
+        // RunInContext) among the JavaScript frames; the native stack has
+        // it already. Unknown code inside V8's ranges stays, to be counted
+        // as "[unresolved frame]".
+        omit = !known && !InV8Locked(interp[i].code);
+      }
+      if (omit)
+        interp[i].flags |= PP_RAW_OMIT;
+      else
+        kept[n_kept++] = i;
     }
-    if (!CodeMapLookup(code, static_cast<uint64_t>(interp[0].check), &info) ||
-        (info.kind != CodeKind::kFunction && info.kind != CodeKind::kRegExp))
-      interp[0].flags |= PP_RAW_OMIT;
   }
   if (n_entries <= 1) return;  // one group: nothing to split
-  int end = n_interp;          // exclusive end of the frames not yet given out
+  int end = n_kept;            // exclusive end, in kept[], of the frames not yet given out
   for (int e = n_entries - 1; e >= 1 && end > 0; e--) {
     int start = end - per_entry[e];
     if (start < 1) start = 1;  // the leafmost entry keeps at least one frame
     if (start >= end) break;
-    interp[start - 1].flags |= PP_RAW_ENTRY;  // closes the group leafward of this entry's
+    interp[kept[start - 1]].flags |= PP_RAW_ENTRY;  // closes the group leafward of this entry's
     end = start;
   }
 }
@@ -322,6 +346,7 @@ const char* const kPlumbingNames[] = {
     "v8::internal::FunctionCallbackArguments::Call(",
     "v8::internal::Builtins::InvokeApiFunction(",
     "v8::internal::Execution::Call(",
+    "v8::internal::Execution::CallScript(",
     "v8::internal::Execution::TryCall(",
     "v8::internal::(anonymous namespace)::Invoke(",
     "v8::internal::(anonymous namespace)::InvokeWithTryCatch(",
