@@ -60,6 +60,19 @@ test('record: a script path alone, other formats, --duration', () => {
   assert.ok(prof.samples().some((x) => x.frames.some((f) => f.name === 'burnA')));
 });
 
+test("record: workers' JavaScript is sampled, labelled by worker", () => {
+  const out = path.join(tmpdir(), 'workers.pb.gz');
+  const r = run(['record', '-o', out, '--interval', '2ms', '--', 'node', path.join(__dirname, 'workloads/workers_app.js')]);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stdout, /workers done/);
+  const byThread = new Map();
+  for (const s of polyprof.load(out).samples()) {
+    if (s.frames.some((f) => f.name === 'burnA')) byThread.set(s.labels.thread_name, (byThread.get(s.labels.thread_name) ?? 0) + 1);
+  }
+  const workers = [...byThread.keys()].filter((n) => /^worker \d+$/.test(n));
+  assert.strictEqual(workers.length, 3, [...byThread.keys()].join(', '));
+});
+
 test('record: ^C on a program without its own handler still writes the profile', async () => {
   const out = path.join(tmpdir(), 'serve.pb.gz');
   // Its own process group, as in a terminal, where ^C reaches every process of the job.
