@@ -563,6 +563,9 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
         return set_err(err, errlen, "cannot install the fault guard for SIGSEGV/SIGBUS");
     pp_fault_guard_verify();
     pp_unwind_init();
+    /* pair_from_leaf: the merge keeps no native frame rootward of the
+     * runtime's generated code, so the unwinder need not walk past it. */
+    pp_unwind_set_stop_ranges(runtime.eval, have_runtime && runtime.pair_from_leaf ? runtime.n_eval : 0);
     if (!atomic_load(&live.ring)) {
         pp_ring *r = pp_ring_new(o->ring_slots);
         if (!r)

@@ -31,6 +31,25 @@ static void fork_done(void) { forking = 0; }
 
 static int in_range(const pp_addr_range *r, uintptr_t pc) { return pc >= r->start && pc < r->end; }
 
+/* Written before sampling starts (start_session), read by the handler. */
+static pp_addr_range stop_ranges[PP_MAX_RANGES];
+static size_t n_stop_ranges;
+
+void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n)
+{
+    n_stop_ranges = 0;
+    for (size_t i = 0; r && i < n && i < PP_MAX_RANGES; i++)
+        stop_ranges[n_stop_ranges++] = r[i];
+}
+
+static int at_stop(uintptr_t pc)
+{
+    for (size_t i = 0; i < n_stop_ranges; i++)
+        if (in_range(&stop_ranges[i], pc))
+            return 1;
+    return 0;
+}
+
 void pp_unwind_warm_thread(void)
 {
     if (trace_warm)
@@ -85,6 +104,10 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
         return 1;
     }
     thread_warm = 1;
+    /* Interrupted in the runtime's generated code: nothing to unwind that
+     * the runtime does not name itself. Neither complete nor failed. */
+    if (at_stop(pc))
+        return 1;
 
     /* Fast path: unw_backtrace keeps a per-thread cache of frame layouts
      * keyed by pc, so a warm stack is walked without the rt_sigprocmask
@@ -92,7 +115,9 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
      * It starts here, inside the handler; the interrupted frames begin at
      * the pc the signal stopped. */
     void *trace[PP_RAW_MAX_NATIVE + 16];
-    int depth = trace_warm ? unw_backtrace(trace, (int)(sizeof trace / sizeof trace[0])) : 0;
+    /* With stop ranges the slow path is used: it can stop at the first
+     * generated-code frame, the fast trace cannot. */
+    int depth = trace_warm && !n_stop_ranges ? unw_backtrace(trace, (int)(sizeof trace / sizeof trace[0])) : 0;
     for (int i = 0; i < depth && i < 16; i++) {
         if ((uintptr_t)trace[i] != pc)
             continue;
@@ -143,6 +168,8 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
             break;
         }
         out[n++] = (uintptr_t)ip;
+        if (n_stop_ranges && at_stop((uintptr_t)ip - 1))
+            break; /* the runtime's frames from here on */
     }
     return n;
 }

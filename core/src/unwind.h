@@ -14,6 +14,14 @@ int pp_unwind_init(void);
  * cached fast trace (see below). */
 void pp_unwind_warm_thread(void);
 
+/* Off the signal path, before sampling starts: native frames in these ranges
+ * end the unwind (the frame itself is kept). For a runtime whose generated
+ * code has no unwind tables (the JVM's code cache, pair_from_leaf): past such
+ * a frame libunwind can only guess, at great cost (its fast trace gives up
+ * and the whole walk is redone the slow way), and the merge drops those
+ * frames anyway. NULL/0 clears them. */
+void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n);
+
 /* Signal handler. Writes up to max return addresses, leaf first (out[0] is the
  * interrupted pc), and ORs PP_SAMPLE_NATIVE_* flags into *flags. Must be
  * called inside a fault-guarded section.

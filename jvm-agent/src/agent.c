@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agct.h"
 #include "agent.h"
@@ -209,6 +210,17 @@ static int setup(JavaVM *vm, const char *options, char *err, size_t errlen)
             snprintf(err, errlen, "option 'file': %s", ferr);
             return -1;
         }
+    }
+    /* Found out now, not when the profile is written at exit. */
+    char dir[PP_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", ppj.options.file);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (access(slash ? dir : ".", W_OK) != 0) {
+        snprintf(err, errlen, "option 'file': cannot write into directory '%s': %s", slash ? dir : ".",
+                 strerror(errno));
+        return -1;
     }
     jvmtiEnv *jvmti = NULL;
     if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK || !jvmti) {

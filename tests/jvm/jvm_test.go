@@ -164,6 +164,7 @@ func TestBadOptions(t *testing.T) {
 			{"start,event=alloc,alloc_interval=lots,file=" + dir + "/a.pb.gz", "'alloc_interval'"},
 			{"start,event=cpu", "'file'"},
 			{"start,file=" + dir + "/a.unknown", "'file'"},
+			{"start,file=" + dir + "/no/such/dir/a.pb.gz", "'file'"},
 		}
 		for _, c := range cases {
 			r := mustRun(t, j, c.options, "Burn", "0")
