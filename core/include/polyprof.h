@@ -63,6 +63,12 @@ typedef struct pp_options {
     char file[PP_PATH_MAX];  /* file=out.pb.gz                                */
     pp_format format;        /* format=pprof|collapsed|text|cpuprofile (default: suffix) */
     uint64_t alloc_interval; /* alloc_interval=512k: mean bytes between allocation samples */
+    /* Continuous profiling and the local store (pp_continuous_*, pp_store_*). */
+    uint64_t window_ns;          /* window=60s: one exported profile per window  */
+    char store[PP_PATH_MAX];     /* store=DIR, default ./profiles (POLYPROF_STORE) */
+    uint64_t store_max_age_ns;   /* store_max_age=7d                             */
+    uint64_t store_max_bytes;    /* store_max_bytes=1g                           */
+    char service[128];           /* service=checkout: names stored profiles      */
 } pp_options;
 
 PP_API void pp_options_default(pp_options *o);
@@ -277,6 +283,10 @@ PP_API pp_profile *pp_collector_snapshot(pp_collector *c);
 /* Deadline (CLOCK_MONOTONIC ns) from the collector's duration, 0 when none. */
 PP_API uint64_t pp_collector_deadline(const pp_collector *c);
 PP_API int pp_sampler_running(void);
+/* What the collector has aggregated since it started or was last rotated;
+ * it then starts afresh (its table, times and counters), so memory stays flat
+ * over any number of windows. NULL if c is not running or out of memory. */
+PP_API pp_profile *pp_collector_rotate(pp_collector *c);
 /* Covers the calling thread now instead of at the next periodic scan of the
  * process's threads (every 100 ms): bridges call it when the runtime starts
  * a thread. No-op when the sampler is stopped. */
@@ -303,6 +313,76 @@ typedef struct pp_sampler_stats {
 } pp_sampler_stats;
 
 PP_API void pp_sampler_get_stats(pp_sampler_stats *out);
+
+/* ---------------------------------------------------------------- production configuration */
+
+/* The environment's configuration, the same for every runtime:
+ *   ENABLE_PROFILING=true        profiling on (default off)
+ *   PROFILE_INTERVAL_MS=100      sampling interval (default 100; below 10 raised to 10, warned)
+ *   PROFILE_MAX_DURATION=60      hard maximum of one capture in seconds (default 60; above 300 capped, warned)
+ *   POLYPROF_OPTIONS=k=v,...     the option grammar for everything else
+ *   POLYPROF_STORE=DIR           the local store (default ./profiles)
+ * The same clamping applies to interval and duration given in POLYPROF_OPTIONS. */
+#define PP_ENV_MAX_WARNINGS 4
+typedef struct pp_env_config {
+    int enabled;
+    pp_options options; /* duration_ns is the hard maximum of a capture (a continuous window) */
+    char warnings[PP_ENV_MAX_WARNINGS][256];
+    int n_warnings;
+} pp_env_config;
+
+/* get: getenv, or a stand-in for tests. Returns 0, or -1 with a message naming
+ * the variable and key (profiling must then stay off). */
+PP_API int pp_env_config_read(pp_env_config *out, const char *(*get)(const char *name), char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- local store */
+
+/* A directory of gzip pprof files named <service>_<type>_<UTC start>_<trigger>.pb.gz
+ * with an index (index.tsv); retention by age and total size, oldest removed
+ * first, enforced on every put. */
+typedef struct pp_store pp_store;
+typedef struct pp_store_entry {
+    char file[256];     /* name inside the store's directory */
+    char service[128];
+    char type[32];      /* cpu, wall, alloc */
+    char trigger[64];   /* continuous, p95, manual, ... */
+    int64_t start_unix_ns;
+    uint64_t bytes;
+} pp_store_entry;
+
+/* Creates the directory if needed. */
+PP_API pp_store *pp_store_open(const char *dir, uint64_t max_age_ns, uint64_t max_bytes, char *err, size_t errlen);
+PP_API void pp_store_close(pp_store *s);
+/* Writes p; path_out (optional) gets the file's path. Then enforces retention. */
+PP_API int pp_store_put(pp_store *s, const pp_profile *p, const char *service, const char *type, const char *trigger,
+                        int64_t start_unix_ns, char *path_out, size_t path_len, char *err, size_t errlen);
+/* Entries oldest first (from the files present; the index is rewritten to
+ * match). *out is malloc'ed; returns the count or -1. */
+PP_API int pp_store_list(pp_store *s, pp_store_entry **out, char *err, size_t errlen);
+/* Applies retention as of now_unix_ns; returns how many files were removed. */
+PP_API int pp_store_prune(pp_store *s, int64_t now_unix_ns);
+
+/* ---------------------------------------------------------------- continuous profiling */
+
+typedef struct pp_window_info {
+    uint64_t index;          /* 0, 1, 2, ... */
+    int64_t start_unix_ns, end_unix_ns;
+} pp_window_info;
+
+/* Receives each finished window, on the core's continuous thread; takes
+ * ownership of window. Returns 0, or -1 when it failed (counted). */
+typedef int (*pp_window_fn)(void *ctx, pp_profile *window, const pp_window_info *info);
+
+typedef struct pp_continuous pp_continuous;
+
+/* Samples at o->interval_ns and hands over one profile per o->window_ns (at
+ * most o->duration_ns when that is set: every capture has a hard maximum).
+ * fn NULL: windows go to the local store o->store as <service>_<event>_..._continuous.pb.gz. */
+PP_API pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *ctx, char *err, size_t errlen);
+/* Hands over the last, partial window, then stops. */
+PP_API void pp_continuous_stop(pp_continuous *c);
+PP_API uint64_t pp_continuous_windows(const pp_continuous *c);      /* exported so far */
+PP_API uint64_t pp_continuous_export_failures(const pp_continuous *c);
 
 /* Reads len bytes at src into dst without crashing on unmapped memory: for
  * the capture hook. Returns 0, or -1 when the read faulted. */

@@ -15,6 +15,9 @@
 #define PP_DEFAULT_MAX_MEMORY (64u << 20)
 #define PP_DEFAULT_RING_SLOTS 256u
 #define PP_DEFAULT_ALLOC_INTERVAL (512u << 10)
+#define PP_DEFAULT_WINDOW_NS 60000000000ULL
+#define PP_DEFAULT_STORE_MAX_AGE_NS (7ULL * 86400 * 1000000000ULL)
+#define PP_DEFAULT_STORE_MAX_BYTES (1ULL << 30)
 
 void pp_options_default(pp_options *o)
 {
@@ -27,6 +30,10 @@ void pp_options_default(pp_options *o)
     o->ring_slots = PP_DEFAULT_RING_SLOTS;
     o->format = PP_FORMAT_AUTO;
     o->alloc_interval = PP_DEFAULT_ALLOC_INTERVAL;
+    o->window_ns = PP_DEFAULT_WINDOW_NS;
+    snprintf(o->store, sizeof o->store, "profiles");
+    o->store_max_age_ns = PP_DEFAULT_STORE_MAX_AGE_NS;
+    o->store_max_bytes = PP_DEFAULT_STORE_MAX_BYTES;
 }
 
 static int fail(char *err, size_t errlen, const char *key, const char *value, const char *why)
@@ -36,7 +43,7 @@ static int fail(char *err, size_t errlen, const char *key, const char *value, co
     return -1;
 }
 
-/* Durations: "10ms", "250us", "30s", "5m", "1h"; a bare number is in
+/* Durations: "10ms", "250us", "30s", "5m", "1h", "7d"; a bare number is in
  * default_unit_ns. Rejects negatives, garbage and overflow. */
 static int parse_duration(const char *v, uint64_t default_unit_ns, uint64_t *out)
 {
@@ -62,6 +69,8 @@ static int parse_duration(const char *v, uint64_t default_unit_ns, uint64_t *out
         unit = 60e9;
     else if (!strcmp(end, "h"))
         unit = 3600e9;
+    else if (!strcmp(end, "d"))
+        unit = 86400e9;
     else
         return -1;
     double ns = num * unit;
@@ -203,10 +212,35 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
         if (parse_size(value, &u) != 0 || u == 0 || u > 0x7fffffffULL)
             return fail(err, errlen, key, value, "expected a size from 1 byte to 2g, such as 512k");
         o->alloc_interval = u;
+    } else if (!strcmp(key, "window")) {
+        if (parse_duration(value, 1000000000ULL, &u) != 0 || u < 1000000000ULL || u > 86400000000000ULL)
+            return fail(err, errlen, key, value, "expected a duration from 1s to 24h, such as 60s");
+        o->window_ns = u;
+    } else if (!strcmp(key, "store")) {
+        if (!*value || strlen(value) >= sizeof o->store)
+            return fail(err, errlen, key, value, "expected a directory");
+        snprintf(o->store, sizeof o->store, "%s", value);
+    } else if (!strcmp(key, "store_max_age")) {
+        if (parse_duration(value, 1000000000ULL, &u) != 0 || u < 1000000000ULL)
+            return fail(err, errlen, key, value, "expected a duration of at least 1s, such as 7d");
+        o->store_max_age_ns = u;
+    } else if (!strcmp(key, "store_max_bytes")) {
+        if (parse_size(value, &u) != 0 || u < 1024)
+            return fail(err, errlen, key, value, "expected a size of at least 1k, such as 1g");
+        o->store_max_bytes = u;
+    } else if (!strcmp(key, "service")) {
+        size_t n = strlen(value);
+        if (!n || n >= sizeof o->service)
+            return fail(err, errlen, key, value, "expected a name of 1 to 127 characters");
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)value[i]) && !strchr("-_.", value[i]))
+                return fail(err, errlen, key, value, "expected letters, digits, '-', '_' or '.'");
+        snprintf(o->service, sizeof o->service, "%s", value);
     } else {
         if (err && errlen)
             snprintf(err, errlen, "unknown option '%s' (known: event, interval, duration, native, signal, "
-                                  "memory, ring, file, format, alloc_interval)", key);
+                                  "memory, ring, file, format, alloc_interval, window, store, store_max_age, "
+                                  "store_max_bytes, service)", key);
         return -1;
     }
     return 0;

@@ -790,6 +790,40 @@ pp_profile *pp_collector_snapshot(pp_collector *c)
     return p;
 }
 
+pp_profile *pp_collector_rotate(pp_collector *c)
+{
+    pthread_mutex_lock(&drain_lock);
+    pp_profile *p = NULL;
+    pthread_mutex_lock(&state_lock);
+    int idx = find_collector(c);
+    pthread_mutex_unlock(&state_lock);
+    if (idx >= 0) {
+        drain_locked();
+        p = export_locked(c);
+        pp_stack_table *fresh = p ? pp_stack_table_new(c->options.max_memory) : NULL;
+        if (fresh) {
+            pthread_mutex_lock(&state_lock);
+            pp_stack_table *old = c->table;
+            c->table = fresh;
+            c->start_ns = pp_now_ns();
+            c->start_wall_ns = wall_now_ns();
+            if (c->deadline_ns)
+                c->deadline_ns = c->start_ns + c->options.duration_ns;
+            c->samples_at_start = atomic_load(&live.samples);
+            c->weight_at_start = atomic_load(&live.weight);
+            c->dropped_ring_at_start = atomic_load(&live.dropped_ring);
+            c->unwind_failed_at_start = atomic_load(&live.unwind_failed);
+            c->truncated_at_start = atomic_load(&live.truncated);
+            c->native_skipped_at_start = atomic_load(&live.native_skipped);
+            c->handler_ns_at_start = atomic_load(&live.handler_ns);
+            pthread_mutex_unlock(&state_lock);
+            pp_stack_table_free(old);
+        }
+    }
+    pthread_mutex_unlock(&drain_lock);
+    return p;
+}
+
 pp_profile *pp_collector_stop(pp_collector *c)
 {
     pthread_mutex_lock(&lifecycle_lock);

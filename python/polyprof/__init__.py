@@ -11,8 +11,10 @@ from ._native import PolyprofError
 from ._profile import Frame, Profile, Sample, load
 from ._session import is_running, profile, start, stop
 from ._endpoint import profile_endpoint
+from ._continuous import ContinuousProfiler, Store
 
 __all__ = [
+    "ContinuousProfiler",
     "Frame",
     "Profile",
     "PolyprofError",
@@ -23,5 +25,6 @@ __all__ = [
     "profile_endpoint",
     "start",
     "stop",
+    "Store",
 ]
 __version__ = "0.1.0"

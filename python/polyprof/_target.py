@@ -47,9 +47,15 @@ def main():
         timer.daemon = True
         timer.start()
 
+    run_program(argv, program, "polyprof record")
+
+
+def run_program(argv, program, who):
+    """Runs `script.py args`, `-m module args` or `-c code args` as
+    __main__; program["file"] gets the program's file."""
     if argv and argv[0] == "-m":
         if len(argv) < 2:
-            sys.exit("polyprof record: -m needs a module name")
+            sys.exit("%s: -m needs a module name" % who)
         sys.argv = argv[1:]
         import importlib.util
         spec = importlib.util.find_spec(argv[1])
@@ -58,7 +64,7 @@ def main():
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
     elif argv and argv[0] == "-c":
         if len(argv) < 2:
-            sys.exit("polyprof record: -c needs a command")
+            sys.exit("%s: -c needs a command" % who)
         sys.argv = ["-c"] + argv[2:]
         program["file"] = "<string>"
         exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})
@@ -68,7 +74,6 @@ def main():
         sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
         program["file"] = script
         runpy.run_path(script, run_name="__main__")
-
 
 if __name__ == "__main__":
     main()

@@ -102,6 +102,87 @@ def cmd_record(args):
         signal.signal(signal.SIGINT, previous)
 
 
+def _program_argv(args, module, who):
+    cmd = list(args.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise SystemExit("%s: give the program after --, e.g. %s -- python app.py" % (who, who))
+    interp, flags, rest = _split_python_command(cmd)
+    _check_interpreter(interp)
+    env = dict(os.environ)
+    if os.path.realpath(interp) == os.path.realpath(sys.executable):
+        pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return [interp] + flags + ["-m", module] + rest, env
+
+
+def cmd_run(args):
+    """Runs the program with the environment's production configuration
+    (ENABLE_PROFILING, PROFILE_INTERVAL_MS, ...): polyprof.auto."""
+    argv, env = _program_argv(args, "polyprof._run", "polyprof run")
+    proc = subprocess.Popen(argv, env=env)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _open_store(args):
+    from ._continuous import Store
+    spec = []
+    if args.max_age:
+        spec.append("store_max_age=%s" % args.max_age)
+    if args.max_bytes:
+        spec.append("store_max_bytes=%s" % args.max_bytes)
+    try:
+        values = _native.options_values(",".join(spec))   # the core's grammar and defaults
+        age_s = int(values["store_max_age"][:-2]) / 1e9
+        return Store(args.store, max_age_s=age_s, max_bytes=int(values["store_max_bytes"]))
+    except (ValueError, _native.PolyprofError) as e:
+        raise SystemExit("polyprof store: %s" % e)
+
+
+def cmd_store(args):
+    import time
+    store = _open_store(args)
+    if args.action == "list":
+        entries = store.list()
+        if not entries:
+            sys.stdout.write("no profiles in %s\n" % store.directory)
+        for e in entries:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["start"]))
+            sys.stdout.write("%s  %-12s %-5s %-11s %8d  %s\n"
+                             % (stamp, e["service"], e["type"], e["trigger"], e["bytes"], e["file"]))
+        return 0
+    if args.action == "prune":
+        removed = store.prune()
+        sys.stdout.write("removed %d profile(s) from %s\n" % (removed, store.directory))
+        return 0
+    # show: a file name (or path), or the index in `list` (negative counts from the newest)
+    if not args.which:
+        raise SystemExit("polyprof store show: give a profile: a file name from `polyprof store list`, or -1 for the newest")
+    entries = store.list()
+    which = args.which
+    path = None
+    try:
+        path = store.path(entries[int(which)])
+    except (ValueError, IndexError):
+        candidate = which if os.path.sep in which else os.path.join(store.directory, which)
+        if os.path.exists(candidate):
+            path = candidate
+    if path is None:
+        raise SystemExit("polyprof store show: no profile %r in %s" % (which, store.directory))
+    try:
+        prof = load(path)
+    except (OSError, ValueError) as e:
+        raise SystemExit("polyprof store show: %s" % e)
+    sys.stdout.write("%s\n" % path)
+    sys.stdout.write(prof.report(args.n))
+    return 0
+
+
 def cmd_top(args):
     try:
         prof = load(args.profile)
@@ -134,6 +215,19 @@ def build_parser():
     r.add_argument("--format", default=None, help="pprof, collapsed or text (default: from the output suffix)")
     r.add_argument("command", nargs=argparse.REMAINDER, help="-- then the program to run")
     r.set_defaults(func=cmd_record)
+    u = sub.add_parser("run", help="run a Python program with profiling configured by the environment "
+                                   "(ENABLE_PROFILING, PROFILE_INTERVAL_MS, PROFILE_MAX_DURATION, POLYPROF_OPTIONS)",
+                       usage="polyprof run -- python app.py [args]")
+    u.add_argument("command", nargs=argparse.REMAINDER, help="-- then the program to run")
+    u.set_defaults(func=cmd_run)
+    st = sub.add_parser("store", help="the local profile store: list, show, prune")
+    st.add_argument("action", choices=["list", "show", "prune"])
+    st.add_argument("which", nargs="?", help="show: a file name from list, or an index (-1: newest)")
+    st.add_argument("--store", default=None, help="directory (default: $POLYPROF_STORE or ./profiles)")
+    st.add_argument("--max-age", default=None, help="prune: remove profiles older than this, e.g. 7d (default 7d)")
+    st.add_argument("--max-bytes", default=None, help="prune: keep at most this much, e.g. 1g (default 1g)")
+    st.add_argument("-n", type=int, default=20, help="show: how many functions (default 20)")
+    st.set_defaults(func=cmd_store)
     t = sub.add_parser("top", help="report the hottest functions of a pprof profile")
     t.add_argument("profile")
     t.add_argument("-n", type=int, default=20, help="how many functions (default 20)")

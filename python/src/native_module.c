@@ -8,12 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "native_module.h"
 #include "polyprof.h"
 #include "py_frames.h"
 
 #define ERR_LEN 512
 
-static PyObject *PolyprofError; /* base of the package's errors */
+PyObject *PolyprofError; /* base of the package's errors */
 
 /* ------------------------------------------------------------ Profile */
 
@@ -23,7 +24,7 @@ typedef struct {
 
 static PyTypeObject ProfileType;
 
-static PyObject *wrap_profile(pp_profile *p)
+PyObject *wrap_profile(pp_profile *p)
 {
     if (!p)
         return PyErr_NoMemory();
@@ -34,6 +35,15 @@ static PyObject *wrap_profile(pp_profile *p)
     }
     o->profile = p;
     return (PyObject *)o;
+}
+
+pp_profile *unwrap_profile(PyObject *o)
+{
+    if (!PyObject_TypeCheck(o, &ProfileType)) {
+        PyErr_SetString(PyExc_TypeError, "expected a NativeProfile");
+        return NULL;
+    }
+    return ((ProfileObject *)o)->profile;
 }
 
 static void profile_dealloc(ProfileObject *self)
@@ -420,7 +430,7 @@ static PyTypeObject CollectorType = {
 
 /* Options travel as a {key: str} dict in the core's grammar, one
  * pp_options_set per key, so values never need escaping. */
-static int options_from_dict(PyObject *dict, pp_options *o)
+int options_from_dict(PyObject *dict, pp_options *o)
 {
     pp_options_default(o);
     if (!dict || dict == Py_None)
@@ -634,6 +644,8 @@ PyMODINIT_FUNC PyInit__native(void)
         goto fail;
     }
     PyModule_AddIntConstant(m, "MIXED_MODE", pp_py_mixed_mode_available());
+    if (add_production(m) != 0)
+        goto fail;
     return m;
 fail:
     Py_DECREF(m);

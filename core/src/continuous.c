@@ -1,0 +1,185 @@
+/* Continuous profiling: one collector on the shared sampler, rotated at the
+ * end of every window on a thread of the core's own; each window's profile
+ * goes to the exporter (the runtime's callback, or the local store). The
+ * collector's table is replaced at each rotation, so memory stays flat over
+ * any number of windows. */
+#include "polyprof.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct pp_continuous {
+    pp_collector *collector;
+    pp_options options;
+    uint64_t window_ns;
+    pp_window_fn fn;
+    void *ctx;
+    pp_store *store; /* default exporter */
+    char service[128];
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stopping;
+    _Atomic uint64_t windows, failures;
+    uint64_t index;
+    int64_t window_start_unix_ns;
+};
+
+static int64_t unix_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int store_window(void *ctx, pp_profile *window, const pp_window_info *info)
+{
+    pp_continuous *c = ctx;
+    char err[512];
+    int rc = pp_store_put(c->store, window, c->service, c->options.mode == PP_MODE_WALL ? "wall" : "cpu",
+                          "continuous", info->start_unix_ns, NULL, 0, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "polyprof: continuous profiling: %s\n", err);
+    pp_profile_free(window);
+    return rc;
+}
+
+static void export_window(pp_continuous *c)
+{
+    pp_profile *p = pp_collector_rotate(c->collector);
+    int64_t end = unix_now_ns();
+    pp_window_info info = {c->index++, c->window_start_unix_ns, end};
+    c->window_start_unix_ns = end;
+    if (!p) {
+        atomic_fetch_add(&c->failures, 1);
+        return;
+    }
+    char line[64];
+    snprintf(line, sizeof line, "window=%llu", (unsigned long long)info.index);
+    pp_profile_add_metadata(p, line);
+    pp_profile_add_metadata(p, "trigger=continuous");
+    if (c->fn(c->ctx, p, &info) != 0)
+        atomic_fetch_add(&c->failures, 1);
+    atomic_fetch_add(&c->windows, 1);
+}
+
+static void *continuous_main(void *arg)
+{
+    pp_continuous *c = arg;
+    /* This thread's own stacks are not the application's. */
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, c->options.signo);
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        uint64_t ns = (uint64_t)deadline.tv_nsec + c->window_ns;
+        deadline.tv_sec += (time_t)(ns / 1000000000ULL);
+        deadline.tv_nsec = (long)(ns % 1000000000ULL);
+        int rc = 0;
+        while (!c->stopping && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&c->wake, &c->lock, &deadline);
+        if (c->stopping)
+            break;
+        pthread_mutex_unlock(&c->lock);
+        export_window(c);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *ctx, char *err, size_t errlen)
+{
+    uint64_t window = o->window_ns;
+    if (o->duration_ns && o->duration_ns < window)
+        window = o->duration_ns;
+    if (window < 1000000000ULL) {
+        snprintf(err, errlen, "option 'window': continuous windows are at least 1s");
+        return NULL;
+    }
+    pp_continuous *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->options = *o;
+    c->options.duration_ns = 0; /* the windows end captures, not a deadline */
+    c->window_ns = window;
+    c->fn = fn ? fn : store_window;
+    c->ctx = fn ? ctx : c;
+    if (o->service[0]) {
+        snprintf(c->service, sizeof c->service, "%s", o->service);
+    } else {
+        /* The program's name, as ps shows it. */
+        FILE *f = fopen("/proc/self/comm", "r");
+        if (!f || !fgets(c->service, sizeof c->service, f))
+            snprintf(c->service, sizeof c->service, "app");
+        if (f)
+            fclose(f);
+        c->service[strcspn(c->service, "\n")] = '\0';
+    }
+    if (!fn) {
+        c->store = pp_store_open(o->store, o->store_max_age_ns, o->store_max_bytes, err, errlen);
+        if (!c->store) {
+            free(c);
+            return NULL;
+        }
+    }
+    c->collector = pp_collector_start(&c->options, NULL, NULL, err, errlen);
+    if (!c->collector) {
+        pp_store_close(c->store);
+        free(c);
+        return NULL;
+    }
+    c->window_start_unix_ns = unix_now_ns();
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if (pthread_create(&c->thread, NULL, continuous_main, c) != 0) {
+        pp_profile_free(pp_collector_stop(c->collector));
+        pp_store_close(c->store);
+        pthread_cond_destroy(&c->wake);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        snprintf(err, errlen, "cannot create the continuous profiling thread");
+        return NULL;
+    }
+    return c;
+}
+
+void pp_continuous_stop(pp_continuous *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->stopping = 1;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    export_window(c); /* the last, partial window */
+    pp_profile_free(pp_collector_stop(c->collector));
+    pp_store_close(c->store);
+    pthread_cond_destroy(&c->wake);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+uint64_t pp_continuous_windows(const pp_continuous *c) { return atomic_load(&((pp_continuous *)c)->windows); }
+
+uint64_t pp_continuous_export_failures(const pp_continuous *c)
+{
+    return atomic_load(&((pp_continuous *)c)->failures);
+}

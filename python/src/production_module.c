@@ -1,0 +1,381 @@
+/* The production controls of the core, bound to CPython: the environment's
+ * configuration (pp_env_config_read), continuous profiling windows
+ * (pp_continuous_*) and the local store (pp_store_*). Policy stays in the
+ * core; this file converts arguments and calls the Python exporter. */
+#include "native_module.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ERR_LEN 512
+
+/* ------------------------------------------------------------ env_config */
+
+static const char *real_getenv(const char *name) { return getenv(name); }
+
+static int set_item(PyObject *d, const char *key, PyObject *v)
+{
+    if (!v)
+        return -1;
+    int rc = PyDict_SetItemString(d, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* The options as {key: value} that options_from_dict turns back into them. */
+static PyObject *options_dict(const pp_options *o)
+{
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    char buf[64];
+    int ok = 1;
+    ok &= set_item(d, "event", PyUnicode_FromString(o->mode == PP_MODE_WALL ? "wall" : "cpu")) == 0;
+    snprintf(buf, sizeof buf, "%lluns", (unsigned long long)o->interval_ns);
+    ok &= set_item(d, "interval", PyUnicode_FromString(buf)) == 0;
+    snprintf(buf, sizeof buf, "%lluns", (unsigned long long)o->duration_ns);
+    ok &= set_item(d, "duration", PyUnicode_FromString(buf)) == 0;
+    ok &= set_item(d, "native", PyUnicode_FromString(o->native ? "true" : "false")) == 0;
+    snprintf(buf, sizeof buf, "%d", o->signo);
+    ok &= set_item(d, "signal", PyUnicode_FromString(buf)) == 0;
+    snprintf(buf, sizeof buf, "%zu", o->max_memory);
+    ok &= set_item(d, "memory", PyUnicode_FromString(buf)) == 0;
+    snprintf(buf, sizeof buf, "%lluns", (unsigned long long)o->window_ns);
+    ok &= set_item(d, "window", PyUnicode_FromString(buf)) == 0;
+    ok &= set_item(d, "store", PyUnicode_FromString(o->store)) == 0;
+    snprintf(buf, sizeof buf, "%lluns", (unsigned long long)o->store_max_age_ns);
+    ok &= set_item(d, "store_max_age", PyUnicode_FromString(buf)) == 0;
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->store_max_bytes);
+    ok &= set_item(d, "store_max_bytes", PyUnicode_FromString(buf)) == 0;
+    if (o->service[0])
+        ok &= set_item(d, "service", PyUnicode_FromString(o->service)) == 0;
+    if (!ok) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* env_config() -> {"enabled": bool, "options": {...}, "warnings": [...]};
+ * ValueError naming the variable for a bad configuration. */
+static PyObject *mod_env_config(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    pp_env_config c;
+    char err[ERR_LEN];
+    if (pp_env_config_read(&c, real_getenv, err, sizeof err) != 0) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    PyObject *out = PyDict_New();
+    PyObject *warnings = PyList_New(0);
+    if (!out || !warnings)
+        goto fail;
+    for (int i = 0; i < c.n_warnings; i++) {
+        PyObject *w = PyUnicode_FromString(c.warnings[i]);
+        if (!w || PyList_Append(warnings, w) != 0) {
+            Py_XDECREF(w);
+            goto fail;
+        }
+        Py_DECREF(w);
+    }
+    if (set_item(out, "enabled", PyBool_FromLong(c.enabled)) != 0 || set_item(out, "options", options_dict(&c.options)) != 0 ||
+        PyDict_SetItemString(out, "warnings", warnings) != 0)
+        goto fail;
+    Py_DECREF(warnings);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(warnings);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ Continuous */
+
+typedef struct {
+    PyObject_HEAD pp_continuous *continuous;
+    PyObject *exporter; /* callable(profile, metadata) or NULL: the store */
+} ContinuousObject;
+
+static PyTypeObject ContinuousType;
+
+/* The core's continuous thread (or stop()'s caller, GIL released): hands a
+ * window to the Python exporter. An exporter that raises is reported as
+ * unraisable and counted; the windows go on. */
+static int call_exporter(void *ctx, pp_profile *window, const pp_window_info *info)
+{
+    ContinuousObject *self = ctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = -1;
+    PyObject *prof = wrap_profile(window);
+    PyObject *md = prof ? Py_BuildValue("{s:s,s:K,s:d,s:d}", "trigger", "continuous", "window",
+                                        (unsigned long long)info->index, "start", info->start_unix_ns / 1e9, "end",
+                                        info->end_unix_ns / 1e9)
+                        : NULL;
+    if (md) {
+        PyObject *r = PyObject_CallFunctionObjArgs(self->exporter, prof, md, NULL);
+        if (r) {
+            rc = 0;
+            Py_DECREF(r);
+        }
+    }
+    if (rc != 0)
+        PyErr_WriteUnraisable(self->exporter);
+    Py_XDECREF(md);
+    Py_XDECREF(prof);
+    PyGILState_Release(g);
+    return rc;
+}
+
+static void continuous_stop_now(ContinuousObject *self)
+{
+    pp_continuous *c = self->continuous;
+    self->continuous = NULL;
+    if (c) {
+        /* The exporter takes the GIL on the core's thread. */
+        Py_BEGIN_ALLOW_THREADS pp_continuous_stop(c);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+static void continuous_dealloc(ContinuousObject *self)
+{
+    continuous_stop_now(self);
+    Py_XDECREF(self->exporter);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *continuous_stop(ContinuousObject *self, PyObject *unused)
+{
+    (void)unused;
+    continuous_stop_now(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *continuous_get_windows(ContinuousObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromUnsignedLongLong(self->continuous ? pp_continuous_windows(self->continuous) : 0);
+}
+
+static PyObject *continuous_get_running(ContinuousObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(self->continuous != NULL);
+}
+
+static PyMethodDef continuous_methods[] = {
+    {"stop", (PyCFunction)continuous_stop, METH_NOARGS, "stop(): exports the last window and stops"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef continuous_getset[] = {
+    {"windows", (getter)continuous_get_windows, NULL, "windows exported so far", NULL},
+    {"running", (getter)continuous_get_running, NULL, "whether it runs", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ContinuousType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "polyprof._native.Continuous",
+    .tp_basicsize = sizeof(ContinuousObject),
+    .tp_dealloc = (destructor)continuous_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Continuous profiling windows; made by continuous_start().",
+    .tp_methods = continuous_methods,
+    .tp_getset = continuous_getset,
+};
+
+/* continuous_start(options, exporter=None) -> Continuous */
+static PyObject *mod_continuous_start(PyObject *m, PyObject *args, PyObject *kw)
+{
+    (void)m;
+    static char *kwlist[] = {"options", "exporter", NULL};
+    PyObject *opts = NULL, *exporter = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:continuous_start", kwlist, &opts, &exporter))
+        return NULL;
+    if (exporter != Py_None && !PyCallable_Check(exporter)) {
+        PyErr_SetString(PyExc_TypeError, "exporter must be callable as exporter(profile, metadata), or None");
+        return NULL;
+    }
+    pp_options o;
+    if (options_from_dict(opts, &o) != 0)
+        return NULL;
+    ContinuousObject *self = PyObject_New(ContinuousObject, &ContinuousType);
+    if (!self)
+        return NULL;
+    self->continuous = NULL;
+    self->exporter = NULL;
+    if (exporter != Py_None) {
+        Py_INCREF(exporter);
+        self->exporter = exporter;
+    }
+    char err[ERR_LEN] = "";
+    pp_continuous *c;
+    Py_BEGIN_ALLOW_THREADS c = pp_continuous_start(&o, self->exporter ? call_exporter : NULL, self, err, sizeof err);
+    Py_END_ALLOW_THREADS if (!c)
+    {
+        Py_DECREF(self);
+        PyErr_SetString(PolyprofError, err[0] ? err : "cannot start continuous profiling");
+        return NULL;
+    }
+    self->continuous = c;
+    return (PyObject *)self;
+}
+
+/* ------------------------------------------------------------ Store */
+
+typedef struct {
+    PyObject_HEAD pp_store *store;
+} StoreObject;
+
+static PyTypeObject StoreType;
+
+static void store_dealloc(StoreObject *self)
+{
+    pp_store_close(self->store);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *store_list(StoreObject *self, PyObject *unused)
+{
+    (void)unused;
+    pp_store_entry *v = NULL;
+    char err[ERR_LEN];
+    int n = pp_store_list(self->store, &v, err, sizeof err);
+    if (n < 0) {
+        PyErr_SetString(PolyprofError, err);
+        return NULL;
+    }
+    PyObject *out = PyList_New(n);
+    for (int i = 0; out && i < n; i++) {
+        PyObject *e = Py_BuildValue("{s:s,s:s,s:s,s:s,s:d,s:K}", "file", v[i].file, "service", v[i].service, "type",
+                                    v[i].type, "trigger", v[i].trigger, "start", v[i].start_unix_ns / 1e9, "bytes",
+                                    (unsigned long long)v[i].bytes);
+        if (!e) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, e);
+    }
+    free(v);
+    return out;
+}
+
+static PyObject *store_prune(StoreObject *self, PyObject *args)
+{
+    double now = -1;
+    if (!PyArg_ParseTuple(args, "|d:prune", &now))
+        return NULL;
+    if (now < 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    }
+    return PyLong_FromLong(pp_store_prune(self->store, (int64_t)(now * 1e9)));
+}
+
+static PyObject *store_put(StoreObject *self, PyObject *args)
+{
+    PyObject *prof;
+    const char *service, *type, *trigger;
+    double start;
+    if (!PyArg_ParseTuple(args, "Osssd:put", &prof, &service, &type, &trigger, &start))
+        return NULL;
+    pp_profile *p = unwrap_profile(prof);
+    if (!p)
+        return NULL;
+    char path[PP_PATH_MAX + 256], err[ERR_LEN];
+    if (pp_store_put(self->store, p, service, type, trigger, (int64_t)(start * 1e9), path, sizeof path, err,
+                     sizeof err) != 0) {
+        PyErr_SetString(PolyprofError, err);
+        return NULL;
+    }
+    return PyUnicode_FromString(path);
+}
+
+static PyMethodDef store_methods[] = {
+    {"list", (PyCFunction)store_list, METH_NOARGS, "list() -> [{file, service, type, trigger, start, bytes}] oldest first"},
+    {"prune", (PyCFunction)store_prune, METH_VARARGS, "prune(now=None) -> files removed by retention"},
+    {"put", (PyCFunction)store_put, METH_VARARGS, "put(profile, service, type, trigger, start) -> path"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StoreType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "polyprof._native.Store",
+    .tp_basicsize = sizeof(StoreObject),
+    .tp_dealloc = (destructor)store_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The local profile store; made by store_open().",
+    .tp_methods = store_methods,
+};
+
+/* store_open(dir, max_age_s=0, max_bytes=0) -> Store (0: no limit) */
+static PyObject *mod_store_open(PyObject *m, PyObject *args)
+{
+    (void)m;
+    const char *dir;
+    double max_age = 0;
+    unsigned long long max_bytes = 0;
+    if (!PyArg_ParseTuple(args, "s|dK:store_open", &dir, &max_age, &max_bytes))
+        return NULL;
+    if (max_age < 0) {
+        PyErr_SetString(PyExc_ValueError, "store_open: max_age_s must not be negative");
+        return NULL;
+    }
+    char err[ERR_LEN];
+    pp_store *s = pp_store_open(dir, (uint64_t)(max_age * 1e9), max_bytes, err, sizeof err);
+    if (!s) {
+        PyErr_SetString(PolyprofError, err);
+        return NULL;
+    }
+    StoreObject *o = PyObject_New(StoreObject, &StoreType);
+    if (!o) {
+        pp_store_close(s);
+        return NULL;
+    }
+    o->store = s;
+    return (PyObject *)o;
+}
+
+/* options_values(spec) -> {key: value} after the core's parsing and
+ * defaults: durations in ns ("123ns"), sizes in bytes. ValueError. */
+static PyObject *mod_options_values(PyObject *m, PyObject *args)
+{
+    (void)m;
+    const char *spec;
+    if (!PyArg_ParseTuple(args, "s:options_values", &spec))
+        return NULL;
+    pp_options o;
+    pp_options_default(&o);
+    char err[ERR_LEN];
+    if (pp_options_parse(&o, spec, err, sizeof err) != 0) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    return options_dict(&o);
+}
+
+static PyMethodDef production_methods[] = {
+    {"options_values", mod_options_values, METH_VARARGS, "options_values(spec) -> {key: value}; ValueError"},
+    {"env_config", mod_env_config, METH_NOARGS, "env_config() -> {enabled, options, warnings}; ValueError"},
+    {"continuous_start", (PyCFunction)(void (*)(void))mod_continuous_start, METH_VARARGS | METH_KEYWORDS,
+     "continuous_start(options, exporter=None) -> Continuous"},
+    {"store_open", mod_store_open, METH_VARARGS, "store_open(dir, max_age_s=0, max_bytes=0) -> Store"},
+    {NULL, NULL, 0, NULL},
+};
+
+int add_production(PyObject *m)
+{
+    if (PyType_Ready(&ContinuousType) < 0 || PyType_Ready(&StoreType) < 0)
+        return -1;
+    for (PyMethodDef *d = production_methods; d->ml_name; d++) {
+        PyObject *f = PyCFunction_New(d, NULL);
+        if (!f || PyModule_AddObject(m, d->ml_name, f) != 0) {
+            Py_XDECREF(f);
+            return -1;
+        }
+    }
+    return 0;
+}
