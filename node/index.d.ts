@@ -118,3 +118,58 @@ export function profileEndpoint<F extends (...args: any[]) => any>(handler: F, o
 /** Reads a pprof file back. */
 export function load(path: string): Profile;
 export const version: string;
+
+export interface WindowMetadata {
+  trigger: 'continuous';
+  /** 0, 1, 2, ... */
+  window: number;
+  /** Unix seconds. */
+  start: number;
+  end: number;
+}
+
+export interface ContinuousOptions {
+  /** Sampling period (default 100). */
+  intervalMs?: number;
+  /** One profile per window (default 60; 1 s to 24 h). */
+  windowSeconds?: number;
+  /** Gets each window on the event loop; without one, windows go to the local store. */
+  exporter?: (profile: Profile, metadata: WindowMetadata) => unknown;
+  /** Store directory or Store (default $POLYPROF_STORE or ./profiles). */
+  store?: string | Store;
+  mode?: 'cpu' | 'wall';
+  native?: boolean;
+  /** Names stored files (default: the program's name). */
+  service?: string;
+}
+
+/** Always-on profiling at a low rate, one profile per window. */
+export class ContinuousProfiler {
+  constructor(options?: ContinuousOptions);
+  start(): this;
+  /** Hands over the last, partial window, then stops. */
+  stop(): void;
+  readonly running: boolean;
+  readonly windows: number;
+}
+
+export interface StoreEntry {
+  file: string;
+  service: string;
+  type: string;
+  trigger: string;
+  /** Unix seconds. */
+  start: number;
+  bytes: number;
+}
+
+/** The local store: gzip pprof files with an index, retention by age and size. */
+export class Store {
+  constructor(directory?: string, limits?: { maxAgeSeconds?: number; maxBytes?: number });
+  readonly directory: string;
+  /** Oldest first. */
+  list(): StoreEntry[];
+  /** Applies retention as of now (Unix seconds); returns the files removed. */
+  prune(now?: number): number;
+  path(entry: StoreEntry): string;
+}

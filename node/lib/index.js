@@ -15,6 +15,7 @@ const { PolyprofError } = require('./options');
 const { Profile, load } = require('./profile');
 const { start, stop, isRunning, profile } = require('./session');
 const { profileEndpoint } = require('./endpoint');
+const { ContinuousProfiler, Store } = require('./continuous');
 
 module.exports = {
   start,
@@ -22,6 +23,8 @@ module.exports = {
   isRunning,
   profile,
   profileEndpoint,
+  ContinuousProfiler,
+  Store,
   load,
   Profile,
   PolyprofError,

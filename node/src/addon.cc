@@ -330,6 +330,7 @@ void DecodePprof(const v8::FunctionCallbackInfo<v8::Value>& args) {
 void Teardown(void* arg) {
   auto* addon = static_cast<Addon*>(arg);
   V8Teardown(addon);
+  StopContinuous(addon);
   UnregisterIsolate(addon);
   // Weak callbacks do not run once the environment is gone: free what the
   // remaining Profile objects hold, and leave their handles inert.
@@ -419,6 +420,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   SetMethod(context, exports, data, "coreStart", CoreStart);
   SetMethod(context, exports, data, "coreStop", CoreStop);
   SetMethod(context, exports, data, "coreStats", CoreStats);
+  RegisterProduction(context, exports, data, SetMethod);
 
   node::AddEnvironmentCleanupHook(isolate, Teardown, addon);
 }

@@ -47,6 +47,7 @@ struct Addon {
   // modes 'cpu' and 'wall'
   bool slot_registered = false;               // this isolate takes part in signal sampling
   std::unordered_set<pp_collector*> collectors;  // started here, not stopped yet
+  std::unordered_set<void*> continuous;           // production.cc's running handles
 };
 
 void ThrowError(v8::Isolate* isolate, const char* message);
@@ -62,6 +63,13 @@ void V8Stop(const v8::FunctionCallbackInfo<v8::Value>& args);
 void FunctionLocation(const v8::FunctionCallbackInfo<v8::Value>& args);
 // Environment teardown: stops the sessions still running, drops the profiler.
 void V8Teardown(Addon* addon);
+
+// production.cc: envConfig, continuous*, store*
+void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> exports, v8::Local<v8::External> data,
+                        void (*set_method)(v8::Local<v8::Context>, v8::Local<v8::Object>, v8::Local<v8::External>,
+                                           const char*, v8::FunctionCallback));
+// Environment teardown: stops this environment's continuous profilers.
+void StopContinuous(Addon* addon);
 
 // signal_sampler.cc
 void Register(const v8::FunctionCallbackInfo<v8::Value>& args);

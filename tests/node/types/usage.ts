@@ -70,3 +70,14 @@ checkout('seven');
 new Profile();
 
 void running, text, bytes, type, unit, seconds, inside, nodes, loaded, main, order;
+
+const continuous = new polyprof.ContinuousProfiler({
+  intervalMs: 100,
+  windowSeconds: 60,
+  exporter: (p: polyprof.Profile, md: polyprof.WindowMetadata) => p.write(`w${md.window}.pb.gz`),
+}).start();
+continuous.stop();
+const entries: polyprof.StoreEntry[] = new polyprof.Store('profiles', { maxBytes: 1 << 30 }).list();
+// @ts-expect-error: mode 'v8' has no continuous profiling
+new polyprof.ContinuousProfiler({ mode: 'v8' });
+void entries;

@@ -1,0 +1,131 @@
+'use strict';
+// Continuous profiling and the local store: thin faces over the core's
+// pp_continuous and pp_store (windows, rotation, retention and the exporter
+// thread live in C, the same for every runtime).
+const path = require('path');
+const native = require('./native');
+const { PolyprofError, fromUserOptions } = require('./options');
+const { Profile } = require('./profile');
+
+function defaultStoreDir() {
+  return process.env.POLYPROF_STORE || 'profiles';
+}
+
+/**
+ * The local store: a directory of gzip pprof files named
+ * <service>_<type>_<UTC start>_<trigger>.pb.gz with index.tsv; retention by
+ * age and total size, oldest first, on every write.
+ */
+class Store {
+  constructor(directory = defaultStoreDir(), { maxAgeSeconds = 7 * 86400, maxBytes = 1 << 30 } = {}) {
+    if (typeof directory !== 'string' || !directory) throw new TypeError('Store: directory must be a path');
+    this.directory = directory;
+    this.maxAgeSeconds = maxAgeSeconds;
+    this.maxBytes = maxBytes;
+  }
+
+  /** [{file, service, type, trigger, start, bytes}], oldest first. */
+  list() {
+    try {
+      return native.storeList(this.directory);
+    } catch (e) {
+      throw new PolyprofError(e.message);
+    }
+  }
+
+  /** Applies retention (as of `now`, Unix seconds); returns how many files went. */
+  prune(now) {
+    try {
+      return native.storePrune(this.directory, this.maxAgeSeconds, this.maxBytes, now);
+    } catch (e) {
+      throw new PolyprofError(e.message);
+    }
+  }
+
+  path(entry) {
+    return path.join(this.directory, entry.file);
+  }
+}
+
+/**
+ * Always-on profiling at a low rate: one profile per window, handed to
+ * `exporter(profile, metadata)` (metadata: trigger, window, start, end) on
+ * the event loop, or written to the local store. Samples the whole process
+ * (one sampler: other sessions share it and must use the same mode).
+ */
+class ContinuousProfiler {
+  constructor({ intervalMs = 100, windowSeconds = 60, exporter, store, mode = 'cpu', native: withNative = true, service } = {}) {
+    if (exporter !== undefined && exporter !== null && typeof exporter !== 'function') {
+      throw new TypeError('exporter must be a function (profile, metadata) => {}');
+    }
+    if (mode === 'v8') throw new PolyprofError("ContinuousProfiler samples with signals: mode 'cpu' or 'wall'");
+    const { core } = fromUserOptions({ intervalMs, mode, native: withNative }, 'ContinuousProfiler');
+    if (typeof windowSeconds !== 'number' || !Number.isFinite(windowSeconds)) {
+      throw new TypeError(`ContinuousProfiler: windowSeconds must be a number, not ${JSON.stringify(windowSeconds)}`);
+    }
+    core.window = `${windowSeconds}s`;
+    if (service !== undefined) core.service = service;
+    core.store = store instanceof Store ? store.directory : store ?? defaultStoreDir();
+    try {
+      native.parseOptions(core); // every key checked by the core, messages naming it
+    } catch (e) {
+      throw new PolyprofError(`ContinuousProfiler: ${e.message}`);
+    }
+    this._core = core;
+    this._exporter = exporter ?? null;
+    this._handle = null;
+  }
+
+  static _fromCoreOptions(core, exporter = null) {
+    const p = Object.create(ContinuousProfiler.prototype);
+    p._core = { ...core };
+    p._exporter = exporter;
+    p._handle = null;
+    return p;
+  }
+
+  start() {
+    if (this._handle) throw new PolyprofError('this ContinuousProfiler is already running');
+    let exporter;
+    if (this._exporter) {
+      const user = this._exporter;
+      // An exporter that fails is reported; the windows go on.
+      exporter = (prof, md) => {
+        try {
+          const r = user(new Profile(prof), md);
+          if (r && typeof r.catch === 'function') r.catch((e) => report(e));
+        } catch (e) {
+          report(e);
+        }
+      };
+    }
+    try {
+      this._handle = native.continuousStart(this._core, exporter);
+    } catch (e) {
+      throw new PolyprofError(e.message);
+    }
+    return this;
+  }
+
+  /** Hands over the last, partial window (to the exporter before it returns) and stops. */
+  stop() {
+    const h = this._handle;
+    this._handle = null;
+    if (h) native.continuousStop(h);
+  }
+
+  get running() {
+    return this._handle !== null;
+  }
+
+  /** Windows exported so far. */
+  get windows() {
+    return this._handle ? native.continuousWindows(this._handle) : 0;
+  }
+}
+
+function report(e) {
+  process.stderr.write(`polyprof: continuous profiling exporter failed: ${e && e.stack ? e.stack : e}\n`);
+}
+
+module.exports = { ContinuousProfiler, Store };

@@ -1,0 +1,318 @@
+// The core's production controls for Node: the environment's configuration
+// (pp_env_config_read), continuous profiling windows (pp_continuous_*) and
+// the local store (pp_store_*). Policy stays in the core: this file converts
+// arguments, and carries each finished window from the core's thread to the
+// JavaScript exporter on the event loop (a uv_async handle that does not
+// keep the program alive).
+#include <uv.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <string>
+
+#include "addon.h"
+
+namespace polyprof_node {
+
+namespace {
+
+constexpr size_t kErrLen = 512;
+
+Addon* AddonOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  return static_cast<Addon*>(args.Data().As<v8::External>()->Value());
+}
+
+const char* RealGetenv(const char* name) { return getenv(name); }
+
+bool SetStr(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char* k, const std::string& v) {
+  v8::Isolate* isolate = ctx->GetIsolate();
+  return o->Set(ctx, Str(isolate, k), Str(isolate, v.c_str())).IsJust();
+}
+
+bool SetNum(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char* k, double v) {
+  v8::Isolate* isolate = ctx->GetIsolate();
+  return o->Set(ctx, Str(isolate, k), v8::Number::New(isolate, v)).IsJust();
+}
+
+// The options as {key: value} in the core's grammar (ns and bytes).
+v8::Local<v8::Object> OptionsObject(v8::Local<v8::Context> ctx, const pp_options& o) {
+  v8::Local<v8::Object> out = v8::Object::New(ctx->GetIsolate());
+  auto ns = [](uint64_t v) { return std::to_string(v) + "ns"; };
+  SetStr(ctx, out, "event", o.mode == PP_MODE_WALL ? "wall" : "cpu");
+  SetStr(ctx, out, "interval", ns(o.interval_ns));
+  SetStr(ctx, out, "duration", ns(o.duration_ns));
+  SetStr(ctx, out, "native", o.native ? "true" : "false");
+  SetStr(ctx, out, "signal", std::to_string(o.signo));
+  SetStr(ctx, out, "memory", std::to_string(o.max_memory));
+  SetStr(ctx, out, "window", ns(o.window_ns));
+  SetStr(ctx, out, "store", o.store);
+  SetStr(ctx, out, "store_max_age", ns(o.store_max_age_ns));
+  SetStr(ctx, out, "store_max_bytes", std::to_string(o.store_max_bytes));
+  if (o.service[0]) SetStr(ctx, out, "service", o.service);
+  return out;
+}
+
+// {key: value} -> options, each key through pp_options_set.
+bool OptionsFrom(v8::Isolate* isolate, v8::Local<v8::Value> v, pp_options* o) {
+  pp_options_default(o);
+  if (v->IsUndefined() || v->IsNull()) return true;
+  if (!v->IsObject()) {
+    ThrowTypeError(isolate, "options must be an object {key: value}");
+    return false;
+  }
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  v8::Local<v8::Object> obj = v.As<v8::Object>();
+  v8::Local<v8::Array> keys;
+  if (!obj->GetOwnPropertyNames(ctx).ToLocal(&keys)) return false;
+  char err[kErrLen];
+  for (uint32_t i = 0; i < keys->Length(); i++) {
+    v8::Local<v8::Value> k, val;
+    if (!keys->Get(ctx, i).ToLocal(&k) || !obj->Get(ctx, k).ToLocal(&val)) return false;
+    v8::String::Utf8Value ks(isolate, k), vs(isolate, val);
+    if (pp_options_set(o, *ks ? *ks : "", *vs ? *vs : "", err, sizeof err) != 0) {
+      ThrowError(isolate, err);
+      return false;
+    }
+  }
+  return true;
+}
+
+// envConfig() -> {enabled, options, warnings}; throws naming the variable.
+void EnvConfig(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  pp_env_config c;
+  char err[kErrLen];
+  if (pp_env_config_read(&c, RealGetenv, err, sizeof err) != 0) return ThrowError(isolate, err);
+  v8::Local<v8::Object> out = v8::Object::New(isolate);
+  v8::Local<v8::Array> warnings = v8::Array::New(isolate, c.n_warnings);
+  for (int i = 0; i < c.n_warnings; i++)
+    if (warnings->Set(ctx, i, Str(isolate, c.warnings[i])).IsNothing()) return;
+  if (out->Set(ctx, Str(isolate, "enabled"), v8::Boolean::New(isolate, c.enabled)).IsNothing() ||
+      out->Set(ctx, Str(isolate, "options"), OptionsObject(ctx, c.options)).IsNothing() ||
+      out->Set(ctx, Str(isolate, "warnings"), warnings).IsNothing())
+    return;
+  args.GetReturnValue().Set(out);
+}
+
+// ------------------------------------------------------------------ continuous
+
+struct Window {
+  pp_profile* profile;
+  pp_window_info info;
+};
+
+struct ContinuousHandle {
+  Addon* addon;
+  pp_continuous* continuous = nullptr;
+  v8::Global<v8::Function> exporter;  // empty: windows go to the store
+  v8::Global<v8::Context> context;    // where the exporter runs
+  uv_async_t async;
+  std::mutex lock;
+  std::deque<Window> pending;  // finished windows not handed to JavaScript yet
+  bool closed = false;
+};
+
+// The core's continuous thread: queue the window for the event loop.
+int QueueWindow(void* ctx, pp_profile* window, const pp_window_info* info) {
+  auto* h = static_cast<ContinuousHandle*>(ctx);
+  {
+    std::lock_guard<std::mutex> g(h->lock);
+    h->pending.push_back(Window{window, *info});
+  }
+  uv_async_send(&h->async);
+  return 0;
+}
+
+// Event loop: hand queued windows to the exporter (the JavaScript side
+// wraps it so that its errors are reported and never reach the program).
+void Deliver(ContinuousHandle* h) {
+  v8::Isolate* isolate = h->addon->isolate;
+  v8::HandleScope scope(isolate);
+  if (h->context.IsEmpty() || h->exporter.IsEmpty()) return;
+  v8::Local<v8::Context> ctx = h->context.Get(isolate);
+  v8::Context::Scope context_scope(ctx);
+  for (;;) {
+    Window w;
+    {
+      std::lock_guard<std::mutex> g(h->lock);
+      if (h->pending.empty()) return;
+      w = h->pending.front();
+      h->pending.pop_front();
+    }
+    v8::Local<v8::Object> prof;
+    if (!WrapProfile(h->addon, w.profile).ToLocal(&prof)) continue;
+    v8::Local<v8::Object> md = v8::Object::New(isolate);
+    SetStr(ctx, md, "trigger", "continuous");
+    SetNum(ctx, md, "window", static_cast<double>(w.info.index));
+    SetNum(ctx, md, "start", static_cast<double>(w.info.start_unix_ns) / 1e9);
+    SetNum(ctx, md, "end", static_cast<double>(w.info.end_unix_ns) / 1e9);
+    v8::Local<v8::Value> argv[] = {prof, md};
+    // A callback scope, as for any callback from native code: promises the
+    // exporter starts run their microtasks.
+    node::CallbackScope cb(isolate, v8::Object::New(isolate), node::async_context{0, 0});
+    v8::TryCatch tc(isolate);
+    v8::Local<v8::Value> ignored;
+    if (!h->exporter.Get(isolate)->Call(ctx, v8::Undefined(isolate), 2, argv).ToLocal(&ignored)) continue;
+  }
+}
+
+void OnAsync(uv_async_t* a) {
+  auto* h = static_cast<ContinuousHandle*>(a->data);
+  if (!h->closed) Deliver(h);
+}
+
+void OnClosed(uv_handle_t* a) { delete static_cast<ContinuousHandle*>(a->data); }
+
+// Stops the core's windows (the last one is queued), hands what is queued
+// to the exporter now, and releases the handle.
+void StopHandle(ContinuousHandle* h, bool deliver) {
+  if (h->continuous) {
+    pp_continuous_stop(h->continuous);
+    h->continuous = nullptr;
+  }
+  if (deliver && !h->exporter.IsEmpty()) Deliver(h);
+  {
+    std::lock_guard<std::mutex> g(h->lock);
+    for (Window& w : h->pending) pp_profile_free(w.profile);
+    h->pending.clear();
+  }
+  h->closed = true;
+  h->exporter.Reset();
+  h->context.Reset();
+  h->addon->continuous.erase(h);
+  uv_close(reinterpret_cast<uv_handle_t*>(&h->async), OnClosed);
+}
+
+ContinuousHandle* HandleOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!args[0]->IsExternal()) {
+    ThrowTypeError(args.GetIsolate(), "not a continuous profiling handle");
+    return nullptr;
+  }
+  auto* h = static_cast<ContinuousHandle*>(args[0].As<v8::External>()->Value());
+  if (!AddonOf(args)->continuous.count(h)) {
+    ThrowError(args.GetIsolate(), "this continuous profiler was already stopped");
+    return nullptr;
+  }
+  return h;
+}
+
+// continuousStart(options, exporter?) -> handle
+void ContinuousStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  Addon* addon = AddonOf(args);
+  pp_options o;
+  if (!OptionsFrom(isolate, args[0], &o)) return;
+  if (!args[1]->IsUndefined() && !args[1]->IsNull() && !args[1]->IsFunction())
+    return ThrowTypeError(isolate, "exporter must be a function (profile, metadata) => {}, or undefined");
+  auto* h = new ContinuousHandle();
+  h->addon = addon;
+  if (args[1]->IsFunction()) {
+    h->exporter.Reset(isolate, args[1].As<v8::Function>());
+    h->context.Reset(isolate, isolate->GetCurrentContext());
+  }
+  uv_loop_t* loop = node::GetCurrentEventLoop(isolate);
+  if (!loop || uv_async_init(loop, &h->async, OnAsync) != 0) {
+    delete h;
+    return ThrowError(isolate, "cannot attach continuous profiling to the event loop");
+  }
+  h->async.data = h;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&h->async));  // never keeps the program alive
+  char err[kErrLen] = "";
+  h->continuous = pp_continuous_start(&o, h->exporter.IsEmpty() ? nullptr : QueueWindow, h, err, sizeof err);
+  addon->continuous.insert(h);
+  if (!h->continuous) {
+    StopHandle(h, false);
+    return ThrowError(isolate, err[0] ? err : "cannot start continuous profiling");
+  }
+  args.GetReturnValue().Set(v8::External::New(isolate, h));
+}
+
+// continuousStop(handle): the last window goes to the exporter before it returns.
+void ContinuousStop(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  ContinuousHandle* h = HandleOf(args);
+  if (h) StopHandle(h, true);
+}
+
+// continuousWindows(handle) -> windows exported so far
+void ContinuousWindows(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  ContinuousHandle* h = HandleOf(args);
+  if (h)
+    args.GetReturnValue().Set(v8::Number::New(args.GetIsolate(), static_cast<double>(pp_continuous_windows(h->continuous))));
+}
+
+// ------------------------------------------------------------------ store
+
+// storeList(dir) -> [{file, service, type, trigger, start, bytes}] oldest first
+void StoreList(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  if (!args[0]->IsString()) return ThrowTypeError(isolate, "storeList(dir): dir must be a string");
+  v8::String::Utf8Value dir(isolate, args[0]);
+  char err[kErrLen];
+  pp_store* s = pp_store_open(*dir, 0, 0, err, sizeof err);
+  if (!s) return ThrowError(isolate, err);
+  pp_store_entry* v = nullptr;
+  int n = pp_store_list(s, &v, err, sizeof err);
+  pp_store_close(s);
+  if (n < 0) return ThrowError(isolate, err);
+  v8::Local<v8::Array> out = v8::Array::New(isolate, n);
+  for (int i = 0; i < n; i++) {
+    v8::Local<v8::Object> e = v8::Object::New(isolate);
+    SetStr(ctx, e, "file", v[i].file);
+    SetStr(ctx, e, "service", v[i].service);
+    SetStr(ctx, e, "type", v[i].type);
+    SetStr(ctx, e, "trigger", v[i].trigger);
+    SetNum(ctx, e, "start", static_cast<double>(v[i].start_unix_ns) / 1e9);
+    SetNum(ctx, e, "bytes", static_cast<double>(v[i].bytes));
+    if (out->Set(ctx, i, e).IsNothing()) break;
+  }
+  free(v);
+  args.GetReturnValue().Set(out);
+}
+
+// storePrune(dir, maxAgeSeconds, maxBytes, nowSeconds?) -> files removed
+void StorePrune(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  if (!args[0]->IsString() || !args[1]->IsNumber() || !args[2]->IsNumber())
+    return ThrowTypeError(isolate, "storePrune(dir, maxAgeSeconds, maxBytes, now?)");
+  v8::String::Utf8Value dir(isolate, args[0]);
+  double age = args[1].As<v8::Number>()->Value(), bytes = args[2].As<v8::Number>()->Value();
+  if (age < 0 || bytes < 0) return ThrowError(isolate, "storePrune: limits must not be negative");
+  double now;
+  if (args[3]->IsNumber()) {
+    now = args[3].As<v8::Number>()->Value();
+  } else {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now = static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+  }
+  char err[kErrLen];
+  pp_store* s = pp_store_open(*dir, static_cast<uint64_t>(age * 1e9), static_cast<uint64_t>(bytes), err, sizeof err);
+  if (!s) return ThrowError(isolate, err);
+  int removed = pp_store_prune(s, static_cast<int64_t>(now * 1e9));
+  pp_store_close(s);
+  args.GetReturnValue().Set(v8::Number::New(isolate, removed));
+}
+
+}  // namespace
+
+void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> exports, v8::Local<v8::External> data,
+                        void (*set_method)(v8::Local<v8::Context>, v8::Local<v8::Object>, v8::Local<v8::External>,
+                                           const char*, v8::FunctionCallback)) {
+  set_method(context, exports, data, "envConfig", EnvConfig);
+  set_method(context, exports, data, "continuousStart", ContinuousStart);
+  set_method(context, exports, data, "continuousStop", ContinuousStop);
+  set_method(context, exports, data, "continuousWindows", ContinuousWindows);
+  set_method(context, exports, data, "storeList", StoreList);
+  set_method(context, exports, data, "storePrune", StorePrune);
+}
+
+void StopContinuous(Addon* addon) {
+  while (!addon->continuous.empty()) StopHandle(static_cast<ContinuousHandle*>(*addon->continuous.begin()), false);
+}
+
+}  // namespace polyprof_node
