@@ -12,7 +12,7 @@
       ],
       'include_dirs': ['core/include', 'core/src', 'node/src'],
       'defines': ['_GNU_SOURCE'],
-      'libraries': ['-lunwind', '-lz', '-ldl', '-lpthread', '-lrt'],
+      'libraries': ['-lunwind', '-lz', '-ldl', '-lpthread', '-lrt', '-lm'],
       # Node's common.gypi silences unused parameters and picks gnu++17; we
       # want every -Wextra warning in our own files and plain C11 / C++17.
       'cflags!': ['-Wno-unused-parameter'],

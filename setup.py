@@ -45,7 +45,7 @@ setup(
             # The core is compiled in: keep its functions out of the dynamic
             # symbol table, so only PyInit__native is exported.
             define_macros=[("_GNU_SOURCE", "1"), ("PP_API", "")],
-            libraries=["unwind", "z", "dl", "pthread", "rt"],
+            libraries=["unwind", "z", "dl", "pthread", "rt", "m"],
             extra_compile_args=compile_args,
         )
     ],

@@ -384,6 +384,72 @@ PP_API void pp_continuous_stop(pp_continuous *c);
 PP_API uint64_t pp_continuous_windows(const pp_continuous *c);      /* exported so far */
 PP_API uint64_t pp_continuous_export_failures(const pp_continuous *c);
 
+/* ---------------------------------------------------------------- latency policies */
+
+/* Every function takes the time (CLOCK_MONOTONIC ns, pp_now_ns()) from the
+ * caller, so that tests can drive them with their own clock. Not thread-safe
+ * by themselves: bridges serialize calls on one object. */
+
+/* Circuit breaker on application latency. A baseline is learned from the
+ * latencies recorded while not profiling (or given per call); while
+ * profiling, a latency above baseline * (1 + max_increase_pct / 100) is a
+ * violation, a good one takes one violation back; violation_threshold
+ * violations in a row trip it: it opens (profiling must stop) and stays
+ * open for cooldown_ns. */
+typedef struct pp_breaker pp_breaker;
+typedef struct pp_breaker_state {
+    int open;
+    uint64_t trips;
+    uint64_t last_trip_ns;  /* 0: never */
+    int violations;
+    double baseline_ms;     /* learned; 0 until the first latency outside profiling */
+} pp_breaker_state;
+PP_API pp_breaker *pp_breaker_new(double max_increase_pct, int violation_threshold, uint64_t cooldown_ns, char *err,
+                                  size_t errlen);
+PP_API void pp_breaker_free(pp_breaker *b);
+/* baseline_ms < 0: against the learned baseline. profiling: whether a capture
+ * runs now (latencies outside profiling teach the baseline). Returns 1 when
+ * this call tripped the breaker. */
+PP_API int pp_breaker_record(pp_breaker *b, double current_ms, double baseline_ms, int profiling, uint64_t now_ns);
+PP_API int pp_breaker_can_profile(pp_breaker *b, uint64_t now_ns);
+PP_API void pp_breaker_get_state(pp_breaker *b, uint64_t now_ns, pp_breaker_state *out);
+
+/* At most max_captures per window_ns, for every trigger of the process. */
+PP_API int pp_rate_limit_configure(uint32_t max_captures, uint64_t window_ns, char *err, size_t errlen);
+/* Takes one capture from the process-wide limiter: 1 when allowed. */
+PP_API int pp_rate_limit_take(uint64_t now_ns);
+PP_API void pp_rate_limit_reset(void);
+
+/* Latency trigger: the p95 of the last 100 latencies (once there are 20)
+ * above threshold_ms fires, at most once per cooldown_ns and within the
+ * process-wide rate limit. */
+typedef struct pp_trigger pp_trigger;
+PP_API pp_trigger *pp_trigger_new(double threshold_ms, uint64_t cooldown_ns, char *err, size_t errlen);
+PP_API void pp_trigger_free(pp_trigger *t);
+/* Returns 1 when a capture should start now (cooldown and the rate limit are
+ * then taken), with the p95 in *p95_ms (always set once there are 20 values). */
+PP_API int pp_trigger_record(pp_trigger *t, double latency_ms, uint64_t now_ns, double *p95_ms);
+/* A manual or scheduled trigger: the same cooldown-free path through the rate
+ * limit. Returns 1 when allowed. */
+PP_API int pp_trigger_manual(pp_trigger *t, uint64_t now_ns);
+PP_API double pp_trigger_p95(pp_trigger *t); /* -1 with fewer than 20 values */
+
+/* ---------------------------------------------------------------- timed captures */
+
+/* One capture of o->duration_ns (required) on the shared sampler; when it
+ * ends (or is cancelled) its profile goes to fn on a thread of the core's.
+ * The triggered profilers' high-fidelity captures. */
+typedef struct pp_capture pp_capture;
+typedef struct pp_capture_info {
+    int64_t start_unix_ns, end_unix_ns;
+} pp_capture_info;
+typedef int (*pp_capture_fn)(void *ctx, pp_profile *profile, const pp_capture_info *info);
+PP_API pp_capture *pp_capture_start(const pp_options *o, pp_capture_fn fn, void *ctx, char *err, size_t errlen);
+PP_API int pp_capture_done(pp_capture *c);
+/* Ends the capture now if it still runs (fn gets what it has), waits for fn,
+ * and frees it. */
+PP_API void pp_capture_finish(pp_capture *c);
+
 /* Reads len bytes at src into dst without crashing on unmapped memory: for
  * the capture hook. Returns 0, or -1 when the read faulted. */
 PP_API int pp_safe_read(void *dst, const void *src, size_t len);

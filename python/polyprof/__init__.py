@@ -12,8 +12,10 @@ from ._profile import Frame, Profile, Sample, load
 from ._session import is_running, profile, start, stop
 from ._endpoint import profile_endpoint
 from ._continuous import ContinuousProfiler, Store
+from ._policies import CircuitBreaker, TriggeredProfiler, configure_rate_limit
 
 __all__ = [
+    "CircuitBreaker",
     "ContinuousProfiler",
     "Frame",
     "Profile",
@@ -26,5 +28,7 @@ __all__ = [
     "start",
     "stop",
     "Store",
+    "TriggeredProfiler",
+    "configure_rate_limit",
 ]
 __version__ = "0.1.0"

@@ -357,7 +357,249 @@ static PyObject *mod_options_values(PyObject *m, PyObject *args)
     return options_dict(&o);
 }
 
+/* ------------------------------------------------------------ latency policies
+ * Capsules over the core's objects; polyprof/_policies.py gives them their
+ * Python shape (CircuitBreaker, TriggeredProfiler). Times are the caller's
+ * clock in ns, so tests can drive them. */
+
+static void breaker_destroy(PyObject *cap) { pp_breaker_free(PyCapsule_GetPointer(cap, "pp_breaker")); }
+static void trigger_destroy(PyObject *cap) { pp_trigger_free(PyCapsule_GetPointer(cap, "pp_trigger")); }
+
+static PyObject *mod_breaker_new(PyObject *m, PyObject *args)
+{
+    (void)m;
+    double pct, cooldown_s;
+    int threshold;
+    if (!PyArg_ParseTuple(args, "did:breaker_new", &pct, &threshold, &cooldown_s))
+        return NULL;
+    if (cooldown_s < 0) {
+        PyErr_SetString(PyExc_ValueError, "cooldown_s must not be negative");
+        return NULL;
+    }
+    char err[ERR_LEN];
+    pp_breaker *b = pp_breaker_new(pct, threshold, (uint64_t)(cooldown_s * 1e9), err, sizeof err);
+    if (!b) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    return PyCapsule_New(b, "pp_breaker", breaker_destroy);
+}
+
+static PyObject *mod_breaker_record(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *cap;
+    double current, baseline;
+    int profiling;
+    unsigned long long now;
+    if (!PyArg_ParseTuple(args, "OddpK:breaker_record", &cap, &current, &baseline, &profiling, &now))
+        return NULL;
+    pp_breaker *b = PyCapsule_GetPointer(cap, "pp_breaker");
+    if (!b)
+        return NULL;
+    return PyBool_FromLong(pp_breaker_record(b, current, baseline, profiling, now));
+}
+
+static PyObject *mod_breaker_state(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *cap;
+    unsigned long long now;
+    if (!PyArg_ParseTuple(args, "OK:breaker_state", &cap, &now))
+        return NULL;
+    pp_breaker *b = PyCapsule_GetPointer(cap, "pp_breaker");
+    if (!b)
+        return NULL;
+    pp_breaker_state st;
+    pp_breaker_get_state(b, now, &st);
+    return Py_BuildValue("{s:O,s:K,s:K,s:i,s:d}", "open", st.open ? Py_True : Py_False, "trips",
+                         (unsigned long long)st.trips, "last_trip_ns", (unsigned long long)st.last_trip_ns,
+                         "violations", st.violations, "baseline_ms", st.baseline_ms);
+}
+
+static PyObject *mod_rate_limit(PyObject *m, PyObject *args)
+{
+    (void)m;
+    unsigned int n;
+    double window_s;
+    if (!PyArg_ParseTuple(args, "Id:rate_limit", &n, &window_s))
+        return NULL;
+    char err[ERR_LEN];
+    if (window_s <= 0 || pp_rate_limit_configure(n, (uint64_t)(window_s * 1e9), err, sizeof err) != 0) {
+        PyErr_SetString(PyExc_ValueError, window_s <= 0 ? "rate limit window must be positive" : err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *mod_trigger_new(PyObject *m, PyObject *args)
+{
+    (void)m;
+    double threshold, cooldown_s;
+    if (!PyArg_ParseTuple(args, "dd:trigger_new", &threshold, &cooldown_s))
+        return NULL;
+    if (cooldown_s < 0) {
+        PyErr_SetString(PyExc_ValueError, "cooldown_s must not be negative");
+        return NULL;
+    }
+    char err[ERR_LEN];
+    pp_trigger *t = pp_trigger_new(threshold, (uint64_t)(cooldown_s * 1e9), err, sizeof err);
+    if (!t) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    return PyCapsule_New(t, "pp_trigger", trigger_destroy);
+}
+
+/* trigger_record(t, ms, now_ns) -> (fire, p95 or None) */
+static PyObject *mod_trigger_record(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *cap;
+    double ms;
+    unsigned long long now;
+    if (!PyArg_ParseTuple(args, "OdK:trigger_record", &cap, &ms, &now))
+        return NULL;
+    pp_trigger *t = PyCapsule_GetPointer(cap, "pp_trigger");
+    if (!t)
+        return NULL;
+    double p95;
+    int fire = pp_trigger_record(t, ms, now, &p95);
+    if (p95 < 0)
+        return Py_BuildValue("(OO)", fire ? Py_True : Py_False, Py_None);
+    return Py_BuildValue("(Od)", fire ? Py_True : Py_False, p95);
+}
+
+static PyObject *mod_trigger_manual(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *cap;
+    unsigned long long now;
+    if (!PyArg_ParseTuple(args, "OK:trigger_manual", &cap, &now))
+        return NULL;
+    pp_trigger *t = PyCapsule_GetPointer(cap, "pp_trigger");
+    if (!t)
+        return NULL;
+    return PyBool_FromLong(pp_trigger_manual(t, now));
+}
+
+/* ------------------------------------------------------------ timed captures */
+
+typedef struct {
+    pp_capture *capture;
+    PyObject *on_done; /* callable(profile, start, end) */
+} CaptureBox;
+
+static int capture_done_cb(void *ctx, pp_profile *p, const pp_capture_info *info)
+{
+    CaptureBox *box = ctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = -1;
+    PyObject *prof = wrap_profile(p);
+    if (prof) {
+        PyObject *r = PyObject_CallFunction(box->on_done, "Odd", prof, info->start_unix_ns / 1e9,
+                                            info->end_unix_ns / 1e9);
+        if (r) {
+            rc = 0;
+            Py_DECREF(r);
+        }
+        Py_DECREF(prof);
+    }
+    if (rc != 0)
+        PyErr_WriteUnraisable(box->on_done);
+    PyGILState_Release(g);
+    return rc;
+}
+
+static void capture_box_finish(CaptureBox *box)
+{
+    pp_capture *c = box->capture;
+    box->capture = NULL;
+    if (c) {
+        Py_BEGIN_ALLOW_THREADS pp_capture_finish(c);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+static void capture_destroy(PyObject *cap)
+{
+    CaptureBox *box = PyCapsule_GetPointer(cap, "pp_capture");
+    if (!box)
+        return;
+    capture_box_finish(box);
+    Py_XDECREF(box->on_done);
+    free(box);
+}
+
+/* capture_start(options, on_done) -> capture; on_done(profile, start, end)
+ * runs on the core's thread when the duration ends. */
+static PyObject *mod_capture_start(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *opts, *on_done;
+    if (!PyArg_ParseTuple(args, "OO:capture_start", &opts, &on_done))
+        return NULL;
+    if (!PyCallable_Check(on_done)) {
+        PyErr_SetString(PyExc_TypeError, "capture_start: on_done must be callable");
+        return NULL;
+    }
+    pp_options o;
+    if (options_from_dict(opts, &o) != 0)
+        return NULL;
+    CaptureBox *box = calloc(1, sizeof *box);
+    if (!box)
+        return PyErr_NoMemory();
+    Py_INCREF(on_done);
+    box->on_done = on_done;
+    PyObject *cap = PyCapsule_New(box, "pp_capture", capture_destroy);
+    if (!cap) {
+        Py_DECREF(on_done);
+        free(box);
+        return NULL;
+    }
+    char err[ERR_LEN] = "";
+    pp_capture *c;
+    Py_BEGIN_ALLOW_THREADS c = pp_capture_start(&o, capture_done_cb, box, err, sizeof err);
+    Py_END_ALLOW_THREADS if (!c)
+    {
+        Py_DECREF(cap);
+        PyErr_SetString(PolyprofError, err[0] ? err : "cannot start the capture");
+        return NULL;
+    }
+    box->capture = c;
+    return cap;
+}
+
+static PyObject *mod_capture_done(PyObject *m, PyObject *cap)
+{
+    (void)m;
+    CaptureBox *box = PyCapsule_GetPointer(cap, "pp_capture");
+    if (!box)
+        return NULL;
+    return PyBool_FromLong(!box->capture || pp_capture_done(box->capture));
+}
+
+static PyObject *mod_capture_finish(PyObject *m, PyObject *cap)
+{
+    (void)m;
+    CaptureBox *box = PyCapsule_GetPointer(cap, "pp_capture");
+    if (!box)
+        return NULL;
+    capture_box_finish(box);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef production_methods[] = {
+    {"breaker_new", mod_breaker_new, METH_VARARGS, "breaker_new(max_increase_pct, violation_threshold, cooldown_s)"},
+    {"breaker_record", mod_breaker_record, METH_VARARGS, "breaker_record(b, current_ms, baseline_ms, profiling, now_ns) -> tripped"},
+    {"breaker_state", mod_breaker_state, METH_VARARGS, "breaker_state(b, now_ns) -> dict"},
+    {"rate_limit", mod_rate_limit, METH_VARARGS, "rate_limit(max_captures, window_s): the process-wide limiter"},
+    {"trigger_new", mod_trigger_new, METH_VARARGS, "trigger_new(threshold_ms, cooldown_s)"},
+    {"trigger_record", mod_trigger_record, METH_VARARGS, "trigger_record(t, ms, now_ns) -> (fire, p95)"},
+    {"trigger_manual", mod_trigger_manual, METH_VARARGS, "trigger_manual(t, now_ns) -> allowed"},
+    {"capture_start", mod_capture_start, METH_VARARGS, "capture_start(options, on_done) -> capture"},
+    {"capture_done", mod_capture_done, METH_O, "capture_done(capture) -> bool"},
+    {"capture_finish", mod_capture_finish, METH_O, "capture_finish(capture): end now, wait for on_done"},
     {"options_values", mod_options_values, METH_VARARGS, "options_values(spec) -> {key: value}; ValueError"},
     {"env_config", mod_env_config, METH_NOARGS, "env_config() -> {enabled, options, warnings}; ValueError"},
     {"continuous_start", (PyCFunction)(void (*)(void))mod_continuous_start, METH_VARARGS | METH_KEYWORDS,
