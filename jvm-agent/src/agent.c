@@ -273,6 +273,13 @@ __attribute__((visibility("default"))) JNIEXPORT jint JNICALL Agent_OnLoad(JavaV
                                                                             void *reserved)
 {
     (void)reserved;
+    /* One profiler per process: the sampler, its signal and these statics
+     * are process-wide. */
+    static int loaded;
+    if (loaded++) {
+        ppj_log("loaded twice; this -agentpath is ignored");
+        return JNI_OK;
+    }
     char err[PP_PATH_MAX + 512];
     if (setup(vm, options, err, sizeof err) != 0) {
         finished = 1;
