@@ -69,6 +69,11 @@ typedef struct pp_options {
     uint64_t store_max_age_ns;   /* store_max_age=7d                             */
     uint64_t store_max_bytes;    /* store_max_bytes=1g                           */
     char service[128];           /* service=checkout: names stored profiles      */
+    /* cpu_budget=1%: the profiler's own CPU (signal handler + its threads)
+     * against the process's; above it the interval doubles (up to 1s), then
+     * sampling stops. 0 = no budget (the default of explicit captures; the
+     * production configuration defaults to 1%). */
+    double cpu_budget_pct;
 } pp_options;
 
 PP_API void pp_options_default(pp_options *o);
@@ -310,6 +315,9 @@ typedef struct pp_sampler_stats {
     uint64_t threads;          /* threads with a timer now */
     uint64_t handler_ns;       /* time spent in the signal handler */
     uint64_t drain_cpu_ns;     /* CPU of the drain thread */
+    double overhead_pct;       /* handler + drain CPU against the process's, this session */
+    uint64_t interval_ns;      /* the sampling interval now (the CPU budget may raise it) */
+    int budget_stopped;        /* the CPU budget stopped sampling */
 } pp_sampler_stats;
 
 PP_API void pp_sampler_get_stats(pp_sampler_stats *out);

@@ -67,6 +67,7 @@ int pp_env_config_read(pp_env_config *out, const char *(*get)(const char *name),
     pp_options_default(&c.options);
     c.options.interval_ns = DEFAULT_INTERVAL_NS;
     c.options.duration_ns = DEFAULT_MAX_DURATION_NS;
+    c.options.cpu_budget_pct = 1.0;
 
     const char *v = get("ENABLE_PROFILING");
     if (v && parse_switch(v, &c.enabled) != 0) {

@@ -228,6 +228,15 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
         if (parse_size(value, &u) != 0 || u < 1024)
             return fail(err, errlen, key, value, "expected a size of at least 1k, such as 1g");
         o->store_max_bytes = u;
+    } else if (!strcmp(key, "cpu_budget")) {
+        errno = 0;
+        char *end;
+        double pct = strtod(value, &end);
+        if (end != value && *end == '%')
+            end++;
+        if (errno || end == value || *end || !(pct >= 0) || pct > 100)
+            return fail(err, errlen, key, value, "expected a percentage from 0 (none) to 100, such as 1%");
+        o->cpu_budget_pct = pct;
     } else if (!strcmp(key, "service")) {
         size_t n = strlen(value);
         if (!n || n >= sizeof o->service)
@@ -240,7 +249,7 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
         if (err && errlen)
             snprintf(err, errlen, "unknown option '%s' (known: event, interval, duration, native, signal, "
                                   "memory, ring, file, format, alloc_interval, window, store, store_max_age, "
-                                  "store_max_bytes, service)", key);
+                                  "store_max_bytes, service, cpu_budget)", key);
         return -1;
     }
     return 0;

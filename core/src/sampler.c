@@ -52,6 +52,7 @@ struct pp_collector {
      * reports what happened during its own lifetime. */
     uint64_t samples_at_start, weight_at_start, dropped_ring_at_start, unwind_failed_at_start, truncated_at_start,
         native_skipped_at_start, handler_ns_at_start;
+    uint64_t own_cpu_at_start, process_cpu_at_start; /* for its overhead_pct */
     pp_options options;
 };
 
@@ -98,6 +99,14 @@ static _Atomic int sampler_stop;
 static _Atomic pid_t sampler_tid;
 static pp_threads_config threads_cfg;
 static _Atomic uint64_t drain_cpu_ns;
+/* The CPU budget: the interval in force (raised from the session's when over
+ * budget), the sampler thread's CPU so far, and whether it stopped sampling. */
+static _Atomic uint64_t current_interval_ns;
+static _Atomic uint64_t sampler_cpu_ns;
+static _Atomic int budget_stopped;
+#define PP_BUDGET_PERIOD_NS 1000000000ULL
+#define PP_BUDGET_MIN_PROCESS_NS 50000000ULL /* judge over at least 50 ms of process CPU */
+#define PP_BUDGET_MAX_INTERVAL_NS 1000000000ULL
 static struct sigaction previous_action;
 static int handler_signo;
 
@@ -268,6 +277,19 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t process_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The profiler's own CPU: time in the signal handler (all threads) plus the
+ * sampler thread's CPU (drain, naming, thread scans). */
+static uint64_t own_cpu_ns(void) { return atomic_load(&live.handler_ns) + atomic_load(&sampler_cpu_ns); }
+
+static _Atomic uint64_t session_own_cpu_at_start, session_process_cpu_at_start;
+
 /* Bumped when the runtime may name threads differently (a Node worker
  * registering, thread ids being reused): cached names are asked again. */
 static _Atomic uint32_t thread_names_epoch;
@@ -420,7 +442,7 @@ static void drain_locked(void)
         if (nb == 0)
             break;
         uint64_t now = pp_now_ns();
-        uint64_t interval = session_options.interval_ns;
+        uint64_t interval = atomic_load(&current_interval_ns);
         pthread_mutex_lock(&state_lock);
         for (int i = 0; i < nb; i++) {
             for (int c = 0; c < n_collectors; c++) {
@@ -471,8 +493,46 @@ static void *sampler_main(void *arg)
         tick = PP_DRAIN_PERIOD_NS;
     uint64_t next = pp_now_ns(), next_scan = 0, next_drain = 0, wall_next = next;
     int expired = 0;
+    uint64_t sampler_cpu_base = atomic_load(&sampler_cpu_ns);
+    uint64_t budget_next = next + PP_BUDGET_PERIOD_NS, budget_own = own_cpu_ns(), budget_proc = process_cpu_ns();
     while (!atomic_load(&sampler_stop)) {
         uint64_t now = pp_now_ns();
+        atomic_store(&sampler_cpu_ns, sampler_cpu_base + thread_cpu_ns());
+        if (session_options.cpu_budget_pct > 0 && now >= budget_next && !atomic_load(&budget_stopped)) {
+            budget_next = now + PP_BUDGET_PERIOD_NS;
+            uint64_t own = own_cpu_ns(), proc = process_cpu_ns();
+            /* An idle process says little: judge once enough CPU was spent. */
+            if (proc - budget_proc >= PP_BUDGET_MIN_PROCESS_NS) {
+                double pct = 100.0 * (double)(own - budget_own) / (double)(proc - budget_proc);
+                if (pct > session_options.cpu_budget_pct) {
+                    uint64_t interval = atomic_load(&current_interval_ns);
+                    pp_threads_disarm_all();
+                    if (interval >= PP_BUDGET_MAX_INTERVAL_NS) {
+                        /* Slowing down was not enough: stop sampling. */
+                        atomic_store(&budget_stopped, 1);
+                    } else {
+                        interval *= 2;
+                        if (interval > PP_BUDGET_MAX_INTERVAL_NS)
+                            interval = PP_BUDGET_MAX_INTERVAL_NS;
+                        atomic_store(&current_interval_ns, interval);
+                        threads_cfg.interval_ns = interval;
+                        next_scan = 0; /* re-arm every thread at the new interval */
+                    }
+                }
+                budget_own = own;
+                budget_proc = proc;
+            }
+        }
+        if (atomic_load(&budget_stopped)) {
+            if (now >= next_drain) {
+                pthread_mutex_lock(&drain_lock);
+                drain_locked();
+                pthread_mutex_unlock(&drain_lock);
+                next_drain = now + PP_DRAIN_PERIOD_NS;
+            }
+            sleep_until(now + PP_DRAIN_PERIOD_NS);
+            continue;
+        }
         int all_expired = all_collectors_expired(now);
         if (all_expired && !expired) {
             /* Every capture reached its duration: stop the signals until
@@ -581,6 +641,10 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
         pp_framedict_refresh_symbols(dict);
     }
     session_options = *o;
+    atomic_store(&current_interval_ns, o->interval_ns);
+    atomic_store(&budget_stopped, 0);
+    atomic_store(&session_own_cpu_at_start, own_cpu_ns());
+    atomic_store(&session_process_cpu_at_start, process_cpu_ns());
     atomic_store(&live.native, o->native);
     uint32_t gen = atomic_fetch_add(&live.generation, 1) + 1;
     threads_cfg.mode = o->mode;
@@ -671,6 +735,8 @@ pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, co
         c->truncated_at_start = atomic_load(&live.truncated);
         c->native_skipped_at_start = atomic_load(&live.native_skipped);
         c->handler_ns_at_start = atomic_load(&live.handler_ns);
+        c->own_cpu_at_start = own_cpu_ns();
+        c->process_cpu_at_start = process_cpu_ns();
         collectors[n_collectors++] = c;
     }
     pthread_mutex_unlock(&state_lock);
@@ -702,7 +768,7 @@ static pp_profile *export_locked(pp_collector *c)
     pp_profile_set_value_type(p, 1, wall ? "wall" : "cpu", "nanoseconds");
     p->period_type.type = pp_profile_intern(p, wall ? "wall" : "cpu");
     p->period_type.unit = pp_profile_intern(p, "nanoseconds");
-    p->period = (int64_t)session_options.interval_ns;
+    p->period = (int64_t)atomic_load(&current_interval_ns);
     p->default_value = 1;
     p->time_nanos = c->start_wall_ns;
     uint64_t end = pp_now_ns();
@@ -759,6 +825,19 @@ static pp_profile *export_locked(pp_collector *c)
     add_comment(p, "truncated", atomic_load(&live.truncated) - c->truncated_at_start);
     add_comment(p, "native_skipped", atomic_load(&live.native_skipped) - c->native_skipped_at_start);
     add_comment(p, "handler_ns", atomic_load(&live.handler_ns) - c->handler_ns_at_start);
+    {
+        /* What profiling cost the process during this capture. */
+        uint64_t own = own_cpu_ns() - c->own_cpu_at_start, proc = process_cpu_ns() - c->process_cpu_at_start;
+        char line[96];
+        snprintf(line, sizeof line, "overhead_pct=%.3f", proc ? 100.0 * (double)own / (double)proc : 0.0);
+        pp_profile_add_comment(p, line);
+        if (session_options.cpu_budget_pct > 0) {
+            snprintf(line, sizeof line, "cpu_budget_pct=%g", session_options.cpu_budget_pct);
+            pp_profile_add_comment(p, line);
+            add_comment(p, "budget_interval_us", atomic_load(&current_interval_ns) / 1000);
+            add_comment(p, "budget_stopped", (unsigned long long)atomic_load(&budget_stopped));
+        }
+    }
     char opts[PP_PATH_MAX + 256];
     pp_options_format(&c->options, opts, sizeof opts);
     char line[PP_PATH_MAX + 300];
@@ -816,6 +895,8 @@ pp_profile *pp_collector_rotate(pp_collector *c)
             c->truncated_at_start = atomic_load(&live.truncated);
             c->native_skipped_at_start = atomic_load(&live.native_skipped);
             c->handler_ns_at_start = atomic_load(&live.handler_ns);
+            c->own_cpu_at_start = own_cpu_ns();
+            c->process_cpu_at_start = process_cpu_ns();
             pthread_mutex_unlock(&state_lock);
             pp_stack_table_free(old);
         }
@@ -921,6 +1002,11 @@ void pp_sampler_get_stats(pp_sampler_stats *out)
     out->truncated = atomic_load(&live.truncated);
     out->handler_ns = atomic_load(&live.handler_ns);
     out->drain_cpu_ns = atomic_load(&drain_cpu_ns);
+    out->interval_ns = atomic_load(&current_interval_ns);
+    out->budget_stopped = atomic_load(&budget_stopped);
+    uint64_t proc = process_cpu_ns() - atomic_load(&session_process_cpu_at_start);
+    uint64_t own = own_cpu_ns() - atomic_load(&session_own_cpu_at_start);
+    out->overhead_pct = proc ? 100.0 * (double)own / (double)proc : 0.0;
     pthread_mutex_lock(&state_lock);
     out->dropped_memory = dropped_memory;
     pthread_mutex_unlock(&state_lock);

@@ -64,6 +64,7 @@ class ContinuousProfiler {
       throw new TypeError(`ContinuousProfiler: windowSeconds must be a number, not ${JSON.stringify(windowSeconds)}`);
     }
     core.window = `${windowSeconds}s`;
+    core.cpu_budget = '1%'; // production default: at most 1% of the process's CPU
     if (service !== undefined) core.service = service;
     core.store = store instanceof Store ? store.directory : store ?? defaultStoreDir();
     try {

@@ -576,6 +576,9 @@ void CoreStats(const v8::FunctionCallbackInfo<v8::Value>& args) {
       {"threads", static_cast<double>(st.threads)},
       {"handlerNs", static_cast<double>(st.handler_ns)},
       {"codeMapEntries", static_cast<double>(CodeMapSize())},
+      {"overheadPct", st.overhead_pct},
+      {"intervalNs", static_cast<double>(st.interval_ns)},
+      {"budgetStopped", st.budget_stopped ? 1.0 : 0.0},
       {"running", pp_sampler_running() ? 1.0 : 0.0},
   };
   for (const auto& f : fields)

@@ -55,6 +55,7 @@ class ContinuousProfiler:
                 _native.parse_options("window=%s" % opts["window"])
             except ValueError as e:
                 raise ValueError("window_s=%r: %s" % (window_s, e)) from None
+        opts.setdefault("cpu_budget", "1%")   # production default: at most 1% of the process's CPU
         if service is not None:
             opts["service"] = service
         if isinstance(store, Store):

@@ -90,6 +90,7 @@ class TriggeredProfiler:
         self._t = _native.trigger_new(float(latency_threshold_ms), float(cooldown_s))
         self.threshold_ms = latency_threshold_ms
         self._opts = core_options(interval_ms, mode, native, profile_duration_s, None)
+        self._opts.setdefault("cpu_budget", "1%")
         self._exporter = exporter
         self._store = store
         self._service = service

@@ -573,12 +573,13 @@ static PyObject *mod_stats(PyObject *m, PyObject *unused)
     (void)unused;
     pp_sampler_stats s;
     pp_sampler_get_stats(&s);
-    return Py_BuildValue("{sKsKsKsKsKsKsKsO}", "samples", (unsigned long long)s.samples, "dropped_ring",
+    return Py_BuildValue("{sKsKsKsKsKsKsKsOsdsKsO}", "samples", (unsigned long long)s.samples, "dropped_ring",
                          (unsigned long long)s.dropped_ring, "dropped_memory", (unsigned long long)s.dropped_memory,
                          "unwind_failed", (unsigned long long)s.unwind_failed, "truncated",
                          (unsigned long long)s.truncated, "handler_ns", (unsigned long long)s.handler_ns,
                          "drain_cpu_ns", (unsigned long long)s.drain_cpu_ns, "running",
-                         pp_sampler_running() ? Py_True : Py_False);
+                         pp_sampler_running() ? Py_True : Py_False, "overhead_pct", s.overhead_pct, "interval_ns",
+                         (unsigned long long)s.interval_ns, "budget_stopped", s.budget_stopped ? Py_True : Py_False);
 }
 
 static PyObject *mod_now_ns(PyObject *m, PyObject *unused)

@@ -145,3 +145,26 @@ test('store: list and retention through the core', () => {
   assert.deepStrictEqual(store.list(), []);
   assert.throws(() => new polyprof.Store('/proc/no/such').list(), { name: 'PolyprofError', message: /cannot create/ });
 });
+
+test('the CPU budget lowers the rate; the overhead is in the metadata and the stats', () => {
+  const script = `
+    const p = require(${JSON.stringify(REPO)});
+    const native = require(${JSON.stringify(path.join(REPO, 'node/lib/native.js'))});
+    const s = new p.ContinuousProfiler({ intervalMs: 1, windowSeconds: 60, exporter: (prof) => {
+      console.log(JSON.stringify({ md: prof.metadata }));
+    } });
+    s._core.cpu_budget = '0.0001%'; // a budget no sampler can keep
+    s.start();
+    const t = Date.now(); let x = 0;
+    while (Date.now() - t < 3200) x += Math.sqrt(x + 1);
+    console.log(JSON.stringify({ stats: native.coreStats() }));
+    s.stop();`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.strictEqual(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const { stats } = lines.find((l) => l.stats);
+  const { md } = lines.find((l) => l.md);
+  assert.ok(stats.intervalNs >= 4e6, JSON.stringify(stats));
+  assert.ok(stats.overheadPct > 0);
+  assert.ok(Number(md.overhead_pct) > 0 && Number(md.budget_interval_us) >= 4000, JSON.stringify(md));
+});

@@ -192,3 +192,26 @@ def test_run_command_starts_from_the_environment(tmp_path):
     assert proc.returncode == 0, proc.stderr
     stored = polyprof.Store(str(tmp_path)).list()
     assert stored and all(e["service"] == "runner" for e in stored)
+
+
+def test_cpu_budget_lowers_the_rate_and_the_overhead_is_reported():
+    polyprof.start(interval_ms=1, options="cpu_budget=0.0001%")   # a budget no sampler can keep
+    try:
+        t = time.time()
+        while time.time() - t < 3.2:
+            sum(i * i for i in range(2000))
+        stats = _native.stats()
+    finally:
+        prof = polyprof.stop()
+    assert stats["interval_ns"] >= 4_000_000, stats     # 1 -> 2 -> 4 ms: doubled each second
+    assert stats["overhead_pct"] > 0
+    md = prof.metadata
+    assert float(md["overhead_pct"]) > 0
+    assert int(md["budget_interval_us"]) >= 4000
+    # The samples still add up to the CPU spent.
+    assert 2.0e9 < prof.total(1) < 4.5e9
+    # Without a budget the rate stays, and the overhead is still reported.
+    polyprof.start(interval_ms=5)
+    sum(i * i for i in range(200000))
+    prof = polyprof.stop()
+    assert "overhead_pct" in prof.metadata and "budget_interval_us" not in prof.metadata

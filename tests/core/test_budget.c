@@ -1,0 +1,75 @@
+/* The CPU budget: over budget, the sampler doubles its interval (samples
+ * keep their time value), and the measured overhead is in the metadata. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "polyprof.h"
+
+static volatile double sink;
+
+static void burn_ms(int ms)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do {
+        for (int i = 0; i < 10000; i++)
+            sink += i * 0.5;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+}
+
+static double comment_value(pp_profile *p, const char *key)
+{
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < pp_profile_num_comments(p); i++) {
+        const char *c = pp_profile_comment(p, i);
+        if (!strncmp(c, key, n) && c[n] == '=')
+            return atof(c + n + 1);
+    }
+    return -1;
+}
+
+int main(void)
+{
+    char err[256];
+    pp_options o;
+    pp_options_default(&o);
+    /* A budget no sampler can keep: the interval doubles every second. */
+    CHECK_EQ_INT(pp_options_parse(&o, "interval=1ms,cpu_budget=0.0001%", err, sizeof err), 0);
+    pp_collector *c = pp_collector_start(&o, NULL, NULL, err, sizeof err);
+    CHECK(c != NULL);
+    burn_ms(3500);
+    pp_sampler_stats st;
+    pp_sampler_get_stats(&st);
+    CHECK(st.interval_ns >= 4000000); /* 1 -> 2 -> 4 ms or more */
+    CHECK(st.overhead_pct > 0);
+    pp_profile *p = pp_collector_stop(c);
+    CHECK(comment_value(p, "overhead_pct") > 0);
+    CHECK(comment_value(p, "cpu_budget_pct") > 0);
+    CHECK(comment_value(p, "budget_interval_us") >= 4000);
+    CHECK_EQ_INT((int)comment_value(p, "budget_stopped"), 0);
+    /* The time value still adds up to about the CPU burnt (3.5 s). */
+    int64_t t = 0;
+    for (size_t i = 0; i < pp_profile_num_samples(p); i++)
+        t += pp_profile_value(p, i, 1);
+    CHECK(t > 2000000000LL && t < 5000000000LL);
+    pp_profile_free(p);
+
+    /* Without a budget nothing changes, and the overhead is still measured. */
+    pp_options_default(&o);
+    CHECK_EQ_INT(pp_options_parse(&o, "interval=1ms", err, sizeof err), 0);
+    c = pp_collector_start(&o, NULL, NULL, err, sizeof err);
+    burn_ms(1500);
+    pp_sampler_get_stats(&st);
+    CHECK_EQ_INT(st.interval_ns, 1000000);
+    p = pp_collector_stop(c);
+    CHECK(comment_value(p, "overhead_pct") >= 0);
+    CHECK(comment_value(p, "cpu_budget_pct") < 0);
+    pp_profile_free(p);
+    CHECK_EQ_INT(pp_options_parse(&o, "cpu_budget=150%", err, sizeof err), -1);
+    CHECK(strstr(err, "cpu_budget") != NULL);
+    TEST_MAIN_END();
+}
