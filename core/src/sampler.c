@@ -102,6 +102,10 @@ static _Atomic uint64_t drain_cpu_ns;
 /* The CPU budget: the interval in force (raised from the session's when over
  * budget), the sampler thread's CPU so far, and whether it stopped sampling. */
 static _Atomic uint64_t current_interval_ns;
+/* The finest interval any running collector asks for: a triggered capture at
+ * 10 ms raises a continuous 100 ms session's rate while it runs (both get
+ * every sample, each worth the interval in force). */
+static _Atomic uint64_t requested_interval_ns;
 static _Atomic uint64_t sampler_cpu_ns;
 static _Atomic int budget_stopped;
 #define PP_BUDGET_PERIOD_NS 1000000000ULL
@@ -494,6 +498,7 @@ static void *sampler_main(void *arg)
     uint64_t next = pp_now_ns(), next_scan = 0, next_drain = 0, wall_next = next;
     int expired = 0;
     uint64_t sampler_cpu_base = atomic_load(&sampler_cpu_ns);
+    unsigned budget_shift = 0; /* the CPU budget doubled the interval this many times */
     uint64_t budget_next = next + PP_BUDGET_PERIOD_NS, budget_own = own_cpu_ns(), budget_proc = process_cpu_ns();
     while (!atomic_load(&sampler_stop)) {
         uint64_t now = pp_now_ns();
@@ -505,22 +510,33 @@ static void *sampler_main(void *arg)
             if (proc - budget_proc >= PP_BUDGET_MIN_PROCESS_NS) {
                 double pct = 100.0 * (double)(own - budget_own) / (double)(proc - budget_proc);
                 if (pct > session_options.cpu_budget_pct) {
-                    uint64_t interval = atomic_load(&current_interval_ns);
-                    pp_threads_disarm_all();
-                    if (interval >= PP_BUDGET_MAX_INTERVAL_NS) {
+                    if (atomic_load(&current_interval_ns) >= PP_BUDGET_MAX_INTERVAL_NS) {
                         /* Slowing down was not enough: stop sampling. */
+                        pp_threads_disarm_all();
                         atomic_store(&budget_stopped, 1);
                     } else {
-                        interval *= 2;
-                        if (interval > PP_BUDGET_MAX_INTERVAL_NS)
-                            interval = PP_BUDGET_MAX_INTERVAL_NS;
-                        atomic_store(&current_interval_ns, interval);
-                        threads_cfg.interval_ns = interval;
-                        next_scan = 0; /* re-arm every thread at the new interval */
+                        budget_shift++;
                     }
                 }
                 budget_own = own;
                 budget_proc = proc;
+            }
+        }
+        {
+            /* The interval in force: the finest one asked for, slowed down
+             * by the budget; a change re-arms every thread. */
+            uint64_t want = atomic_load(&requested_interval_ns);
+            for (unsigned k = 0; k < budget_shift && want < PP_BUDGET_MAX_INTERVAL_NS; k++)
+                want *= 2;
+            if (budget_shift && want > PP_BUDGET_MAX_INTERVAL_NS)
+                want = PP_BUDGET_MAX_INTERVAL_NS;
+            if (want != atomic_load(&current_interval_ns) && !atomic_load(&budget_stopped)) {
+                pp_threads_disarm_all();
+                atomic_store(&current_interval_ns, want);
+                threads_cfg.interval_ns = want;
+                next_scan = 0;
+                if (threads_cfg.mode == PP_MODE_WALL)
+                    wall_next = now;
             }
         }
         if (atomic_load(&budget_stopped)) {
@@ -561,6 +577,10 @@ static void *sampler_main(void *arg)
             drain_locked();
             pthread_mutex_unlock(&drain_lock);
             next_drain = now + PP_DRAIN_PERIOD_NS;
+        }
+        if (threads_cfg.mode == PP_MODE_WALL) {
+            /* Ticks follow the interval in force. */
+            tick = threads_cfg.interval_ns < PP_DRAIN_PERIOD_NS ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
         }
         next += tick;
         if (next < now)
@@ -642,6 +662,7 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
     }
     session_options = *o;
     atomic_store(&current_interval_ns, o->interval_ns);
+    atomic_store(&requested_interval_ns, o->interval_ns);
     atomic_store(&budget_stopped, 0);
     atomic_store(&session_own_cpu_at_start, own_cpu_ns());
     atomic_store(&session_process_cpu_at_start, process_cpu_ns());
@@ -682,6 +703,17 @@ static void stop_session(void)
     session_running = 0;
     pthread_mutex_unlock(&state_lock);
     pthread_mutex_unlock(&drain_lock);
+}
+
+/* Caller holds state_lock. */
+static void recompute_requested_interval_locked(void)
+{
+    uint64_t want = 0;
+    for (int i = 0; i < n_collectors; i++)
+        if (!want || collectors[i]->options.interval_ns < want)
+            want = collectors[i]->options.interval_ns;
+    if (want)
+        atomic_store(&requested_interval_ns, want);
 }
 
 pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, const char *filter_value, char *err,
@@ -738,6 +770,7 @@ pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, co
         c->own_cpu_at_start = own_cpu_ns();
         c->process_cpu_at_start = process_cpu_ns();
         collectors[n_collectors++] = c;
+        recompute_requested_interval_locked();
     }
     pthread_mutex_unlock(&state_lock);
     pthread_mutex_unlock(&drain_lock);
@@ -928,6 +961,7 @@ pp_profile *pp_collector_stop(pp_collector *c)
     if (idx >= 0) {
         collectors[idx] = collectors[--n_collectors];
         collectors[n_collectors] = NULL;
+        recompute_requested_interval_locked();
     }
     pthread_mutex_unlock(&state_lock);
     pthread_mutex_unlock(&drain_lock);

@@ -69,6 +69,37 @@ int main(void)
     CHECK(comment_value(p, "overhead_pct") >= 0);
     CHECK(comment_value(p, "cpu_budget_pct") < 0);
     pp_profile_free(p);
+    /* A finer collector raises the rate while it runs; both get its samples,
+     * each worth the interval in force, so times still add up. */
+    pp_options slow, fast;
+    pp_options_default(&slow);
+    pp_options_default(&fast);
+    CHECK_EQ_INT(pp_options_parse(&slow, "interval=100ms", err, sizeof err), 0);
+    CHECK_EQ_INT(pp_options_parse(&fast, "interval=10ms,duration=1s", err, sizeof err), 0);
+    pp_collector *cs = pp_collector_start(&slow, NULL, NULL, err, sizeof err);
+    burn_ms(1000);
+    pp_collector *cf = pp_collector_start(&fast, NULL, NULL, err, sizeof err);
+    burn_ms(1000);
+    pp_sampler_get_stats(&st);
+    CHECK_EQ_INT(st.interval_ns, 10000000);
+    pp_profile *pf = pp_collector_stop(cf);
+    burn_ms(500);
+    pp_sampler_get_stats(&st);
+    CHECK_EQ_INT(st.interval_ns, 100000000); /* back to the slow rate */
+    pp_profile *ps = pp_collector_stop(cs);
+    int64_t n_slow = 0, t_slow = 0, n_fast = 0;
+    for (size_t i = 0; i < pp_profile_num_samples(ps); i++) {
+        n_slow += pp_profile_value(ps, i, 0);
+        t_slow += pp_profile_value(ps, i, 1);
+    }
+    for (size_t i = 0; i < pp_profile_num_samples(pf); i++)
+        n_fast += pp_profile_value(pf, i, 0);
+    /* ~10 + ~100 + ~5 signals; without the raise it would be ~25. */
+    CHECK(n_slow > 60);
+    CHECK(n_fast > 50);
+    CHECK(t_slow > 1800000000LL && t_slow < 3500000000LL);
+    pp_profile_free(pf);
+    pp_profile_free(ps);
     CHECK_EQ_INT(pp_options_parse(&o, "cpu_budget=150%", err, sizeof err), -1);
     CHECK(strstr(err, "cpu_budget") != NULL);
     TEST_MAIN_END();
