@@ -173,3 +173,66 @@ export class Store {
   prune(now?: number): number;
   path(entry: StoreEntry): string;
 }
+
+/** At most maxCaptures triggered captures per windowSeconds, shared by every trigger (default 1 per 300 s). */
+export function configureRateLimit(maxCaptures?: number, windowSeconds?: number): void;
+
+export interface BreakerState {
+  open: boolean;
+  trips: number;
+  /** Clock seconds of the last trip, null if never. */
+  lastTrip: number | null;
+  violations: number;
+  baselineMs: number;
+}
+
+/** Stops profiling when request latency rises while profiling. */
+export class CircuitBreaker {
+  constructor(options?: { maxLatencyIncreasePct?: number; violationThreshold?: number; cooldownSeconds?: number; clock?: () => number });
+  guard<T extends { stop(): unknown }>(profiler: T): T;
+  /** true when this call tripped the breaker. */
+  recordLatency(currentMs: number, baselineMs?: number): boolean;
+  canProfile(): boolean;
+  readonly state: BreakerState;
+  readonly isOpen: boolean;
+  readonly trips: number;
+}
+
+export interface CaptureMetadata {
+  trigger: string;
+  p95: number | null;
+  thresholdMs: number;
+  /** Unix seconds. */
+  start: number;
+  end: number;
+}
+
+/** High-fidelity captures when the p95 latency exceeds a threshold, by hand or on a schedule. */
+export class TriggeredProfiler {
+  constructor(options?: {
+    latencyThresholdMs?: number;
+    cooldownSeconds?: number;
+    profileDurationSeconds?: number;
+    intervalMs?: number;
+    exporter?: (profile: Profile, metadata: CaptureMetadata) => unknown;
+    store?: string | Store;
+    mode?: 'cpu' | 'wall';
+    native?: boolean;
+    service?: string;
+    breaker?: CircuitBreaker;
+    clock?: () => number;
+    scheduleEveryMinutes?: number;
+  });
+  /** true when it started a capture. */
+  recordLatency(ms: number): boolean;
+  trigger(reason?: string): boolean;
+  stop(): void;
+  wait(): Promise<void>;
+  readonly captures: CaptureMetadata[];
+}
+
+/** Express-style middleware reporting each response's latency. */
+export function latencyMiddleware(options: {
+  breaker?: CircuitBreaker;
+  triggered?: { recordLatency(ms: number): unknown };
+}): (req: unknown, res: { once(event: 'finish', fn: () => void): unknown }, next: () => void) => void;

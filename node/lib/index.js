@@ -16,6 +16,7 @@ const { Profile, load } = require('./profile');
 const { start, stop, isRunning, profile } = require('./session');
 const { profileEndpoint } = require('./endpoint');
 const { ContinuousProfiler, Store } = require('./continuous');
+const { CircuitBreaker, TriggeredProfiler, configureRateLimit, latencyMiddleware } = require('./policies');
 
 module.exports = {
   start,
@@ -25,6 +26,10 @@ module.exports = {
   profileEndpoint,
   ContinuousProfiler,
   Store,
+  CircuitBreaker,
+  TriggeredProfiler,
+  configureRateLimit,
+  latencyMiddleware,
   load,
   Profile,
   PolyprofError,

@@ -357,6 +357,20 @@ void SetMethod(v8::Local<v8::Context> ctx, v8::Local<v8::Object> target, v8::Loc
 
 }  // namespace
 
+pp_profile* UnwrapProfile(Addon* addon, v8::Local<v8::Value> v) {
+  v8::Isolate* isolate = addon->isolate;
+  if (!v->IsObject() || !addon->profile_template.Get(isolate)->HasInstance(v)) {
+    ThrowTypeError(isolate, "expected a profile (the native object behind a Profile)");
+    return nullptr;
+  }
+  auto* h = static_cast<ProfileHandle*>(v.As<v8::Object>()->GetAlignedPointerFromInternalField(0));
+  if (!h || !h->p) {
+    ThrowError(isolate, "this profile belongs to a Node environment that has shut down");
+    return nullptr;
+  }
+  return h->p;
+}
+
 v8::MaybeLocal<v8::Object> WrapProfile(Addon* addon, pp_profile* p) {
   v8::Isolate* isolate = addon->isolate;
   if (!p) {

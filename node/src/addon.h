@@ -48,6 +48,7 @@ struct Addon {
   bool slot_registered = false;               // this isolate takes part in signal sampling
   std::unordered_set<pp_collector*> collectors;  // started here, not stopped yet
   std::unordered_set<void*> continuous;           // production.cc's running handles
+  std::unordered_set<void*> captures;             // production.cc's timed captures
 };
 
 void ThrowError(v8::Isolate* isolate, const char* message);
@@ -56,6 +57,8 @@ v8::Local<v8::String> Str(v8::Isolate* isolate, const char* s);
 // Wraps p in a new JS Profile object; takes ownership (frees p on failure).
 // Throws and returns an empty handle when p is NULL (out of memory).
 v8::MaybeLocal<v8::Object> WrapProfile(Addon* addon, pp_profile* p);
+// The profile of a native Profile object; NULL with a TypeError thrown otherwise.
+pp_profile* UnwrapProfile(Addon* addon, v8::Local<v8::Value> v);
 
 // v8_cpu_profiler.cc
 void V8Start(const v8::FunctionCallbackInfo<v8::Value>& args);

@@ -244,6 +244,253 @@ void ContinuousWindows(const v8::FunctionCallbackInfo<v8::Value>& args) {
     args.GetReturnValue().Set(v8::Number::New(args.GetIsolate(), static_cast<double>(pp_continuous_windows(h->continuous))));
 }
 
+// ------------------------------------------------------------------ latency policies
+
+// A JavaScript object that owns a core object: freed when it is collected.
+struct Owned {
+  void* ptr;
+  void (*free_fn)(void*);
+  v8::Global<v8::Object> self;
+};
+
+void OnOwnedCollected(const v8::WeakCallbackInfo<Owned>& info) {
+  Owned* o = info.GetParameter();
+  o->free_fn(o->ptr);
+  o->self.Reset();
+  delete o;
+}
+
+v8::Local<v8::Object> MakeOwned(v8::Isolate* isolate, void* ptr, void (*free_fn)(void*)) {
+  v8::Local<v8::Object> obj = v8::Object::New(isolate);
+  auto* o = new Owned{ptr, free_fn, v8::Global<v8::Object>(isolate, obj)};
+  if (obj->Set(isolate->GetCurrentContext(), Str(isolate, "ptr"), v8::External::New(isolate, ptr)).IsNothing()) {
+    // Only with an exception pending; the caller's return reports it.
+  }
+  o->self.SetWeak(o, OnOwnedCollected, v8::WeakCallbackType::kParameter);
+  return obj;
+}
+
+void* OwnedPtr(v8::Isolate* isolate, v8::Local<v8::Value> v) {
+  if (!v->IsObject()) return nullptr;
+  v8::Local<v8::Value> p;
+  if (!v.As<v8::Object>()->Get(isolate->GetCurrentContext(), Str(isolate, "ptr")).ToLocal(&p) || !p->IsExternal())
+    return nullptr;
+  return p.As<v8::External>()->Value();
+}
+
+double Num(v8::Local<v8::Value> v, double fallback) { return v->IsNumber() ? v.As<v8::Number>()->Value() : fallback; }
+
+uint64_t NowArg(v8::Local<v8::Value> v) {
+  double d = Num(v, 0);
+  return d > 0 ? static_cast<uint64_t>(d) : 0;
+}
+
+void FreeBreaker(void* p) { pp_breaker_free(static_cast<pp_breaker*>(p)); }
+void FreeTrigger(void* p) { pp_trigger_free(static_cast<pp_trigger*>(p)); }
+
+// breakerNew(maxIncreasePct, violationThreshold, cooldownSeconds)
+void BreakerNew(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  double cooldown = Num(args[2], -1);
+  if (!args[0]->IsNumber() || !args[1]->IsNumber() || cooldown < 0)
+    return ThrowTypeError(isolate, "breakerNew(maxLatencyIncreasePct, violationThreshold, cooldownSeconds >= 0)");
+  char err[kErrLen];
+  pp_breaker* b = pp_breaker_new(Num(args[0], 0), static_cast<int>(Num(args[1], 0)),
+                                 static_cast<uint64_t>(cooldown * 1e9), err, sizeof err);
+  if (!b) return ThrowError(isolate, err);
+  args.GetReturnValue().Set(MakeOwned(isolate, b, FreeBreaker));
+}
+
+// breakerRecord(b, currentMs, baselineMs (-1: learned), profiling, nowNs) -> tripped
+void BreakerRecord(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  auto* b = static_cast<pp_breaker*>(OwnedPtr(isolate, args[0]));
+  if (!b) return ThrowTypeError(isolate, "not a breaker");
+  int tripped = pp_breaker_record(b, Num(args[1], -1), Num(args[2], -1), args[3]->BooleanValue(isolate), NowArg(args[4]));
+  args.GetReturnValue().Set(v8::Boolean::New(isolate, tripped));
+}
+
+// breakerState(b, nowNs) -> {open, trips, lastTripNs, violations, baselineMs}
+void BreakerState(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  auto* b = static_cast<pp_breaker*>(OwnedPtr(isolate, args[0]));
+  if (!b) return ThrowTypeError(isolate, "not a breaker");
+  pp_breaker_state st;
+  pp_breaker_get_state(b, NowArg(args[1]), &st);
+  v8::Local<v8::Object> out = v8::Object::New(isolate);
+  if (out->Set(ctx, Str(isolate, "open"), v8::Boolean::New(isolate, st.open)).IsNothing()) return;
+  SetNum(ctx, out, "trips", static_cast<double>(st.trips));
+  SetNum(ctx, out, "lastTripNs", static_cast<double>(st.last_trip_ns));
+  SetNum(ctx, out, "violations", st.violations);
+  SetNum(ctx, out, "baselineMs", st.baseline_ms);
+  args.GetReturnValue().Set(out);
+}
+
+// rateLimit(maxCaptures, windowSeconds)
+void RateLimit(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  double n = Num(args[0], 0), w = Num(args[1], 0);
+  char err[kErrLen];
+  if (!(w > 0) || n < 1 || pp_rate_limit_configure(static_cast<uint32_t>(n), static_cast<uint64_t>(w * 1e9), err, sizeof err) != 0)
+    return ThrowError(isolate, !(w > 0) ? "rate limit window must be positive" : (n < 1 ? "rate limit: expected at least 1 capture per window" : err));
+}
+
+// triggerNew(thresholdMs, cooldownSeconds)
+void TriggerNew(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  double cooldown = Num(args[1], -1);
+  if (!args[0]->IsNumber() || cooldown < 0) return ThrowTypeError(isolate, "triggerNew(thresholdMs, cooldownSeconds >= 0)");
+  char err[kErrLen];
+  pp_trigger* t = pp_trigger_new(Num(args[0], 0), static_cast<uint64_t>(cooldown * 1e9), err, sizeof err);
+  if (!t) return ThrowError(isolate, err);
+  args.GetReturnValue().Set(MakeOwned(isolate, t, FreeTrigger));
+}
+
+// triggerRecord(t, ms, nowNs) -> [fire, p95 | null]
+void TriggerRecord(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  auto* t = static_cast<pp_trigger*>(OwnedPtr(isolate, args[0]));
+  if (!t) return ThrowTypeError(isolate, "not a trigger");
+  double p95;
+  int fire = pp_trigger_record(t, Num(args[1], -1), NowArg(args[2]), &p95);
+  v8::Local<v8::Value> pair[2] = {v8::Boolean::New(isolate, fire),
+                                  p95 < 0 ? v8::Local<v8::Value>(v8::Null(isolate)) : v8::Local<v8::Value>(v8::Number::New(isolate, p95))};
+  args.GetReturnValue().Set(v8::Array::New(isolate, pair, 2));
+}
+
+// triggerManual(t, nowNs) -> allowed
+void TriggerManual(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  auto* t = static_cast<pp_trigger*>(OwnedPtr(isolate, args[0]));
+  if (!t) return ThrowTypeError(isolate, "not a trigger");
+  args.GetReturnValue().Set(v8::Boolean::New(isolate, pp_trigger_manual(t, NowArg(args[1]))));
+}
+
+// ------------------------------------------------------------------ timed captures
+
+struct CaptureHandle {
+  Addon* addon;
+  pp_capture* capture = nullptr;
+  v8::Global<v8::Function> on_done;  // (profile, start, end)
+  v8::Global<v8::Context> context;
+  uv_async_t async;
+  std::mutex lock;
+  pp_profile* result = nullptr;
+  pp_capture_info info{};
+  bool delivered = false;
+};
+
+int CaptureDone(void* ctx, pp_profile* p, const pp_capture_info* info) {
+  auto* h = static_cast<CaptureHandle*>(ctx);
+  {
+    std::lock_guard<std::mutex> g(h->lock);
+    h->result = p;
+    h->info = *info;
+  }
+  uv_async_send(&h->async);
+  return 0;
+}
+
+void DeliverCapture(CaptureHandle* h) {
+  pp_profile* p;
+  pp_capture_info info;
+  {
+    std::lock_guard<std::mutex> g(h->lock);
+    p = h->result;
+    info = h->info;
+    h->result = nullptr;
+  }
+  if (!p || h->delivered) {
+    pp_profile_free(p);
+    return;
+  }
+  h->delivered = true;
+  v8::Isolate* isolate = h->addon->isolate;
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::Context> ctx = h->context.Get(isolate);
+  v8::Context::Scope context_scope(ctx);
+  v8::Local<v8::Object> prof;
+  if (!WrapProfile(h->addon, p).ToLocal(&prof)) return;
+  v8::Local<v8::Value> argv[] = {prof, v8::Number::New(isolate, static_cast<double>(info.start_unix_ns) / 1e9),
+                                 v8::Number::New(isolate, static_cast<double>(info.end_unix_ns) / 1e9)};
+  node::CallbackScope cb(isolate, v8::Object::New(isolate), node::async_context{0, 0});
+  v8::TryCatch tc(isolate);
+  v8::Local<v8::Value> ignored;
+  if (!h->on_done.Get(isolate)->Call(ctx, v8::Undefined(isolate), 3, argv).ToLocal(&ignored)) return;
+}
+
+void OnCaptureClosed(uv_handle_t* a) { delete static_cast<CaptureHandle*>(a->data); }
+
+void FinishCapture(CaptureHandle* h, bool deliver) {
+  if (h->capture) {
+    pp_capture_finish(h->capture);  // the profile is queued before it returns
+    h->capture = nullptr;
+  }
+  if (deliver) DeliverCapture(h);
+  {
+    std::lock_guard<std::mutex> g(h->lock);
+    pp_profile_free(h->result);
+    h->result = nullptr;
+  }
+  h->on_done.Reset();
+  h->context.Reset();
+  h->addon->captures.erase(h);
+  uv_close(reinterpret_cast<uv_handle_t*>(&h->async), OnCaptureClosed);
+}
+
+void OnCaptureAsync(uv_async_t* a) {
+  auto* h = static_cast<CaptureHandle*>(a->data);
+  DeliverCapture(h);
+  if (h->delivered) FinishCapture(h, false);  // the capture thread is done: join it, release the handle
+}
+
+// captureStart(options, onDone) -> handle; onDone(profile, start, end) on the event loop
+void CaptureStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  Addon* addon = AddonOf(args);
+  pp_options o;
+  if (!OptionsFrom(isolate, args[0], &o)) return;
+  if (!args[1]->IsFunction()) return ThrowTypeError(isolate, "captureStart(options, onDone): onDone must be a function");
+  auto* h = new CaptureHandle();
+  h->addon = addon;
+  h->on_done.Reset(isolate, args[1].As<v8::Function>());
+  h->context.Reset(isolate, isolate->GetCurrentContext());
+  uv_loop_t* loop = node::GetCurrentEventLoop(isolate);
+  if (!loop || uv_async_init(loop, &h->async, OnCaptureAsync) != 0) {
+    delete h;
+    return ThrowError(isolate, "cannot attach the capture to the event loop");
+  }
+  h->async.data = h;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&h->async));
+  addon->captures.insert(h);
+  char err[kErrLen] = "";
+  h->capture = pp_capture_start(&o, CaptureDone, h, err, sizeof err);
+  if (!h->capture) {
+    FinishCapture(h, false);
+    return ThrowError(isolate, err[0] ? err : "cannot start the capture");
+  }
+  args.GetReturnValue().Set(v8::External::New(isolate, h));
+}
+
+CaptureHandle* CaptureOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  if (!args[0]->IsExternal()) return nullptr;
+  auto* h = static_cast<CaptureHandle*>(args[0].As<v8::External>()->Value());
+  return AddonOf(args)->captures.count(h) ? h : nullptr;
+}
+
+// captureFinish(handle): ends it now; onDone runs before this returns.
+void CaptureFinish(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  CaptureHandle* h = CaptureOf(args);
+  if (h) FinishCapture(h, true);
+}
+
+// captureDone(handle) -> whether it ended and was delivered
+void CaptureDoneJs(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  CaptureHandle* h = CaptureOf(args);
+  args.GetReturnValue().Set(v8::Boolean::New(args.GetIsolate(), !h || h->delivered));
+}
+
 // ------------------------------------------------------------------ store
 
 // storeList(dir) -> [{file, service, type, trigger, start, bytes}] oldest first
@@ -272,6 +519,26 @@ void StoreList(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
   free(v);
   args.GetReturnValue().Set(out);
+}
+
+// storePut(dir, profile, service, type, trigger, startSeconds) -> path
+void StorePut(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  if (!args[0]->IsString() || !args[2]->IsString() || !args[3]->IsString() || !args[4]->IsString() ||
+      !args[5]->IsNumber())
+    return ThrowTypeError(isolate, "storePut(dir, profile, service, type, trigger, startSeconds)");
+  pp_profile* p = UnwrapProfile(AddonOf(args), args[1]);
+  if (!p) return;
+  v8::String::Utf8Value dir(isolate, args[0]), service(isolate, args[2]), type(isolate, args[3]),
+      trigger(isolate, args[4]);
+  char err[kErrLen], path[PP_PATH_MAX + 256];
+  pp_store* s = pp_store_open(*dir, 0, 0, err, sizeof err);
+  if (!s) return ThrowError(isolate, err);
+  int rc = pp_store_put(s, p, *service, *type, *trigger,
+                        static_cast<int64_t>(args[5].As<v8::Number>()->Value() * 1e9), path, sizeof path, err, sizeof err);
+  pp_store_close(s);
+  if (rc != 0) return ThrowError(isolate, err);
+  args.GetReturnValue().Set(Str(isolate, path));
 }
 
 // storePrune(dir, maxAgeSeconds, maxBytes, nowSeconds?) -> files removed
@@ -308,11 +575,23 @@ void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> ex
   set_method(context, exports, data, "continuousStop", ContinuousStop);
   set_method(context, exports, data, "continuousWindows", ContinuousWindows);
   set_method(context, exports, data, "storeList", StoreList);
+  set_method(context, exports, data, "storePut", StorePut);
+  set_method(context, exports, data, "breakerNew", BreakerNew);
+  set_method(context, exports, data, "breakerRecord", BreakerRecord);
+  set_method(context, exports, data, "breakerState", BreakerState);
+  set_method(context, exports, data, "rateLimit", RateLimit);
+  set_method(context, exports, data, "triggerNew", TriggerNew);
+  set_method(context, exports, data, "triggerRecord", TriggerRecord);
+  set_method(context, exports, data, "triggerManual", TriggerManual);
+  set_method(context, exports, data, "captureStart", CaptureStart);
+  set_method(context, exports, data, "captureFinish", CaptureFinish);
+  set_method(context, exports, data, "captureDone", CaptureDoneJs);
   set_method(context, exports, data, "storePrune", StorePrune);
 }
 
 void StopContinuous(Addon* addon) {
   while (!addon->continuous.empty()) StopHandle(static_cast<ContinuousHandle*>(*addon->continuous.begin()), false);
+  while (!addon->captures.empty()) FinishCapture(static_cast<CaptureHandle*>(*addon->captures.begin()), false);
 }
 
 }  // namespace polyprof_node

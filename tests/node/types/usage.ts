@@ -81,3 +81,12 @@ const entries: polyprof.StoreEntry[] = new polyprof.Store('profiles', { maxBytes
 // @ts-expect-error: mode 'v8' has no continuous profiling
 new polyprof.ContinuousProfiler({ mode: 'v8' });
 void entries;
+
+polyprof.configureRateLimit(1, 300);
+const breaker = new polyprof.CircuitBreaker({ maxLatencyIncreasePct: 5, cooldownSeconds: 60 });
+const triggered = new polyprof.TriggeredProfiler({ latencyThresholdMs: 500, breaker, exporter: (_p, md) => md.p95 });
+const tripped: boolean = breaker.recordLatency(120);
+triggered.recordLatency(700);
+const mw = polyprof.latencyMiddleware({ breaker, triggered });
+void mw;
+void tripped;
