@@ -13,6 +13,7 @@ from ._session import is_running, profile, start, stop
 from ._endpoint import profile_endpoint
 from ._continuous import ContinuousProfiler, Store
 from ._policies import CircuitBreaker, TriggeredProfiler, configure_rate_limit
+from . import middleware
 
 __all__ = [
     "CircuitBreaker",

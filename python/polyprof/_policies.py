@@ -84,7 +84,7 @@ class TriggeredProfiler:
 
     def __init__(self, latency_threshold_ms=500, cooldown_s=300, profile_duration_s=30, interval_ms=10,
                  exporter=None, store=None, mode="cpu", native=True, service=None, breaker=None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, schedule_every_s=None):
         if exporter is not None and not callable(exporter):
             raise TypeError("exporter must be callable as exporter(profile, metadata), or None")
         self._t = _native.trigger_new(float(latency_threshold_ms), float(cooldown_s))
@@ -99,6 +99,12 @@ class TriggeredProfiler:
         self._lock = threading.Lock()
         self._capture = None
         self.captures = []   # metadata of the captures exported so far
+        self._schedule = None
+        if schedule_every_s is not None:
+            if isinstance(schedule_every_s, bool) or not isinstance(schedule_every_s, (int, float)) \
+                    or schedule_every_s <= 0:
+                raise ValueError("schedule_every_s must be a positive number of seconds, not %r" % (schedule_every_s,))
+            self._schedule = _Every(schedule_every_s, lambda: self.trigger("scheduled"))
 
     def record_latency(self, ms):
         """Reports one request's latency; returns True when it started a capture."""
@@ -139,7 +145,10 @@ class TriggeredProfiler:
         return True
 
     def stop(self):
-        """Ends a running capture now (its profile is still exported)."""
+        """Ends a running capture now (its profile is still exported) and the schedule."""
+        if self._schedule is not None:
+            self._schedule.cancel()
+            self._schedule = None
         cap = self._capture
         if cap is not None:
             _native.capture_finish(cap)
@@ -151,3 +160,23 @@ class TriggeredProfiler:
             time.sleep(0.01)
         if cap is not None:
             _native.capture_finish(cap)
+
+
+class _Every:
+    """Calls fn every `seconds` on a daemon thread until cancelled (scheduled
+    triggers; the rate limiter in the core still decides)."""
+
+    def __init__(self, seconds, fn):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(seconds, fn), name="polyprof-schedule", daemon=True)
+        self._thread.start()
+
+    def _run(self, seconds, fn):
+        while not self._stop.wait(seconds):
+            try:
+                fn()
+            except Exception:
+                pass
+
+    def cancel(self):
+        self._stop.set()

@@ -121,3 +121,60 @@ def test_bad_policy_arguments_name_the_problem():
         polyprof.TriggeredProfiler(latency_threshold_ms=-1)
     with pytest.raises(ValueError, match="rate limit"):
         polyprof.configure_rate_limit(0, 60)
+
+
+def test_wsgi_and_asgi_middleware_report_latencies():
+    import asyncio
+    from polyprof.middleware import ASGILatency, WSGILatency
+    seen = []
+
+    class Recorder:
+        def record_latency(self, ms):
+            seen.append(ms)
+
+    def wsgi_app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        time.sleep(0.02)
+        return [b"ok"]
+
+    app = WSGILatency(wsgi_app, triggered=Recorder())
+    body = app({}, lambda status, headers: None)
+    assert b"".join(body) == b"ok"
+    body.close()
+    assert len(seen) == 1 and seen[0] >= 15
+
+    async def asgi_app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(0.02)
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message["type"])
+
+    async def receive():
+        return {"type": "http.request"}
+
+    breaker = polyprof.CircuitBreaker(clock=Clock())
+    asyncio.run(ASGILatency(asgi_app, breaker=breaker, triggered=Recorder())({"type": "http"}, receive, send))
+    assert sent == ["http.response.start", "http.response.body"]
+    assert len(seen) == 2 and seen[1] >= 15
+    assert breaker.state["baseline_ms"] >= 15
+    with pytest.raises(TypeError):
+        WSGILatency(wsgi_app)
+
+
+def test_scheduled_triggers_go_through_the_rate_limit():
+    polyprof.configure_rate_limit(2, 3600)
+    got = []
+    t = polyprof.TriggeredProfiler(profile_duration_s=0.05, exporter=lambda p, md: got.append(md["trigger"]),
+                                   schedule_every_s=0.2)
+    try:
+        time.sleep(1.1)
+    finally:
+        t.stop()
+    t.wait()
+    assert got == ["scheduled", "scheduled"]   # 5 attempts, 2 allowed
+    with pytest.raises(ValueError, match="schedule_every_s"):
+        polyprof.TriggeredProfiler(schedule_every_s=0)
