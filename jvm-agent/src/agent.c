@@ -1,12 +1,18 @@
 /* The JVMTI agent: java -agentpath:libpolyprof.so=start,event=cpu,file=out.pb.gz
  *
- * Agent_OnLoad parses the options (the core's one grammar) and asks for the
- * capabilities and events AsyncGetCallTrace needs; VMInit starts profiling
- * (cpu/wall: the core's signal sampler with the Java frames from AGCT;
- * alloc: JVMTI heap sampling); the profile is written when the duration
- * ends, or at VMDeath. Any failure prints one line and leaves the JVM running
- * without the profiler. Only Agent_OnLoad, Agent_OnAttach and Agent_OnUnload
- * are exported (everything else is hidden). */
+ * Agent_OnLoad parses the options (the core's one grammar, plus the agent's
+ * policy keys) and asks for the capabilities and events AsyncGetCallTrace
+ * needs. Three ways to run:
+ *  - start / file=...: one profile (cpu/wall: the core's signal sampler
+ *    with the Java frames from AGCT; alloc: JVMTI heap sampling), written
+ *    when the duration ends, or at VMDeath;
+ *  - continuous: one profile per window to the local store until VMDeath;
+ *  - neither: the environment decides (ENABLE_PROFILING and friends, read by
+ *    the core), as in every runtime.
+ * In every mode dev.polyprof.Profiler's triggered captures and the circuit
+ * breaker are available (policies.c). Any failure prints one line and leaves
+ * the JVM running without the profiler. Only Agent_OnLoad, Agent_OnAttach and
+ * Agent_OnUnload are exported (everything else is hidden). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +30,7 @@
 #include "codecache.h"
 #include "jthreads.h"
 #include "methods.h"
+#include "policies.h"
 
 ppj_agent ppj;
 
@@ -36,6 +43,9 @@ static int vm_dying;
 static pthread_t timer_thread;
 static int have_timer_thread;
 static pp_runtime runtime;
+static int oneshot;            /* start or file=: one profile, as before the policies */
+static int want_continuous;    /* continuous, or ENABLE_PROFILING */
+static pp_options continuous_opts;
 
 void ppj_log(const char *fmt, ...)
 {
@@ -115,6 +125,8 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
     runtime.resolve_end = ppj_resolve_end;
     runtime.thread_name = ppj_thread_name;
     if (ppj.options.mode == PP_MODE_ALLOC) {
+        if (!oneshot)
+            return 0;
         if (ppj_alloc_start(jvmti, ppj.options.alloc_interval, ppj.options.max_memory, err, errlen) != 0)
             return -1;
         alloc_running = 1;
@@ -138,6 +150,8 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
         return -1;
     ppj_methods_prime(jvmti, jni);
     ppj_jthreads_note_current(jvmti, thread);
+    if (!oneshot)
+        return 0;
     collector = pp_collector_start(&ppj.options, NULL, NULL, err, errlen);
     return collector ? 0 : -1;
 }
@@ -151,10 +165,16 @@ static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
         return;
     }
     int rc = start_profiling(jvmti, jni, thread, err, sizeof err);
+    if (rc == 0 && ppj_policies_vm_init(want_continuous ? &continuous_opts : NULL, err, sizeof err) != 0) {
+        /* The one-shot profile (if any) is already running: stop it too, so
+         * that a failure means no profiler at all. */
+        finish_locked("continuous profiling failed");
+        rc = -1;
+    }
     if (rc != 0) {
         finished = 1;
         ppj_log("%s; the JVM runs on without the profiler", err);
-    } else if (ppj.options.duration_ns) {
+    } else if (oneshot && ppj.options.duration_ns) {
         have_timer_thread = pthread_create(&timer_thread, NULL, timer_main, NULL) == 0;
         if (!have_timer_thread)
             ppj_log("cannot start the duration timer: the profile is written at exit");
@@ -170,6 +190,7 @@ static void JNICALL on_vm_death(jvmtiEnv *jvmti, JNIEnv *jni)
     vm_dying = 1;
     pthread_cond_broadcast(&wake);
     pthread_mutex_unlock(&lock);
+    ppj_policies_vm_death();
     if (have_timer_thread)
         pthread_join(timer_thread, NULL);
     pthread_mutex_lock(&lock);
@@ -187,6 +208,12 @@ static void JNICALL on_class_load(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, 
     (void)jvmti, (void)jni, (void)thread, (void)klass;
 }
 
+static void JNICALL on_class_prepare(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, jclass klass)
+{
+    ppj_on_class_prepare(jvmti, jni, thread, klass);
+    ppj_policies_class_prepare(jvmti, jni, klass);
+}
+
 static void JNICALL on_compiled_method_load(jvmtiEnv *jvmti, jmethodID method, jint code_size,
                                             const void *code_addr, jint map_length, const jvmtiAddrLocationMap *map,
                                             const void *compile_info)
@@ -194,12 +221,8 @@ static void JNICALL on_compiled_method_load(jvmtiEnv *jvmti, jmethodID method, j
     (void)jvmti, (void)method, (void)code_size, (void)code_addr, (void)map_length, (void)map, (void)compile_info;
 }
 
-static int setup(JavaVM *vm, const char *options, char *err, size_t errlen)
+static int check_file(char *err, size_t errlen)
 {
-    ppj.vm = vm;
-    pp_options_default(&ppj.options);
-    if (pp_options_parse(&ppj.options, options ? options : "", err, errlen) != 0)
-        return -1;
     if (!ppj.options.file[0]) {
         snprintf(err, errlen, "option 'file': required, e.g. file=/tmp/profile.pb.gz (.pb.gz pprof, .folded collapsed)");
         return -1;
@@ -222,6 +245,126 @@ static int setup(JavaVM *vm, const char *options, char *err, size_t errlen)
                  strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+/* Splits the agent string: the policy keys (policies.h) are applied to
+ * *pc, everything else is copied to core_out for the core's parser.
+ * Notes whether "start" or "file=" asked for a one-shot profile. */
+static int split_options(const char *options, ppj_policy_config *pc, char *core_out, size_t core_len,
+                         int *has_start, char *err, size_t errlen)
+{
+    char *copy = strdup(options ? options : "");
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = 0;
+    size_t used = 0;
+    core_out[0] = '\0';
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ')
+            item++;
+        if (!*item)
+            continue;
+        char *eq = strchr(item, '=');
+        if (eq)
+            *eq = '\0';
+        if (!eq && !strcmp(item, "start"))
+            *has_start = 1;
+        int r = ppj_policy_option(pc, item, eq ? eq + 1 : NULL, err, errlen);
+        if (eq)
+            *eq = '=';
+        if (r < 0) {
+            rc = -1;
+        } else if (r == 0) {
+            int n = snprintf(core_out + used, core_len - used, "%s%s", used ? "," : "", item);
+            if (n < 0 || (size_t)n >= core_len - used) {
+                snprintf(err, errlen, "the option string is too long");
+                rc = -1;
+            } else {
+                used += (size_t)n;
+            }
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static const char *env_get(const char *name) { return getenv(name); }
+
+/* Decides the mode and checks the options; -1 with err set. *quiet_off: the
+ * environment's configuration was bad, err is its message (said the way
+ * every runtime says it). */
+static int configure(const char *options, int *quiet_off, char *err, size_t errlen)
+{
+    ppj_policy_config pc;
+    ppj_policy_defaults(&pc);
+    size_t core_len = strlen(options ? options : "") + 1;
+    char *core = malloc(core_len);
+    if (!core) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int has_start = 0;
+    int rc = split_options(options, &pc, core, core_len, &has_start, err, errlen);
+    pp_options_default(&ppj.options);
+    if (rc == 0)
+        rc = pp_options_parse(&ppj.options, core, err, errlen);
+    if (rc != 0) {
+        free(core);
+        return -1;
+    }
+    oneshot = !pc.continuous && (has_start || ppj.options.file[0]);
+    /* Production entry points keep the profiler's own CPU under 1% unless
+     * told otherwise; a one-shot profile is a developer's, unbudgeted. */
+    if (!oneshot && !strstr(core, "cpu_budget="))
+        ppj.options.cpu_budget_pct = 1.0;
+    if (pc.continuous) {
+        if (ppj.options.mode == PP_MODE_ALLOC) {
+            snprintf(err, errlen, "option 'continuous': event=alloc is not supported; use event=cpu or event=wall");
+            rc = -1;
+        }
+        want_continuous = 1;
+        continuous_opts = ppj.options;
+    } else if (!oneshot) {
+        /* Production: the environment decides, then the agent string's keys
+         * (service=..., window=...) apply on top of it. */
+        pp_env_config env;
+        char e[1024];
+        if (pp_env_config_read(&env, env_get, e, sizeof e) != 0) {
+            snprintf(err, errlen, "%s", e);
+            *quiet_off = 1;
+            rc = -1;
+        } else {
+            for (int i = 0; i < env.n_warnings; i++)
+                ppj_log("%s", env.warnings[i]);
+            if (pp_options_parse(&env.options, core, err, errlen) != 0) {
+                rc = -1;
+            } else if (env.options.mode == PP_MODE_ALLOC) {
+                snprintf(err, errlen, "option 'event': event=alloc is not supported for continuous profiling");
+                rc = -1;
+            } else {
+                ppj.options = env.options;
+                want_continuous = env.enabled;
+                continuous_opts = env.options;
+            }
+        }
+    }
+    free(core);
+    if (rc == 0 && ppj_policies_init(&pc, &ppj.options, err, errlen) != 0)
+        rc = -1;
+    if (rc != 0 || !oneshot)
+        return rc;
+    return check_file(err, errlen);
+}
+
+static int setup(JavaVM *vm, const char *options, int *quiet_off, char *err, size_t errlen)
+{
+    ppj.vm = vm;
+    if (configure(options, quiet_off, err, errlen) != 0)
+        return -1;
     jvmtiEnv *jvmti = NULL;
     if ((*vm)->GetEnv(vm, (void **)&jvmti, JVMTI_VERSION_1_2) != JNI_OK || !jvmti) {
         snprintf(err, errlen, "JVMTI 1.2 is not available in this JVM");
@@ -244,7 +387,7 @@ static int setup(JavaVM *vm, const char *options, char *err, size_t errlen)
     cb.VMInit = on_vm_init;
     cb.VMDeath = on_vm_death;
     cb.ClassLoad = on_class_load;
-    cb.ClassPrepare = ppj_on_class_prepare;
+    cb.ClassPrepare = on_class_prepare;
     cb.CompiledMethodLoad = on_compiled_method_load;
     cb.ThreadStart = ppj_on_thread_start;
     cb.ThreadEnd = ppj_on_thread_end;
@@ -281,9 +424,13 @@ __attribute__((visibility("default"))) JNIEXPORT jint JNICALL Agent_OnLoad(JavaV
         return JNI_OK;
     }
     char err[PP_PATH_MAX + 512];
-    if (setup(vm, options, err, sizeof err) != 0) {
+    int quiet_off = 0;
+    if (setup(vm, options, &quiet_off, err, sizeof err) != 0) {
         finished = 1;
-        ppj_log("%s; the JVM runs on without the profiler", err);
+        if (quiet_off) /* the same line as the Python and Node entry points */
+            ppj_log("profiling stays off: %s", err);
+        else
+            ppj_log("%s; the JVM runs on without the profiler", err);
     }
     /* Never fail the JVM's start: a profiler is not worth an outage. */
     return JNI_OK;

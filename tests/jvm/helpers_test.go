@@ -25,6 +25,7 @@ import (
 var (
 	repoRoot  string
 	agentPath string
+	apiJar    string // polyprof-api.jar, built next to the agent
 	checker   string
 	jdks      []jdk
 	setupErr  error
@@ -65,6 +66,10 @@ func setup() error {
 	if _, err := os.Stat(agentPath); err != nil {
 		return fmt.Errorf("agent not found: %v", err)
 	}
+	apiJar = filepath.Join(filepath.Dir(agentPath), "polyprof-api.jar")
+	if _, err := os.Stat(apiJar); err != nil {
+		return fmt.Errorf("the Java API jar is built with the agent: %v", err)
+	}
 	checker = filepath.Join(tmp, "pprofcheck")
 	cmd := exec.Command("go", "build", "-o", checker, ".")
 	cmd.Dir = filepath.Join(repoRoot, "tests", "go", "pprofcheck")
@@ -82,7 +87,7 @@ func setup() error {
 	for _, home := range homes {
 		j := jdk{home: home, name: jdkVersion(home)}
 		j.classes = filepath.Join(tmp, "classes-"+j.name)
-		args := append([]string{"--release", "17", "-d", j.classes}, sources...)
+		args := append([]string{"--release", "17", "-cp", apiJar, "-d", j.classes}, sources...)
 		if out, err := exec.Command(filepath.Join(home, "bin", "javac"), args...).CombinedOutput(); err != nil {
 			return fmt.Errorf("javac of %s: %v\n%s", home, err, out)
 		}
@@ -150,13 +155,28 @@ type run struct {
 // (empty: no agent).
 func runJava(t *testing.T, j jdk, options string, class string, args ...string) run {
 	t.Helper()
+	return runJavaEnv(t, j, nil, options, class, args...)
+}
+
+// runJavaEnv: runJava with extra environment variables (NAME=value).
+func runJavaEnv(t *testing.T, j jdk, env []string, options string, class string, args ...string) run {
+	t.Helper()
 	var cmdArgs []string
 	if options != "-" {
 		cmdArgs = append(cmdArgs, "-agentpath:"+agentPath+"="+options)
 	}
-	cmdArgs = append(cmdArgs, "-Xmx256m", "-cp", j.classes, "com.example."+class)
+	cmdArgs = append(cmdArgs, "-Xmx256m", "-cp", j.classes+string(os.PathListSeparator)+apiJar, "com.example."+class)
 	cmdArgs = append(cmdArgs, args...)
 	cmd := exec.Command(filepath.Join(j.home, "bin", "java"), cmdArgs...)
+	// The production variables come only from the test: the runner's own
+	// environment must not turn profiling on.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ENABLE_PROFILING=") && !strings.HasPrefix(kv, "PROFILE_") &&
+			!strings.HasPrefix(kv, "POLYPROF_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -172,7 +192,12 @@ func runJava(t *testing.T, j jdk, options string, class string, args ...string) 
 // mustRun: the workload exits 0 and prints "done".
 func mustRun(t *testing.T, j jdk, options, class string, args ...string) run {
 	t.Helper()
-	r := runJava(t, j, options, class, args...)
+	return mustRunEnv(t, j, nil, options, class, args...)
+}
+
+func mustRunEnv(t *testing.T, j jdk, env []string, options, class string, args ...string) run {
+	t.Helper()
+	r := runJavaEnv(t, j, env, options, class, args...)
 	if r.exit != 0 || !strings.Contains(r.stdout, "done") {
 		t.Fatalf("java %s (agent %q) exit %d\nstdout: %s\nstderr: %s", class, options, r.exit, r.stdout, r.stderr)
 	}
