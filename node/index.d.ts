@@ -20,6 +20,8 @@ export interface StartOptions {
   native?: boolean;
   /** Stop collecting after this long; stop() still returns the profile. 0 or absent: until stop(). */
   durationSeconds?: number;
+  /** Everything else in the core's option grammar, e.g. 'memory=32m,cpu_budget=1%'. */
+  options?: string;
 }
 
 /** Output format names; by default the file suffix picks one. */

@@ -35,7 +35,7 @@ function isNumber(v) {
 // mode 'cpu' (default) or 'wall' is the core's signal-based sampler with
 // native frames unless native: false; mode 'v8' is V8's CpuProfiler.
 // `allowed` lists the option names the caller accepts (unknown ones are typos).
-function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native', 'durationSeconds']) {
+function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native', 'durationSeconds', 'options']) {
   if (opts === undefined || opts === null) opts = {};
   if (typeof opts !== 'object') throw new TypeError(`${where}: options must be an object, not ${typeof opts}`);
   for (const k of Object.keys(opts)) {
@@ -44,6 +44,25 @@ function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native',
     }
   }
   const core = {};
+  // options: everything else, in the core's grammar ("memory=32m,signal=SIGUSR2");
+  // the named options above win over the same keys here.
+  if (opts.options !== undefined && opts.options !== null) {
+    if (typeof opts.options !== 'string') {
+      throw new TypeError(`${where}: options must be a string in the option grammar, such as 'memory=32m'`);
+    }
+    for (const item of opts.options.split(',')) {
+      const eq = item.indexOf('=');
+      const key = (eq < 0 ? item : item.slice(0, eq)).trim();
+      if (!key) continue;
+      const value = eq < 0 ? '' : item.slice(eq + 1).trim();
+      try {
+        native.parseOptions({ [key]: value });
+      } catch (e) {
+        throw new PolyprofError(`${where}: options=${JSON.stringify(opts.options)}: ${e.message}`);
+      }
+      core[key] = value;
+    }
+  }
   const { intervalMs = 10, mode = DEFAULT_MODE, durationSeconds } = opts;
   if (!isNumber(intervalMs)) {
     throw new TypeError(`${where}: intervalMs must be a number of milliseconds, not ${JSON.stringify(intervalMs)}`);
@@ -55,7 +74,7 @@ function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native',
     // The core's grammar knows cpu and wall; 'v8' is this bridge's.
     checkKey('mode', mode, 'event', mode, " (or 'v8': V8's CpuProfiler, Node only)");
     core.event = mode;
-    core.signal = DEFAULT_SIGNAL;
+    if (!('signal' in core)) core.signal = DEFAULT_SIGNAL;
   }
   if (opts.native !== undefined && typeof opts.native !== 'boolean') {
     throw new TypeError(`${where}: native must be true or false`);

@@ -66,7 +66,9 @@ class CoreSession {
   constructor(core) {
     this.settings = resolve(core);
     try {
-      this.handle = native.coreStart(this.settings.spec);
+      // Every key as given (the canonical spec names only the sampling keys).
+      const spec = Object.entries(core).map(([k, v]) => `${k}=${v}`).join(',');
+      this.handle = native.coreStart(spec);
     } catch (e) {
       throw new PolyprofError(e.message); // the core's message, e.g. a sampler already running in another mode
     }

@@ -28,10 +28,13 @@ test('bad options name the option, with the core message', () => {
     [{ intervalMs: 1e9 }, /intervalMs=1000000000: option 'interval'/],
     [{ mode: 'sometimes' }, /mode="sometimes": option 'event': invalid value 'sometimes'.*'v8'/],
     [{ durationSeconds: -1 }, /durationSeconds must be a non-negative number/],
-    [{ interval: 10 }, /unknown option 'interval' \(known: intervalMs, mode, native, durationSeconds\)/],
+    [{ interval: 10 }, /unknown option 'interval' \(known: intervalMs, mode, native, durationSeconds, options\)/],
     [{ mode: 'v8', native: true }, /native: true needs signal-based sampling/],
   ];
+  cases.push([{ options: 'colour=blue' }, /options="colour=blue": unknown option 'colour'/]);
+  cases.push([{ options: 'memory=lots' }, /option 'memory': invalid value 'lots'/]);
   for (const [opts, message] of cases) assert.throws(() => polyprof.start(opts), { name: 'PolyprofError', message });
+  assert.throws(() => polyprof.start({ options: 42 }), TypeError);
   assert.throws(() => polyprof.start({ intervalMs: '10' }), TypeError);
   assert.throws(() => polyprof.start({ native: 'no' }), TypeError);
   assert.throws(() => polyprof.start('fast'), TypeError);

@@ -168,3 +168,15 @@ test('the CPU budget lowers the rate; the overhead is in the metadata and the st
   assert.ok(stats.overheadPct > 0);
   assert.ok(Number(md.overhead_pct) > 0 && Number(md.budget_interval_us) >= 4000, JSON.stringify(md));
 });
+
+test('options in the core grammar reach the sampler: memory cap and CPU budget in the metadata', () => {
+  polyprof.start({ mode: 'cpu', intervalMs: 5, options: 'memory=2m,cpu_budget=50%' });
+  const t = Date.now();
+  let x = 0;
+  while (Date.now() - t < 200) x += Math.sqrt(x + 1);
+  const p = polyprof.stop();
+  assert.ok(/memory=2048k/.test(p.metadata.options), p.metadata.options);
+  assert.strictEqual(Number(p.metadata.cpu_budget_pct), 50);
+  assert.ok(Number(p.metadata.table_bytes) <= 2 << 20);
+  assert.ok('dropped_memory_cap' in p.metadata);
+});

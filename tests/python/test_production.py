@@ -215,3 +215,15 @@ def test_cpu_budget_lowers_the_rate_and_the_overhead_is_reported():
     sum(i * i for i in range(200000))
     prof = polyprof.stop()
     assert "overhead_pct" in prof.metadata and "budget_interval_us" not in prof.metadata
+
+
+def test_memory_cap_is_enforced_and_drops_are_counted():
+    # Eight threads of random deep stacks in wall mode: far more distinct
+    # stacks than 1 MiB of tables holds.
+    from conftest import run_workload
+    out, _ = run_workload("many_stacks", "memory=1m", 4.5)
+    md = out["metadata"]
+    assert int(md["dropped_memory_cap"]) > 0, md
+    assert int(md["table_bytes"]) <= 1 << 20
+    assert out["overflow_samples"] == int(md["dropped_memory_cap"])   # the profile says so, as a frame
+    assert out["samples"] == int(md["samples_weight"])                  # nothing lost silently
