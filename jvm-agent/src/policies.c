@@ -255,7 +255,10 @@ static int start_capture_locked(const char *reason, double p95, uint64_t now)
 }
 
 /* Caller holds plock: the breaker tripped; what profiles stops now (each
- * writes what it has) and stays stopped for the cooldown. */
+ * writes what it has) and stays stopped for the cooldown. On the reporting
+ * Java thread, once per trip: stopping here rather than on a thread of our
+ * own means no sample is taken after recordLatency says the breaker is
+ * open. */
 static void pause_locked(double ms)
 {
     if (continuous) {
@@ -271,7 +274,9 @@ static void pause_locked(double ms)
             cfg.breaker_violations, cfg.breaker_pct, ms, (double)cfg.breaker_cooldown_ns / 1e9);
 }
 
-/* Caller holds plock: continuous profiling resumes once the breaker lets it. */
+/* Caller holds plock: continuous profiling resumes once the breaker lets
+ * it. Checked on each report rather than by a timer: an application that
+ * reports no latencies cannot trip the breaker either. */
 static void resume_locked(uint64_t now)
 {
     if (!continuous_wanted || continuous || dying || !pp_breaker_can_profile(breaker, now))

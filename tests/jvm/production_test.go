@@ -180,21 +180,29 @@ func TestP95Trigger(t *testing.T) {
 		store := filepath.Join(t.TempDir(), "store")
 		r := mustRun(t, j, "trigger_p95_ms=100,trigger_cooldown=1s,trigger_duration=200ms,trigger_interval=10ms,"+
 			"rate_limit=100/60s,service=lat,store="+store, "Latency", "p95", "3")
-		var fired []int
+		// Each firing as the microseconds before and after the call that
+		// fired: the trigger's clock was read in between.
+		var fired [][2]int
 		for _, line := range strings.Split(r.stdout, "\n") {
-			if ms, ok := strings.CutPrefix(line, "fired "); ok {
-				v, _ := strconv.Atoi(ms)
-				fired = append(fired, v)
+			if us, ok := strings.CutPrefix(line, "fired "); ok {
+				var b, a int
+				if f := strings.Fields(us); len(f) == 2 {
+					b, _ = strconv.Atoi(f[0])
+					a, _ = strconv.Atoi(f[1])
+				}
+				fired = append(fired, [2]int{b, a})
 			}
 		}
-		t.Logf("fired at %v ms", fired)
+		t.Logf("fired at %v us", fired)
 		if len(fired) < 2 || len(fired) > 3 {
 			t.Fatalf("want a capture once per 1s cooldown over 3s (3, or 2 on a slow machine), got %v\n%s", fired,
 				r.stderr)
 		}
 		for i := 1; i < len(fired); i++ {
-			if gap := fired[i] - fired[i-1]; gap < 995 || gap > 1500 {
-				t.Errorf("captures %d ms apart, want the 1s cooldown", gap)
+			// At least the cooldown apart, and not much more: the workload
+			// reports every 2ms.
+			if fired[i][1]-fired[i-1][0] < 1000000 || fired[i][0]-fired[i-1][1] > 1500000 {
+				t.Errorf("captures %v and %v, want them the 1s cooldown apart", fired[i-1], fired[i])
 			}
 		}
 		files := storeFiles(t, store, "p95")
@@ -241,25 +249,33 @@ func TestRateLimitManualTrigger(t *testing.T) {
 // Three latencies 5x the baseline while continuous profiling runs trip the
 // breaker: continuous profiling stops (its partial window is written), a
 // trigger is refused, Profiler.breakerOpen() says so, and one line says why.
+// Past the cooldown (1s here) the next report resumes continuous profiling.
 func TestCircuitBreaker(t *testing.T) {
 	forEachJDK(t, func(t *testing.T, j jdk) {
 		store := filepath.Join(t.TempDir(), "store")
-		r := mustRun(t, j, "continuous,window=1s,service=brk,rate_limit=100/60s,trigger_duration=200ms,store="+store,
-			"Latency", "breaker")
-		for _, want := range []string{"profiling true", "open after 2 false", "open after 3 true",
-			"profiling false", "trigger false", "trips 1"} {
-			if !strings.Contains(r.stdout, want+"\n") {
-				t.Errorf("stdout without %q:\n%s", want, r.stdout)
-			}
+		r := mustRun(t, j, "continuous,window=1s,service=brk,breaker_cooldown=1s,rate_limit=100/60s,"+
+			"trigger_duration=200ms,store="+store, "Latency", "breaker")
+		out := strings.Split(r.stdout, "\n")
+		want := []string{"agent true", "profiling true", "open after 1 false", "open after 2 false",
+			"open after 3 true", "profiling false", "trigger false", "trips 1", "open false", "profiling true"}
+		if len(out) < len(want) || strings.Join(out[:len(want)], "\n") != strings.Join(want, "\n") {
+			t.Errorf("stdout %q, want %q", out, want)
 		}
 		lines := stderrLines(r)
 		if len(lines) != 1 || !strings.HasPrefix(lines[0], "polyprof: circuit breaker open: 3 latencies") {
 			t.Errorf("want one line on the trip, got %q", r.stderr)
 		}
-		// Tripped 0.3s into the first window, then 2s more of work: one
-		// partial window, and nothing after the trip.
-		if files := storeFiles(t, store, "continuous"); len(files) != 1 {
-			t.Errorf("want the one window cut short by the breaker, got %v", files)
+		// Tripped 0.3s into the first window, resumed 2s later for 0.3s:
+		// two partial windows, none while the breaker was open.
+		files := storeFiles(t, store, "continuous")
+		if len(files) != 2 {
+			t.Fatalf("want the window cut short by the breaker and the resumed one, got %v", files)
+		}
+		stamp := regexp.MustCompile(`_(\d{8}T\d{6}\.\d{3})Z_`)
+		a, _ := time.Parse("20060102T150405.000", stamp.FindStringSubmatch(filepath.Base(files[0]))[1])
+		b, _ := time.Parse("20060102T150405.000", stamp.FindStringSubmatch(filepath.Base(files[1]))[1])
+		if gap := b.Sub(a); gap < 1300*time.Millisecond {
+			t.Errorf("profiling resumed %v after it started, want after the trip and the 1s cooldown", gap)
 		}
 		if files := storeFiles(t, store, "after"); len(files) != 0 {
 			t.Errorf("a capture started while the breaker was open: %v", files)

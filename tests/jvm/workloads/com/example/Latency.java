@@ -8,7 +8,8 @@ import dev.polyprof.Profiler;
  * answered, one fact per line, then "done".
  *   p95 SECONDS      every request reports 900 ms: the p95 trigger fires once per cooldown
  *   manual           two manual triggers, the second after the first capture ended
- *   breaker          three latencies 5x the baseline while continuous profiling runs
+ *   breaker          three latencies 5x the baseline while continuous profiling runs,
+ *                    then one good one after 2s (past a short breaker_cooldown)
  */
 public class Latency {
     static volatile long sink;
@@ -34,8 +35,10 @@ public class Latency {
                 long end = t0 + (long) (Double.parseDouble(args[1]) * 1e9);
                 while (System.nanoTime() < end) {
                     work(2);
+                    // The trigger reads the clock between these two.
+                    long before = System.nanoTime() - t0;
                     if (Profiler.recordLatency(900))
-                        System.out.println("fired " + (System.nanoTime() - t0) / 1_000_000);
+                        System.out.println("fired " + before / 1000 + " " + (System.nanoTime() - t0) / 1000);
                 }
                 System.out.println("p95 " + Profiler.p95());
                 break;
@@ -58,6 +61,11 @@ public class Latency {
                 System.out.println("trigger " + Profiler.trigger("after"));
                 work(2000);
                 System.out.println("trips " + Profiler.breakerTrips());
+                // Past the cooldown the next report resumes continuous profiling.
+                Profiler.recordLatency(10, 10);
+                System.out.println("open " + Profiler.breakerOpen());
+                System.out.println("profiling " + Profiler.profiling());
+                work(300);
                 break;
             }
             default:
