@@ -319,7 +319,8 @@ static int configure(const char *options, int *quiet_off, char *err, size_t errl
     oneshot = !pc.continuous && (has_start || ppj.options.file[0]);
     /* Production entry points keep the profiler's own CPU under 1% unless
      * told otherwise; a one-shot profile is a developer's, unbudgeted. */
-    if (!oneshot && !strstr(core, "cpu_budget="))
+    int budget_given = strstr(core, "cpu_budget=") != NULL;
+    if (!oneshot && !budget_given)
         ppj.options.cpu_budget_pct = 1.0;
     if (pc.continuous) {
         if (ppj.options.mode == PP_MODE_ALLOC) {
@@ -342,7 +343,7 @@ static int configure(const char *options, int *quiet_off, char *err, size_t errl
                 ppj_log("%s", env.warnings[i]);
             if (pp_options_parse(&env.options, core, err, errlen) != 0) {
                 rc = -1;
-            } else if (env.options.mode == PP_MODE_ALLOC) {
+            } else if (env.enabled && env.options.mode == PP_MODE_ALLOC) {
                 snprintf(err, errlen, "option 'event': event=alloc is not supported for continuous profiling");
                 rc = -1;
             } else {
@@ -353,7 +354,11 @@ static int configure(const char *options, int *quiet_off, char *err, size_t errl
         }
     }
     free(core);
-    if (rc == 0 && ppj_policies_init(&pc, &ppj.options, err, errlen) != 0)
+    /* Triggered captures are a production entry point in every mode. */
+    pp_options capture_base = ppj.options;
+    if (!budget_given)
+        capture_base.cpu_budget_pct = 1.0;
+    if (rc == 0 && ppj_policies_init(&pc, &capture_base, err, errlen) != 0)
         rc = -1;
     if (rc != 0 || !oneshot)
         return rc;
