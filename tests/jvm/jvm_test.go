@@ -168,6 +168,9 @@ func TestBadOptions(t *testing.T) {
 			{"start,event=cpu", "'file'"},
 			{"start,file=" + dir + "/a.unknown", "'file'"},
 			{"start,file=" + dir + "/no/such/dir/a.pb.gz", "'file'"},
+			{"trigger_cooldown=soon", "'trigger_cooldown'"},
+			{"rate_limit=0/60s", "'rate_limit'"},
+			{"continuous,event=alloc,store=" + dir + "/s", "'continuous'"},
 		}
 		for _, c := range cases {
 			r := mustRun(t, j, c.options, "Burn", "0")
