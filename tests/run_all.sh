@@ -55,6 +55,13 @@ done
 section "Node.js"
 if ! tests/node/run.sh; then failures+=("Node"); fi
 
+# The flame graph page (written by the Node CLI, built above) in headless
+# Chromium: frames render, click zooms, search highlights, a screenshot.
+section "Flame graph in Chromium"
+if ! (cd tests/go/browsertest && FLAMEGRAPH_SCREENSHOT_DIR="$BUILD" go test -count=1 ./...); then
+    failures+=("Flame graph in Chromium")
+fi
+
 # The JVM agent on every JDK under /usr/lib/jvm (JDKS="/path/jdk ..." picks
 # some): builds jvm-agent/libpolyprof.so, compiles the Java workloads with
 # each JDK's javac, and checks the profiles (tests/jvm, a Go test).

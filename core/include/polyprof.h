@@ -48,6 +48,7 @@ typedef enum {
     PP_FORMAT_COLLAPSED,  /* "root;...;leaf count" lines (.folded, .collapsed, .txt) */
     PP_FORMAT_TEXT,       /* top-N report (.top) */
     PP_FORMAT_CPUPROFILE, /* Chrome DevTools CPU profile JSON (.cpuprofile) */
+    PP_FORMAT_HTML,       /* self-contained interactive flame graph (.html) */
 } pp_format;
 
 #define PP_PATH_MAX 4096

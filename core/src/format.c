@@ -12,7 +12,8 @@ static const struct {
 } suffixes[] = {
     {".pb.gz", PP_FORMAT_PPROF},      {".pprof", PP_FORMAT_PPROF}, {".pb", PP_FORMAT_PPROF},
     {".folded", PP_FORMAT_COLLAPSED}, {".collapsed", PP_FORMAT_COLLAPSED}, {".txt", PP_FORMAT_COLLAPSED},
-    {".top", PP_FORMAT_TEXT},         {".cpuprofile", PP_FORMAT_CPUPROFILE},
+    {".top", PP_FORMAT_TEXT},         {".cpuprofile", PP_FORMAT_CPUPROFILE}, {".html", PP_FORMAT_HTML},
+    {".htm", PP_FORMAT_HTML},
 };
 
 static const struct {
@@ -21,9 +22,10 @@ static const struct {
 } names[] = {
     {"pprof", PP_FORMAT_PPROF}, {"collapsed", PP_FORMAT_COLLAPSED}, {"folded", PP_FORMAT_COLLAPSED},
     {"text", PP_FORMAT_TEXT},   {"top", PP_FORMAT_TEXT},         {"cpuprofile", PP_FORMAT_CPUPROFILE},
+    {"html", PP_FORMAT_HTML},   {"flamegraph", PP_FORMAT_HTML},
 };
 
-#define SUPPORTED_SUFFIXES ".pb.gz, .pprof, .pb, .folded, .collapsed, .txt, .top, .cpuprofile"
+#define SUPPORTED_SUFFIXES ".pb.gz, .pprof, .pb, .folded, .collapsed, .txt, .top, .cpuprofile, .html"
 
 int pp_format_from_path(const char *path, pp_format *out, char *err, size_t errlen)
 {
@@ -53,6 +55,6 @@ int pp_format_from_name(const char *name, pp_format *out, char *err, size_t errl
             return 0;
         }
     }
-    snprintf(err, errlen, "unknown format '%s' (use pprof, collapsed, folded, text, top or cpuprofile)", name);
+    snprintf(err, errlen, "unknown format '%s' (use pprof, collapsed, folded, text, top, cpuprofile or html)", name);
     return -1;
 }

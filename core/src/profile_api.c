@@ -11,6 +11,7 @@
 
 #include "collapsed.h"
 #include "cpuprofile.h"
+#include "flamegraph.h"
 #include "polyprof.h"
 #include "pprof.h"
 #include "profile.h"
@@ -98,6 +99,8 @@ int pp_profile_encode(const pp_profile *p, pp_format f, int top_n, uint8_t **out
         rc = pp_report_write(p, -1, top_n, &b, err, errlen);
     } else if (f == PP_FORMAT_CPUPROFILE) {
         rc = pp_cpuprofile_write(p, &b, err, errlen);
+    } else if (f == PP_FORMAT_HTML) {
+        rc = pp_flamegraph_write(p, -1, &b, err, errlen);
     } else {
         snprintf(err, errlen, "encode: format %d is not a concrete output format", (int)f);
         rc = -1;

@@ -9,9 +9,11 @@ const { spawn } = require('child_process');
 const USAGE = `usage:
   polyprof record [-o OUT] [--interval 10ms] [--duration 30s] [--mode cpu|wall|v8] [--format F] -- node [flags] app.js [args]
       runs the program with the profiler preloaded; the output suffix picks the format
-      (.pb.gz/.pprof pprof, .folded collapsed stacks, .top text report, .cpuprofile Chrome DevTools)
+      (.pb.gz/.pprof pprof, .folded collapsed stacks, .top text report, .cpuprofile Chrome DevTools, .html flame graph)
   polyprof top PROFILE [-n 20] [--sample-index NAME]
-      the hottest functions of a pprof profile`;
+      the hottest functions of a pprof profile
+  polyprof flamegraph PROFILE [-o OUT.html]
+      an interactive flame graph, one self-contained HTML file`;
 
 function die(msg) {
   process.stderr.write(`${msg}\n`);
@@ -107,6 +109,20 @@ function record(argv) {
   });
 }
 
+function flamegraph(argv) {
+  const { opts, rest } = parseArgs(argv, { '-o': 'output', '--output': 'output' }, 'flamegraph');
+  if (rest.length !== 1) die(`polyprof flamegraph: give one profile file\n${USAGE}`);
+  const { load } = require('./profile');
+  const input = rest[0];
+  const output = opts.output ?? `${input.replace(/(\.pb)?\.gz$|\.pprof$|\.pb$/, '')}.html`;
+  try {
+    load(input).write(output, 'html');
+  } catch (e) {
+    die(`polyprof flamegraph: ${e.message}`);
+  }
+  process.stderr.write(`polyprof: wrote ${output}\n`);
+}
+
 function top(argv) {
   const { opts, rest } = parseArgs(argv, { '-n': 'n', '--sample-index': 'sampleIndex' }, 'top');
   if (rest.length !== 1) die(`polyprof top: give one profile file\n${USAGE}`);
@@ -132,6 +148,7 @@ function main() {
   const [cmd, ...argv] = process.argv.slice(2);
   if (cmd === 'record') return record(argv);
   if (cmd === 'top') return top(argv);
+  if (cmd === 'flamegraph') return flamegraph(argv);
   if (cmd === '-h' || cmd === '--help') return process.stdout.write(`${USAGE}\n`);
   die(cmd ? `polyprof: unknown command '${cmd}'\n${USAGE}` : USAGE);
 }

@@ -311,6 +311,7 @@ void FormatForPath(const v8::FunctionCallbackInfo<v8::Value>& args) {
   const char* name = f == PP_FORMAT_COLLAPSED    ? "collapsed"
                      : f == PP_FORMAT_TEXT       ? "text"
                      : f == PP_FORMAT_CPUPROFILE ? "cpuprofile"
+                     : f == PP_FORMAT_HTML       ? "html"
                                                  : "pprof";
   args.GetReturnValue().Set(Str(isolate, name));
 }

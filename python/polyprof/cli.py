@@ -183,6 +183,20 @@ def cmd_store(args):
     return 0
 
 
+def cmd_flamegraph(args):
+    try:
+        prof = load(args.profile)
+    except (OSError, ValueError) as e:
+        raise SystemExit("polyprof flamegraph: %s" % e)
+    output = args.output or os.path.splitext(args.profile[:-3] if args.profile.endswith(".gz") else args.profile)[0] + ".html"
+    try:
+        prof.write(output, "html")
+    except (OSError, ValueError, _native.PolyprofError) as e:
+        raise SystemExit("polyprof flamegraph: %s" % e)
+    sys.stderr.write("polyprof: wrote %s\n" % output)
+    return 0
+
+
 def cmd_top(args):
     try:
         prof = load(args.profile)
@@ -205,7 +219,8 @@ def build_parser():
     r = sub.add_parser("record", help="run a Python program under the profiler",
                        usage="polyprof record [-o OUT] [options] -- python app.py [args]")
     r.add_argument("-o", "--output", default="profile.pb.gz",
-                   help="output file; the suffix picks the format (.pb.gz pprof, .folded collapsed, .top text)")
+                   help="output file; the suffix picks the format (.pb.gz pprof, .folded collapsed, .top text, "
+                        ".html flame graph)")
     r.add_argument("--interval", default="10ms", help="sampling interval, e.g. 10ms (default), 1ms, 100us")
     r.add_argument("--mode", default="cpu", help="cpu (CPU time per thread, default) or wall (wall clock)")
     r.add_argument("--duration", default=None, help="stop after this long, e.g. 30s (default: until exit)")
@@ -228,6 +243,10 @@ def build_parser():
     st.add_argument("--max-bytes", default=None, help="prune: keep at most this much, e.g. 1g (default 1g)")
     st.add_argument("-n", type=int, default=20, help="show: how many functions (default 20)")
     st.set_defaults(func=cmd_store)
+    fg = sub.add_parser("flamegraph", help="an interactive flame graph (one self-contained HTML file) of a profile")
+    fg.add_argument("profile")
+    fg.add_argument("-o", "--output", default=None, help="output .html (default: next to the profile)")
+    fg.set_defaults(func=cmd_flamegraph)
     t = sub.add_parser("top", help="report the hottest functions of a pprof profile")
     t.add_argument("profile")
     t.add_argument("-n", type=int, default=20, help="how many functions (default 20)")

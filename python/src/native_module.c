@@ -522,8 +522,8 @@ static PyObject *mod_format_for_path(PyObject *m, PyObject *args)
         PyErr_SetString(PyExc_ValueError, err);
         return NULL;
     }
-    static const char *names[] = {"auto", "pprof", "collapsed", "text", "cpuprofile"};
-    return PyUnicode_FromString(names[f <= PP_FORMAT_CPUPROFILE ? f : 0]);
+    static const char *names[] = {"auto", "pprof", "collapsed", "text", "cpuprofile", "html"};
+    return PyUnicode_FromString(names[f <= PP_FORMAT_HTML ? f : 0]);
 }
 
 static PyObject *mod_decode_pprof(PyObject *m, PyObject *arg)

@@ -76,3 +76,24 @@ def test_module_form_and_top(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "polyprof", "top", str(garbage)], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode != 0 and "polyprof top:" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_flamegraph_command_writes_one_self_contained_page(tmp_path):
+    proc, out = record(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    page = tmp_path / "flame.html"
+    fg = subprocess.run([sys.executable, "-m", "polyprof", "flamegraph", str(out), "-o", str(page)],
+                        capture_output=True, text=True, timeout=60)
+    assert fg.returncode == 0, fg.stderr
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "window.FLAME=" in html
+    for name in ("parse", "render", "main"):
+        assert '"%s"' % name in html
+    assert "http://" not in html and "https://" not in html and "<link" not in html
+    # The default output sits next to the profile; a missing input is a clear error.
+    fg = subprocess.run([sys.executable, "-m", "polyprof", "flamegraph", str(out)], capture_output=True, text=True,
+                        timeout=60)
+    assert fg.returncode == 0 and (tmp_path / "out.html").exists()
+    bad = subprocess.run([sys.executable, "-m", "polyprof", "flamegraph", str(tmp_path / "missing.pb.gz")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "polyprof flamegraph:" in bad.stderr

@@ -1,0 +1,205 @@
+// The flame graph page in a real browser (headless Chromium, driven through
+// the DevTools protocol by chromedp): frames render with widths that match
+// the profile, a click zooms, the search highlights, hovering explains, and
+// a screenshot is saved. The page comes from the product's own command:
+// `polyprof flamegraph` of a profile this test writes with Google's pprof
+// library.
+package browsertest
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/google/pprof/profile"
+)
+
+func repoRoot(t *testing.T) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Clean(filepath.Join(wd, "..", "..", ".."))
+}
+
+// A profile with a known shape: main 100 = a 75 + b 25, and b -> c 10.
+func writeProfile(t *testing.T, path string) {
+	fn := func(id uint64, name string) *profile.Function {
+		return &profile.Function{ID: id, Name: name, SystemName: name, Filename: "app.py"}
+	}
+	fMain, fA, fB, fC := fn(1, "main"), fn(2, "alpha_work"), fn(3, "beta_work"), fn(4, "gamma<&>\"quoted\"")
+	loc := func(id uint64, f *profile.Function) *profile.Location {
+		return &profile.Location{ID: id, Line: []profile.Line{{Function: f, Line: int64(id)}}}
+	}
+	lMain, lA, lB, lC := loc(1, fMain), loc(2, fA), loc(3, fB), loc(4, fC)
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"},
+		Period:     10000000,
+		Function:   []*profile.Function{fMain, fA, fB, fC},
+		Location:   []*profile.Location{lMain, lA, lB, lC},
+		Sample: []*profile.Sample{
+			{Location: []*profile.Location{lA, lMain}, Value: []int64{75, 750000000}},
+			{Location: []*profile.Location{lB, lMain}, Value: []int64{15, 150000000}},
+			{Location: []*profile.Location{lC, lB, lMain}, Value: []int64{10, 100000000}},
+		},
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := p.Write(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type frame struct {
+	Name  string  `json:"name"`
+	Left  float64 `json:"left"`
+	Width float64 `json:"width"`
+	Top   float64 `json:"top"`
+	Match bool    `json:"match"`
+}
+
+const framesJS = `[...document.querySelectorAll('#graph .f')].map(d => {
+  const r = d.getBoundingClientRect();
+  return {name: window.FLAME.strings[window.FLAME.nodes[3 * d.dataset.i]], left: r.left, width: r.width, top: r.top,
+          match: d.classList.contains('match')};
+})`
+
+func byName(fs []frame, name string) *frame {
+	for i := range fs {
+		if fs[i].Name == name {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
+func TestFlameGraphInChromium(t *testing.T) {
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed (Debian's chromium package): the flame graph is checked in a real browser")
+	}
+	dir := t.TempDir()
+	in, page := filepath.Join(dir, "in.pb.gz"), filepath.Join(dir, "flame.html")
+	writeProfile(t, in)
+	cmd := exec.Command("node", filepath.Join(repoRoot(t), "node", "lib", "cli.js"), "flamegraph", in, "-o", page)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("polyprof flamegraph: %v\n%s", err, out)
+	}
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(html), "http://") || strings.Contains(string(html), "https://") {
+		t.Error("the page must not fetch anything: it names a URL")
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+		chromedp.WindowSize(1200, 600))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	var before []frame
+	if err := chromedp.Run(ctx, chromedp.Navigate("file://"+page), chromedp.WaitVisible("#graph .f"),
+		chromedp.Evaluate(framesJS, &before)); err != nil {
+		t.Fatal(err)
+	}
+	all, main, a, b := byName(before, "all"), byName(before, "main"), byName(before, "alpha_work"), byName(before, "beta_work")
+	c := byName(before, "gamma<&>\"quoted\"")
+	if all == nil || main == nil || a == nil || b == nil || c == nil {
+		t.Fatalf("frames missing from the page: %+v", before)
+	}
+	near := func(got, want float64) bool { return math.Abs(got-want) <= 0.02*want+2 }
+	if !near(a.Width, 0.75*main.Width) || !near(b.Width, 0.25*main.Width) || !near(c.Width, 0.10*main.Width) {
+		t.Errorf("widths do not follow the values: main %.0f, alpha %.0f, beta %.0f, gamma %.0f", main.Width, a.Width, b.Width, c.Width)
+	}
+	if !(a.Top > main.Top && c.Top > b.Top) {
+		t.Errorf("callees are not below their callers: %+v", before)
+	}
+
+	// Hover: the tooltip says the share.
+	var tip string
+	if err := chromedp.Run(ctx,
+		chromedp.MouseClickXY(0, 0), // focus, harmless: outside the graph
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			return chromedp.MouseEvent("mouseMoved", b.Left+b.Width/2, b.Top+5).Do(ctx)
+		}),
+		chromedp.Text("#tip", &tip, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tip, "beta_work") || !strings.Contains(tip, "25.00% of all") {
+		t.Errorf("tooltip: %q", tip)
+	}
+
+	// Click beta_work: it fills the width; alpha_work is gone; the URL keeps the zoom.
+	var zoomed []frame
+	var hash string
+	if err := chromedp.Run(ctx, chromedp.MouseClickXY(b.Left+b.Width/2, b.Top+5),
+		chromedp.Evaluate(framesJS, &zoomed), chromedp.Evaluate(`location.hash`, &hash)); err != nil {
+		t.Fatal(err)
+	}
+	zb, zc := byName(zoomed, "beta_work"), byName(zoomed, "gamma<&>\"quoted\"")
+	if zb == nil || !near(zb.Width, main.Width) || byName(zoomed, "alpha_work") != nil {
+		t.Errorf("after the click beta_work should fill the width: %+v", zoomed)
+	}
+	if zc == nil || !near(zc.Width, 0.4*main.Width) {
+		t.Errorf("gamma should be 10/25 of the zoomed width: %+v", zc)
+	}
+	if !strings.Contains(hash, "zoom=") {
+		t.Errorf("the zoom is not in the URL: %q", hash)
+	}
+
+	// Escape zooms out; the search highlights and reports the share.
+	var searched []frame
+	var status string
+	var ignored interface{}
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))`, &ignored)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.SendKeys("#search", "alpha", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(ctx, chromedp.Evaluate(framesJS, &searched),
+		chromedp.Evaluate(`document.getElementById('status').textContent`, &status)); err != nil {
+		t.Fatal(err)
+	}
+	if sa := byName(searched, "alpha_work"); sa == nil || !sa.Match {
+		t.Errorf("alpha_work not highlighted: %+v", searched)
+	}
+	if sb := byName(searched, "beta_work"); sb == nil || sb.Match {
+		t.Errorf("beta_work should be back and not highlighted: %+v", sb)
+	}
+	if !strings.Contains(status, "75.0%") {
+		t.Errorf("status should give the matched share: %q", status)
+	}
+
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(os.Getenv("FLAMEGRAPH_SCREENSHOT_DIR"), "flamegraph.png")
+	if os.Getenv("FLAMEGRAPH_SCREENSHOT_DIR") == "" {
+		shot = filepath.Join(dir, "flamegraph.png")
+	}
+	if len(png) < 1000 {
+		t.Fatalf("screenshot of %d bytes", len(png))
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+}
