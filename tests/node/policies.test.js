@@ -117,3 +117,18 @@ test('latencyMiddleware reports every response to the breaker and the trigger', 
   assert.ok(seen.every((ms) => ms >= 15 && ms < 2000), JSON.stringify(seen));
   assert.ok(breaker.state.baselineMs >= 15, JSON.stringify(breaker.state)); // learned outside profiling
 });
+
+test('scheduled triggers go through the rate limit', async () => {
+  polyprof.configureRateLimit(2, 3600);
+  const got = [];
+  const t = new polyprof.TriggeredProfiler({
+    profileDurationSeconds: 0.05,
+    exporter: (p, md) => got.push(md.trigger),
+    scheduleEveryMinutes: 0.002, // every 120 ms
+  });
+  await new Promise((r) => setTimeout(r, 700));
+  t.stop();
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepStrictEqual(got, ['scheduled', 'scheduled']); // 5 attempts, 2 allowed
+  assert.throws(() => new polyprof.TriggeredProfiler({ scheduleEveryMinutes: 0 }), { name: 'PolyprofError', message: /scheduleEveryMinutes/ });
+});

@@ -180,3 +180,19 @@ test('options in the core grammar reach the sampler: memory cap and CPU budget i
   assert.ok(Number(p.metadata.table_bytes) <= 2 << 20);
   assert.ok('dropped_memory_cap' in p.metadata);
 });
+
+test('the memory cap is enforced; dropped samples are counted and shown as a frame', () => {
+  // TurboFan would inline the small functions into one frame; the cap, not
+  // inlining, is under test here.
+  const r = spawnSync(
+    process.execPath,
+    ['--no-turbo-inlining', path.join(__dirname, 'workloads/many_stacks.js'), 'memory=1m', '4.5'],
+    { encoding: 'utf8' },
+  );
+  assert.strictEqual(r.status, 0, r.stderr);
+  const { metadata: md, overflow, samples } = JSON.parse(r.stdout.trim().split('\n').pop());
+  assert.ok(Number(md.dropped_memory_cap) > 0, JSON.stringify(md));
+  assert.ok(Number(md.table_bytes) <= 1 << 20);
+  assert.strictEqual(overflow, Number(md.dropped_memory_cap));
+  assert.strictEqual(samples, Number(md.samples_weight));
+});
