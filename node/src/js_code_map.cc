@@ -26,7 +26,6 @@ struct Entry {
 };
 
 struct DeadEntry {
-  uintptr_t start;
   Entry entry;
   uint64_t died;  // first generation it is no longer there
   uint64_t died_ns;
@@ -37,7 +36,13 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free, "the signal handler re
 
 std::mutex g_lock;
 std::map<uintptr_t, Entry> g_live;  // by start address
-std::deque<DeadEntry> g_dead;       // oldest first
+// Code that died, by start address (a worker's exit kills thousands of
+// entries at once: lookups must not scan them all), and the same entries
+// in the order they died, for pruning.
+std::multimap<uintptr_t, DeadEntry> g_dead;
+std::deque<std::multimap<uintptr_t, DeadEntry>::iterator> g_dead_order;
+// No V8 code object is larger than this: a lookup looks back no further.
+constexpr uintptr_t kMaxCodeBytes = 16u << 20;
 
 // Samples wait in the core's ring for one drain period (20 ms) before they are
 // named; code that died stays nameable far longer than that.
@@ -51,13 +56,16 @@ uint64_t NowNs() {
 }
 
 void PruneDead(uint64_t now) {
-  while (!g_dead.empty() && (now - g_dead.front().died_ns > kKeepDeadNs || g_dead.size() > kMaxDead))
-    g_dead.pop_front();
+  while (!g_dead_order.empty() &&
+         (now - g_dead_order.front()->second.died_ns > kKeepDeadNs || g_dead_order.size() > kMaxDead)) {
+    g_dead.erase(g_dead_order.front());
+    g_dead_order.pop_front();
+  }
 }
 
 // Caller holds g_lock. Moves the entry at it to the dead list.
 std::map<uintptr_t, Entry>::iterator Kill(std::map<uintptr_t, Entry>::iterator it, uint64_t gen, uint64_t now) {
-  g_dead.push_back(DeadEntry{it->first, std::move(it->second), gen, now});
+  g_dead_order.push_back(g_dead.emplace(it->first, DeadEntry{std::move(it->second), gen, now}));
   return g_live.erase(it);
 }
 
@@ -178,14 +186,21 @@ void OnJitCodeEvent(const v8::JitCodeEvent* ev) {
       if (!ev->code_start || ev->code_len == 0) return;
       CodeInfo info = Describe(ev);
       auto start = reinterpret_cast<uintptr_t>(ev->code_start);
+      // The embedded builtins are one copy for every isolate (V8 names them
+      // at their place in the node binary): shared, never an isolate's.
+      bool shared = info.kind == CodeKind::kBuiltin || info.kind == CodeKind::kInterpreter;
       uint64_t now = NowNs();
       std::lock_guard<std::mutex> g(g_lock);
+      auto same = g_live.find(start);
+      if (same != g_live.end() && same->second.end == start + ev->code_len && same->second.info.name == info.name &&
+          same->second.info.kind == info.kind)
+        return;  // another isolate reporting the same shared code
       uint64_t gen = g_generation.load(std::memory_order_relaxed);
       if (KillOverlapping(start, start + ev->code_len, gen + 1, now)) {
         gen++;
         g_generation.store(gen, std::memory_order_release);
       }
-      g_live[start] = Entry{start + ev->code_len, gen, ev->isolate, std::move(info)};
+      g_live[start] = Entry{start + ev->code_len, gen, shared ? nullptr : ev->isolate, std::move(info)};
       PruneDead(now);
       return;
     }
@@ -234,10 +249,14 @@ bool CodeMapLookup(uintptr_t addr, uint64_t gen, CodeInfo* out) {
       return true;
     }
   }
-  // Newest first: the latest code that was at addr in that generation.
-  for (auto d = g_dead.rbegin(); d != g_dead.rend(); ++d) {
-    if (addr >= d->start && addr < d->entry.end && d->entry.born <= gen && gen < d->died) {
-      *out = d->entry.info;
+  // Code that was at addr in that generation and has died since: entries
+  // starting at most kMaxCodeBytes below addr.
+  int budget = 256; // bounded: a miss must stay cheap on the drain thread
+  for (auto d = g_dead.upper_bound(addr); d != g_dead.begin() && budget-- > 0;) {
+    --d;
+    if (addr - d->first > kMaxCodeBytes) break;
+    if (addr < d->second.entry.end && d->second.entry.born <= gen && gen < d->second.died) {
+      *out = d->second.entry.info;
       return true;
     }
   }
