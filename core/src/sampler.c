@@ -705,6 +705,23 @@ static void stop_session(void)
     pthread_mutex_unlock(&drain_lock);
 }
 
+/* A collector's profile covers what happened from now: its times and the
+ * process-wide counters it reports as differences (at start and rotation). */
+static void begin_period(pp_collector *c)
+{
+    c->start_ns = pp_now_ns();
+    c->start_wall_ns = wall_now_ns();
+    c->samples_at_start = atomic_load(&live.samples);
+    c->weight_at_start = atomic_load(&live.weight);
+    c->dropped_ring_at_start = atomic_load(&live.dropped_ring);
+    c->unwind_failed_at_start = atomic_load(&live.unwind_failed);
+    c->truncated_at_start = atomic_load(&live.truncated);
+    c->native_skipped_at_start = atomic_load(&live.native_skipped);
+    c->handler_ns_at_start = atomic_load(&live.handler_ns);
+    c->own_cpu_at_start = own_cpu_ns();
+    c->process_cpu_at_start = process_cpu_ns();
+}
+
 /* Caller holds state_lock. */
 static void recompute_requested_interval_locked(void)
 {
@@ -757,18 +774,8 @@ pp_collector *pp_collector_start(const pp_options *o, const char *filter_key, co
         rc = start_session(o, err, errlen);
     }
     if (rc == 0) {
-        c->start_ns = pp_now_ns();
-        c->start_wall_ns = wall_now_ns();
-        c->deadline_ns = o->duration_ns ? c->start_ns + o->duration_ns : 0;
-        c->samples_at_start = atomic_load(&live.samples);
-        c->weight_at_start = atomic_load(&live.weight);
-        c->dropped_ring_at_start = atomic_load(&live.dropped_ring);
-        c->unwind_failed_at_start = atomic_load(&live.unwind_failed);
-        c->truncated_at_start = atomic_load(&live.truncated);
-        c->native_skipped_at_start = atomic_load(&live.native_skipped);
-        c->handler_ns_at_start = atomic_load(&live.handler_ns);
-        c->own_cpu_at_start = own_cpu_ns();
-        c->process_cpu_at_start = process_cpu_ns();
+        c->deadline_ns = o->duration_ns ? pp_now_ns() + o->duration_ns : 0;
+        begin_period(c);
         collectors[n_collectors++] = c;
         recompute_requested_interval_locked();
     }
@@ -917,19 +924,9 @@ pp_profile *pp_collector_rotate(pp_collector *c)
             pthread_mutex_lock(&state_lock);
             pp_stack_table *old = c->table;
             c->table = fresh;
-            c->start_ns = pp_now_ns();
-            c->start_wall_ns = wall_now_ns();
+            begin_period(c);
             if (c->deadline_ns)
                 c->deadline_ns = c->start_ns + c->options.duration_ns;
-            c->samples_at_start = atomic_load(&live.samples);
-            c->weight_at_start = atomic_load(&live.weight);
-            c->dropped_ring_at_start = atomic_load(&live.dropped_ring);
-            c->unwind_failed_at_start = atomic_load(&live.unwind_failed);
-            c->truncated_at_start = atomic_load(&live.truncated);
-            c->native_skipped_at_start = atomic_load(&live.native_skipped);
-            c->handler_ns_at_start = atomic_load(&live.handler_ns);
-            c->own_cpu_at_start = own_cpu_ns();
-            c->process_cpu_at_start = process_cpu_ns();
             pthread_mutex_unlock(&state_lock);
             pp_stack_table_free(old);
         }

@@ -5,21 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "burn.h"
 #include "check.h"
 #include "polyprof.h"
-
-static volatile double sink;
-
-static void burn_ms(int ms)
-{
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    do {
-        for (int i = 0; i < 10000; i++)
-            sink += i * 0.5;
-        clock_gettime(CLOCK_MONOTONIC, &b);
-    } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
-}
 
 static double comment_value(pp_profile *p, const char *key)
 {

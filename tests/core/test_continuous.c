@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "burn.h"
 #include "check.h"
 #include "polyprof.h"
 
@@ -33,19 +34,6 @@ static int on_window(void *ctx, pp_profile *p, const pp_window_info *info)
     atomic_fetch_add(&windows, 1);
     pp_profile_free(p);
     return 0;
-}
-
-static volatile double sink;
-
-static void burn_ms(int ms)
-{
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    do {
-        for (int i = 0; i < 10000; i++)
-            sink += i * 0.5;
-        clock_gettime(CLOCK_MONOTONIC, &b);
-    } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
 }
 
 int main(void)
