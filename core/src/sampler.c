@@ -894,7 +894,9 @@ static int find_collector(pp_collector *c)
     return -1;
 }
 
-pp_profile *pp_collector_snapshot(pp_collector *c)
+/* What a running collector has so far; with `restart`, it then starts
+ * afresh (a new table, a new period). NULL if c is not running. */
+static pp_profile *export_running(pp_collector *c, int restart)
 {
     pthread_mutex_lock(&drain_lock);
     pp_profile *p = NULL;
@@ -904,22 +906,7 @@ pp_profile *pp_collector_snapshot(pp_collector *c)
     if (idx >= 0) {
         drain_locked();
         p = export_locked(c);
-    }
-    pthread_mutex_unlock(&drain_lock);
-    return p;
-}
-
-pp_profile *pp_collector_rotate(pp_collector *c)
-{
-    pthread_mutex_lock(&drain_lock);
-    pp_profile *p = NULL;
-    pthread_mutex_lock(&state_lock);
-    int idx = find_collector(c);
-    pthread_mutex_unlock(&state_lock);
-    if (idx >= 0) {
-        drain_locked();
-        p = export_locked(c);
-        pp_stack_table *fresh = p ? pp_stack_table_new(c->options.max_memory) : NULL;
+        pp_stack_table *fresh = p && restart ? pp_stack_table_new(c->options.max_memory) : NULL;
         if (fresh) {
             pthread_mutex_lock(&state_lock);
             pp_stack_table *old = c->table;
@@ -934,6 +921,10 @@ pp_profile *pp_collector_rotate(pp_collector *c)
     pthread_mutex_unlock(&drain_lock);
     return p;
 }
+
+pp_profile *pp_collector_snapshot(pp_collector *c) { return export_running(c, 0); }
+
+pp_profile *pp_collector_rotate(pp_collector *c) { return export_running(c, 1); }
 
 pp_profile *pp_collector_stop(pp_collector *c)
 {
