@@ -1,8 +1,10 @@
 """Builds polyprof's CPython extension: the C core plus the CPython bridge.
 
 The core's sources are compiled into the extension itself (no shared library
-to find at run time); libunwind and zlib come from the system
-(apt-get install libunwind-dev zlib1g-dev).
+to find at run time); libunwind, zlib, libmicrohttpd (the local endpoint),
+libcrypto (store encryption) and libcurl's header (push; libcurl itself is
+loaded at run time) come from the system (apt-get install libunwind-dev
+zlib1g-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev).
 """
 import glob
 import os
@@ -21,6 +23,10 @@ def require_system_headers():
         missing.append("libunwind.h (Debian/Ubuntu: apt-get install libunwind-dev)")
     if not any(os.path.exists(os.path.join(d, "zlib.h")) for d in UNWIND_HEADER_DIRS):
         missing.append("zlib.h (Debian/Ubuntu: apt-get install zlib1g-dev)")
+    for header, package in (("microhttpd.h", "libmicrohttpd-dev"), ("openssl/evp.h", "libssl-dev"),
+                            ("curl/curl.h", "libcurl4-openssl-dev")):
+        if not any(os.path.exists(os.path.join(d, header)) for d in UNWIND_HEADER_DIRS):
+            missing.append("%s (Debian/Ubuntu: apt-get install %s)" % (header, package))
     if missing:
         sys.exit("polyprof needs these system headers to build:\n  " + "\n  ".join(missing))
 
@@ -45,7 +51,7 @@ setup(
             # The core is compiled in: keep its functions out of the dynamic
             # symbol table, so only PyInit__native is exported.
             define_macros=[("_GNU_SOURCE", "1"), ("PP_API", "")],
-            libraries=["unwind", "z", "dl", "pthread", "rt", "m"],
+            libraries=["unwind", "z", "microhttpd", "crypto", "dl", "pthread", "rt", "m"],
             extra_compile_args=compile_args,
         )
     ],
