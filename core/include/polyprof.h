@@ -75,6 +75,19 @@ typedef struct pp_options {
      * sampling stops. 0 = no budget (the default of explicit captures; the
      * production configuration defaults to 1%). */
     double cpu_budget_pct;
+    /* Push each continuous window to a Grafana Pyroscope server (push*=
+     * keys; credentials never in the options: POLYPROF_PUSH_TOKEN,
+     * POLYPROF_PUSH_BASIC_AUTH=user:password or the *_file keys). */
+    char push_url[1024];                 /* push=https://pyroscope:4040 (http or https) */
+    char push_app[128];                  /* push_app=checkout, default: service, else the runtime */
+    char push_tags[1024];                /* push_tags=env=prod;region=eu (';' between tags) */
+    char push_tenant[256];               /* push_tenant=ID: the X-Scope-OrgID header */
+    char push_ca_file[PP_PATH_MAX];      /* push_ca_file=PATH: CA bundle for https */
+    char push_token_file[PP_PATH_MAX];   /* push_token_file=PATH: bearer token */
+    char push_basic_auth_file[PP_PATH_MAX]; /* push_basic_auth_file=PATH: user:password */
+    uint32_t push_queue;                 /* push_queue=8: windows waiting at most */
+    uint64_t push_timeout_ns;            /* push_timeout=10s: one request */
+    uint64_t push_flush_ns;              /* push_flush=3s: stop sends what is queued this long at most */
 } pp_options;
 
 PP_API void pp_options_default(pp_options *o);
@@ -263,6 +276,8 @@ typedef struct pp_runtime {
 
 /* Registers the bridge; call once before the first start. The struct is copied. */
 PP_API int pp_sampler_set_runtime(const pp_runtime *rt, char *err, size_t errlen);
+/* The registered runtime's name ("python", "node", "jvm"), "" when none. */
+PP_API void pp_sampler_runtime_name(char *out, size_t len);
 
 /* Address range of a named function in the loaded objects (ELF symbol tables);
  * also finds "<name>.cold" style parts when `with_parts` is set: returns how
@@ -392,6 +407,19 @@ PP_API pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, 
 PP_API void pp_continuous_stop(pp_continuous *c);
 PP_API uint64_t pp_continuous_windows(const pp_continuous *c);      /* exported so far */
 PP_API uint64_t pp_continuous_export_failures(const pp_continuous *c);
+
+/* With o->push_url set, every window is also pushed to that Pyroscope
+ * server (POST /ingest, format=pprof) from a bounded queue on a thread of
+ * the core's; the exporter (or the store) gets it as before. */
+typedef struct pp_push_stats {
+    uint64_t pushed;             /* windows the server accepted (2xx) */
+    uint64_t failed_attempts;    /* requests that failed (network, timeout, 429, 5xx): retried with backoff */
+    uint64_t dropped_queue_full; /* windows dropped, oldest first, because the queue was full */
+    uint64_t dropped_rejected;   /* windows the server refused (4xx other than 429): not retried */
+    uint64_t queued;             /* windows waiting now, the one being sent included */
+} pp_push_stats;
+/* Returns 0, or -1 when c does not push (out zeroed). Any thread. */
+PP_API int pp_continuous_push_stats(const pp_continuous *c, pp_push_stats *out);
 
 /* ---------------------------------------------------------------- latency policies */
 

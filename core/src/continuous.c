@@ -4,6 +4,7 @@
  * collector's table is replaced at each rotation, so memory stays flat over
  * any number of windows. */
 #include "polyprof.h"
+#include "push.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@ struct pp_continuous {
     pp_window_fn fn;
     void *ctx;
     pp_store *store; /* default exporter */
+    pp_push *push;   /* also pushes each window, when o->push_url is set */
     char service[128];
     pthread_t thread;
     pthread_mutex_t lock;
@@ -51,6 +53,20 @@ static int store_window(void *ctx, pp_profile *window, const pp_window_info *inf
     return rc;
 }
 
+/* Encoded here, queued in O(1): the network is the push thread's business. */
+static void push_window(pp_continuous *c, const pp_profile *p, const pp_window_info *info)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char err[256];
+    if (pp_profile_encode(p, PP_FORMAT_PPROF, 0, &data, &len, err, sizeof err) != 0) {
+        fprintf(stderr, "polyprof: continuous profiling: push: %s\n", err);
+        atomic_fetch_add(&c->failures, 1);
+        return;
+    }
+    pp_push_enqueue(c->push, data, len, info->start_unix_ns, info->end_unix_ns);
+}
+
 static void export_window(pp_continuous *c)
 {
     pp_profile *p = pp_collector_rotate(c->collector);
@@ -65,6 +81,8 @@ static void export_window(pp_continuous *c)
     snprintf(line, sizeof line, "window=%llu", (unsigned long long)info.index);
     pp_profile_add_metadata(p, line);
     pp_profile_add_metadata(p, "trigger=continuous");
+    if (c->push)
+        push_window(c, p, &info);
     if (c->fn(c->ctx, p, &info) != 0)
         atomic_fetch_add(&c->failures, 1);
     atomic_fetch_add(&c->windows, 1);
@@ -135,8 +153,23 @@ pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *c
             return NULL;
         }
     }
+    if (o->push_url[0]) {
+        /* Pyroscope's application: push_app, else service, else the runtime. */
+        char app[128];
+        if (o->service[0])
+            snprintf(app, sizeof app, "%s", o->service);
+        else
+            pp_sampler_runtime_name(app, sizeof app);
+        c->push = pp_push_start(o, app[0] ? app : c->service, err, errlen);
+        if (!c->push) {
+            pp_store_close(c->store);
+            free(c);
+            return NULL;
+        }
+    }
     c->collector = pp_collector_start(&c->options, NULL, NULL, err, errlen);
     if (!c->collector) {
+        pp_push_stop(c->push);
         pp_store_close(c->store);
         free(c);
         return NULL;
@@ -150,6 +183,7 @@ pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *c
     pthread_condattr_destroy(&attr);
     if (pthread_create(&c->thread, NULL, continuous_main, c) != 0) {
         pp_profile_free(pp_collector_stop(c->collector));
+        pp_push_stop(c->push);
         pp_store_close(c->store);
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->lock);
@@ -171,6 +205,7 @@ void pp_continuous_stop(pp_continuous *c)
     pthread_join(c->thread, NULL);
     export_window(c); /* the last, partial window */
     pp_profile_free(pp_collector_stop(c->collector));
+    pp_push_stop(c->push); /* sends what is queued, for push_flush at most */
     pp_store_close(c->store);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
@@ -182,4 +217,13 @@ uint64_t pp_continuous_windows(const pp_continuous *c) { return atomic_load(&((p
 uint64_t pp_continuous_export_failures(const pp_continuous *c)
 {
     return atomic_load(&((pp_continuous *)c)->failures);
+}
+
+int pp_continuous_push_stats(const pp_continuous *c, pp_push_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!c || !c->push)
+        return -1;
+    pp_push_get_stats(c->push, out);
+    return 0;
 }

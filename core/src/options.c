@@ -2,6 +2,7 @@
  * string, POLYPROF_OPTIONS, Python keyword arguments, Node option objects)
  * funnels through pp_options_set, so a key means the same thing everywhere. */
 #include "polyprof.h"
+#include "push.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +19,9 @@
 #define PP_DEFAULT_WINDOW_NS 60000000000ULL
 #define PP_DEFAULT_STORE_MAX_AGE_NS (7ULL * 86400 * 1000000000ULL)
 #define PP_DEFAULT_STORE_MAX_BYTES (1ULL << 30)
+#define PP_DEFAULT_PUSH_QUEUE 8u
+#define PP_DEFAULT_PUSH_TIMEOUT_NS 10000000000ULL
+#define PP_DEFAULT_PUSH_FLUSH_NS 3000000000ULL
 
 void pp_options_default(pp_options *o)
 {
@@ -34,6 +38,9 @@ void pp_options_default(pp_options *o)
     snprintf(o->store, sizeof o->store, "profiles");
     o->store_max_age_ns = PP_DEFAULT_STORE_MAX_AGE_NS;
     o->store_max_bytes = PP_DEFAULT_STORE_MAX_BYTES;
+    o->push_queue = PP_DEFAULT_PUSH_QUEUE;
+    o->push_timeout_ns = PP_DEFAULT_PUSH_TIMEOUT_NS;
+    o->push_flush_ns = PP_DEFAULT_PUSH_FLUSH_NS;
 }
 
 static int fail(char *err, size_t errlen, const char *key, const char *value, const char *why)
@@ -156,6 +163,91 @@ static int parse_signal(const char *v, int *out)
     return -1;
 }
 
+/* A string key into a fixed buffer; the check (optional) says what is wrong. */
+static int set_text(char *dst, size_t cap, const char *key, const char *value, int (*check)(const char *, char *, size_t),
+                    const char *expected, char *err, size_t errlen)
+{
+    char why[256];
+    if (!*value || strlen(value) >= cap)
+        return fail(err, errlen, key, value, expected);
+    if (check && check(value, why, sizeof why) != 0)
+        return fail(err, errlen, key, value, why);
+    snprintf(dst, cap, "%s", value);
+    return 0;
+}
+
+static int check_tenant(const char *v, char *why, size_t len)
+{
+    for (; *v; v++)
+        if ((unsigned char)*v <= ' ' || *v == 0x7f) {
+            snprintf(why, len, "a tenant ID has no spaces or control characters");
+            return -1;
+        }
+    return 0;
+}
+
+/* push*: pushing continuous windows to Pyroscope (push.c). Secrets are not
+ * keys: the option string is visible in ps. */
+static int set_push_option(pp_options *o, const char *key, const char *value, char *err, size_t errlen)
+{
+    uint64_t u;
+    if (!strcmp(key, "push"))
+        return set_text(o->push_url, sizeof o->push_url, key, value, pp_push_check_url,
+                        "expected the Pyroscope server's URL, such as http://pyroscope:4040", err, errlen);
+    if (!strcmp(key, "push_app"))
+        return set_text(o->push_app, sizeof o->push_app, key, value, pp_push_check_app,
+                        "expected a name of 1 to 127 characters", err, errlen);
+    if (!strcmp(key, "push_tags")) {
+        char why[256];
+        if (strlen(value) >= sizeof o->push_tags)
+            return fail(err, errlen, key, value, "at most 1023 characters");
+        if (pp_push_check_tags(value, why, sizeof why) != 0)
+            return fail(err, errlen, key, value, why);
+        snprintf(o->push_tags, sizeof o->push_tags, "%s", value);
+        return 0;
+    }
+    if (!strcmp(key, "push_tenant"))
+        return set_text(o->push_tenant, sizeof o->push_tenant, key, value, check_tenant,
+                        "expected a tenant ID of 1 to 255 characters", err, errlen);
+    if (!strcmp(key, "push_ca_file"))
+        return set_text(o->push_ca_file, sizeof o->push_ca_file, key, value, NULL, "expected a path", err, errlen);
+    if (!strcmp(key, "push_token_file"))
+        return set_text(o->push_token_file, sizeof o->push_token_file, key, value, NULL, "expected a path", err,
+                        errlen);
+    if (!strcmp(key, "push_basic_auth_file"))
+        return set_text(o->push_basic_auth_file, sizeof o->push_basic_auth_file, key, value, NULL, "expected a path",
+                        err, errlen);
+    if (!strcmp(key, "push_queue")) {
+        if (parse_size(value, &u) != 0 || u < 1 || u > 1024)
+            return fail(err, errlen, key, value, "expected a number of windows from 1 to 1024");
+        o->push_queue = (uint32_t)u;
+        return 0;
+    }
+    if (!strcmp(key, "push_timeout")) {
+        if (parse_duration(value, 1000000000ULL, &u) != 0 || u < 100000000ULL || u > 300000000000ULL)
+            return fail(err, errlen, key, value, "expected a duration from 100ms to 5m, such as 10s");
+        o->push_timeout_ns = u;
+        return 0;
+    }
+    if (!strcmp(key, "push_flush")) {
+        if (parse_duration(value, 1000000000ULL, &u) != 0 || u > 300000000000ULL)
+            return fail(err, errlen, key, value, "expected a duration from 0 to 5m, such as 3s");
+        o->push_flush_ns = u;
+        return 0;
+    }
+    if (!strcmp(key, "push_token") || !strcmp(key, "push_basic_auth") || !strcmp(key, "push_password")) {
+        if (err && errlen)
+            snprintf(err, errlen, "option '%s': secrets are not options (they would show in ps): set "
+                                  "POLYPROF_PUSH_TOKEN or POLYPROF_PUSH_BASIC_AUTH=user:password, or use "
+                                  "push_token_file / push_basic_auth_file", key);
+        return -1;
+    }
+    if (err && errlen)
+        snprintf(err, errlen, "unknown option '%s' (push keys: push, push_app, push_tags, push_tenant, push_queue, "
+                              "push_timeout, push_flush, push_ca_file, push_token_file, push_basic_auth_file)", key);
+    return -1;
+}
+
 int pp_options_set(pp_options *o, const char *key, const char *value, char *err, size_t errlen)
 {
     uint64_t u;
@@ -245,11 +337,15 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
             if (!isalnum((unsigned char)value[i]) && !strchr("-_.", value[i]))
                 return fail(err, errlen, key, value, "expected letters, digits, '-', '_' or '.'");
         snprintf(o->service, sizeof o->service, "%s", value);
+    } else if (!strncmp(key, "push", 4) && (!key[4] || key[4] == '_')) {
+        return set_push_option(o, key, value, err, errlen);
     } else {
         if (err && errlen)
             snprintf(err, errlen, "unknown option '%s' (known: event, interval, duration, native, signal, "
                                   "memory, ring, file, format, alloc_interval, window, store, store_max_age, "
-                                  "store_max_bytes, service, cpu_budget)", key);
+                                  "store_max_bytes, service, cpu_budget, push, push_app, push_tags, push_tenant, "
+                                  "push_queue, push_timeout, push_flush, push_ca_file, push_token_file, "
+                                  "push_basic_auth_file)", key);
         return -1;
     }
     return 0;

@@ -605,6 +605,13 @@ int pp_sampler_set_runtime(const pp_runtime *rt, char *err, size_t errlen)
     return busy ? set_err(err, errlen, "cannot change the runtime while the sampler runs") : 0;
 }
 
+void pp_sampler_runtime_name(char *out, size_t len)
+{
+    pthread_mutex_lock(&state_lock);
+    snprintf(out, len, "%s", have_runtime && runtime.name ? runtime.name : "");
+    pthread_mutex_unlock(&state_lock);
+}
+
 static void on_fork_child(void)
 {
     /* The child has one thread and no timers: whatever the parent was doing,
