@@ -88,6 +88,12 @@ typedef struct pp_options {
     uint32_t push_queue;                 /* push_queue=8: windows waiting at most */
     uint64_t push_timeout_ns;            /* push_timeout=10s: one request */
     uint64_t push_flush_ns;              /* push_flush=3s: stop sends what is queued this long at most */
+    /* The local HTTP endpoint (pp_endpoint_*): endpoint=127.0.0.1:6060, :0
+     * (an ephemeral port on loopback) or a unix socket path; off when empty.
+     * A non-loopback address needs endpoint_remote=true and a token. */
+    char endpoint[256];
+    int endpoint_remote;
+    char endpoint_token_file[PP_PATH_MAX]; /* the token's file (else $POLYPROF_ENDPOINT_TOKEN) */
 } pp_options;
 
 PP_API void pp_options_default(pp_options *o);
@@ -334,6 +340,8 @@ typedef struct pp_sampler_stats {
     double overhead_pct;       /* handler + drain CPU against the process's, this session */
     uint64_t interval_ns;      /* the sampling interval now (the CPU budget may raise it) */
     int budget_stopped;        /* the CPU budget stopped sampling */
+    int running;               /* the sampler runs now */
+    uint32_t collectors;       /* captures (collectors) running now */
 } pp_sampler_stats;
 
 PP_API void pp_sampler_get_stats(pp_sampler_stats *out);
@@ -450,6 +458,10 @@ PP_API void pp_breaker_free(pp_breaker *b);
 PP_API int pp_breaker_record(pp_breaker *b, double current_ms, double baseline_ms, int profiling, uint64_t now_ns);
 PP_API int pp_breaker_can_profile(pp_breaker *b, uint64_t now_ns);
 PP_API void pp_breaker_get_state(pp_breaker *b, uint64_t now_ns, pp_breaker_state *out);
+/* The states of every live breaker of the process (oldest first), for status
+ * reports from any thread: writes at most max, returns how many there are.
+ * Each breaker has its own lock, so this may run while a bridge records. */
+PP_API int pp_breaker_list_states(pp_breaker_state *out, int max, uint64_t now_ns);
 
 /* At most max_captures per window_ns, for every trigger of the process. */
 PP_API int pp_rate_limit_configure(uint32_t max_captures, uint64_t window_ns, char *err, size_t errlen);
@@ -486,6 +498,57 @@ PP_API int pp_capture_done(pp_capture *c);
 /* Ends the capture now if it still runs (fn gets what it has), waits for fn,
  * and frees it. */
 PP_API void pp_capture_finish(pp_capture *c);
+
+/* ---------------------------------------------------------------- local endpoint */
+
+/* An HTTP server on native threads of the core (libmicrohttpd), in Go's
+ * net/http/pprof conventions, so `go tool pprof http://HOST:PORT/debug/pprof/profile`
+ * and scrapers such as Parca work against any runtime:
+ *   GET  /debug/pprof/               index
+ *   GET  /debug/pprof/profile?seconds=N   gzip pprof of a fresh N-second CPU
+ *        capture on the shared sampler (default 30, at most o->duration_ns,
+ *        60 s when 0; above it 400 naming the cap)
+ *   GET  /debug/pprof/allocs, /heap  through hooks->memory_profile (404 without)
+ *   GET  /polyprof/status            JSON: sampler, captures, breakers, overhead
+ *   POST /polyprof/trigger?seconds=N a capture to the local store (o->store),
+ *        under the process-wide rate limiter: 202, or 429
+ * One capture at a time (429 with Retry-After otherwise). Nothing runs on the
+ * runtime's threads: it answers while the runtime is wedged. Threads it creates
+ * block every asynchronous signal (the sampler's included). One endpoint per
+ * process. After fork() the child has none (its copy of the listening socket
+ * is closed; the parent keeps serving); it may start its own. */
+typedef enum { PP_MEMORY_ALLOCS = 0, PP_MEMORY_HEAP = 1 } pp_memory_kind;
+
+typedef struct pp_endpoint_hooks {
+    const char *runtime;  /* "python", "node", "jvm": in /polyprof/status */
+    void *ctx;
+    /* Optional: the allocation (PP_MEMORY_ALLOCS) or live-heap profile now.
+     * Called on a thread of the endpoint's, never the runtime's: it must not
+     * wait for the runtime without a bound. NULL with a message in err: the
+     * request gets 404 with that message. The endpoint frees the profile. */
+    pp_profile *(*memory_profile)(void *ctx, pp_memory_kind kind, char *err, size_t errlen);
+    /* Optional: extra members for /polyprof/status, as JSON text
+     * `"key": value, ...` without braces. Returns 0 when it wrote some.
+     * Same thread rules as memory_profile. */
+    int (*status_json)(void *ctx, char *out, size_t len);
+} pp_endpoint_hooks;
+
+typedef struct pp_endpoint pp_endpoint;
+
+/* Serves on o->endpoint with the token from o->endpoint_token_file or
+ * $POLYPROF_ENDPOINT_TOKEN (then every request needs "Authorization: Bearer
+ * <token>"). Fails with a message naming the option: a bad address, a
+ * non-loopback address without endpoint_remote=true and a token, a busy
+ * port, a second endpoint. hooks may be NULL; it is copied. */
+PP_API pp_endpoint *pp_endpoint_start(const pp_options *o, const pp_endpoint_hooks *hooks, char *err,
+                                      size_t errlen);
+/* Ends a running capture (its client gets what was sampled), stops serving,
+ * joins the threads, removes a unix socket. NULL is fine. */
+PP_API void pp_endpoint_stop(pp_endpoint *e);
+/* "127.0.0.1:43817", "[::1]:6060" or "unix:/path": the bound address (the
+ * real port when asked for port 0). */
+PP_API void pp_endpoint_address(const pp_endpoint *e, char *out, size_t len);
+PP_API int pp_endpoint_port(const pp_endpoint *e); /* 0 for a unix socket */
 
 /* Reads len bytes at src into dst without crashing on unmapped memory: for
  * the capture hook. Returns 0, or -1 when the read faulted. */

@@ -6,6 +6,8 @@
 #include "polyprof.h"
 #include "push.h"
 
+#include "service_name.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -135,17 +137,7 @@ pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *c
     c->window_ns = window;
     c->fn = fn ? fn : store_window;
     c->ctx = fn ? ctx : c;
-    if (o->service[0]) {
-        snprintf(c->service, sizeof c->service, "%s", o->service);
-    } else {
-        /* The program's name, as ps shows it. */
-        FILE *f = fopen("/proc/self/comm", "r");
-        if (!f || !fgets(c->service, sizeof c->service, f))
-            snprintf(c->service, sizeof c->service, "app");
-        if (f)
-            fclose(f);
-        c->service[strcspn(c->service, "\n")] = '\0';
-    }
+    pp_service_name(o, c->service, sizeof c->service);
     if (!fn) {
         c->store = pp_store_open(o->store, o->store_max_age_ns, o->store_max_bytes, err, errlen);
         if (!c->store) {

@@ -13,6 +13,10 @@
 /* ---------------------------------------------------------------- breaker */
 
 struct pp_breaker {
+    /* Its own lock: the bridge records from the runtime's threads while the
+     * local endpoint reads its state from a thread of its own. */
+    pthread_mutex_t lock;
+    struct pp_breaker *prev, *next; /* the registry of live breakers */
     double max_increase_pct;
     int threshold;
     uint64_t cooldown_ns;
@@ -22,6 +26,11 @@ struct pp_breaker {
     double baseline_ms; /* exponentially weighted mean of latencies outside profiling */
     uint64_t baseline_n;
 };
+
+/* Every live breaker, so that status reports (the local endpoint) can show
+ * them without each bridge handing them over. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pp_breaker *registry_head, *registry_tail;
 
 pp_breaker *pp_breaker_new(double max_increase_pct, int violation_threshold, uint64_t cooldown_ns, char *err,
                            size_t errlen)
@@ -42,10 +51,35 @@ pp_breaker *pp_breaker_new(double max_increase_pct, int violation_threshold, uin
     b->max_increase_pct = max_increase_pct;
     b->threshold = violation_threshold;
     b->cooldown_ns = cooldown_ns;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_mutex_lock(&registry_lock);
+    b->prev = registry_tail;
+    if (registry_tail)
+        registry_tail->next = b;
+    else
+        registry_head = b;
+    registry_tail = b;
+    pthread_mutex_unlock(&registry_lock);
     return b;
 }
 
-void pp_breaker_free(pp_breaker *b) { free(b); }
+void pp_breaker_free(pp_breaker *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        registry_head = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    else
+        registry_tail = b->prev;
+    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+}
 
 static void close_if_cooled(pp_breaker *b, uint64_t now)
 {
@@ -55,7 +89,7 @@ static void close_if_cooled(pp_breaker *b, uint64_t now)
     }
 }
 
-int pp_breaker_record(pp_breaker *b, double current_ms, double baseline_ms, int profiling, uint64_t now_ns)
+static int record_locked(pp_breaker *b, double current_ms, double baseline_ms, int profiling, uint64_t now_ns)
 {
     close_if_cooled(b, now_ns);
     if (!(current_ms >= 0) || !isfinite(current_ms))
@@ -85,20 +119,44 @@ int pp_breaker_record(pp_breaker *b, double current_ms, double baseline_ms, int 
     return 0;
 }
 
+int pp_breaker_record(pp_breaker *b, double current_ms, double baseline_ms, int profiling, uint64_t now_ns)
+{
+    pthread_mutex_lock(&b->lock);
+    int tripped = record_locked(b, current_ms, baseline_ms, profiling, now_ns);
+    pthread_mutex_unlock(&b->lock);
+    return tripped;
+}
+
 int pp_breaker_can_profile(pp_breaker *b, uint64_t now_ns)
 {
+    pthread_mutex_lock(&b->lock);
     close_if_cooled(b, now_ns);
-    return !b->open;
+    int can = !b->open;
+    pthread_mutex_unlock(&b->lock);
+    return can;
 }
 
 void pp_breaker_get_state(pp_breaker *b, uint64_t now_ns, pp_breaker_state *out)
 {
+    pthread_mutex_lock(&b->lock);
     close_if_cooled(b, now_ns);
     out->open = b->open;
     out->trips = b->trips;
     out->last_trip_ns = b->last_trip_ns;
     out->violations = b->violations;
     out->baseline_ms = b->baseline_ms;
+    pthread_mutex_unlock(&b->lock);
+}
+
+int pp_breaker_list_states(pp_breaker_state *out, int max, uint64_t now_ns)
+{
+    int n = 0;
+    pthread_mutex_lock(&registry_lock);
+    for (pp_breaker *b = registry_head; b; b = b->next, n++)
+        if (n < max)
+            pp_breaker_get_state(b, now_ns, &out[n]);
+    pthread_mutex_unlock(&registry_lock);
+    return n;
 }
 
 /* ---------------------------------------------------------------- rate limiter */

@@ -3,6 +3,7 @@
  * funnels through pp_options_set, so a key means the same thing everywhere. */
 #include "polyprof.h"
 #include "push.h"
+#include "endpoint_listen.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -339,13 +340,28 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
         snprintf(o->service, sizeof o->service, "%s", value);
     } else if (!strncmp(key, "push", 4) && (!key[4] || key[4] == '_')) {
         return set_push_option(o, key, value, err, errlen);
+    } else if (!strcmp(key, "endpoint")) {
+        pp_listen_addr a;
+        char why[200];
+        if (strlen(value) >= sizeof o->endpoint || pp_listen_parse(value, &a, why, sizeof why) != 0)
+            return fail(err, errlen, key, value, strlen(value) >= sizeof o->endpoint ? "too long" : why);
+        snprintf(o->endpoint, sizeof o->endpoint, "%s", value);
+    } else if (!strcmp(key, "endpoint_remote")) {
+        int b;
+        if (parse_bool(value, &b) != 0)
+            return fail(err, errlen, key, value, "expected true or false");
+        o->endpoint_remote = b;
+    } else if (!strcmp(key, "endpoint_token_file")) {
+        if (!*value || strlen(value) >= sizeof o->endpoint_token_file)
+            return fail(err, errlen, key, value, "expected a path");
+        snprintf(o->endpoint_token_file, sizeof o->endpoint_token_file, "%s", value);
     } else {
         if (err && errlen)
             snprintf(err, errlen, "unknown option '%s' (known: event, interval, duration, native, signal, "
                                   "memory, ring, file, format, alloc_interval, window, store, store_max_age, "
                                   "store_max_bytes, service, cpu_budget, push, push_app, push_tags, push_tenant, "
                                   "push_queue, push_timeout, push_flush, push_ca_file, push_token_file, "
-                                  "push_basic_auth_file)", key);
+                                  "push_basic_auth_file, endpoint, endpoint_remote, endpoint_token_file)", key);
         return -1;
     }
     return 0;

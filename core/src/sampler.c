@@ -1038,5 +1038,7 @@ void pp_sampler_get_stats(pp_sampler_stats *out)
     out->overhead_pct = proc ? 100.0 * (double)own / (double)proc : 0.0;
     pthread_mutex_lock(&state_lock);
     out->dropped_memory = dropped_memory;
+    out->running = session_running;
+    out->collectors = (uint32_t)n_collectors;
     pthread_mutex_unlock(&state_lock);
 }
