@@ -164,6 +164,16 @@ PP_API pp_profile *pp_profile_show_from(const pp_profile *p, const char *name, c
 /* Names threads after the fact: in every sample whose numeric "thread_id"
  * label is tids[i], the "thread_name" label becomes names[i]. */
 PP_API int pp_profile_name_threads(pp_profile *p, const int64_t *tids, const char *const *names, size_t n);
+/* Merges n profiles with identical sample and period types (else an error
+ * naming both kinds) into a new one. With label_key set, every sample of
+ * profiles[i] gets the label label_key=label_values[i] (replacing one of
+ * that key), so `go tool pprof -tagfocus` splits them again. Frames and
+ * mappings are shared by content; start is the earliest, durations add up,
+ * the period is the largest (as google/pprof's Merge). Metadata lines are
+ * kept, each prefixed "[label_value] " when there are several sources, plus
+ * merged_profiles=n. */
+PP_API pp_profile *pp_profile_merge(const pp_profile *const *profiles, const char *const *label_values, size_t n,
+                                    const char *label_key, char *err, size_t errlen);
 
 /* Building a profile from samples a runtime collected itself (e.g. V8's own
  * CpuProfiler), so it is written by the same writers. Frames are interned by

@@ -8,7 +8,7 @@
     print(profile.report(20))
 """
 from ._native import PolyprofError
-from ._profile import Frame, Profile, Sample, load
+from ._profile import Frame, Profile, Sample, load, merge
 from ._session import is_running, profile, start, stop
 from ._endpoint import profile_endpoint
 from ._continuous import ContinuousProfiler, Store
@@ -24,6 +24,7 @@ __all__ = [
     "Sample",
     "is_running",
     "load",
+    "merge",
     "profile",
     "profile_endpoint",
     "start",

@@ -77,6 +77,14 @@ class Profile:
         return "<polyprof.Profile %d stacks, %.3fs>" % (len(self._native.samples()), self.duration_s)
 
 
+def merge(profiles, label=None, values=None):
+    """One profile of several with the same sample types (else ValueError
+    naming both kinds). With label, the samples of profiles[i] carry
+    label=values[i], so that `go tool pprof -tagfocus` splits them again."""
+    return Profile(_native.merge_profiles([p._native for p in profiles], label,
+                                          None if values is None else [str(v) for v in values]))
+
+
 def load(path):
     """Read a pprof file (gzip-compressed or not) back into a Profile."""
     with open(path, "rb") as f:

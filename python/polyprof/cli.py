@@ -247,6 +247,8 @@ def build_parser():
     fg.add_argument("profile")
     fg.add_argument("-o", "--output", default=None, help="output .html (default: next to the profile)")
     fg.set_defaults(func=cmd_flamegraph)
+    from . import _fleet
+    _fleet.add_parser(sub)
     t = sub.add_parser("top", help="report the hottest functions of a pprof profile")
     t.add_argument("profile")
     t.add_argument("-n", type=int, default=20, help="how many functions (default 20)")

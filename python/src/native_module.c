@@ -542,6 +542,51 @@ static PyObject *mod_decode_pprof(PyObject *m, PyObject *arg)
     return wrap_profile(p);
 }
 
+/* merge_profiles([NativeProfile], label_key=None, label_values=None) -> NativeProfile */
+static PyObject *mod_merge_profiles(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *seq, *values = Py_None;
+    const char *key = NULL;
+    if (!PyArg_ParseTuple(args, "O|zO:merge_profiles", &seq, &key, &values))
+        return NULL;
+    PyObject *profiles = PySequence_Fast(seq, "merge_profiles expects a list of profiles");
+    if (!profiles)
+        return NULL;
+    PyObject *labels = values == Py_None ? NULL : PySequence_Fast(values, "label values must be a list of str");
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(profiles);
+    const pp_profile **ps = calloc((size_t)n + 1, sizeof *ps);
+    const char **vs = calloc((size_t)n + 1, sizeof *vs);
+    PyObject *result = NULL;
+    if (!ps || !vs) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (values != Py_None && (!labels || PySequence_Fast_GET_SIZE(labels) != n)) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "merge_profiles: one label value per profile");
+        goto out;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!(ps[i] = unwrap_profile(PySequence_Fast_GET_ITEM(profiles, i))))
+            goto out;
+        if (labels && !(vs[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(labels, i))))
+            goto out;
+    }
+    char err[ERR_LEN];
+    pp_profile *merged = pp_profile_merge(ps, labels ? vs : NULL, (size_t)n, key, err, sizeof err);
+    if (!merged)
+        PyErr_SetString(PyExc_ValueError, err);
+    else
+        result = wrap_profile(merged);
+out:
+    free(ps);
+    free(vs);
+    Py_DECREF(profiles);
+    Py_XDECREF(labels);
+    return result;
+}
+
 static PyObject *mod_add_code_label(PyObject *m, PyObject *args)
 {
     (void)m;
@@ -610,6 +655,8 @@ static PyMethodDef module_methods[] = {
     {"parse_options", mod_parse_options, METH_VARARGS, "parse_options(spec) -> normalized spec; ValueError"},
     {"format_for_path", mod_format_for_path, METH_VARARGS, "format_for_path(path) -> format name; ValueError"},
     {"decode_pprof", mod_decode_pprof, METH_O, "decode_pprof(bytes) -> NativeProfile"},
+    {"merge_profiles", mod_merge_profiles, METH_VARARGS,
+     "merge_profiles(profiles, label_key=None, label_values=None) -> NativeProfile; ValueError"},
     {"add_code_label", mod_add_code_label, METH_VARARGS, "add_code_label(code, key, value)"},
     {"remove_code_label", mod_remove_code_label, METH_O, "remove_code_label(code)"},
     {"stats", mod_stats, METH_NOARGS, "sampler counters"},
