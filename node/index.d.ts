@@ -163,12 +163,18 @@ export interface StoreEntry {
   /** Unix seconds. */
   start: number;
   bytes: number;
+  /** A .pb.gz.enc file (AES-256-GCM). */
+  encrypted: boolean;
 }
 
 /** The local store: gzip pprof files with an index, retention by age and size. */
 export class Store {
-  constructor(directory?: string, limits?: { maxAgeSeconds?: number; maxBytes?: number });
+  /** keyFile (else $POLYPROF_STORE_KEY): encrypts what is stored, decrypts what is read. */
+  constructor(directory?: string, limits?: { maxAgeSeconds?: number; maxBytes?: number; keyFile?: string });
   readonly directory: string;
+  readonly keyFile?: string;
+  /** The stored profile, decrypted when encrypted (an entry, a file name or a path). */
+  read(entry: StoreEntry | string): Profile;
   /** Oldest first. */
   list(): StoreEntry[];
   /** Applies retention as of now (Unix seconds); returns the files removed. */

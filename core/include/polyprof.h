@@ -70,6 +70,10 @@ typedef struct pp_options {
     uint64_t store_max_age_ns;   /* store_max_age=7d                             */
     uint64_t store_max_bytes;    /* store_max_bytes=1g                           */
     char service[128];           /* service=checkout: names stored profiles      */
+    /* store_key_file=PATH: the store encrypts (AES-256-GCM) with this key;
+     * unset: $POLYPROF_STORE_KEY when set, else no encryption. Only the
+     * path is kept here, never key material. */
+    char store_key_file[PP_PATH_MAX];
     /* cpu_budget=1%: the profiler's own CPU (signal handler + its threads)
      * against the process's; above it the interval doubles (up to 1s), then
      * sampling stops. 0 = no budget (the default of explicit captures; the
@@ -364,6 +368,7 @@ PP_API void pp_sampler_get_stats(pp_sampler_stats *out);
  *   PROFILE_MAX_DURATION=60      hard maximum of one capture in seconds (default 60; above 300 capped, warned)
  *   POLYPROF_OPTIONS=k=v,...     the option grammar for everything else
  *   POLYPROF_STORE=DIR           the local store (default ./profiles)
+ *   POLYPROF_STORE_KEY=KEY       encrypts the store (64 hex digits or base64 of 32 bytes); checked here
  * The same clamping applies to interval and duration given in POLYPROF_OPTIONS. */
 #define PP_ENV_MAX_WARNINGS 4
 typedef struct pp_env_config {
@@ -390,10 +395,24 @@ typedef struct pp_store_entry {
     char trigger[64];   /* continuous, p95, manual, ... */
     int64_t start_unix_ns;
     uint64_t bytes;
+    int encrypted;      /* a .pb.gz.enc file (AES-256-GCM) */
 } pp_store_entry;
 
 /* Creates the directory if needed. */
 PP_API pp_store *pp_store_open(const char *dir, uint64_t max_age_ns, uint64_t max_bytes, char *err, size_t errlen);
+/* The same, with encryption at rest: the key comes from key_file when set
+ * (32 raw bytes, or the text form), else from the environment variable
+ * POLYPROF_STORE_KEY when set (64 hex digits, or base64 of 32 bytes). Puts
+ * then write <...>.pb.gz.enc: AES-256-GCM, a random 96-bit nonce per file,
+ * the header authenticated. A bad key fails here, with a message naming its
+ * source. The key is copied into the store and wiped at close. */
+PP_API pp_store *pp_store_open_keyed(const char *dir, uint64_t max_age_ns, uint64_t max_bytes, const char *key_file,
+                                     char *err, size_t errlen);
+/* Whether a store key is configured (key_file, else POLYPROF_STORE_KEY) and
+ * valid, without keeping it: 1 yes, 0 none, -1 err names the source. For
+ * entry points that open their store later but must fail at start. */
+PP_API int pp_store_key_check(const char *key_file, char *err, size_t errlen);
+/* Wipes the key, if any. */
 PP_API void pp_store_close(pp_store *s);
 /* Writes p; path_out (optional) gets the file's path. Then enforces retention. */
 PP_API int pp_store_put(pp_store *s, const pp_profile *p, const char *service, const char *type, const char *trigger,
@@ -403,6 +422,11 @@ PP_API int pp_store_put(pp_store *s, const pp_profile *p, const char *service, c
 PP_API int pp_store_list(pp_store *s, pp_store_entry **out, char *err, size_t errlen);
 /* Applies retention as of now_unix_ns; returns how many files were removed. */
 PP_API int pp_store_prune(pp_store *s, int64_t now_unix_ns);
+/* Reads a stored profile back: file is a name from pp_store_list or a path
+ * (with a '/'); an encrypted file is decrypted with the store's key. A wrong
+ * key, a changed or truncated file: NULL, "cannot decrypt <path>: wrong key
+ * or the file was modified"; no key: "<path> is encrypted: ...". */
+PP_API pp_profile *pp_store_read(pp_store *s, const char *file, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- continuous profiling */
 

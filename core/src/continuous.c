@@ -139,7 +139,8 @@ pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *c
     c->ctx = fn ? ctx : c;
     pp_service_name(o, c->service, sizeof c->service);
     if (!fn) {
-        c->store = pp_store_open(o->store, o->store_max_age_ns, o->store_max_bytes, err, errlen);
+        c->store = pp_store_open_keyed(o->store, o->store_max_age_ns, o->store_max_bytes, o->store_key_file, err,
+                                       errlen);
         if (!c->store) {
             free(c);
             return NULL;

@@ -1,9 +1,10 @@
 /* The production configuration from the environment, read the same way by
  * every runtime: ENABLE_PROFILING, PROFILE_INTERVAL_MS, PROFILE_MAX_DURATION,
- * POLYPROF_OPTIONS, POLYPROF_STORE. Out-of-range values that are safe to fix
+ * POLYPROF_OPTIONS, POLYPROF_STORE, POLYPROF_STORE_KEY. Out-of-range values that are safe to fix
  * are fixed with a warning; anything else is an error naming the variable,
  * and the caller leaves profiling off. */
 #include "polyprof.h"
+#include "store_crypto.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -90,6 +91,13 @@ int pp_env_config_read(pp_env_config *out, const char *(*get)(const char *name),
             return -1;
         }
     }
+    /* The store's key is checked now, so that a bad one stops profiling at
+     * start rather than failing the first window. */
+    uint8_t key[PP_STORE_KEY_BYTES];
+    int has_key = pp_store_key_load(c.options.store_key_file, get, key, err, errlen);
+    pp_store_key_wipe(key, sizeof key);
+    if (has_key < 0)
+        return -1;
     double d;
     v = get("PROFILE_INTERVAL_MS");
     if (v) {

@@ -321,6 +321,11 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
         if (parse_size(value, &u) != 0 || u < 1024)
             return fail(err, errlen, key, value, "expected a size of at least 1k, such as 1g");
         o->store_max_bytes = u;
+    } else if (!strcmp(key, "store_key_file")) {
+        /* The key is read when the store opens: here only the path. */
+        if (!*value || strlen(value) >= sizeof o->store_key_file)
+            return fail(err, errlen, key, value, "expected the path of a key file");
+        snprintf(o->store_key_file, sizeof o->store_key_file, "%s", value);
     } else if (!strcmp(key, "cpu_budget")) {
         errno = 0;
         char *end;
@@ -359,8 +364,8 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
         if (err && errlen)
             snprintf(err, errlen, "unknown option '%s' (known: event, interval, duration, native, signal, "
                                   "memory, ring, file, format, alloc_interval, window, store, store_max_age, "
-                                  "store_max_bytes, service, cpu_budget, push, push_app, push_tags, push_tenant, "
-                                  "push_queue, push_timeout, push_flush, push_ca_file, push_token_file, "
+                                  "store_max_bytes, store_key_file, service, cpu_budget, push, push_app, push_tags, "
+                                  "push_tenant, push_queue, push_timeout, push_flush, push_ca_file, push_token_file, "
                                   "push_basic_auth_file, endpoint, endpoint_remote, endpoint_token_file)", key);
         return -1;
     }

@@ -4,8 +4,10 @@
  * truth: listing reads the directory and rewrites the index to match, so a
  * file removed by hand or a crash between the two never leaves a wrong index.
  * Retention (maximum age, maximum total bytes) runs on every put, oldest
- * first. */
+ * first. A store with a key writes <...>.pb.gz.enc files instead
+ * (AES-256-GCM, store_crypto.h); retention treats both alike. */
 #include "polyprof.h"
+#include "store_crypto.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,9 +23,12 @@
 struct pp_store {
     char dir[PP_PATH_MAX];
     uint64_t max_age_ns, max_bytes;
+    int has_key;
+    uint8_t key[PP_STORE_KEY_BYTES]; /* wiped at close */
 };
 
 static const char SUFFIX[] = ".pb.gz";
+static const char ENC_SUFFIX[] = ".pb.gz.enc";
 
 pp_store *pp_store_open(const char *dir, uint64_t max_age_ns, uint64_t max_bytes, char *err, size_t errlen)
 {
@@ -68,7 +73,43 @@ pp_store *pp_store_open(const char *dir, uint64_t max_age_ns, uint64_t max_bytes
     return s;
 }
 
-void pp_store_close(pp_store *s) { free(s); }
+pp_store *pp_store_open_keyed(const char *dir, uint64_t max_age_ns, uint64_t max_bytes, const char *key_file,
+                              char *err, size_t errlen)
+{
+    uint8_t key[PP_STORE_KEY_BYTES];
+    int has_key = pp_store_key_load(key_file, NULL, key, err, errlen);
+    if (has_key < 0)
+        return NULL;
+    pp_store *s = pp_store_open(dir, max_age_ns, max_bytes, err, errlen);
+    if (s && has_key) {
+        memcpy(s->key, key, sizeof key);
+        s->has_key = 1;
+    }
+    pp_store_key_wipe(key, sizeof key);
+    return s;
+}
+
+int pp_store_key_check(const char *key_file, char *err, size_t errlen)
+{
+    uint8_t key[PP_STORE_KEY_BYTES];
+    int rc = pp_store_key_load(key_file, NULL, key, err, errlen);
+    pp_store_key_wipe(key, sizeof key);
+    return rc;
+}
+
+void pp_store_close(pp_store *s)
+{
+    if (!s)
+        return;
+    pp_store_key_wipe(s->key, sizeof s->key);
+    free(s);
+}
+
+static int has_suffix(const char *name, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return len > n && strcmp(name + len - n, suffix) == 0;
+}
 
 /* Names go into file names: letters, digits, '-', '.'; anything else '-'.
  * '_' separates the fields, so it is replaced too. */
@@ -86,14 +127,16 @@ static void clean(char *out, size_t len, const char *in, const char *fallback)
     out[n] = '\0';
 }
 
-/* <service>_<type>_<YYYYMMDDTHHMMSS.mmmZ>_<trigger>[-N].pb.gz */
+/* <service>_<type>_<YYYYMMDDTHHMMSS.mmmZ>_<trigger>[-N].pb.gz[.enc] */
 static int parse_name(const char *name, pp_store_entry *e)
 {
     size_t len = strlen(name);
-    if (len <= sizeof SUFFIX - 1 || strcmp(name + len - (sizeof SUFFIX - 1), SUFFIX) != 0 || len >= sizeof e->file)
+    int encrypted = has_suffix(name, len, ENC_SUFFIX);
+    size_t suffix_len = strlen(encrypted ? ENC_SUFFIX : SUFFIX);
+    if ((!encrypted && !has_suffix(name, len, SUFFIX)) || len >= sizeof e->file)
         return -1;
     char buf[256];
-    snprintf(buf, sizeof buf, "%.*s", (int)(len - (sizeof SUFFIX - 1)), name);
+    snprintf(buf, sizeof buf, "%.*s", (int)(len - suffix_len), name);
     char *f[4];
     char *save = NULL;
     int n = 0;
@@ -122,6 +165,7 @@ static int parse_name(const char *name, pp_store_entry *e)
         *dash = '\0';
     snprintf(e->trigger, sizeof e->trigger, "%s", f[3]);
     e->start_unix_ns = (int64_t)t * 1000000000LL + (int64_t)ms * 1000000LL;
+    e->encrypted = encrypted;
     return 0;
 }
 
@@ -187,10 +231,10 @@ static void write_index(pp_store *s, const pp_store_entry *v, int n)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return;
-    fprintf(f, "# start_unix_ns\tservice\ttype\ttrigger\tbytes\tfile\n");
+    fprintf(f, "# start_unix_ns\tservice\ttype\ttrigger\tbytes\tfile\tencryption\n");
     for (int i = 0; i < n; i++)
-        fprintf(f, "%lld\t%s\t%s\t%s\t%llu\t%s\n", (long long)v[i].start_unix_ns, v[i].service, v[i].type,
-                v[i].trigger, (unsigned long long)v[i].bytes, v[i].file);
+        fprintf(f, "%lld\t%s\t%s\t%s\t%llu\t%s\t%s\n", (long long)v[i].start_unix_ns, v[i].service, v[i].type,
+                v[i].trigger, (unsigned long long)v[i].bytes, v[i].file, v[i].encrypted ? "aes-256-gcm" : "none");
     if (fclose(f) == 0)
         rename(tmp, path);
     else
@@ -259,13 +303,26 @@ int pp_store_put(pp_store *s, const pp_profile *p, const char *service, const ch
     size_t len = 0;
     if (pp_profile_encode(p, PP_FORMAT_PPROF, 0, &data, &len, err, errlen) != 0)
         return -1;
+    const char *suffix = SUFFIX;
+    if (s->has_key) {
+        uint8_t *sealed = NULL;
+        size_t sealed_len = 0;
+        int rc = pp_store_encrypt(s->key, data, len, &sealed, &sealed_len, err, errlen);
+        pp_store_key_wipe(data, len);
+        free(data);
+        if (rc != 0)
+            return -1;
+        data = sealed;
+        len = sealed_len;
+        suffix = ENC_SUFFIX;
+    }
     char path[PP_PATH_MAX + 256];
     int fd = -1;
     for (int k = 0; k < 1000 && fd < 0; k++) {
         if (k == 0)
-            snprintf(path, sizeof path, "%s/%s_%s_%s.%03dZ_%s%s", s->dir, svc, typ, stamp, ms, trg, SUFFIX);
+            snprintf(path, sizeof path, "%s/%s_%s_%s.%03dZ_%s%s", s->dir, svc, typ, stamp, ms, trg, suffix);
         else
-            snprintf(path, sizeof path, "%s/%s_%s_%s.%03dZ_%s-%d%s", s->dir, svc, typ, stamp, ms, trg, k, SUFFIX);
+            snprintf(path, sizeof path, "%s/%s_%s_%s.%03dZ_%s-%d%s", s->dir, svc, typ, stamp, ms, trg, k, suffix);
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST)
             break;
@@ -299,4 +356,86 @@ int pp_store_put(pp_store *s, const pp_profile *p, const char *service, const ch
         snprintf(path_out, path_len, "%s", path);
     pp_store_prune(s, unix_now_ns());
     return 0;
+}
+
+/* The whole file; NULL with err set. */
+static uint8_t *read_whole(const char *path, size_t *len, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > (off_t)1 << 30) {
+        snprintf(err, errlen, "cannot read %s: %s", path, S_ISREG(st.st_mode) ? "larger than 1g" : "not a file");
+        close(fd);
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size, n = 0;
+    uint8_t *buf = malloc(cap ? cap : 1);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        close(fd);
+        return NULL;
+    }
+    while (n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    *len = n;
+    return buf;
+}
+
+pp_profile *pp_store_read(pp_store *s, const char *file, char *err, size_t errlen)
+{
+    char path[PP_PATH_MAX + 256];
+    if (!file || !*file) {
+        snprintf(err, errlen, "store: expected a file name");
+        return NULL;
+    }
+    if (strchr(file, '/'))
+        snprintf(path, sizeof path, "%s", file);
+    else
+        snprintf(path, sizeof path, "%s/%s", s->dir, file);
+    size_t len = 0;
+    uint8_t *data = read_whole(path, &len, err, errlen);
+    if (!data)
+        return NULL;
+    /* The name says which files must be encrypted: a .enc file without the
+     * header was changed, and is never read as plain pprof. */
+    if (has_suffix(path, strlen(path), ENC_SUFFIX) || pp_store_is_encrypted(data, len)) {
+        if (!s->has_key) {
+            snprintf(err, errlen, "%s is encrypted: no store key (store_key_file, or %s)", path, PP_STORE_KEY_ENV);
+            free(data);
+            return NULL;
+        }
+        uint8_t *plain = NULL;
+        size_t plain_len = 0;
+        int rc = pp_store_decrypt(s->key, data, len, path, &plain, &plain_len, err, errlen);
+        free(data);
+        if (rc != 0)
+            return NULL;
+        data = plain;
+        len = plain_len;
+    }
+    char why[512];
+    pp_profile *p = pp_profile_decode_pprof(data, len, why, sizeof why);
+    free(data);
+    if (!p)
+        snprintf(err, errlen, "cannot read %s: %s", path, why);
+    return p;
 }

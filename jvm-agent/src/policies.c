@@ -153,6 +153,9 @@ int ppj_policies_init(const ppj_policy_config *c, const pp_options *b, char *err
         snprintf(err, errlen, "option 'rate_limit': %s", e);
         return -1;
     }
+    /* Captures open the store when the first one ends: a bad key fails now. */
+    if (pp_store_key_check(base.store_key_file, err, errlen) < 0)
+        return -1;
     if (base.service[0]) {
         snprintf(service, sizeof service, "%s", base.service);
     } else {
@@ -219,7 +222,8 @@ static int on_capture(void *ctx, pp_profile *p, const pp_capture_info *info)
     char err[512];
     int rc = -1;
     if (!store)
-        store = pp_store_open(base.store, base.store_max_age_ns, base.store_max_bytes, err, sizeof err);
+        store = pp_store_open_keyed(base.store, base.store_max_age_ns, base.store_max_bytes, base.store_key_file, err,
+                                    sizeof err);
     if (store)
         rc = pp_store_put(store, p, service, base.mode == PP_MODE_WALL ? "wall" : "cpu", cap_meta.reason,
                           info->start_unix_ns, NULL, 0, err, sizeof err);

@@ -3,6 +3,7 @@
 // polyprof command line for Node programs:
 //   polyprof record [-o out.pb.gz] [--interval 10ms] [--duration 30s] [--format F] -- node [node flags] app.js [args]
 //   polyprof top profile.pb.gz [-n 20] [--sample-index wall]
+//   polyprof store list|show [-1|FILE] [--store DIR] [--key-file PATH] [-n 20]
 const path = require('path');
 const { spawn } = require('child_process');
 
@@ -13,7 +14,10 @@ const USAGE = `usage:
   polyprof top PROFILE [-n 20] [--sample-index NAME]
       the hottest functions of a pprof profile
   polyprof flamegraph PROFILE [-o OUT.html]
-      an interactive flame graph, one self-contained HTML file`;
+      an interactive flame graph, one self-contained HTML file
+  polyprof store list|show [-1|FILE] [--store DIR] [--key-file PATH] [-n 20]
+      the local store ($POLYPROF_STORE or ./profiles): its profiles, or one as a top-N report (-1: the newest);
+      encrypted profiles are read with --key-file or $POLYPROF_STORE_KEY`;
 
 function die(msg) {
   process.stderr.write(`${msg}\n`);
@@ -36,7 +40,7 @@ function parseArgs(argv, spec, cmd) {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
     }
-    if (!a.startsWith('-') || a === '-') {
+    if (!a.startsWith('-') || a === '-' || (cmd === 'store' && /^-\d+$/.test(a))) {
       if (cmd === 'record') break;
       rest.push(a);
       continue;
@@ -144,11 +148,56 @@ function top(argv) {
   process.stdout.write(prof.report(n, index));
 }
 
+// The local store, through the core's reader (which decrypts).
+function store(argv) {
+  const { opts, rest } = parseArgs(argv, { '--store': 'store', '--key-file': 'keyFile', '-n': 'n' }, 'store');
+  const [action, which] = rest;
+  if (action !== 'list' && action !== 'show') die(`polyprof store: expected list or show\n${USAGE}`);
+  const n = opts.n === undefined ? 20 : Number(opts.n);
+  if (!Number.isInteger(n) || n <= 0) die('polyprof store: -n must be a positive whole number');
+  const { Store } = require('./continuous');
+  let s, entries;
+  try {
+    s = new Store(opts.store, { keyFile: opts.keyFile });
+    entries = s.list();
+  } catch (e) {
+    die(`polyprof store: ${e.message}`);
+  }
+  if (action === 'list') {
+    if (entries.length === 0) process.stdout.write(`no profiles in ${s.directory}\n`);
+    for (const e of entries) {
+      const stamp = new Date(e.start * 1000).toISOString().replace('T', ' ').slice(0, 19);
+      process.stdout.write(`${stamp}  ${e.service.padEnd(12)} ${e.type.padEnd(5)} ${e.trigger.padEnd(11)} ` +
+                           `${String(e.bytes).padStart(8)}  ${e.file}\n`);
+    }
+    return;
+  }
+  if (!which) die('polyprof store show: give a profile: a file name from `polyprof store list`, or -1 for the newest');
+  let file = /^-?\d+$/.test(which) ? entries.at(Number(which))?.file : undefined;
+  if (file === undefined) {
+    const candidate = which.includes(path.sep) ? which : path.join(s.directory, which);
+    if (require('fs').existsSync(candidate)) file = candidate;
+  }
+  if (file === undefined) die(`polyprof store show: no profile '${which}' in ${s.directory}`);
+  const shown = file.includes(path.sep) ? file : path.join(s.directory, file);
+  if (shown.endsWith('.enc') && !opts.keyFile && !process.env.POLYPROF_STORE_KEY) {
+    die(`polyprof store show: ${shown} is encrypted: pass --key-file or set POLYPROF_STORE_KEY`);
+  }
+  let prof;
+  try {
+    prof = s.read(file);
+  } catch (e) {
+    die(`polyprof store show: ${e.message}`);
+  }
+  process.stdout.write(`${shown}\n${prof.report(n)}`);
+}
+
 function main() {
   const [cmd, ...argv] = process.argv.slice(2);
   if (cmd === 'record') return record(argv);
   if (cmd === 'top') return top(argv);
   if (cmd === 'flamegraph') return flamegraph(argv);
+  if (cmd === 'store') return store(argv);
   if (cmd === '-h' || cmd === '--help') return process.stdout.write(`${USAGE}\n`);
   die(cmd ? `polyprof: unknown command '${cmd}'\n${USAGE}` : USAGE);
 }

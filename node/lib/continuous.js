@@ -14,14 +14,34 @@ function defaultStoreDir() {
 /**
  * The local store: a directory of gzip pprof files named
  * <service>_<type>_<UTC start>_<trigger>.pb.gz with index.tsv; retention by
- * age and total size, oldest first, on every write.
+ * age and total size, oldest first, on every write. With a key (keyFile,
+ * else $POLYPROF_STORE_KEY) files are encrypted (AES-256-GCM, .pb.gz.enc)
+ * and read() decrypts them.
  */
 class Store {
-  constructor(directory = defaultStoreDir(), { maxAgeSeconds = 7 * 86400, maxBytes = 1 << 30 } = {}) {
+  constructor(directory = defaultStoreDir(), { maxAgeSeconds = 7 * 86400, maxBytes = 1 << 30, keyFile } = {}) {
     if (typeof directory !== 'string' || !directory) throw new TypeError('Store: directory must be a path');
+    if (keyFile !== undefined && (typeof keyFile !== 'string' || !keyFile)) {
+      throw new TypeError('Store: keyFile must be a path');
+    }
+    try {
+      native.storeKeyCheck(keyFile); // a bad key fails here, naming its source
+    } catch (e) {
+      throw new PolyprofError(e.message);
+    }
     this.directory = directory;
     this.maxAgeSeconds = maxAgeSeconds;
     this.maxBytes = maxBytes;
+    this.keyFile = keyFile;
+  }
+
+  /** The stored profile (an entry of list(), a file name or a path), decrypted when encrypted. */
+  read(entry) {
+    try {
+      return new Profile(native.storeRead(this.directory, typeof entry === 'string' ? entry : entry.file, this.keyFile));
+    } catch (e) {
+      throw new PolyprofError(e.message);
+    }
   }
 
   /** [{file, service, type, trigger, start, bytes}], oldest first. */
@@ -67,6 +87,7 @@ class ContinuousProfiler {
     core.cpu_budget = '1%'; // production default: at most 1% of the process's CPU
     if (service !== undefined) core.service = service;
     core.store = store instanceof Store ? store.directory : store ?? defaultStoreDir();
+    if (store instanceof Store && store.keyFile) core.store_key_file = store.keyFile;
     try {
       native.parseOptions(core); // every key checked by the core, messages naming it
     } catch (e) {

@@ -120,6 +120,13 @@ class TriggeredProfiler {
     this.thresholdMs = latencyThresholdMs;
     this._exporter = exporter ?? null;
     this._store = store;
+    if (!this._exporter) {
+      try {
+        native.storeKeyCheck(); // $POLYPROF_STORE_KEY: a bad key fails now, not at the first capture
+      } catch (e) {
+        throw coreError(e);
+      }
+    }
     this._service = service ?? path.basename(process.argv[1] || process.execPath, '.js');
     this._breaker = breaker ?? null;
     this._clock = clock;
@@ -160,7 +167,8 @@ class TriggeredProfiler {
         } else {
           const { Store } = require('./continuous');
           const dir = this._store instanceof Store ? this._store.directory : this._store ?? process.env.POLYPROF_STORE ?? 'profiles';
-          native.storePut(dir, prof, this._service, this._core.event ?? 'cpu', reason, start);
+          const keyFile = this._store instanceof Store ? this._store.keyFile : undefined;
+          native.storePut(dir, prof, this._service, this._core.event ?? 'cpu', reason, start, keyFile);
         }
       } catch (e) {
         report(e);

@@ -52,6 +52,7 @@ v8::Local<v8::Object> OptionsObject(v8::Local<v8::Context> ctx, const pp_options
   SetStr(ctx, out, "store_max_age", ns(o.store_max_age_ns));
   SetStr(ctx, out, "store_max_bytes", std::to_string(o.store_max_bytes));
   if (o.service[0]) SetStr(ctx, out, "service", o.service);
+  if (o.store_key_file[0]) SetStr(ctx, out, "store_key_file", o.store_key_file);
   return out;
 }
 
@@ -515,24 +516,67 @@ void StoreList(const v8::FunctionCallbackInfo<v8::Value>& args) {
     SetStr(ctx, e, "trigger", v[i].trigger);
     SetNum(ctx, e, "start", static_cast<double>(v[i].start_unix_ns) / 1e9);
     SetNum(ctx, e, "bytes", static_cast<double>(v[i].bytes));
+    if (e->Set(ctx, Str(isolate, "encrypted"), v8::Boolean::New(isolate, v[i].encrypted != 0)).IsNothing()) break;
     if (out->Set(ctx, i, e).IsNothing()) break;
   }
   free(v);
   args.GetReturnValue().Set(out);
 }
 
-// storePut(dir, profile, service, type, trigger, startSeconds) -> path
+// The optional key file argument: a string, or undefined/null for none
+// ($POLYPROF_STORE_KEY then applies). False after throwing.
+bool KeyFileArg(v8::Isolate* isolate, v8::Local<v8::Value> v, std::string* out) {
+  if (v->IsUndefined() || v->IsNull()) return true;
+  if (!v->IsString()) {
+    ThrowTypeError(isolate, "keyFile must be a path (string)");
+    return false;
+  }
+  *out = *v8::String::Utf8Value(isolate, v);
+  return true;
+}
+
+// storeKeyCheck(keyFile?) -> whether a store key is configured; throws for a bad one
+void StoreKeyCheck(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  std::string key_file;
+  if (!KeyFileArg(isolate, args[0], &key_file)) return;
+  char err[kErrLen];
+  int rc = pp_store_key_check(key_file.c_str(), err, sizeof err);
+  if (rc < 0) return ThrowError(isolate, err);
+  args.GetReturnValue().Set(v8::Boolean::New(isolate, rc == 1));
+}
+
+// storeRead(dir, file, keyFile?) -> profile, decrypted when encrypted
+void StoreRead(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  if (!args[0]->IsString() || !args[1]->IsString()) return ThrowTypeError(isolate, "storeRead(dir, file, keyFile?)");
+  std::string key_file;
+  if (!KeyFileArg(isolate, args[2], &key_file)) return;
+  v8::String::Utf8Value dir(isolate, args[0]), file(isolate, args[1]);
+  char err[kErrLen];
+  pp_store* s = pp_store_open_keyed(*dir, 0, 0, key_file.c_str(), err, sizeof err);
+  if (!s) return ThrowError(isolate, err);
+  pp_profile* p = pp_store_read(s, *file, err, sizeof err);
+  pp_store_close(s);
+  if (!p) return ThrowError(isolate, err);
+  v8::Local<v8::Object> obj;
+  if (WrapProfile(AddonOf(args), p).ToLocal(&obj)) args.GetReturnValue().Set(obj);
+}
+
+// storePut(dir, profile, service, type, trigger, startSeconds, keyFile?) -> path
 void StorePut(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   if (!args[0]->IsString() || !args[2]->IsString() || !args[3]->IsString() || !args[4]->IsString() ||
       !args[5]->IsNumber())
-    return ThrowTypeError(isolate, "storePut(dir, profile, service, type, trigger, startSeconds)");
+    return ThrowTypeError(isolate, "storePut(dir, profile, service, type, trigger, startSeconds, keyFile?)");
+  std::string key_file;
+  if (!KeyFileArg(isolate, args[6], &key_file)) return;
   pp_profile* p = UnwrapProfile(AddonOf(args), args[1]);
   if (!p) return;
   v8::String::Utf8Value dir(isolate, args[0]), service(isolate, args[2]), type(isolate, args[3]),
       trigger(isolate, args[4]);
   char err[kErrLen], path[PP_PATH_MAX + 256];
-  pp_store* s = pp_store_open(*dir, 0, 0, err, sizeof err);
+  pp_store* s = pp_store_open_keyed(*dir, 0, 0, key_file.c_str(), err, sizeof err);
   if (!s) return ThrowError(isolate, err);
   int rc = pp_store_put(s, p, *service, *type, *trigger,
                         static_cast<int64_t>(args[5].As<v8::Number>()->Value() * 1e9), path, sizeof path, err, sizeof err);
@@ -587,6 +631,8 @@ void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> ex
   set_method(context, exports, data, "captureFinish", CaptureFinish);
   set_method(context, exports, data, "captureDone", CaptureDoneJs);
   set_method(context, exports, data, "storePrune", StorePrune);
+  set_method(context, exports, data, "storeRead", StoreRead);
+  set_method(context, exports, data, "storeKeyCheck", StoreKeyCheck);
 }
 
 void StopContinuous(Addon* addon) {

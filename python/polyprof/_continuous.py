@@ -11,12 +11,15 @@ from ._session import core_options
 class Store:
     """The local profile store: a directory of gzip pprof files named
     <service>_<type>_<UTC start>_<trigger>.pb.gz, with index.tsv; retention
-    by age and total size, oldest first, on every write."""
+    by age and total size, oldest first, on every write. With a key
+    (key_file, else $POLYPROF_STORE_KEY) files are encrypted (AES-256-GCM,
+    <...>.pb.gz.enc) and read() decrypts them."""
 
-    def __init__(self, directory=None, max_age_s=7 * 86400, max_bytes=1 << 30):
+    def __init__(self, directory=None, max_age_s=7 * 86400, max_bytes=1 << 30, key_file=None):
         directory = directory or os.environ.get("POLYPROF_STORE") or "profiles"
         self.directory = os.fspath(directory)
-        self._native = _native.store_open(self.directory, float(max_age_s or 0), int(max_bytes or 0))
+        self.key_file = os.fspath(key_file) if key_file is not None else None
+        self._native = _native.store_open(self.directory, float(max_age_s or 0), int(max_bytes or 0), self.key_file)
 
     def list(self):
         """[{file, service, type, trigger, start, bytes}], oldest first."""
@@ -31,6 +34,11 @@ class Store:
         import time
         start = time.time() if start is None else start
         return self._native.put(profile._native, service, type, trigger, float(start))
+
+    def read(self, entry):
+        """The stored profile (an entry of list(), a file name or a path) as a
+        Profile, decrypted with the store's key when encrypted."""
+        return Profile(self._native.read(entry["file"] if isinstance(entry, dict) else os.fspath(entry)))
 
     def path(self, entry):
         return os.path.join(self.directory, entry["file"])
@@ -60,6 +68,8 @@ class ContinuousProfiler:
             opts["service"] = service
         if isinstance(store, Store):
             opts["store"] = store.directory
+            if store.key_file:
+                opts["store_key_file"] = store.key_file
         elif store is not None:
             opts["store"] = os.fspath(store)
         elif "store" not in opts and os.environ.get("POLYPROF_STORE"):

@@ -89,4 +89,7 @@ def load(path):
     """Read a pprof file (gzip-compressed or not) back into a Profile."""
     with open(path, "rb") as f:
         data = f.read()
+    if data.startswith(b"PPSTENC"):
+        raise ValueError("%s is encrypted: read it with `polyprof store show` (--key-file or POLYPROF_STORE_KEY) "
+                         "or polyprof.Store(key_file=...).read()" % path)
     return Profile(_native.decode_pprof(data))

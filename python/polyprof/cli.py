@@ -139,7 +139,7 @@ def _open_store(args):
     try:
         values = _native.options_values(",".join(spec))   # the core's grammar and defaults
         age_s = int(values["store_max_age"][:-2]) / 1e9
-        return Store(args.store, max_age_s=age_s, max_bytes=int(values["store_max_bytes"]))
+        return Store(args.store, max_age_s=age_s, max_bytes=int(values["store_max_bytes"]), key_file=args.key_file)
     except (ValueError, _native.PolyprofError) as e:
         raise SystemExit("polyprof store: %s" % e)
 
@@ -174,9 +174,11 @@ def cmd_store(args):
             path = candidate
     if path is None:
         raise SystemExit("polyprof store show: no profile %r in %s" % (which, store.directory))
+    if path.endswith(".enc") and not args.key_file and not os.environ.get("POLYPROF_STORE_KEY"):
+        raise SystemExit("polyprof store show: %s is encrypted: pass --key-file or set POLYPROF_STORE_KEY" % path)
     try:
-        prof = load(path)
-    except (OSError, ValueError) as e:
+        prof = store.read(path)
+    except (OSError, ValueError, _native.PolyprofError) as e:
         raise SystemExit("polyprof store show: %s" % e)
     sys.stdout.write("%s\n" % path)
     sys.stdout.write(prof.report(args.n))
@@ -242,6 +244,8 @@ def build_parser():
     st.add_argument("--max-age", default=None, help="prune: remove profiles older than this, e.g. 7d (default 7d)")
     st.add_argument("--max-bytes", default=None, help="prune: keep at most this much, e.g. 1g (default 1g)")
     st.add_argument("-n", type=int, default=20, help="show: how many functions (default 20)")
+    st.add_argument("--key-file", default=None,
+                    help="the store's key for encrypted profiles (default: $POLYPROF_STORE_KEY)")
     st.set_defaults(func=cmd_store)
     fg = sub.add_parser("flamegraph", help="an interactive flame graph (one self-contained HTML file) of a profile")
     fg.add_argument("profile")

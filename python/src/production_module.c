@@ -50,6 +50,8 @@ static PyObject *options_dict(const pp_options *o)
     ok &= set_item(d, "store_max_bytes", PyUnicode_FromString(buf)) == 0;
     if (o->service[0])
         ok &= set_item(d, "service", PyUnicode_FromString(o->service)) == 0;
+    if (o->store_key_file[0])
+        ok &= set_item(d, "store_key_file", PyUnicode_FromString(o->store_key_file)) == 0;
     if (!ok) {
         Py_DECREF(d);
         return NULL;
@@ -250,9 +252,10 @@ static PyObject *store_list(StoreObject *self, PyObject *unused)
     }
     PyObject *out = PyList_New(n);
     for (int i = 0; out && i < n; i++) {
-        PyObject *e = Py_BuildValue("{s:s,s:s,s:s,s:s,s:d,s:K}", "file", v[i].file, "service", v[i].service, "type",
-                                    v[i].type, "trigger", v[i].trigger, "start", v[i].start_unix_ns / 1e9, "bytes",
-                                    (unsigned long long)v[i].bytes);
+        PyObject *e = Py_BuildValue("{s:s,s:s,s:s,s:s,s:d,s:K,s:O}", "file", v[i].file, "service", v[i].service,
+                                    "type", v[i].type, "trigger", v[i].trigger, "start", v[i].start_unix_ns / 1e9,
+                                    "bytes", (unsigned long long)v[i].bytes, "encrypted",
+                                    v[i].encrypted ? Py_True : Py_False);
         if (!e) {
             Py_CLEAR(out);
             break;
@@ -295,8 +298,28 @@ static PyObject *store_put(StoreObject *self, PyObject *args)
     return PyUnicode_FromString(path);
 }
 
+/* read(file) -> Profile: a name from list() or a path; decrypted with the
+ * store's key when encrypted. */
+static PyObject *store_read(StoreObject *self, PyObject *args)
+{
+    const char *file;
+    if (!PyArg_ParseTuple(args, "s:read", &file))
+        return NULL;
+    char err[ERR_LEN];
+    pp_profile *p;
+    Py_BEGIN_ALLOW_THREADS p = pp_store_read(self->store, file, err, sizeof err);
+    Py_END_ALLOW_THREADS if (!p)
+    {
+        PyErr_SetString(PolyprofError, err);
+        return NULL;
+    }
+    return wrap_profile(p);
+}
+
 static PyMethodDef store_methods[] = {
-    {"list", (PyCFunction)store_list, METH_NOARGS, "list() -> [{file, service, type, trigger, start, bytes}] oldest first"},
+    {"list", (PyCFunction)store_list, METH_NOARGS,
+     "list() -> [{file, service, type, trigger, start, bytes, encrypted}] oldest first"},
+    {"read", (PyCFunction)store_read, METH_VARARGS, "read(file) -> Profile, decrypted when encrypted"},
     {"prune", (PyCFunction)store_prune, METH_VARARGS, "prune(now=None) -> files removed by retention"},
     {"put", (PyCFunction)store_put, METH_VARARGS, "put(profile, service, type, trigger, start) -> path"},
     {NULL, NULL, 0, NULL},
@@ -311,21 +334,23 @@ static PyTypeObject StoreType = {
     .tp_methods = store_methods,
 };
 
-/* store_open(dir, max_age_s=0, max_bytes=0) -> Store (0: no limit) */
+/* store_open(dir, max_age_s=0, max_bytes=0, key_file=None) -> Store (0: no
+ * limit). Encrypts with the key of key_file, else of $POLYPROF_STORE_KEY. */
 static PyObject *mod_store_open(PyObject *m, PyObject *args)
 {
     (void)m;
     const char *dir;
     double max_age = 0;
     unsigned long long max_bytes = 0;
-    if (!PyArg_ParseTuple(args, "s|dK:store_open", &dir, &max_age, &max_bytes))
+    const char *key_file = NULL;
+    if (!PyArg_ParseTuple(args, "s|dKz:store_open", &dir, &max_age, &max_bytes, &key_file))
         return NULL;
     if (max_age < 0) {
         PyErr_SetString(PyExc_ValueError, "store_open: max_age_s must not be negative");
         return NULL;
     }
     char err[ERR_LEN];
-    pp_store *s = pp_store_open(dir, (uint64_t)(max_age * 1e9), max_bytes, err, sizeof err);
+    pp_store *s = pp_store_open_keyed(dir, (uint64_t)(max_age * 1e9), max_bytes, key_file, err, sizeof err);
     if (!s) {
         PyErr_SetString(PolyprofError, err);
         return NULL;
