@@ -412,6 +412,8 @@ PP_API pp_store *pp_store_open_keyed(const char *dir, uint64_t max_age_ns, uint6
  * valid, without keeping it: 1 yes, 0 none, -1 err names the source. For
  * entry points that open their store later but must fail at start. */
 PP_API int pp_store_key_check(const char *key_file, char *err, size_t errlen);
+/* 1 when puts encrypt (the store has a key). */
+PP_API int pp_store_encrypts(const pp_store *s);
 /* Wipes the key, if any. */
 PP_API void pp_store_close(pp_store *s);
 /* Writes p; path_out (optional) gets the file's path. Then enforces retention. */

@@ -252,8 +252,8 @@ static int on_trigger_done(void *ctx, pp_profile *p, const pp_capture_info *info
     pp_endpoint *e = ctx;
     char err[512] = "", path[PP_PATH_MAX] = "";
     pp_profile_add_metadata(p, "trigger=manual");
-    pp_store *s = pp_store_open(e->options.store, e->options.store_max_age_ns, e->options.store_max_bytes, err,
-                                sizeof err);
+    pp_store *s = pp_store_open_keyed(e->options.store, e->options.store_max_age_ns, e->options.store_max_bytes,
+                                      e->options.store_key_file, err, sizeof err);
     int rc = s ? pp_store_put(s, p, e->service, "cpu", "manual", info->start_unix_ns, path, sizeof path, err,
                               sizeof err)
                : -1;
@@ -476,8 +476,9 @@ static enum MHD_Result route_trigger(pp_endpoint *e, struct MHD_Connection *conn
     }
     char err[512];
     /* Fail now, not after the capture, when the store cannot be written. */
-    pp_store *s = pp_store_open(e->options.store, e->options.store_max_age_ns, e->options.store_max_bytes, err,
-                                sizeof err);
+    pp_store *s = pp_store_open_keyed(e->options.store, e->options.store_max_age_ns, e->options.store_max_bytes,
+                                      e->options.store_key_file, err, sizeof err);
+    int encrypted = s && pp_store_encrypts(s);
     pp_store_close(s);
     pp_options o = capture_options(e, seconds);
     pp_capture *c = s ? pp_capture_start(&o, on_trigger_done, e, err, sizeof err) : NULL;
@@ -498,7 +499,7 @@ static enum MHD_Result route_trigger(pp_endpoint *e, struct MHD_Connection *conn
     json_string(&b, dir);
     pp_buf_append_str(&b, ", \"file_pattern\": ");
     char pattern[256];
-    snprintf(pattern, sizeof pattern, "%s_cpu_<UTC start>_manual.pb.gz", e->service);
+    snprintf(pattern, sizeof pattern, "%s_cpu_<UTC start>_manual.pb.gz%s", e->service, encrypted ? ".enc" : "");
     json_string(&b, pattern);
     pp_buf_append_str(&b, ", \"status_url\": \"/polyprof/status\"}\n");
     return send_json(conn, MHD_HTTP_ACCEPTED, &b);

@@ -97,6 +97,8 @@ int pp_store_key_check(const char *key_file, char *err, size_t errlen)
     return rc;
 }
 
+int pp_store_encrypts(const pp_store *s) { return s && s->has_key; }
+
 void pp_store_close(pp_store *s)
 {
     if (!s)
