@@ -629,7 +629,7 @@ static PyMethodDef production_methods[] = {
     {"env_config", mod_env_config, METH_NOARGS, "env_config() -> {enabled, options, warnings}; ValueError"},
     {"continuous_start", (PyCFunction)(void (*)(void))mod_continuous_start, METH_VARARGS | METH_KEYWORDS,
      "continuous_start(options, exporter=None) -> Continuous"},
-    {"store_open", mod_store_open, METH_VARARGS, "store_open(dir, max_age_s=0, max_bytes=0) -> Store"},
+    {"store_open", mod_store_open, METH_VARARGS, "store_open(dir, max_age_s=0, max_bytes=0, key_file=None) -> Store"},
     {NULL, NULL, 0, NULL},
 };
 
