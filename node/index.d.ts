@@ -7,9 +7,11 @@
  * tick whether it runs or waits. JavaScript frames come from the main thread
  * and from each worker that has loaded polyprof. 'v8': V8's CpuProfiler
  * samples the JavaScript thread that started the profile (wall time,
- * JavaScript frames only).
+ * JavaScript frames only). 'alloc': V8's sampling heap profiler on this
+ * thread's heap: alloc_objects, alloc_space, inuse_objects, inuse_space
+ * (JavaScript frames only).
  */
-export type Mode = 'cpu' | 'wall' | 'v8';
+export type Mode = 'cpu' | 'wall' | 'v8' | 'alloc';
 
 export interface StartOptions {
   /** Sampling period in milliseconds (default 10; at least 0.1). */
@@ -20,12 +22,14 @@ export interface StartOptions {
   native?: boolean;
   /** Stop collecting after this long; stop() still returns the profile. 0 or absent: until stop(). */
   durationSeconds?: number;
+  /** Mode 'alloc': mean bytes between samples, a number or a size such as '512k' (default 512k). */
+  allocInterval?: number | string;
   /** Everything else in the core's option grammar, e.g. 'memory=32m,cpu_budget=1%'. */
   options?: string;
 }
 
 /** Output format names; by default the file suffix picks one. */
-export type Format = 'pprof' | 'collapsed' | 'folded' | 'text' | 'top' | 'cpuprofile';
+export type Format = 'pprof' | 'collapsed' | 'folded' | 'text' | 'top' | 'cpuprofile' | 'html';
 
 export interface ProfileOptions {
   /** Write the profile here when fn settles (the suffix picks the format). */
@@ -34,6 +38,7 @@ export interface ProfileOptions {
   intervalMs?: number;
   mode?: Mode;
   native?: boolean;
+  allocInterval?: number | string;
 }
 
 export interface EndpointOptions {
@@ -110,7 +115,16 @@ export class Profile {
 /** Misuse: double start, stop without start, bad options or formats, a second session in another mode. */
 export class PolyprofError extends Error {}
 
-export function start(options?: StartOptions): void;
+/** What start() returns. */
+export interface Session {
+  readonly mode: Mode;
+  /** Stops this session and returns its profile. */
+  stop(): Profile;
+}
+
+/** One CPU session (cpu, wall or v8) and one allocation session may run at once. */
+export function start(options?: StartOptions): Session;
+/** Stops the one session start() started (with two running, stop each through its Session). */
 export function stop(): Profile;
 export function isRunning(): boolean;
 /** Profiles one call of fn and resolves to its Profile (written to options.output if given). */
@@ -139,8 +153,11 @@ export interface ContinuousOptions {
   exporter?: (profile: Profile, metadata: WindowMetadata) => unknown;
   /** Store directory or Store (default $POLYPROF_STORE or ./profiles). */
   store?: string | Store;
-  mode?: 'cpu' | 'wall';
+  /** 'alloc': this thread's sampled allocations per window (stored with type "alloc"). */
+  mode?: 'cpu' | 'wall' | 'alloc';
   native?: boolean;
+  /** Mode 'alloc': mean bytes between samples (default 512k). */
+  allocInterval?: number | string;
   /** Names stored files (default: the program's name). */
   service?: string;
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 'use strict';
 // polyprof command line for Node programs:
-//   polyprof record [-o out.pb.gz] [--interval 10ms] [--duration 30s] [--format F] -- node [node flags] app.js [args]
+//   polyprof record [-o out.pb.gz] [--interval 10ms] [--duration 30s] [--mode cpu|wall|v8|alloc]
+//                   [--alloc-interval 512k] [--format F] -- node [node flags] app.js [args]
 //   polyprof top profile.pb.gz [-n 20] [--sample-index wall]
 //   polyprof store list|show [-1|FILE] [--store DIR] [--key-file PATH] [-n 20]
 const path = require('path');
 const { spawn } = require('child_process');
 
 const USAGE = `usage:
-  polyprof record [-o OUT] [--interval 10ms] [--duration 30s] [--mode cpu|wall|v8] [--format F] -- node [flags] app.js [args]
-      runs the program with the profiler preloaded; the output suffix picks the format
+  polyprof record [-o OUT] [--interval 10ms] [--duration 30s] [--mode cpu|wall|v8|alloc] [--alloc-interval 512k]
+                  [--format F] -- node [flags] app.js [args]
+      runs the program with the profiler preloaded; the output suffix picks the format;
+      --mode alloc samples the main thread's allocations, one per --alloc-interval bytes on average
       (.pb.gz/.pprof pprof, .folded collapsed stacks, .top text report, .cpuprofile Chrome DevTools, .html flame graph)
   polyprof top PROFILE [-n 20] [--sample-index NAME]
       the hottest functions of a pprof profile
@@ -74,7 +77,15 @@ function splitNodeCommand(cmd) {
 function record(argv) {
   const { opts, rest } = parseArgs(
     argv,
-    { '-o': 'output', '--output': 'output', '--interval': 'interval', '--duration': 'duration', '--mode': 'mode', '--format': 'format' },
+    {
+      '-o': 'output',
+      '--output': 'output',
+      '--interval': 'interval',
+      '--duration': 'duration',
+      '--mode': 'mode',
+      '--alloc-interval': 'allocInterval',
+      '--format': 'format',
+    },
     'record',
   );
   const native = require('./native');
@@ -85,8 +96,15 @@ function record(argv) {
   const core = { interval: opts.interval ?? '10ms' };
   if (opts.duration !== undefined) core.duration = opts.duration;
   try {
+    if (opts.allocInterval !== undefined && mode !== 'alloc') {
+      throw new Error('--alloc-interval needs --mode alloc');
+    }
     if (mode === 'v8') {
       core.native = 'false';
+    } else if (mode === 'alloc') {
+      delete core.interval;
+      core.event = 'alloc';
+      if (opts.allocInterval !== undefined) core.alloc_interval = opts.allocInterval;
     } else {
       native.parseOptions({ event: mode }); // the core's message for a bad mode
       Object.assign(core, { event: mode, native: 'true', signal: DEFAULT_SIGNAL });

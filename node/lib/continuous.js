@@ -67,19 +67,69 @@ class Store {
   }
 }
 
+// Mode 'alloc' windows: V8's heap profiler answers on the JavaScript thread
+// only, so the windows are cut by a timer on the event loop (unref'd), not
+// by the core's continuous thread; each window is the allocations sampled
+// in it plus what is still alive of those sampled since the start.
+class AllocWindows {
+  constructor(core, exporter) {
+    this.core = core;
+    this.exporter = exporter;
+    this.handle = native.allocStart(core);
+    this.index = 0;
+    this.start = Date.now() / 1000;
+    const windowMs = native.parseOptions(core).windowNs / 1e6;
+    this.timer = setInterval(() => this.cut(), windowMs);
+    this.timer.unref(); // never keeps the program alive
+  }
+
+  cut() {
+    const start = this.start;
+    this.start = Date.now() / 1000;
+    const md = { trigger: 'continuous', window: this.index++, start, end: this.start };
+    try {
+      if (this.exporter) this.exporter(native.allocRotate(this.handle), md);
+      else native.allocStoreWindow(this.handle, this.core);
+    } catch (e) {
+      report(e);
+    }
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.cut(); // the last, partial window
+    native.allocStop(this.handle);
+  }
+
+  windows() {
+    return this.index;
+  }
+}
+
 /**
  * Always-on profiling at a low rate: one profile per window, handed to
  * `exporter(profile, metadata)` (metadata: trigger, window, start, end) on
- * the event loop, or written to the local store. Samples the whole process
- * (one sampler: other sessions share it and must use the same mode).
+ * the event loop, or written to the local store. Modes 'cpu' and 'wall'
+ * sample the whole process (one sampler: other sessions share it and must
+ * use the same mode); mode 'alloc' samples this thread's allocations
+ * (stored with type "alloc").
  */
 class ContinuousProfiler {
-  constructor({ intervalMs = 100, windowSeconds = 60, exporter, store, mode = 'cpu', native: withNative = true, service } = {}) {
+  constructor({
+    intervalMs = 100,
+    windowSeconds = 60,
+    exporter,
+    store,
+    mode = 'cpu',
+    native: withNative = mode !== 'alloc',
+    allocInterval,
+    service,
+  } = {}) {
     if (exporter !== undefined && exporter !== null && typeof exporter !== 'function') {
       throw new TypeError('exporter must be a function (profile, metadata) => {}');
     }
-    if (mode === 'v8') throw new PolyprofError("ContinuousProfiler samples with signals: mode 'cpu' or 'wall'");
-    const { core } = fromUserOptions({ intervalMs, mode, native: withNative }, 'ContinuousProfiler');
+    if (mode === 'v8') throw new PolyprofError("ContinuousProfiler samples with signals or V8's heap profiler: mode 'cpu', 'wall' or 'alloc'");
+    const { core } = fromUserOptions({ intervalMs, mode, native: withNative, allocInterval }, 'ContinuousProfiler');
     if (typeof windowSeconds !== 'number' || !Number.isFinite(windowSeconds)) {
       throw new TypeError(`ContinuousProfiler: windowSeconds must be a number, not ${JSON.stringify(windowSeconds)}`);
     }
@@ -122,7 +172,11 @@ class ContinuousProfiler {
       };
     }
     try {
-      this._handle = native.continuousStart(this._core, exporter);
+      if (this._core.event === 'alloc') {
+        this._handle = new AllocWindows(this._core, exporter ?? null);
+      } else {
+        this._handle = native.continuousStart(this._core, exporter);
+      }
     } catch (e) {
       throw new PolyprofError(e.message);
     }
@@ -133,7 +187,8 @@ class ContinuousProfiler {
   stop() {
     const h = this._handle;
     this._handle = null;
-    if (h) native.continuousStop(h);
+    if (h instanceof AllocWindows) h.stop();
+    else if (h) native.continuousStop(h);
   }
 
   get running() {
@@ -142,6 +197,7 @@ class ContinuousProfiler {
 
   /** Windows exported so far. */
   get windows() {
+    if (this._handle instanceof AllocWindows) return this._handle.windows();
     return this._handle ? native.continuousWindows(this._handle) : 0;
   }
 }

@@ -2,7 +2,8 @@
 // The JavaScript option objects -> the core's option keys. Validation is the
 // core's (pp_options_set through the addon): this file only names the
 // JavaScript argument in front of the core's message, and knows the one
-// Node-only mode, 'v8'.
+// Node-only mode, 'v8'. Mode 'alloc' is the core's event=alloc, sampled by
+// V8's sampling heap profiler (heap_sampler.cc).
 const native = require('./native');
 
 class PolyprofError extends Error {
@@ -12,7 +13,7 @@ class PolyprofError extends Error {
   }
 }
 
-const MODES = ['cpu', 'wall', 'v8'];
+const MODES = ['cpu', 'wall', 'v8', 'alloc'];
 const DEFAULT_MODE = 'cpu';
 // V8's own CPU profiler (the inspector, node --cpu-prof, mode 'v8') owns
 // SIGPROF; the signal-based modes use another signal so both can run.
@@ -31,11 +32,16 @@ function isNumber(v) {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-// {intervalMs, mode, native, durationSeconds} -> {mode, core: {key: value}}:
+// {intervalMs, mode, native, durationSeconds, allocInterval} -> {mode, core: {key: value}}:
 // mode 'cpu' (default) or 'wall' is the core's signal-based sampler with
-// native frames unless native: false; mode 'v8' is V8's CpuProfiler.
+// native frames unless native: false; mode 'v8' is V8's CpuProfiler; mode
+// 'alloc' is V8's sampling heap profiler, one sample per allocInterval bytes.
 // `allowed` lists the option names the caller accepts (unknown ones are typos).
-function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native', 'durationSeconds', 'options']) {
+function fromUserOptions(
+  opts,
+  where,
+  allowed = ['intervalMs', 'mode', 'native', 'durationSeconds', 'allocInterval', 'options'],
+) {
   if (opts === undefined || opts === null) opts = {};
   if (typeof opts !== 'object') throw new TypeError(`${where}: options must be an object, not ${typeof opts}`);
   for (const k of Object.keys(opts)) {
@@ -70,6 +76,10 @@ function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native',
   core.interval = `${intervalMs}ms`;
   checkKey('intervalMs', intervalMs, 'interval', core.interval);
   if (typeof mode !== 'string') throw new TypeError(`${where}: mode must be one of ${MODES.join(', ')}`);
+  if (mode === 'alloc') return allocOptions(opts, where, core, durationSeconds);
+  if (opts.allocInterval !== undefined) {
+    throw new PolyprofError(`${where}: allocInterval needs mode 'alloc' (allocation profiling)`);
+  }
   if (mode !== 'v8') {
     // The core's grammar knows cpu and wall; 'v8' is this bridge's.
     checkKey('mode', mode, 'event', mode, " (or 'v8': V8's CpuProfiler, Node only)");
@@ -89,6 +99,11 @@ function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native',
   } else {
     core.native = opts.native === false ? 'false' : 'true';
   }
+  setDuration(where, core, durationSeconds);
+  return { mode, core };
+}
+
+function setDuration(where, core, durationSeconds) {
   if (durationSeconds !== undefined && durationSeconds !== null) {
     if (!isNumber(durationSeconds) || durationSeconds < 0) {
       throw new PolyprofError(
@@ -98,7 +113,31 @@ function fromUserOptions(opts, where, allowed = ['intervalMs', 'mode', 'native',
     core.duration = `${durationSeconds}s`;
     checkKey('durationSeconds', durationSeconds, 'duration', core.duration);
   }
-  return { mode, core };
+}
+
+// Mode 'alloc': allocInterval (bytes, or a size such as '512k') is the core's
+// alloc_interval; intervalMs means nothing here and native frames are not
+// recorded (V8 reports JavaScript frames only).
+function allocOptions(opts, where, core, durationSeconds) {
+  delete core.interval;
+  core.event = 'alloc';
+  if (opts.native) {
+    throw new PolyprofError(
+      "native: true needs signal-based sampling (mode 'cpu' or 'wall'); mode 'alloc' records JavaScript frames only",
+    );
+  }
+  const { allocInterval } = opts;
+  if (allocInterval !== undefined && allocInterval !== null) {
+    if (!(typeof allocInterval === 'string' || (isNumber(allocInterval) && Number.isInteger(allocInterval)))) {
+      throw new TypeError(
+        `${where}: allocInterval must be a number of bytes or a size such as '512k', not ${JSON.stringify(allocInterval)}`,
+      );
+    }
+    core.alloc_interval = String(allocInterval);
+    checkKey('allocInterval', allocInterval, 'alloc_interval', core.alloc_interval);
+  }
+  setDuration(where, core, durationSeconds);
+  return { mode: 'alloc', core };
 }
 
 // Core keys -> what a session needs; `spec` is the core's canonical option line.

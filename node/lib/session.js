@@ -1,10 +1,13 @@
 'use strict';
-// start()/stop() and profile() over two kinds of session:
+// start()/stop() and profile() over three kinds of session:
 //  - modes 'cpu' and 'wall': the core's signal-based sampler. It samples the
 //    whole process: every thread, with native frames, and the JavaScript
 //    frames of every isolate that has loaded polyprof (the main thread, and
 //    workers that require('polyprof') or run under `polyprof record`).
 //  - mode 'v8': V8's CpuProfiler on the isolate that started it.
+//  - mode 'alloc': V8's sampling heap profiler on the isolate that started
+//    it (each worker has its own heap). It runs next to one of the others:
+//    start() keeps one CPU session and one allocation session at a time.
 const fs = require('fs');
 const path = require('path');
 const { isMainThread, threadId } = require('worker_threads');
@@ -14,21 +17,10 @@ const { Profile, formatOf } = require('./profile');
 
 const THREAD_NAME = isMainThread ? 'main' : `worker ${threadId}`;
 
-class V8Session {
-  /** @param {object} core options in the core's keys (validated again by the core) */
-  constructor(core) {
-    this.settings = resolve(core);
-    // V8 runs side-by-side profiles at multiples of the first one's interval:
-    // the metadata says what it uses.
-    const [id, intervalUs] = native.v8Start(this.settings.intervalUs);
-    this.id = id;
-    this.settings.spec = v8Spec(intervalUs, this.settings.durationUs);
-    this.result = null;
-    this.error = null;
-    this.timer = null;
-  }
-
-  /** Stops the V8 profile once when its duration is over, keeping the result for stop(). */
+// Sessions the addon does not stop by itself at their duration: a timer
+// does, keeping the result for stop().
+class TimedSession {
+  /** Stops the profile once when its duration is over, keeping the result for stop(). */
   stopAfterDuration() {
     if (this.settings.durationUs <= 0) return;
     this.timer = setTimeout(() => {
@@ -39,6 +31,22 @@ class V8Session {
       }
     }, this.settings.durationUs / 1000);
     this.timer.unref(); // never keeps the program alive
+  }
+}
+
+class V8Session extends TimedSession {
+  /** @param {object} core options in the core's keys (validated again by the core) */
+  constructor(core) {
+    super();
+    this.settings = resolve(core);
+    // V8 runs side-by-side profiles at multiples of the first one's interval:
+    // the metadata says what it uses.
+    const [id, intervalUs] = native.v8Start(this.settings.intervalUs);
+    this.id = id;
+    this.settings.spec = v8Spec(intervalUs, this.settings.durationUs);
+    this.result = null;
+    this.error = null;
+    this.timer = null;
   }
 
   /**
@@ -85,8 +93,35 @@ class CoreSession {
   }
 }
 
+class AllocSession extends TimedSession {
+  /** @param {object} core options in the core's keys, event=alloc */
+  constructor(core) {
+    super();
+    this.settings = resolve(core);
+    try {
+      this.handle = native.allocStart(core);
+    } catch (e) {
+      throw new PolyprofError(e.message); // e.g. alloc_interval unlike the running allocation profile's
+    }
+    this.result = null;
+    this.error = null;
+    this.timer = null;
+  }
+
+  stop(endpoint) {
+    if (endpoint) throw new PolyprofError('endpoint filtering needs mode v8');
+    if (this.error) throw this.error;
+    if (!this.result) {
+      if (this.timer) clearTimeout(this.timer);
+      this.result = native.allocStop(this.handle);
+    }
+    return this.result;
+  }
+}
+
 /** A session of the kind the options ask for (`new Session(core)` works too). */
 function Session(core) {
+  if (core && core.event === 'alloc') return new AllocSession(core);
   return core && core.event ? new CoreSession(core) : new V8Session(core);
 }
 
@@ -112,35 +147,74 @@ function checkOutputPath(output, format) {
   formatOf(output, format);
 }
 
-let userSession = null;
+// What start() runs: at most one CPU session (cpu, wall or v8) and one
+// allocation session, by kind.
+const userSessions = new Map();
+const kindOf = (mode) => (mode === 'alloc' ? 'alloc' : 'cpu');
+
+/** What start() returns: stops its own session. */
+class RunningSession {
+  constructor(kind, mode, session) {
+    this.kind = kind;
+    this.mode = mode;
+    this._session = session;
+  }
+
+  /** Stops this session and returns its Profile. */
+  stop() {
+    if (userSessions.get(this.kind) !== this) {
+      throw new PolyprofError(`this ${this.mode} profile was already stopped`);
+    }
+    userSessions.delete(this.kind);
+    return new Profile(this._session.stop());
+  }
+}
 
 /**
  * Starts profiling. Options: intervalMs (default 10), mode ('cpu' default:
  * CPU time of every thread; 'wall': every thread whether running or
- * waiting; 'v8': V8's CpuProfiler on this thread only), native (native
- * frames, default true; modes cpu and wall), durationSeconds (stop
- * collecting after this long; stop() still returns the profile).
+ * waiting; 'v8': V8's CpuProfiler on this thread only; 'alloc': sampled
+ * allocations of this thread's heap), native (native frames, default true;
+ * modes cpu and wall), allocInterval (mode alloc: mean bytes between
+ * samples, default 512k), durationSeconds (stop collecting after this long;
+ * stop() still returns the profile). One CPU and one allocation session may
+ * run at once; the returned session's stop() ends it.
  */
 function start(opts) {
-  const { core } = fromUserOptions(opts, 'polyprof.start()');
-  if (userSession) {
-    throw new PolyprofError('polyprof.start() called twice: the profiler is already running; call polyprof.stop() first');
+  const { mode, core } = fromUserOptions(opts, 'polyprof.start()');
+  const kind = kindOf(mode);
+  if (userSessions.has(kind)) {
+    throw new PolyprofError(
+      kind === 'alloc'
+        ? "polyprof.start({ mode: 'alloc' }) called twice: an allocation profile is already running; stop it first"
+        : 'polyprof.start() called twice: the profiler is already running; call polyprof.stop() first',
+    );
   }
   const s = new Session(core);
   s.stopAfterDuration();
-  userSession = s;
+  const running = new RunningSession(kind, mode, s);
+  userSessions.set(kind, running);
+  return running;
 }
 
-/** Stops the profiling started by start() and returns its Profile. */
+/**
+ * Stops the profiling started by start() and returns its Profile. With a
+ * CPU and an allocation session running, stop each through the session
+ * start() returned.
+ */
 function stop() {
-  const s = userSession;
-  if (!s) throw new PolyprofError('polyprof.stop() called without polyprof.start()');
-  userSession = null;
-  return new Profile(s.stop());
+  if (userSessions.size === 0) throw new PolyprofError('polyprof.stop() called without polyprof.start()');
+  if (userSessions.size > 1) {
+    const modes = [...userSessions.values()].map((s) => s.mode).join(' and ');
+    throw new PolyprofError(
+      `polyprof.stop(): two profiles run (${modes}); call stop() on the session each polyprof.start() returned`,
+    );
+  }
+  return userSessions.values().next().value.stop();
 }
 
 function isRunning() {
-  return userSession !== null;
+  return userSessions.size > 0;
 }
 
 /**
@@ -153,7 +227,7 @@ async function profile(fn, opts) {
     throw new TypeError('polyprof.profile(fn, options): options must be an object');
   }
   const { output, format, ...rest } = opts ?? {};
-  const { core } = fromUserOptions(rest, 'polyprof.profile()', ['intervalMs', 'mode', 'native']);
+  const { core } = fromUserOptions(rest, 'polyprof.profile()', ['intervalMs', 'mode', 'native', 'allocInterval']);
   if (output !== undefined && output !== null) checkOutputPath(output, format);
   const s = new Session(core);
   let failed = false;

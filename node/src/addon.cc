@@ -16,10 +16,6 @@ namespace {
 
 constexpr size_t kErrLen = 512;
 
-struct Addon* AddonOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  return static_cast<Addon*>(args.Data().As<v8::External>()->Value());
-}
-
 std::string Utf8(v8::Isolate* isolate, v8::Local<v8::Value> v) {
   v8::String::Utf8Value s(isolate, v);
   return *s ? std::string(*s, static_cast<size_t>(s.length())) : std::string();
@@ -268,7 +264,7 @@ void ProfileConstruct(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
 // ------------------------------------------------------------------ module functions
 
-// parseOptions({key: value, ...}) -> {spec, intervalNs, durationNs, native}:
+// parseOptions({key: value, ...}) -> {spec, intervalNs, durationNs, native, windowNs}:
 // every key through pp_options_set, so values never need escaping and a bad
 // one fails with the core's message naming the key.
 void ParseOptions(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -295,7 +291,8 @@ void ParseOptions(const v8::FunctionCallbackInfo<v8::Value>& args) {
           .IsNothing() ||
       out->Set(ctx, Str(isolate, "durationNs"), v8::Number::New(isolate, static_cast<double>(o.duration_ns)))
           .IsNothing() ||
-      out->Set(ctx, Str(isolate, "native"), v8::Boolean::New(isolate, o.native != 0)).IsNothing())
+      out->Set(ctx, Str(isolate, "native"), v8::Boolean::New(isolate, o.native != 0)).IsNothing() ||
+      out->Set(ctx, Str(isolate, "windowNs"), v8::Number::New(isolate, static_cast<double>(o.window_ns))).IsNothing())
     return;
   args.GetReturnValue().Set(out);
 }
@@ -331,6 +328,7 @@ void DecodePprof(const v8::FunctionCallbackInfo<v8::Value>& args) {
 void Teardown(void* arg) {
   auto* addon = static_cast<Addon*>(arg);
   V8Teardown(addon);
+  AllocTeardown(addon);
   StopContinuous(addon);
   UnregisterIsolate(addon);
   // Weak callbacks do not run once the environment is gone: free what the
@@ -431,6 +429,10 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   SetMethod(context, exports, data, "v8Start", V8Start);
   SetMethod(context, exports, data, "v8Stop", V8Stop);
   SetMethod(context, exports, data, "functionLocation", FunctionLocation);
+  SetMethod(context, exports, data, "allocStart", AllocStart);
+  SetMethod(context, exports, data, "allocStop", AllocStop);
+  SetMethod(context, exports, data, "allocRotate", AllocRotate);
+  SetMethod(context, exports, data, "allocStoreWindow", AllocStoreWindow);
   SetMethod(context, exports, data, "register", Register);
   SetMethod(context, exports, data, "coreStart", CoreStart);
   SetMethod(context, exports, data, "coreStop", CoreStop);

@@ -15,6 +15,8 @@
 #include <v8-profiler.h>
 #include <v8.h>
 
+#include <time.h>
+
 #include <cstdint>
 #include <unordered_set>
 #include <vector>
@@ -24,6 +26,7 @@
 namespace polyprof_node {
 
 struct ProfileHandle;
+struct HeapSampler;
 
 // One V8 CpuProfiler session started by v8Start.
 struct V8Session {
@@ -49,11 +52,28 @@ struct Addon {
   std::unordered_set<pp_collector*> collectors;  // started here, not stopped yet
   std::unordered_set<void*> continuous;           // production.cc's running handles
   std::unordered_set<void*> captures;             // production.cc's timed captures
+  // mode 'alloc': V8's sampling heap profiler and its collectors (heap_sampler.cc)
+  HeapSampler* heap = nullptr;
 };
+
+// The environment's state, bound to every function the module exports.
+inline Addon* AddonOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  return static_cast<Addon*>(args.Data().As<v8::External>()->Value());
+}
+
+// CLOCK_REALTIME in ns: profiles' start times.
+inline int64_t RealtimeNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 void ThrowError(v8::Isolate* isolate, const char* message);
 void ThrowTypeError(v8::Isolate* isolate, const char* message);
 v8::Local<v8::String> Str(v8::Isolate* isolate, const char* s);
+// {key: value} -> options on top of the defaults, each key through
+// pp_options_set; false with the core's message thrown.
+bool OptionsFrom(v8::Isolate* isolate, v8::Local<v8::Value> v, pp_options* o);
 // Wraps p in a new JS Profile object; takes ownership (frees p on failure).
 // Throws and returns an empty handle when p is NULL (out of memory).
 v8::MaybeLocal<v8::Object> WrapProfile(Addon* addon, pp_profile* p);
@@ -73,6 +93,14 @@ void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> ex
                                            const char*, v8::FunctionCallback));
 // Environment teardown: stops this environment's continuous profilers.
 void StopContinuous(Addon* addon);
+
+// heap_sampler.cc: mode 'alloc'
+void AllocStart(const v8::FunctionCallbackInfo<v8::Value>& args);
+void AllocStop(const v8::FunctionCallbackInfo<v8::Value>& args);
+void AllocRotate(const v8::FunctionCallbackInfo<v8::Value>& args);
+void AllocStoreWindow(const v8::FunctionCallbackInfo<v8::Value>& args);
+// Environment teardown: stops V8's sampling heap profiler, frees the collectors.
+void AllocTeardown(Addon* addon);
 
 // signal_sampler.cc
 void Register(const v8::FunctionCallbackInfo<v8::Value>& args);

@@ -21,10 +21,6 @@ namespace {
 
 constexpr size_t kErrLen = 512;
 
-Addon* AddonOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  return static_cast<Addon*>(args.Data().As<v8::External>()->Value());
-}
-
 const char* RealGetenv(const char* name) { return getenv(name); }
 
 bool SetStr(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char* k, const std::string& v) {
@@ -41,7 +37,8 @@ bool SetNum(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char* k, 
 v8::Local<v8::Object> OptionsObject(v8::Local<v8::Context> ctx, const pp_options& o) {
   v8::Local<v8::Object> out = v8::Object::New(ctx->GetIsolate());
   auto ns = [](uint64_t v) { return std::to_string(v) + "ns"; };
-  SetStr(ctx, out, "event", o.mode == PP_MODE_WALL ? "wall" : "cpu");
+  SetStr(ctx, out, "event", o.mode == PP_MODE_WALL ? "wall" : o.mode == PP_MODE_ALLOC ? "alloc" : "cpu");
+  SetStr(ctx, out, "alloc_interval", std::to_string(o.alloc_interval));
   SetStr(ctx, out, "interval", ns(o.interval_ns));
   SetStr(ctx, out, "duration", ns(o.duration_ns));
   SetStr(ctx, out, "native", o.native ? "true" : "false");
@@ -54,31 +51,6 @@ v8::Local<v8::Object> OptionsObject(v8::Local<v8::Context> ctx, const pp_options
   if (o.service[0]) SetStr(ctx, out, "service", o.service);
   if (o.store_key_file[0]) SetStr(ctx, out, "store_key_file", o.store_key_file);
   return out;
-}
-
-// {key: value} -> options, each key through pp_options_set.
-bool OptionsFrom(v8::Isolate* isolate, v8::Local<v8::Value> v, pp_options* o) {
-  pp_options_default(o);
-  if (v->IsUndefined() || v->IsNull()) return true;
-  if (!v->IsObject()) {
-    ThrowTypeError(isolate, "options must be an object {key: value}");
-    return false;
-  }
-  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
-  v8::Local<v8::Object> obj = v.As<v8::Object>();
-  v8::Local<v8::Array> keys;
-  if (!obj->GetOwnPropertyNames(ctx).ToLocal(&keys)) return false;
-  char err[kErrLen];
-  for (uint32_t i = 0; i < keys->Length(); i++) {
-    v8::Local<v8::Value> k, val;
-    if (!keys->Get(ctx, i).ToLocal(&k) || !obj->Get(ctx, k).ToLocal(&val)) return false;
-    v8::String::Utf8Value ks(isolate, k), vs(isolate, val);
-    if (pp_options_set(o, *ks ? *ks : "", *vs ? *vs : "", err, sizeof err) != 0) {
-      ThrowError(isolate, err);
-      return false;
-    }
-  }
-  return true;
 }
 
 // envConfig() -> {enabled, options, warnings}; throws naming the variable.
@@ -610,6 +582,31 @@ void StorePrune(const v8::FunctionCallbackInfo<v8::Value>& args) {
 }
 
 }  // namespace
+
+// {key: value} -> options, each key through pp_options_set.
+bool OptionsFrom(v8::Isolate* isolate, v8::Local<v8::Value> v, pp_options* o) {
+  pp_options_default(o);
+  if (v->IsUndefined() || v->IsNull()) return true;
+  if (!v->IsObject()) {
+    ThrowTypeError(isolate, "options must be an object {key: value}");
+    return false;
+  }
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  v8::Local<v8::Object> obj = v.As<v8::Object>();
+  v8::Local<v8::Array> keys;
+  if (!obj->GetOwnPropertyNames(ctx).ToLocal(&keys)) return false;
+  char err[kErrLen];
+  for (uint32_t i = 0; i < keys->Length(); i++) {
+    v8::Local<v8::Value> k, val;
+    if (!keys->Get(ctx, i).ToLocal(&k) || !obj->Get(ctx, k).ToLocal(&val)) return false;
+    v8::String::Utf8Value ks(isolate, k), vs(isolate, val);
+    if (pp_options_set(o, *ks ? *ks : "", *vs ? *vs : "", err, sizeof err) != 0) {
+      ThrowError(isolate, err);
+      return false;
+    }
+  }
+  return true;
+}
 
 void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> exports, v8::Local<v8::External> data,
                         void (*set_method)(v8::Local<v8::Context>, v8::Local<v8::Object>, v8::Local<v8::External>,

@@ -439,10 +439,6 @@ void RequestAll(v8::Isolate* self, v8::InterruptCallback cb) {
   }
 }
 
-Addon* AddonOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  return static_cast<Addon*>(args.Data().As<v8::External>()->Value());
-}
-
 }  // namespace
 
 static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, size_t errlen) {

@@ -25,16 +25,6 @@ namespace polyprof_node {
 
 namespace {
 
-Addon* AddonOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  return static_cast<Addon*>(args.Data().As<v8::External>()->Value());
-}
-
-int64_t RealtimeNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 // V8's nodes for where time went outside any JavaScript function; "(root)"
 // is the tree's root and never becomes a frame.
 bool IsSpecial(const v8::CpuProfileNode* n, const char* name) {

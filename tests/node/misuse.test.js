@@ -28,7 +28,7 @@ test('bad options name the option, with the core message', () => {
     [{ intervalMs: 1e9 }, /intervalMs=1000000000: option 'interval'/],
     [{ mode: 'sometimes' }, /mode="sometimes": option 'event': invalid value 'sometimes'.*'v8'/],
     [{ durationSeconds: -1 }, /durationSeconds must be a non-negative number/],
-    [{ interval: 10 }, /unknown option 'interval' \(known: intervalMs, mode, native, durationSeconds, options\)/],
+    [{ interval: 10 }, /unknown option 'interval' \(known: intervalMs, mode, native, durationSeconds, allocInterval, options\)/],
     [{ mode: 'v8', native: true }, /native: true needs signal-based sampling/],
   ];
   cases.push([{ options: 'colour=blue' }, /options="colour=blue": unknown option 'colour'/]);

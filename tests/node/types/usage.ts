@@ -10,6 +10,10 @@ polyprof.start({ intervalMs: 10, mode: 'v8', durationSeconds: 30 });
 polyprof.start({ intervalMs: 10, mode: 'cpu', native: true });
 polyprof.start({ mode: 'wall', native: false });
 polyprof.start();
+const allocSession: polyprof.Session = polyprof.start({ mode: 'alloc', allocInterval: '256k' });
+const allocProfile: Profile = allocSession.stop();
+polyprof.start({ mode: 'alloc', allocInterval: 65536, durationSeconds: 5 }).stop().write('heap.pb.gz');
+new polyprof.ContinuousProfiler({ mode: 'alloc', allocInterval: '1m', windowSeconds: 60 });
 const running: boolean = polyprof.isRunning();
 const profile: Profile = polyprof.stop();
 profile.write('out.pb.gz');
@@ -58,6 +62,8 @@ try {
 
 // @ts-expect-error: unknown mode
 polyprof.start({ mode: 'fast' });
+// @ts-expect-error: allocInterval is bytes or a size string
+polyprof.start({ mode: 'alloc', allocInterval: true });
 // @ts-expect-error: intervalMs is a number of milliseconds
 polyprof.start({ intervalMs: '10ms' });
 // @ts-expect-error: unknown option
@@ -69,7 +75,7 @@ checkout('seven');
 // @ts-expect-error: Profiles come from stop(), profile() and load()
 new Profile();
 
-void running, text, bytes, type, unit, seconds, inside, nodes, loaded, main, order;
+void allocProfile, running, text, bytes, type, unit, seconds, inside, nodes, loaded, main, order;
 
 const continuous = new polyprof.ContinuousProfiler({
   intervalMs: 100,

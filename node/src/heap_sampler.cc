@@ -1,0 +1,408 @@
+// Mode 'alloc': V8's sampling heap profiler on this environment's isolate,
+// turned into core profiles with Go's heap profile values: alloc_objects and
+// alloc_space (everything sampled since the collector started or was last
+// rotated) and inuse_objects and inuse_space (sampled objects still alive).
+//
+// How both come out of one V8 profiler. V8 samples one allocation per
+// alloc_interval bytes on average (a Poisson process) and keeps a weak handle
+// per sample. Started without the kSamplingIncludeObjectsCollected* flags,
+// its profile lists the samples still alive; with them it would keep every
+// sample forever (memory growing without bound, and no way to tell which are
+// alive). So it runs without them, and the addon reads the profile in a GC
+// prologue callback: every sampled object dies in some GC, and that GC's
+// prologue runs after it was sampled, so no sample is missed. Sample ids
+// grow with time: those above the highest id seen so far are new
+// allocations, added to every collector's alloc_* totals; the profile read at
+// export is the live set (inuse_*).
+//
+// Each sample stands for 1 / (1 - e^(-size/interval)) objects of its size:
+// the probability that a Poisson process with mean `interval` bytes lands in
+// an allocation of `size` bytes is 1 - e^(-size/interval). V8's own scaling
+// (ScaleSample) rounds that count to a whole number per sample, which reads
+// a sample of an object as large as the interval as one object instead of
+// 1.58; the addon scales in floating point instead, as the JVM agent does.
+//
+// Everything here runs on the isolate's own thread (JavaScript calls and GC
+// callbacks), so no lock is needed.
+#include <time.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "addon.h"
+
+extern "C" {
+#include "service_name.h"  // the core's, internal: C linkage
+}
+
+namespace polyprof_node {
+
+namespace {
+
+constexpr size_t kErrLen = 512;
+// Frames V8 records per sample (leaf first, rootmost dropped past it).
+constexpr int kStackDepth = 128;
+
+uint64_t ThreadCpuNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string Utf8(v8::Isolate* isolate, v8::Local<v8::String> s) {
+  if (s.IsEmpty()) return std::string();
+  v8::String::Utf8Value u(isolate, s);
+  return *u ? std::string(*u, static_cast<size_t>(u.length())) : std::string();
+}
+
+}  // namespace
+
+// One function frame as V8's allocation profile names it.
+struct HeapFrame {
+  std::string name, file;
+  int line = 0;
+  int kind = 1;  // pp_frame_spec.kind: 1 JavaScript, 2 named by V8 ("(V8 API)", "(GC)", ...)
+};
+
+struct AllocTotals {
+  double objects = 0, bytes = 0;
+};
+
+// One consumer of the isolate's heap sampler: a start()ed session, a
+// continuous profiler's windows. Its alloc_* cover the samples taken since
+// it started (or was last rotated); its inuse_* the live samples taken since
+// it started.
+struct AllocCollector {
+  uint64_t first_sample_id;  // samples with a higher id are its own
+  int64_t start_wall_ns;     // the collector's start
+  int64_t period_wall_ns;    // start of what the next profile covers
+  uint64_t period_samples = 0;
+  std::unordered_map<uint32_t, AllocTotals> alloc;  // stack index -> totals
+  std::string spec;
+};
+
+// Per environment: V8's one sampling heap profiler of this isolate, shared
+// by every collector started here.
+struct HeapSampler {
+  uint64_t interval = 0;        // bytes, while running
+  uint64_t max_sample_id = 0;   // highest sample id absorbed
+  int depth = 0;                // nested reads (a read can allocate, and so run a GC)
+  uint64_t reads = 0, read_cpu_ns = 0;
+  std::vector<HeapFrame> frames;
+  std::unordered_map<std::string, uint32_t> frame_index;  // script id, position, name -> frame
+  std::vector<std::vector<uint32_t>> stacks;              // frames, leaf first
+  std::unordered_map<std::string, uint32_t> stack_index;
+  std::unordered_map<uint32_t, uint32_t> node_stack;      // V8 node id (never reused) -> stack
+  std::unordered_set<AllocCollector*> collectors;
+};
+
+namespace {
+
+double ScaledObjects(uint64_t size, uint64_t interval) {
+  double p = 1.0 - std::exp(-static_cast<double>(size) / static_cast<double>(interval));
+  return p > 0 ? 1.0 / p : 1.0;
+}
+
+// V8 names functions without a name ""; reports and `go tool pprof -top`
+// show names only, so the name carries where the function starts, as the
+// CPU profiles do: "(anonymous app.js:12)".
+std::string AnonymousName(const std::string& file, int line) {
+  size_t slash = file.rfind('/');
+  std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
+  if (base.empty()) return "(anonymous)";
+  return line > 0 ? "(anonymous " + base + ":" + std::to_string(line) + ")" : "(anonymous " + base + ")";
+}
+
+uint32_t InternFrame(HeapSampler* hs, v8::Isolate* isolate, const v8::AllocationProfile::Node* n) {
+  std::string name = Utf8(isolate, n->name);
+  std::string key = std::to_string(n->script_id) + ":" + std::to_string(n->start_position) + ":" + name;
+  auto it = hs->frame_index.find(key);
+  if (it != hs->frame_index.end()) return it->second;
+  HeapFrame f;
+  f.file = Utf8(isolate, n->script_name);
+  f.line = n->line_number > 0 ? n->line_number : 0;
+  // V8's own nodes ("(V8 API)", "(GC)", "(deopt)"...) belong to no script.
+  f.kind = n->script_id == v8::UnboundScript::kNoScriptId && !name.empty() && name[0] == '(' ? 2 : 1;
+  f.name = name.empty() ? AnonymousName(f.file, f.line) : name;
+  auto idx = static_cast<uint32_t>(hs->frames.size());
+  hs->frames.push_back(std::move(f));
+  hs->frame_index.emplace(std::move(key), idx);
+  return idx;
+}
+
+struct NodeRef {
+  const v8::AllocationProfile::Node* node;
+  uint32_t parent;  // node id; the root's is its own
+};
+
+// The stack of V8 node `id`, interned (node ids are never reused, so the
+// mapping holds for good).
+uint32_t StackOf(HeapSampler* hs, v8::Isolate* isolate, const std::unordered_map<uint32_t, NodeRef>& nodes,
+                 uint32_t root_id, uint32_t id) {
+  auto cached = hs->node_stack.find(id);
+  if (cached != hs->node_stack.end()) return cached->second;
+  std::vector<uint32_t> frames;
+  for (uint32_t cur = id; cur != root_id;) {
+    auto it = nodes.find(cur);
+    if (it == nodes.end()) break;
+    frames.push_back(InternFrame(hs, isolate, it->second.node));
+    cur = it->second.parent;
+  }
+  std::string key(reinterpret_cast<const char*>(frames.data()), frames.size() * sizeof(uint32_t));
+  auto [slot, fresh] = hs->stack_index.try_emplace(std::move(key), static_cast<uint32_t>(hs->stacks.size()));
+  if (fresh) hs->stacks.push_back(std::move(frames));
+  hs->node_stack.emplace(id, slot->second);
+  return slot->second;
+}
+
+// Node id -> node and parent, for the nodes of one V8 profile.
+void IndexNodes(const v8::AllocationProfile::Node* root, std::unordered_map<uint32_t, NodeRef>* out) {
+  std::vector<const v8::AllocationProfile::Node*> todo{root};
+  out->emplace(root->node_id, NodeRef{root, root->node_id});
+  while (!todo.empty()) {
+    const v8::AllocationProfile::Node* n = todo.back();
+    todo.pop_back();
+    for (const v8::AllocationProfile::Node* c : n->children) {
+      out->emplace(c->node_id, NodeRef{c, n->node_id});
+      todo.push_back(c);
+    }
+  }
+}
+
+// Reads V8's profile (the live samples), adds the samples not seen before to
+// every collector's alloc_* totals, and returns it (the caller deletes it),
+// or NULL when V8's profiler is not running.
+v8::AllocationProfile* Read(Addon* addon) {
+  HeapSampler* hs = addon->heap;
+  if (!hs || hs->interval == 0 || hs->depth > 1) return nullptr;
+  v8::Isolate* isolate = addon->isolate;
+  v8::HandleScope scope(isolate);
+  uint64_t cpu0 = ThreadCpuNs();
+  hs->depth++;
+  // Translating the tree allocates strings on the heap, which may run a GC
+  // and this very function from its prologue: the inner read absorbs what
+  // that GC frees, the outer one then finds those ids already seen.
+  v8::AllocationProfile* prof = isolate->GetHeapProfiler()->GetAllocationProfile();
+  hs->depth--;
+  if (!prof) return nullptr;
+  std::unordered_map<uint32_t, NodeRef> nodes;
+  uint64_t max_id = hs->max_sample_id;
+  const v8::AllocationProfile::Node* root = prof->GetRootNode();
+  for (const v8::AllocationProfile::Sample& s : prof->GetSamples()) {
+    if (s.sample_id <= hs->max_sample_id) continue;
+    if (nodes.empty()) IndexNodes(root, &nodes);
+    uint32_t stack = StackOf(hs, isolate, nodes, root->node_id, s.node_id);
+    double objects = ScaledObjects(s.size, hs->interval);
+    for (AllocCollector* c : hs->collectors) {
+      if (s.sample_id <= c->first_sample_id) continue;
+      AllocTotals& t = c->alloc[stack];
+      t.objects += objects;
+      t.bytes += objects * static_cast<double>(s.size);
+      c->period_samples++;
+    }
+    if (s.sample_id > max_id) max_id = s.sample_id;
+  }
+  hs->max_sample_id = max_id;
+  hs->reads++;
+  hs->read_cpu_ns += ThreadCpuNs() - cpu0;
+  return prof;
+}
+
+void OnGcPrologue(v8::Isolate*, v8::GCType, v8::GCCallbackFlags, void* data) {
+  delete Read(static_cast<Addon*>(data));
+}
+
+constexpr v8::GCType kCollectingGcs =
+    static_cast<v8::GCType>(v8::kGCTypeScavenge | v8::kGCTypeMinorMarkCompact | v8::kGCTypeMarkSweepCompact);
+
+void StopSampler(Addon* addon) {
+  HeapSampler* hs = addon->heap;
+  if (!hs || hs->interval == 0) return;
+  addon->isolate->RemoveGCPrologueCallback(OnGcPrologue, addon);
+  addon->isolate->GetHeapProfiler()->StopSamplingHeapProfiler();
+  // Sample and node ids start afresh with V8's next profiler.
+  *hs = HeapSampler();
+}
+
+void AddMetadata(pp_profile* p, const std::string& line) { pp_profile_add_metadata(p, line.c_str()); }
+
+// The collector's profile: alloc_* since its period began, inuse_* from a
+// fresh read. Restarts its period when `rotate`.
+pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate) {
+  HeapSampler* hs = addon->heap;
+  v8::Isolate* isolate = addon->isolate;
+  v8::HandleScope scope(isolate);
+  std::unique_ptr<v8::AllocationProfile> live(Read(addon));
+  static const char* const types[] = {"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"};
+  static const char* const units[] = {"count", "bytes", "count", "bytes"};
+  pp_profile* p = pp_profile_create(types, units, 4, "space", "bytes", static_cast<int64_t>(hs->interval));
+  if (!p) return nullptr;
+  // Per stack: the four values (alloc from the collector, inuse from the read).
+  std::unordered_map<uint32_t, AllocTotals> inuse;
+  uint64_t live_samples = 0;
+  if (live) {
+    std::unordered_map<uint32_t, NodeRef> nodes;
+    const v8::AllocationProfile::Node* root = live->GetRootNode();
+    IndexNodes(root, &nodes);
+    for (const v8::AllocationProfile::Sample& s : live->GetSamples()) {
+      if (s.sample_id <= c->first_sample_id) continue;
+      uint32_t stack = StackOf(hs, isolate, nodes, root->node_id, s.node_id);
+      double objects = ScaledObjects(s.size, hs->interval);
+      AllocTotals& t = inuse[stack];
+      t.objects += objects;
+      t.bytes += objects * static_cast<double>(s.size);
+      live_samples++;
+    }
+  }
+  std::unordered_map<uint32_t, std::pair<AllocTotals, AllocTotals>> rows;
+  for (const auto& [stack, t] : c->alloc) rows[stack].first = t;
+  for (const auto& [stack, t] : inuse) rows[stack].second = t;
+  std::vector<pp_frame_spec> frames;
+  bool ok = true;
+  for (const auto& [stack, v] : rows) {
+    frames.clear();
+    for (uint32_t fi : hs->stacks[stack]) {
+      const HeapFrame& f = hs->frames[fi];
+      frames.push_back(pp_frame_spec{f.name.c_str(), f.file.c_str(), f.line, f.line, f.kind});
+    }
+    int64_t values[4] = {std::llround(v.first.objects), std::llround(v.first.bytes), std::llround(v.second.objects),
+                         std::llround(v.second.bytes)};
+    if (!values[0] && !values[1] && !values[2] && !values[3]) continue;
+    if (pp_profile_append(p, frames.data(), static_cast<uint32_t>(frames.size()), nullptr, 0, values) != 0) {
+      ok = false;
+      break;
+    }
+  }
+  if (!ok) {
+    pp_profile_free(p);
+    return nullptr;
+  }
+  int64_t now = RealtimeNs();
+  pp_profile_set_times(p, c->period_wall_ns, now - c->period_wall_ns);
+  AddMetadata(p, "samples_taken=" + std::to_string(c->period_samples));
+  AddMetadata(p, "live_samples=" + std::to_string(live_samples));
+  AddMetadata(p, "sampler=v8-sampling-heap-profiler");
+  AddMetadata(p, "heap_reads=" + std::to_string(hs->reads));
+  AddMetadata(p, "heap_read_cpu_ns=" + std::to_string(hs->read_cpu_ns));
+  AddMetadata(p, "options=" + c->spec);
+  if (rotate) {
+    c->alloc.clear();
+    c->period_samples = 0;
+    c->period_wall_ns = now;
+  }
+  return p;
+}
+
+AllocCollector* CollectorOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  Addon* addon = AddonOf(args);
+  if (args[0]->IsExternal()) {
+    auto* c = static_cast<AllocCollector*>(args[0].As<v8::External>()->Value());
+    if (addon->heap && addon->heap->collectors.count(c)) return c;
+  }
+  ThrowError(args.GetIsolate(), "this allocation profile is not running (already stopped?)");
+  return nullptr;
+}
+
+void FreeCollector(Addon* addon, AllocCollector* c) {
+  addon->heap->collectors.erase(c);
+  delete c;
+  if (addon->heap->collectors.empty()) StopSampler(addon);
+}
+
+}  // namespace
+
+// allocStart(options {key: value}) -> handle. Starts V8's sampling heap
+// profiler on this isolate unless another collector runs it already (then
+// alloc_interval must match).
+void AllocStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  Addon* addon = AddonOf(args);
+  pp_options o;
+  if (!OptionsFrom(isolate, args[0], &o)) return;
+  char err[kErrLen];
+  if (!addon->heap) addon->heap = new HeapSampler();
+  HeapSampler* hs = addon->heap;
+  if (hs->interval == 0) {
+    if (!isolate->GetHeapProfiler()->StartSamplingHeapProfiler(o.alloc_interval, kStackDepth,
+                                                               v8::HeapProfiler::kSamplingNoFlags))
+      return ThrowError(isolate,
+                        "V8's sampling heap profiler is already running in this thread (the inspector's "
+                        "HeapProfiler.startSampling?): stop it first");
+    hs->interval = o.alloc_interval;
+    isolate->AddGCPrologueCallback(OnGcPrologue, addon, kCollectingGcs);
+  } else if (hs->interval != o.alloc_interval) {
+    snprintf(err, sizeof err,
+             "option 'alloc_interval': %llu bytes asked, but an allocation profile samples this thread every %llu "
+             "bytes already; ask for the same interval or stop it first",
+             static_cast<unsigned long long>(o.alloc_interval), static_cast<unsigned long long>(hs->interval));
+    return ThrowError(isolate, err);
+  }
+  // Samples taken before now belong to the collectors already running.
+  delete Read(addon);
+  char spec[PP_PATH_MAX + 256];
+  pp_options_format(&o, spec, sizeof spec);
+  int64_t now = RealtimeNs();
+  auto* c = new AllocCollector{hs->max_sample_id, now, now, 0, {}, spec};
+  hs->collectors.insert(c);
+  args.GetReturnValue().Set(v8::External::New(isolate, c));
+}
+
+// allocStop(handle) -> Profile; V8's profiler stops with its last collector.
+void AllocStop(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  Addon* addon = AddonOf(args);
+  AllocCollector* c = CollectorOf(args);
+  if (!c) return;
+  pp_profile* p = Export(addon, c, false);
+  FreeCollector(addon, c);
+  v8::Local<v8::Object> obj;
+  if (WrapProfile(addon, p).ToLocal(&obj)) args.GetReturnValue().Set(obj);
+}
+
+// allocRotate(handle) -> Profile of the period that ends now; a new one begins.
+void AllocRotate(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  Addon* addon = AddonOf(args);
+  AllocCollector* c = CollectorOf(args);
+  if (!c) return;
+  v8::Local<v8::Object> obj;
+  if (WrapProfile(addon, Export(addon, c, true)).ToLocal(&obj)) args.GetReturnValue().Set(obj);
+}
+
+// allocStoreWindow(handle, options) -> path: the period that ends now goes to
+// the local store (options.store, its retention) as
+// <service>_alloc_<UTC start>_continuous.pb.gz; a new period begins.
+void AllocStoreWindow(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  Addon* addon = AddonOf(args);
+  AllocCollector* c = CollectorOf(args);
+  if (!c) return;
+  pp_options o;
+  if (!OptionsFrom(isolate, args[1], &o)) return;
+  char err[kErrLen], service[128], path[PP_PATH_MAX + 256];
+  int64_t start = c->period_wall_ns;
+  pp_profile* p = Export(addon, c, true);
+  if (!p) return ThrowError(isolate, "polyprof: out of memory");
+  pp_service_name(&o, service, sizeof service);
+  pp_store* store =
+      pp_store_open_keyed(o.store, o.store_max_age_ns, o.store_max_bytes, o.store_key_file, err, sizeof err);
+  int rc = store ? pp_store_put(store, p, service, "alloc", "continuous", start, path, sizeof path, err, sizeof err) : -1;
+  pp_store_close(store);
+  pp_profile_free(p);
+  if (rc != 0) return ThrowError(isolate, err);
+  args.GetReturnValue().Set(Str(isolate, path));
+}
+
+void AllocTeardown(Addon* addon) {
+  if (!addon->heap) return;
+  while (!addon->heap->collectors.empty()) FreeCollector(addon, *addon->heap->collectors.begin());
+  StopSampler(addon);
+  delete addon->heap;
+  addon->heap = nullptr;
+}
+
+}  // namespace polyprof_node

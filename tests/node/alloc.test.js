@@ -1,0 +1,234 @@
+'use strict';
+// Mode 'alloc': V8's sampling heap profiler as alloc_objects/alloc_space and
+// inuse_objects/inuse_space (Go's heap profile), written by the core's
+// writers. Workloads run in a child with --no-opt (tests/node/workloads/alloc.js)
+// so no inlining moves an allocation into its caller.
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const path = require('path');
+const { spawnSync, execFileSync } = require('child_process');
+const polyprof = require('../..');
+const { REPO, findGo, checkPprof, tmpdir } = require('./helpers');
+
+const WORKLOAD = path.join(__dirname, 'workloads/alloc.js');
+const CLI = path.join(REPO, 'node/lib/cli.js');
+
+function runWorkload(scenario, out, ...more) {
+  const r = spawnSync(process.execPath, ['--no-opt', WORKLOAD, scenario, out, ...more], { encoding: 'utf8' });
+  assert.strictEqual(r.status, 0, r.stderr);
+  return polyprof.load(out);
+}
+
+// Sum of value `type` over the stacks that pass through function `name`.
+function valueIn(prof, name, type) {
+  const index = prof.valueTypes.findIndex(([t]) => t === type);
+  assert.ok(index >= 0, `no ${type} in ${JSON.stringify(prof.valueTypes)}`);
+  return prof
+    .samples()
+    .filter((s) => s.frames.some((f) => f.name === name))
+    .reduce((sum, s) => sum + s.values[index], 0);
+}
+
+function share(prof, a, b, type) {
+  const va = valueIn(prof, a, type);
+  const vb = valueIn(prof, b, type);
+  assert.ok(va + vb > 0, `no ${type} in ${a} or ${b}`);
+  return va / (va + vb);
+}
+
+test('3:1 allocators by bytes: alloc_space and alloc_objects shares within 10 points', () => {
+  const prof = runWorkload('ratio', path.join(tmpdir(), 'ratio.pb.gz'));
+  assert.deepStrictEqual(prof.valueTypes, [
+    ['alloc_objects', 'count'],
+    ['alloc_space', 'bytes'],
+    ['inuse_objects', 'count'],
+    ['inuse_space', 'bytes'],
+  ]);
+  const bytes = share(prof, 'allocA', 'allocB', 'alloc_space');
+  const objects = share(prof, 'allocA', 'allocB', 'alloc_objects');
+  console.log(`allocA share: ${(100 * bytes).toFixed(1)}% of bytes, ${(100 * objects).toFixed(1)}% of objects (truth 75%)`);
+  assert.ok(Math.abs(bytes - 0.75) <= 0.1, `alloc_space share ${bytes}`);
+  assert.ok(Math.abs(objects - 0.75) <= 0.1, `alloc_objects share ${objects}`);
+  // 400 x 4000 arrays of 30 elements: at least 30 x 8 bytes each, V8's
+  // estimate of the total must be of that order, not off by the interval.
+  const total = valueIn(prof, 'allocA', 'alloc_space') + valueIn(prof, 'allocB', 'alloc_space');
+  assert.ok(total > 1.6e6 * 240 * 0.8 && total < 1.6e6 * 240 * 3, `alloc_space total ${total}`);
+  const md = prof.metadata;
+  assert.strictEqual(md.sampler, 'v8-sampling-heap-profiler');
+  assert.ok(md.samples_taken > 1000, `samples_taken ${md.samples_taken}`);
+  assert.match(md.options, /^event=alloc,alloc_interval=65536,/);
+});
+
+test('a leak dominates inuse_space; garbage at the same rate shows in alloc_space only', () => {
+  const prof = runWorkload('leak', path.join(tmpdir(), 'leak.pb.gz'));
+  const allocShare = share(prof, 'leaky', 'churn', 'alloc_space');
+  const inuseShare = share(prof, 'leaky', 'churn', 'inuse_space');
+  console.log(`leaky share: ${(100 * allocShare).toFixed(1)}% of alloc_space, ${(100 * inuseShare).toFixed(1)}% of inuse_space`);
+  assert.ok(Math.abs(allocShare - 0.5) <= 0.1, `same allocation rate, alloc_space share ${allocShare}`);
+  // Garbage not collected yet (the young generation since the last
+  // scavenge) still counts as in use, as in Go's heap profile.
+  assert.ok(inuseShare >= 0.85, `the leak holds the live heap: inuse_space share ${inuseShare}`);
+  const kept = (name) => valueIn(prof, name, 'inuse_space') / valueIn(prof, name, 'alloc_space');
+  console.log(`still in use: leaky ${(100 * kept('leaky')).toFixed(1)}%, churn ${(100 * kept('churn')).toFixed(1)}%`);
+  assert.ok(kept('leaky') >= 0.8, `leaky keeps what it allocates: ${kept('leaky')}`);
+  assert.ok(kept('churn') <= 0.2, `churn keeps little: ${kept('churn')}`);
+  // What leaky retains: 300 x 1000 arrays of 30 elements, at least 72 MB.
+  const retained = valueIn(prof, 'leaky', 'inuse_space');
+  assert.ok(retained > 300e3 * 240 * 0.8, `inuse_space of leaky ${retained}`);
+});
+
+test('go tool pprof -sample_index=alloc_space -top names the allocating functions', () => {
+  const file = path.join(tmpdir(), 'ratio.pb.gz');
+  runWorkload('ratio', file, '256k');
+  const go = findGo();
+  const top = execFileSync(go, ['tool', 'pprof', '-sample_index=alloc_space', '-top', file], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  assert.match(top, /Type: alloc_space/);
+  assert.match(top, /allocA\n/);
+  assert.match(top, /allocB\n/);
+  const inuse = execFileSync(go, ['tool', 'pprof', '-sample_index=inuse_space', '-top', file], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  assert.match(inuse, /Type: inuse_space/);
+  const summary = checkPprof(file);
+  assert.deepStrictEqual(
+    summary.sample_types.map(([type, unit]) => `${type}/${unit}`),
+    ['alloc_objects/count', 'alloc_space/bytes', 'inuse_objects/count', 'inuse_space/bytes'],
+  );
+});
+
+test('a CPU and an allocation session at once, each stopped through its own handle', () => {
+  const out = path.join(tmpdir(), 'both.pb.gz');
+  const alloc = runWorkload('both', out);
+  assert.ok(valueIn(alloc, 'allocA', 'alloc_space') > 0);
+  const cpu = polyprof.load(`${out}.cpu.pb.gz`);
+  assert.deepStrictEqual(cpu.valueTypes.map(([t]) => t), ['samples', 'cpu']);
+  assert.ok(valueIn(cpu, 'burn', 'cpu') > 0, 'the CPU profile sees the burner');
+
+  // In this process: polyprof.stop() is ambiguous with two running.
+  const a = polyprof.start({ mode: 'alloc' });
+  const c = polyprof.start({ mode: 'v8' });
+  assert.strictEqual(polyprof.isRunning(), true);
+  assert.throws(() => polyprof.stop(), { name: 'PolyprofError', message: /two profiles run \(alloc and v8\)/ });
+  assert.ok(c.stop() instanceof polyprof.Profile);
+  assert.deepStrictEqual(a.stop().valueTypes.map(([t]) => t), ['alloc_objects', 'alloc_space', 'inuse_objects', 'inuse_space']);
+  assert.strictEqual(polyprof.isRunning(), false);
+  assert.throws(() => a.stop(), { name: 'PolyprofError', message: /already stopped/ });
+});
+
+test('errors: a bad interval names the key, a second allocation session is refused', () => {
+  assert.throws(() => polyprof.start({ mode: 'alloc', allocInterval: '12q' }), {
+    name: 'PolyprofError',
+    message: /allocInterval="12q": option 'alloc_interval': invalid value '12q'/,
+  });
+  assert.throws(() => polyprof.start({ mode: 'alloc', allocInterval: 0 }), /option 'alloc_interval'/);
+  assert.throws(() => polyprof.start({ mode: 'alloc', options: 'alloc_interval=-1' }), /option 'alloc_interval'/);
+  assert.throws(() => polyprof.start({ mode: 'cpu', allocInterval: '1m' }), /allocInterval needs mode 'alloc'/);
+  assert.strictEqual(polyprof.isRunning(), false, 'nothing started');
+  const s = polyprof.start({ mode: 'alloc', allocInterval: 4096 });
+  assert.throws(() => polyprof.start({ mode: 'alloc' }), {
+    name: 'PolyprofError',
+    message: /called twice: an allocation profile is already running/,
+  });
+  // Another collector of the same isolate must sample at the same rate.
+  const other = new polyprof.ContinuousProfiler({ mode: 'alloc', allocInterval: '8k', exporter: () => {} });
+  assert.throws(() => other.start(), /option 'alloc_interval': 8192 bytes asked, but .* every 4096 bytes already/);
+  const prof = s.stop();
+  assert.ok(prof.metadata.options.includes('alloc_interval=4096'));
+  const r = spawnSync(process.execPath, [CLI, 'record', '--mode', 'alloc', '--alloc-interval', 'x', '--', 'node', WORKLOAD], {
+    encoding: 'utf8',
+  });
+  assert.strictEqual(r.status, 1);
+  assert.match(r.stderr, /^polyprof record: option 'alloc_interval': invalid value 'x'/);
+});
+
+test('polyprof record --mode alloc, and the core writes every format', () => {
+  const dir = tmpdir();
+  const out = path.join(dir, 'rec.pb.gz');
+  const app = path.join(dir, 'app.js');
+  fs.writeFileSync(app, `const keep = [];\nfunction hoard() { for (let i = 0; i < 2e5; i++) keep.push({ i, s: 'x' + i }); }\nhoard();\n`);
+  const r = spawnSync(process.execPath, [CLI, 'record', '--mode', 'alloc', '--alloc-interval', '32k', '-o', out, '--', 'node', app], {
+    encoding: 'utf8',
+  });
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^polyprof: wrote .*rec\.pb\.gz \(\d+ samples/);
+  const prof = polyprof.load(out);
+  assert.ok(valueIn(prof, 'hoard', 'inuse_space') > 0);
+  for (const [file, check] of [
+    ['rec.folded', /;hoard \d+\n/],
+    ['rec.top', /inuse_space.*\n[\s\S]*hoard/],
+    ['rec.html', /<html/i],
+  ]) {
+    prof.write(path.join(dir, file));
+    assert.match(fs.readFileSync(path.join(dir, file), 'utf8'), check, file);
+  }
+});
+
+test('continuous allocation windows go to the store as type alloc', () => {
+  const dir = tmpdir();
+  const script = `
+    const polyprof = require(${JSON.stringify(REPO)});
+    const cont = new polyprof.ContinuousProfiler({ mode: 'alloc', windowSeconds: 1, store: ${JSON.stringify(dir)}, service: 'shop', allocInterval: '64k' }).start();
+    const keep = [];
+    function grow() { for (let i = 0; i < 2e4; i++) keep.push(new Array(8).fill(i)); }
+    const t = setInterval(grow, 50);
+    setTimeout(() => { clearInterval(t); const before = cont.windows; cont.stop(); console.log(before); }, 1600);
+  `;
+  const r = spawnSync(process.execPath, ['--no-opt', '-e', script], { encoding: 'utf8' });
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.strictEqual(r.stdout.trim(), '1', 'one full window before stop()');
+  const entries = new polyprof.Store(dir).list();
+  assert.strictEqual(entries.length, 2, 'the full window and the last, partial one');
+  for (const e of entries) {
+    assert.strictEqual(e.type, 'alloc');
+    assert.strictEqual(e.trigger, 'continuous');
+    assert.match(e.file, /^shop_alloc_\d{8}T\d{6}\.\d{3}Z_continuous\.pb\.gz$/);
+  }
+  const first = polyprof.load(path.join(dir, entries[0].file));
+  assert.ok(valueIn(first, 'grow', 'alloc_space') > 0);
+  const second = polyprof.load(path.join(dir, entries[1].file));
+  // The second window allocates less (0.6 s) but still holds the first's arrays.
+  assert.ok(valueIn(second, 'grow', 'inuse_space') >= valueIn(first, 'grow', 'inuse_space') * 0.9);
+});
+
+test('ENABLE_PROFILING with event=alloc: allocation windows from the environment', () => {
+  const dir = tmpdir();
+  const env = { ...process.env, ENABLE_PROFILING: 'true', POLYPROF_OPTIONS: 'event=alloc,service=env,alloc_interval=64k', POLYPROF_STORE: dir };
+  delete env.PROFILE_INTERVAL_MS;
+  delete env.PROFILE_MAX_DURATION;
+  const app = 'const keep = []; function fill() { for (let i = 0; i < 1e5; i++) keep.push([i, i]); } fill();';
+  const r = spawnSync(process.execPath, ['--require', path.join(REPO, 'node/lib/auto.js'), '-e', app], { env, encoding: 'utf8' });
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.strictEqual(r.stderr, '');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.pb.gz'));
+  assert.strictEqual(files.length, 1, files.join(', '));
+  assert.match(files[0], /^env_alloc_.*_continuous\.pb\.gz$/);
+  assert.ok(valueIn(polyprof.load(path.join(dir, files[0])), 'fill', 'alloc_space') > 0);
+});
+
+test('a worker profiles its own heap', async () => {
+  const { Worker } = require('worker_threads');
+  const code = `
+    const { parentPort } = require('worker_threads');
+    const polyprof = require(${JSON.stringify(REPO)});
+    const s = polyprof.start({ mode: 'alloc', allocInterval: '16k' });
+    const keep = [];
+    function inWorker() { for (let i = 0; i < 5e4; i++) keep.push({ i }); }
+    inWorker();
+    const names = s.stop().samples().flatMap((x) => x.frames.map((f) => f.name));
+    parentPort.postMessage(names);
+  `;
+  const main = polyprof.start({ mode: 'alloc', allocInterval: '16k' });
+  const names = await new Promise((resolve, reject) => {
+    const w = new Worker(code, { eval: true });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  assert.ok(names.includes('inWorker'), names.join(', '));
+  const mainNames = main.stop().samples().flatMap((x) => x.frames.map((f) => f.name));
+  assert.ok(!mainNames.includes('inWorker'), 'the main thread profile has its own heap only');
+});
