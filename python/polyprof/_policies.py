@@ -93,6 +93,10 @@ class TriggeredProfiler:
         self._opts.setdefault("cpu_budget", "1%")
         self._exporter = exporter
         self._store = store
+        if exporter is None:
+            from ._continuous import Store
+            if not isinstance(store, Store):   # a Store checked its key when made
+                _native.store_key_check()      # $POLYPROF_STORE_KEY: a bad key fails now, not at the first capture
         self._service = service
         self._breaker = breaker
         self._clock = clock

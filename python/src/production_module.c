@@ -364,6 +364,24 @@ static PyObject *mod_store_open(PyObject *m, PyObject *args)
     return (PyObject *)o;
 }
 
+/* store_key_check(key_file=None) -> whether a store key is configured
+ * (key_file, else $POLYPROF_STORE_KEY); PolyprofError naming the source of a
+ * bad one. */
+static PyObject *mod_store_key_check(PyObject *m, PyObject *args)
+{
+    (void)m;
+    const char *key_file = NULL;
+    if (!PyArg_ParseTuple(args, "|z:store_key_check", &key_file))
+        return NULL;
+    char err[ERR_LEN];
+    int rc = pp_store_key_check(key_file, err, sizeof err);
+    if (rc < 0) {
+        PyErr_SetString(PolyprofError, err);
+        return NULL;
+    }
+    return PyBool_FromLong(rc);
+}
+
 /* options_values(spec) -> {key: value} after the core's parsing and
  * defaults: durations in ns ("123ns"), sizes in bytes. ValueError. */
 static PyObject *mod_options_values(PyObject *m, PyObject *args)
@@ -630,6 +648,8 @@ static PyMethodDef production_methods[] = {
     {"continuous_start", (PyCFunction)(void (*)(void))mod_continuous_start, METH_VARARGS | METH_KEYWORDS,
      "continuous_start(options, exporter=None) -> Continuous"},
     {"store_open", mod_store_open, METH_VARARGS, "store_open(dir, max_age_s=0, max_bytes=0, key_file=None) -> Store"},
+    {"store_key_check", mod_store_key_check, METH_VARARGS,
+     "store_key_check(key_file=None) -> bool: a store key is configured; PolyprofError for a bad one"},
     {NULL, NULL, 0, NULL},
 };
 

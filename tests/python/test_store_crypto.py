@@ -135,6 +135,8 @@ def test_bad_keys_are_rejected_naming_their_source(tmp_path, monkeypatch):
         cli.main(["store", "list", "--store", str(tmp_path / "s")])
     assert ("store key from POLYPROF_STORE_KEY: expected 32 bytes as 64 hex digits or base64" in str(e.value)
             and "hunter2" not in str(e.value))
+    with pytest.raises(_native.PolyprofError, match="store key from POLYPROF_STORE_KEY"):
+        polyprof.TriggeredProfiler()
     # The production configuration refuses it at start (profiling stays off).
     monkeypatch.setenv("ENABLE_PROFILING", "true")
     with pytest.raises(ValueError, match="store key from POLYPROF_STORE_KEY"):
