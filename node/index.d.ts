@@ -160,6 +160,36 @@ export interface ContinuousOptions {
   allocInterval?: number | string;
   /** Names stored files (default: the program's name). */
   service?: string;
+  /** Also push every window to a Grafana Pyroscope server: its URL, or the details. */
+  push?: string | PushOptions;
+}
+
+/** Pushing windows to Pyroscope (docs/options.md, push* keys). Credentials:
+ * POLYPROF_PUSH_TOKEN or POLYPROF_PUSH_BASIC_AUTH=user:password, or the *File keys. */
+export interface PushOptions {
+  url: string;
+  /** Pyroscope application name (default: service, else "node"). */
+  app?: string;
+  /** Labels of every window. */
+  tags?: Record<string, string | number>;
+  /** X-Scope-OrgID. */
+  tenant?: string;
+  /** Windows waiting at most (default 8); the oldest is dropped when full. */
+  queue?: number;
+  timeoutMs?: number;
+  /** At stop, how long queued windows may still be sent (default 3000). */
+  flushMs?: number;
+  caFile?: string;
+  tokenFile?: string;
+  basicAuthFile?: string;
+}
+
+export interface PushStats {
+  pushed: number;
+  failedAttempts: number;
+  droppedQueueFull: number;
+  droppedRejected: number;
+  queued: number;
 }
 
 /** Always-on profiling at a low rate, one profile per window. */
@@ -170,6 +200,8 @@ export class ContinuousProfiler {
   stop(): void;
   readonly running: boolean;
   readonly windows: number;
+  /** Push counters (after stop(): as the last flush left them); null without push. */
+  pushStats(): PushStats | null;
 }
 
 export interface StoreEntry {

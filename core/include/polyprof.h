@@ -464,6 +464,9 @@ typedef struct pp_push_stats {
 } pp_push_stats;
 /* Returns 0, or -1 when c does not push (out zeroed). Any thread. */
 PP_API int pp_continuous_push_stats(const pp_continuous *c, pp_push_stats *out);
+/* pp_continuous_stop that reports the push counters after the last flush
+ * (zeroed when c did not push); returns 0 when c pushed, -1 otherwise. */
+PP_API int pp_continuous_finish(pp_continuous *c, pp_push_stats *push_out);
 
 /* ---------------------------------------------------------------- latency policies */
 

@@ -162,7 +162,7 @@ pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *c
     }
     c->collector = pp_collector_start(&c->options, NULL, NULL, err, errlen);
     if (!c->collector) {
-        pp_push_stop(c->push);
+        pp_push_stop(c->push, NULL);
         pp_store_close(c->store);
         free(c);
         return NULL;
@@ -176,7 +176,7 @@ pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *c
     pthread_condattr_destroy(&attr);
     if (pthread_create(&c->thread, NULL, continuous_main, c) != 0) {
         pp_profile_free(pp_collector_stop(c->collector));
-        pp_push_stop(c->push);
+        pp_push_stop(c->push, NULL);
         pp_store_close(c->store);
         pthread_cond_destroy(&c->wake);
         pthread_mutex_destroy(&c->lock);
@@ -187,10 +187,14 @@ pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *c
     return c;
 }
 
-void pp_continuous_stop(pp_continuous *c)
+void pp_continuous_stop(pp_continuous *c) { pp_continuous_finish(c, NULL); }
+
+int pp_continuous_finish(pp_continuous *c, pp_push_stats *push_out)
 {
+    if (push_out)
+        memset(push_out, 0, sizeof *push_out);
     if (!c)
-        return;
+        return -1;
     pthread_mutex_lock(&c->lock);
     c->stopping = 1;
     pthread_cond_signal(&c->wake);
@@ -198,11 +202,13 @@ void pp_continuous_stop(pp_continuous *c)
     pthread_join(c->thread, NULL);
     export_window(c); /* the last, partial window */
     pp_profile_free(pp_collector_stop(c->collector));
-    pp_push_stop(c->push); /* sends what is queued, for push_flush at most */
+    int pushed = c->push ? 0 : -1;
+    pp_push_stop(c->push, push_out); /* sends what is queued, for push_flush at most */
     pp_store_close(c->store);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
     free(c);
+    return pushed;
 }
 
 uint64_t pp_continuous_windows(const pp_continuous *c) { return atomic_load(&((pp_continuous *)c)->windows); }

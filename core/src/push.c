@@ -752,7 +752,7 @@ fail:
     return NULL;
 }
 
-void pp_push_stop(pp_push *p)
+void pp_push_stop(pp_push *p, pp_push_stats *final)
 {
     if (!p)
         return;
@@ -768,6 +768,8 @@ void pp_push_stop(pp_push *p)
         atomic_store(&p->abort_transfer, 1); /* libcurl notices within about a second */
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
+    if (final)
+        pp_push_get_stats(p, final);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->lock);
     if (p->userpwd)

@@ -30,7 +30,8 @@ pp_push *pp_push_start(const pp_options *o, const char *app, char *err, size_t e
 void pp_push_enqueue(pp_push *p, uint8_t *pprof, size_t len, int64_t start_unix_ns, int64_t end_unix_ns);
 void pp_push_get_stats(pp_push *p, pp_push_stats *out);
 /* Sends what is queued for at most o->push_flush_ns, then stops the thread
- * (an upload still running then is aborted) and frees p. */
-void pp_push_stop(pp_push *p);
+ * (an upload still running then is aborted) and frees p; final (optional)
+ * gets the counters as they ended. */
+void pp_push_stop(pp_push *p, pp_push_stats *final);
 
 #endif

@@ -124,6 +124,7 @@ class ContinuousProfiler {
     native: withNative = mode !== 'alloc',
     allocInterval,
     service,
+    push,
   } = {}) {
     if (exporter !== undefined && exporter !== null && typeof exporter !== 'function') {
       throw new TypeError('exporter must be a function (profile, metadata) => {}');
@@ -138,6 +139,7 @@ class ContinuousProfiler {
     if (service !== undefined) core.service = service;
     core.store = store instanceof Store ? store.directory : store ?? defaultStoreDir();
     if (store instanceof Store && store.keyFile) core.store_key_file = store.keyFile;
+    if (push !== undefined && push !== null) Object.assign(core, pushOptions(push));
     try {
       native.parseOptions(core); // every key checked by the core, messages naming it
     } catch (e) {
@@ -146,6 +148,7 @@ class ContinuousProfiler {
     this._core = core;
     this._exporter = exporter ?? null;
     this._handle = null;
+    this._pushFinal = null;
   }
 
   static _fromCoreOptions(core, exporter = null) {
@@ -153,6 +156,7 @@ class ContinuousProfiler {
     p._core = { ...core };
     p._exporter = exporter;
     p._handle = null;
+    p._pushFinal = null;
     return p;
   }
 
@@ -173,6 +177,9 @@ class ContinuousProfiler {
     }
     try {
       if (this._core.event === 'alloc') {
+        // Allocation windows are cut on the event loop, not by the core's
+        // continuous thread, which is what pushes.
+        if (this._core.push) throw new PolyprofError("ContinuousProfiler: push takes mode 'cpu' or 'wall', not 'alloc'");
         this._handle = new AllocWindows(this._core, exporter ?? null);
       } else {
         this._handle = native.continuousStart(this._core, exporter);
@@ -188,7 +195,17 @@ class ContinuousProfiler {
     const h = this._handle;
     this._handle = null;
     if (h instanceof AllocWindows) h.stop();
-    else if (h) native.continuousStop(h);
+    else if (h) this._pushFinal = native.continuousStop(h);
+  }
+
+  /**
+   * Pushing to Pyroscope: {pushed, failedAttempts, droppedQueueFull,
+   * droppedRejected, queued} (after stop(): as the last flush left them), or
+   * null without push.
+   */
+  pushStats() {
+    if (this._handle instanceof AllocWindows) return null;
+    return this._handle ? native.continuousPushStats(this._handle) : this._pushFinal;
   }
 
   get running() {
@@ -200,6 +217,37 @@ class ContinuousProfiler {
     if (this._handle instanceof AllocWindows) return this._handle.windows();
     return this._handle ? native.continuousWindows(this._handle) : 0;
   }
+}
+
+const PUSH_KEYS = {
+  url: 'push', app: 'push_app', tenant: 'push_tenant', queue: 'push_queue', caFile: 'push_ca_file',
+  tokenFile: 'push_token_file', basicAuthFile: 'push_basic_auth_file',
+};
+
+// push: the Pyroscope server's URL, or {url, app, tags, tenant, queue,
+// timeoutMs, flushMs, caFile, tokenFile, basicAuthFile} -> the core's push*
+// keys (checked by the core). Credentials come from POLYPROF_PUSH_TOKEN /
+// POLYPROF_PUSH_BASIC_AUTH or the *File keys, never from here.
+function pushOptions(push) {
+  if (typeof push === 'string') push = { url: push };
+  if (typeof push !== 'object') throw new TypeError(`ContinuousProfiler: push must be a URL or an object, not ${JSON.stringify(push)}`);
+  const core = {};
+  for (const [key, value] of Object.entries(push)) {
+    if (value === undefined) continue;
+    if (key === 'tags') {
+      if (typeof value !== 'object' || value === null) throw new TypeError('ContinuousProfiler: push.tags must be an object of label names to values');
+      core.push_tags = Object.entries(value).map(([k, v]) => `${k}=${v}`).join(';');
+    } else if (key === 'timeoutMs' || key === 'flushMs') {
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`ContinuousProfiler: push.${key} must be a number of milliseconds`);
+      core[key === 'timeoutMs' ? 'push_timeout' : 'push_flush'] = `${value}ms`;
+    } else if (key in PUSH_KEYS) {
+      core[PUSH_KEYS[key]] = String(value);
+    } else {
+      throw new TypeError(`ContinuousProfiler: push: unknown key '${key}' (known: url, tags, timeoutMs, flushMs, ${Object.keys(PUSH_KEYS).filter((k) => k !== 'url').join(', ')})`);
+    }
+  }
+  if (!core.push) throw new PolyprofError("ContinuousProfiler: push needs 'url', the Pyroscope server's URL");
+  return core;
 }
 
 function report(e) {

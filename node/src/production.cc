@@ -89,6 +89,13 @@ struct ContinuousHandle {
   bool closed = false;
 };
 
+// Push counters as the core reports them (stop() returns the last ones, so
+// that pushStats() still answers after stop()).
+struct PushFinal {
+  int pushed = -1;  // 0: it pushed, -1: no push
+  pp_push_stats stats{};
+};
+
 // The core's continuous thread: queue the window for the event loop.
 int QueueWindow(void* ctx, pp_profile* window, const pp_window_info* info) {
   auto* h = static_cast<ContinuousHandle*>(ctx);
@@ -142,9 +149,11 @@ void OnClosed(uv_handle_t* a) { delete static_cast<ContinuousHandle*>(a->data); 
 
 // Stops the core's windows (the last one is queued), hands what is queued
 // to the exporter now, and releases the handle.
-void StopHandle(ContinuousHandle* h, bool deliver) {
+void StopHandle(ContinuousHandle* h, bool deliver, PushFinal* final = nullptr) {
   if (h->continuous) {
-    pp_continuous_stop(h->continuous);
+    PushFinal f;
+    f.pushed = pp_continuous_finish(h->continuous, &f.stats);
+    if (final) *final = f;
     h->continuous = nullptr;
   }
   if (deliver && !h->exporter.IsEmpty()) Deliver(h);
@@ -204,10 +213,35 @@ void ContinuousStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(v8::External::New(isolate, h));
 }
 
-// continuousStop(handle): the last window goes to the exporter before it returns.
+v8::Local<v8::Value> PushStatsObject(v8::Isolate* isolate, const PushFinal& f) {
+  if (f.pushed != 0) return v8::Null(isolate);
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  v8::Local<v8::Object> o = v8::Object::New(isolate);
+  SetNum(ctx, o, "pushed", static_cast<double>(f.stats.pushed));
+  SetNum(ctx, o, "failedAttempts", static_cast<double>(f.stats.failed_attempts));
+  SetNum(ctx, o, "droppedQueueFull", static_cast<double>(f.stats.dropped_queue_full));
+  SetNum(ctx, o, "droppedRejected", static_cast<double>(f.stats.dropped_rejected));
+  SetNum(ctx, o, "queued", static_cast<double>(f.stats.queued));
+  return o;
+}
+
+// continuousStop(handle) -> the push counters after the last flush, or null
+// without push. The last window goes to the exporter before it returns.
 void ContinuousStop(const v8::FunctionCallbackInfo<v8::Value>& args) {
   ContinuousHandle* h = HandleOf(args);
-  if (h) StopHandle(h, true);
+  if (!h) return;
+  PushFinal f;
+  StopHandle(h, true, &f);
+  args.GetReturnValue().Set(PushStatsObject(args.GetIsolate(), f));
+}
+
+// continuousPushStats(handle) -> the push counters now, or null without push.
+void ContinuousPushStats(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  ContinuousHandle* h = HandleOf(args);
+  if (!h) return;
+  PushFinal f;
+  f.pushed = pp_continuous_push_stats(h->continuous, &f.stats);
+  args.GetReturnValue().Set(PushStatsObject(args.GetIsolate(), f));
 }
 
 // continuousWindows(handle) -> windows exported so far
@@ -615,6 +649,7 @@ void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> ex
   set_method(context, exports, data, "continuousStart", ContinuousStart);
   set_method(context, exports, data, "continuousStop", ContinuousStop);
   set_method(context, exports, data, "continuousWindows", ContinuousWindows);
+  set_method(context, exports, data, "continuousPushStats", ContinuousPushStats);
   set_method(context, exports, data, "storeList", StoreList);
   set_method(context, exports, data, "storePut", StorePut);
   set_method(context, exports, data, "breakerNew", BreakerNew);

@@ -44,6 +44,44 @@ class Store:
         return os.path.join(self.directory, entry["file"])
 
 
+_PUSH_KEYS = {"url": "push", "app": "push_app", "tenant": "push_tenant", "queue": "push_queue",
+              "timeout_s": "push_timeout", "flush_s": "push_flush", "ca_file": "push_ca_file",
+              "token_file": "push_token_file", "basic_auth_file": "push_basic_auth_file"}
+
+
+def push_options(push):
+    """push= (a URL, or a dict of url, app, tags, tenant, queue, timeout_s,
+    flush_s, ca_file, token_file, basic_auth_file) -> the core's push* keys.
+    Credentials come from POLYPROF_PUSH_TOKEN / POLYPROF_PUSH_BASIC_AUTH or
+    the *_file keys, never from here."""
+    if isinstance(push, (str, os.PathLike)):
+        push = {"url": os.fspath(push)}
+    if not isinstance(push, dict):
+        raise TypeError("push must be the Pyroscope server's URL or a dict, not %r" % (push,))
+    opts = {}
+    for key, value in push.items():
+        if key == "tags":
+            if not isinstance(value, dict):
+                raise TypeError("push['tags'] must be a dict of label names to values, not %r" % (value,))
+            opts["push_tags"] = ";".join("%s=%s" % (k, v) for k, v in value.items())
+        elif key in ("timeout_s", "flush_s"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError("push[%r] must be a number of seconds, not %r" % (key, value))
+            opts[_PUSH_KEYS[key]] = "%rs" % (value,)
+        elif key in _PUSH_KEYS:
+            opts[_PUSH_KEYS[key]] = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+        else:
+            raise TypeError("push: unknown key %r (known: url, tags, %s)" % (key, ", ".join(sorted(set(_PUSH_KEYS) - {"url"}))))
+    if "push" not in opts:
+        raise ValueError("push needs 'url', the Pyroscope server's URL")
+    for key, value in opts.items():
+        try:
+            _native.parse_options("%s=%s" % (key, value))
+        except ValueError as e:
+            raise ValueError("push: %s" % (e,)) from None
+    return opts
+
+
 class ContinuousProfiler:
     """Always-on profiling at a low rate: one profile per window, handed to
     `exporter(profile, metadata)` (metadata: trigger, window, start, end) on
@@ -51,7 +89,7 @@ class ContinuousProfiler:
     sampled, one sampler per process: other captures share it (same mode)."""
 
     def __init__(self, interval_ms=100, window_s=60, exporter=None, store=None, mode="cpu", native=True,
-                 service=None, options=None):
+                 service=None, options=None, push=None):
         if exporter is not None and not callable(exporter):
             raise TypeError("exporter must be callable as exporter(profile, metadata), or None")
         opts = core_options(interval_ms, mode, native, None, options)
@@ -74,9 +112,12 @@ class ContinuousProfiler:
             opts["store"] = os.fspath(store)
         elif "store" not in opts and os.environ.get("POLYPROF_STORE"):
             opts["store"] = os.environ["POLYPROF_STORE"]
+        if push is not None:
+            opts.update(push_options(push))
         self._options = opts
         self._exporter = exporter
         self._running = None
+        self._push_final = None
 
     @classmethod
     def _from_core_options(cls, opts, exporter=None):
@@ -84,6 +125,7 @@ class ContinuousProfiler:
         self._options = dict(opts)
         self._exporter = exporter
         self._running = None
+        self._push_final = None
         return self
 
     def start(self):
@@ -103,6 +145,15 @@ class ContinuousProfiler:
         running, self._running = self._running, None
         if running is not None:
             running.stop()
+            self._push_final = running.push_stats()
+
+    def push_stats(self):
+        """Pushing to Pyroscope: {pushed, failed_attempts, dropped_queue_full,
+        dropped_rejected, queued} (after stop: as the last flush left them),
+        or None without push."""
+        if self._running is not None:
+            return self._running.push_stats()
+        return self._push_final
 
     @property
     def running(self):

@@ -99,6 +99,8 @@ fail:
 typedef struct {
     PyObject_HEAD pp_continuous *continuous;
     PyObject *exporter; /* callable(profile, metadata) or NULL: the store */
+    pp_push_stats push_final; /* the push counters after stop's flush */
+    int pushed;               /* 0: it pushes (or pushed), -1: no push */
 } ContinuousObject;
 
 static PyTypeObject ContinuousType;
@@ -137,7 +139,7 @@ static void continuous_stop_now(ContinuousObject *self)
     self->continuous = NULL;
     if (c) {
         /* The exporter takes the GIL on the core's thread. */
-        Py_BEGIN_ALLOW_THREADS pp_continuous_stop(c);
+        Py_BEGIN_ALLOW_THREADS self->pushed = pp_continuous_finish(c, &self->push_final);
         Py_END_ALLOW_THREADS
     }
 }
@@ -168,8 +170,25 @@ static PyObject *continuous_get_running(ContinuousObject *self, void *closure)
     return PyBool_FromLong(self->continuous != NULL);
 }
 
+/* push_stats() -> dict of the push counters, or None without push. */
+static PyObject *continuous_push_stats(ContinuousObject *self, PyObject *unused)
+{
+    (void)unused;
+    pp_push_stats st = self->push_final;
+    if (self->continuous)
+        self->pushed = pp_continuous_push_stats(self->continuous, &st);
+    if (self->pushed != 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}", "pushed", (unsigned long long)st.pushed, "failed_attempts",
+                         (unsigned long long)st.failed_attempts, "dropped_queue_full",
+                         (unsigned long long)st.dropped_queue_full, "dropped_rejected",
+                         (unsigned long long)st.dropped_rejected, "queued", (unsigned long long)st.queued);
+}
+
 static PyMethodDef continuous_methods[] = {
     {"stop", (PyCFunction)continuous_stop, METH_NOARGS, "stop(): exports the last window and stops"},
+    {"push_stats", (PyCFunction)continuous_push_stats, METH_NOARGS,
+     "push_stats(): the push counters (after stop: as the last flush left them), or None without push"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -209,6 +228,8 @@ static PyObject *mod_continuous_start(PyObject *m, PyObject *args, PyObject *kw)
         return NULL;
     self->continuous = NULL;
     self->exporter = NULL;
+    memset(&self->push_final, 0, sizeof self->push_final);
+    self->pushed = -1;
     if (exporter != Py_None) {
         Py_INCREF(exporter);
         self->exporter = exporter;

@@ -388,10 +388,15 @@ static void test_windows_reach_a_good_server(void)
         return;
     }
     burn_ms(2300);
-    pp_continuous_stop(c); /* the partial window is pushed before it returns */
+    uint64_t windows = pp_continuous_windows(c);
+    pp_push_stats st;
+    CHECK_EQ_INT(pp_continuous_finish(c, &st), 0); /* the partial window is pushed before it returns */
     int64_t t1 = time(NULL);
     int n = server_requests(s);
     CHECK(n >= 3 && n <= 4);
+    CHECK_EQ_INT(st.pushed, n);
+    CHECK(n == (int)windows || n == (int)windows + 1); /* + the partial one */
+    CHECK_EQ_INT(st.failed_attempts + st.dropped_queue_full + st.dropped_rejected + st.queued, 0);
     for (int i = 0; i < n; i++) {
         request *r = &s->reqs[i];
         char name[256], from[32], until[32], format[32];
@@ -436,7 +441,7 @@ static void test_basic_auth_file(void)
     CHECK(p != NULL);
     enqueue_small(p, 1000);
     wait_for(s, 1, 5000);
-    pp_push_stop(p);
+    pp_push_stop(p, NULL);
     CHECK_EQ_INT(server_requests(s), 1);
     CHECK_STR(s->reqs[0].auth, "Basic YWxpY2U6cGEgc3M="); /* base64("alice:pa ss") */
     char name[64];
@@ -481,7 +486,7 @@ static void test_silent_server(void)
     wait_for(s, 3, 8000);
     usleep(200000);
     pp_push_get_stats(p, &st);
-    pp_push_stop(p);
+    pp_push_stop(p, NULL);
     CHECK_EQ_INT(st.pushed, 3);
     CHECK_EQ_INT(st.dropped_queue_full, 7); /* and window 1, the oldest, when its retry came */
     CHECK_EQ_INT(st.queued, 0);
@@ -536,7 +541,7 @@ static void test_retry_after(void)
     usleep(100000);
     pp_push_stats st;
     pp_push_get_stats(p, &st);
-    pp_push_stop(p);
+    pp_push_stop(p, NULL);
     CHECK_EQ_INT(server_requests(s), 2);
     CHECK_EQ_INT(st.pushed, 1);
     CHECK_EQ_INT(st.failed_attempts, 1);
@@ -575,7 +580,7 @@ static void test_server_errors(void)
     wait_for(s, 4, 5000);
     usleep(700000); /* a retry would come within 0.5 s */
     pp_push_get_stats(p, &st);
-    pp_push_stop(p);
+    pp_push_stop(p, NULL);
     CHECK_EQ_INT(server_requests(s), 4);
     CHECK_EQ_INT(st.dropped_rejected, 1);
     CHECK_EQ_INT(st.pushed, 1);

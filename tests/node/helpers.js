@@ -36,4 +36,15 @@ function tmpdir() {
   return fs.mkdtempSync(path.join(base, 't-'));
 }
 
-module.exports = { REPO, findGo, checkPprof, tmpdir };
+// Burns CPU for ms in 40 ms bursts, leaving the event loop free in between.
+async function workInBursts(ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const t = Date.now();
+    let x = 0;
+    while (Date.now() - t < 40) x += Math.sqrt(x + 1);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+module.exports = { REPO, findGo, checkPprof, tmpdir, workInBursts };

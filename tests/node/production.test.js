@@ -9,7 +9,7 @@ const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 const polyprof = require('../..');
-const { REPO, tmpdir } = require('./helpers');
+const { REPO, tmpdir, workInBursts } = require('./helpers');
 
 const AUTO = path.join(REPO, 'node/lib/auto.js');
 // Burns CPU for argv[1] seconds, then says what auto-start did.
@@ -97,13 +97,7 @@ test('continuous windows go to the exporter, each afresh, memory flat', async ()
     exporter: (profile, md) => windows.push({ md, tableBytes: Number(profile.metadata.table_bytes), n: profile.total(0) }),
   }).start();
   // The event loop stays free between bursts of work: windows arrive on time.
-  const end = Date.now() + 4300;
-  while (Date.now() < end) {
-    const t = Date.now();
-    let x = 0;
-    while (Date.now() - t < 40) x += Math.sqrt(x + 1);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await workInBursts(4300);
   assert.ok(windows.length >= 3, `${windows.length} windows before stop`);
   c.stop();
   assert.ok(windows.length >= 4 && windows.length <= 6, JSON.stringify(windows.map((w) => w.md)));

@@ -83,6 +83,11 @@ const continuous = new polyprof.ContinuousProfiler({
   exporter: (p: polyprof.Profile, md: polyprof.WindowMetadata) => p.write(`w${md.window}.pb.gz`),
 }).start();
 continuous.stop();
+const pushing = new polyprof.ContinuousProfiler({
+  push: { url: 'https://pyroscope:4040', tags: { env: 'prod' }, tenant: 't1', timeoutMs: 5000 },
+});
+const pushStats: polyprof.PushStats | null = pushing.pushStats();
+void pushStats;
 const entries: polyprof.StoreEntry[] = new polyprof.Store('profiles', { maxBytes: 1 << 30 }).list();
 // @ts-expect-error: mode 'v8' has no continuous profiling
 new polyprof.ContinuousProfiler({ mode: 'v8' });

@@ -1,0 +1,84 @@
+'use strict';
+// Pushing continuous windows to Pyroscope from Node: a local HTTP server
+// gets one POST /ingest per window as a Pyroscope server reads it (query,
+// headers, the multipart field "profile" holding the window's pprof), and
+// pushStats() counts it. libcurl is loaded with RTLD_DEEPBIND, so its
+// OpenSSL is not the one Node carries.
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const path = require('path');
+const { Worker } = require('worker_threads');
+const polyprof = require('../..');
+const { tmpdir, workInBursts } = require('./helpers');
+
+function profileField(headers, body) {
+  const m = /^multipart\/form-data; boundary=(.+)$/.exec(headers['content-type']);
+  assert.ok(m, headers['content-type']);
+  for (const part of body.toString('latin1').split(`--${m[1]}`)) {
+    const at = part.indexOf('\r\n\r\n');
+    if (at >= 0 && part.slice(0, at).includes('name="profile"')) return Buffer.from(part.slice(at + 4, -2), 'latin1');
+  }
+  assert.fail('no profile field');
+}
+
+// The server runs on a worker's event loop: stop() flushes the last window
+// synchronously on this one.
+const SERVER = `
+const { parentPort } = require('worker_threads');
+const http = require('http');
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    parentPort.postMessage({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) });
+    res.end();
+  });
+});
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));`;
+
+test('windows are pushed to a Pyroscope ingest endpoint', async () => {
+  const worker = new Worker(SERVER, { eval: true });
+  const requests = [];
+  const port = await new Promise((resolve) => worker.on('message', (m) => (m.port ? resolve(m.port) : requests.push(m))));
+  const t0 = Math.floor(Date.now() / 1000);
+  process.env.POLYPROF_PUSH_BASIC_AUTH = 'node:pw';
+  const c = new polyprof.ContinuousProfiler({
+    intervalMs: 10,
+    windowSeconds: 1,
+    exporter: () => {},
+    push: { url: `http://127.0.0.1:${port}`, app: 'node-shop', tags: { env: 'test' }, tenant: 'team-n' },
+  }).start();
+  delete process.env.POLYPROF_PUSH_BASIC_AUTH;
+  await workInBursts(1300);
+  assert.strictEqual(c.pushStats().droppedQueueFull, 0);
+  const windows = c.windows;
+  c.stop(); // + the partial window, flushed before it returns
+  const stats = c.pushStats();
+  assert.deepStrictEqual(stats, { pushed: windows + 1, failedAttempts: 0, droppedQueueFull: 0, droppedRejected: 0, queued: 0 });
+  await new Promise((r) => setTimeout(r, 100)); // the worker's last messages
+  await worker.terminate();
+  assert.strictEqual(requests.length, windows + 1);
+  for (const r of requests) {
+    const url = new URL(r.url, 'http://x');
+    assert.strictEqual(r.method, 'POST');
+    assert.strictEqual(url.pathname, '/ingest');
+    assert.strictEqual(url.searchParams.get('name'), 'node-shop{env=test}');
+    assert.strictEqual(url.searchParams.get('format'), 'pprof');
+    const from = Number(url.searchParams.get('from'));
+    assert.ok(from >= t0 && Number(url.searchParams.get('until')) > from);
+    assert.strictEqual(r.headers.authorization, `Basic ${Buffer.from('node:pw').toString('base64')}`);
+    assert.strictEqual(r.headers['x-scope-orgid'], 'team-n');
+    const file = path.join(tmpdir(), 'window.pb.gz');
+    fs.writeFileSync(file, profileField(r.headers, Buffer.from(r.body)));
+    assert.strictEqual(polyprof.load(file).metadata.trigger, 'continuous');
+  }
+});
+
+test('push options are checked by the core before anything starts', () => {
+  assert.throws(() => new polyprof.ContinuousProfiler({ push: 'ftp://pyroscope' }), /push.*http:\/\/ or https:\/\//);
+  assert.throws(() => new polyprof.ContinuousProfiler({ push: { url: 'http://p:4040', tags: { 'a-b': 'x' } } }), /push_tags/);
+  assert.throws(() => new polyprof.ContinuousProfiler({ push: { url: 'http://p:4040', token: 'x' } }), /unknown key 'token'/);
+  assert.throws(() => new polyprof.ContinuousProfiler({ mode: 'alloc', push: 'http://p:4040' }).start(), /push takes mode 'cpu' or 'wall'/);
+  assert.strictEqual(new polyprof.ContinuousProfiler().pushStats(), null);
+});
