@@ -29,7 +29,7 @@ export interface StartOptions {
 }
 
 /** Output format names; by default the file suffix picks one. */
-export type Format = 'pprof' | 'collapsed' | 'folded' | 'text' | 'top' | 'cpuprofile' | 'html';
+export type Format = 'pprof' | 'collapsed' | 'folded' | 'text' | 'top' | 'cpuprofile' | 'html' | 'flamegraph' | 'speedscope';
 
 export interface ProfileOptions {
   /** Write the profile here when fn settles (the suffix picks the format). */
@@ -131,8 +131,10 @@ export function isRunning(): boolean;
 export function profile(fn: () => unknown, options?: ProfileOptions): Promise<Profile>;
 /** Wraps a handler (plain, async or Express-style) so its first durationSeconds are profiled and reported. */
 export function profileEndpoint<F extends (...args: any[]) => any>(handler: F, options?: EndpointOptions): F;
-/** Reads a pprof file back. */
-export function load(path: string): Profile;
+/** Reads a profile file back: pprof, collapsed, speedscope or .cpuprofile (by suffix unless format names one). */
+export function load(path: string, format?: Format): Profile;
+/** The differential profile of `current` against `base`: 'html' (a differential flame graph) or 'text'. */
+export function diff(base: Profile, current: Profile, format?: 'html' | 'text', sampleType?: string, top?: number): Uint8Array;
 export const version: string;
 
 export interface WindowMetadata {

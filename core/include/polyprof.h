@@ -49,6 +49,7 @@ typedef enum {
     PP_FORMAT_TEXT,       /* top-N report (.top) */
     PP_FORMAT_CPUPROFILE, /* Chrome DevTools CPU profile JSON (.cpuprofile) */
     PP_FORMAT_HTML,       /* self-contained interactive flame graph (.html) */
+    PP_FORMAT_SPEEDSCOPE, /* speedscope JSON, "sampled" profiles (.speedscope.json) */
 } pp_format;
 
 #define PP_PATH_MAX 4096
@@ -110,6 +111,8 @@ PP_API int pp_options_set(pp_options *o, const char *key, const char *value, cha
 PP_API void pp_options_format(const pp_options *o, char *out, size_t outlen);
 PP_API int pp_format_from_path(const char *path, pp_format *out, char *err, size_t errlen);
 PP_API int pp_format_from_name(const char *name, pp_format *out, char *err, size_t errlen);
+/* The canonical name of f ("pprof", "collapsed", "speedscope", ...; "auto"). */
+PP_API const char *pp_format_name(pp_format f);
 
 /* ---------------------------------------------------------------- profile */
 
@@ -154,6 +157,21 @@ PP_API int pp_profile_encode(const pp_profile *p, pp_format f, int top_n, uint8_
 PP_API int pp_profile_write_file(const pp_profile *p, const char *path, pp_format f, char *err, size_t errlen);
 /* Reads pprof (gzip-compressed or not). */
 PP_API pp_profile *pp_profile_decode_pprof(const uint8_t *data, size_t len, char *err, size_t errlen);
+/* Reads any format the core reads: pprof, collapsed stacks, speedscope JSON
+ * (sampled and evented profiles) or Chrome's .cpuprofile. Others (text,
+ * html, auto) fail with a message naming the readable formats. */
+PP_API pp_profile *pp_profile_decode(const uint8_t *data, size_t len, pp_format f, char *err, size_t errlen);
+/* Differential profile of cur against base, by value type `sample_type`
+ * (NULL or "": cur's default, which base must have too); each stack's share
+ * of its own profile's total is compared, so profiles of different lengths
+ * compare. f: PP_FORMAT_HTML (a differential flame graph: cur's shape, red
+ * where the share grew, blue where it shrank, frames only in base listed and
+ * drawn in base's shape) or PP_FORMAT_TEXT (functions whose self and
+ * cumulative shares changed most, top_n of each). Profiles without a common
+ * value type fail with a message naming both sides' types. The result is a
+ * malloc'd, NUL-terminated buffer (outlen leaves the NUL out). */
+PP_API int pp_profile_diff(const pp_profile *base, const pp_profile *cur, const char *sample_type, pp_format f,
+                           int top_n, uint8_t **out, size_t *outlen, char *err, size_t errlen);
 /* Text report of the top_n functions by cumulative value `value_index`
  * (-1: the profile's default), with flat and cumulative share, like pstats. */
 PP_API int pp_profile_report(const pp_profile *p, int value_index, int top_n, char **out, char *err, size_t errlen);

@@ -1,11 +1,13 @@
 #include "cpuprofile.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "idmap.h"
+#include "json.h"
 
 typedef struct node {
     uint32_t frame;    /* profile frame id; UINT32_MAX for the root */
@@ -13,23 +15,6 @@ typedef struct node {
     uint64_t hits;
     uint32_t first_child, next_sibling; /* node index + 1, 0 = none */
 } node;
-
-static void json_string(pp_buf *b, const char *s)
-{
-    pp_buf_append_byte(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            pp_buf_append_byte(b, '\\');
-            pp_buf_append_byte(b, c);
-        } else if (c < 0x20) {
-            pp_buf_printf(b, "\\u%04x", c);
-        } else {
-            pp_buf_append_byte(b, c);
-        }
-    }
-    pp_buf_append_byte(b, '"');
-}
 
 static int value_index(const pp_profile *p, const char *unit, const char *type)
 {
@@ -96,10 +81,10 @@ int pp_cpuprofile_write(const pp_profile *p, pp_buf *out, char *err, size_t errl
             line = f->line;
         }
         pp_buf_printf(out, "%s{\"id\":%zu,\"callFrame\":{\"functionName\":", i ? "," : "", i + 1);
-        json_string(out, name);
+        pp_json_string(out, name);
         /* DevTools wants a script id per url; the url's string id serves. */
         pp_buf_printf(out, ",\"scriptId\":\"%u\",\"url\":", *url ? pp_strtab_find(&p->strings, url) : 0);
-        json_string(out, url);
+        pp_json_string(out, url);
         /* DevTools counts lines and columns from 0; -1 is unknown. */
         pp_buf_printf(out, ",\"lineNumber\":%" PRId64 ",\"columnNumber\":%d},\"hitCount\":%" PRIu64 ",\"children\":[",
                       line > 0 ? line - 1 : (int64_t)-1, line > 0 ? 0 : -1, nd->hits);
@@ -149,4 +134,166 @@ oom:
 oom_nofree:
     snprintf(err, errlen, "cpuprofile: out of memory");
     return -1;
+}
+
+/* ------------------------------------------------------------------ reader */
+
+typedef struct rnode {
+    const cJSON *json;
+    uint32_t parent;    /* node index + 1, 0 = none */
+    uint32_t frame;     /* profile frame id + 1, 0 = not made yet */
+    int64_t hits, ns;
+} rnode;
+
+static int node_index(const pp_idmap *ids, const cJSON *id, uint32_t *out)
+{
+    if (!cJSON_IsNumber(id))
+        return -1;
+    uint32_t i = pp_idmap_get(ids, (uint64_t)(int64_t)id->valuedouble, 0, 0);
+    if (i == UINT32_MAX)
+        return -1;
+    *out = i;
+    return 0;
+}
+
+static uint32_t node_frame(pp_profile *p, rnode *nd)
+{
+    if (nd->frame)
+        return nd->frame - 1;
+    const cJSON *cf = cJSON_GetObjectItemCaseSensitive(nd->json, "callFrame");
+    const char *name = pp_json_str(cf, "functionName", "");
+    const cJSON *line = cJSON_GetObjectItemCaseSensitive(cf, "lineNumber");
+    /* DevTools counts lines from 0 (-1: unknown). */
+    pp_frame f = {.name = pp_profile_intern(p, *name ? name : "(anonymous)"),
+                  .file = pp_profile_intern(p, pp_json_str(cf, "url", "")),
+                  .line = cJSON_IsNumber(line) && line->valuedouble >= 0 ? (int64_t)line->valuedouble + 1 : 0,
+                  .kind = PP_FRAME_INTERP};
+    if (f.name == UINT32_MAX || f.file == UINT32_MAX)
+        return UINT32_MAX;
+    uint32_t id = pp_profile_add_frame(p, &f);
+    if (id != UINT32_MAX)
+        nd->frame = id + 1;
+    return id;
+}
+
+static int is_root(const rnode *nd)
+{
+    const cJSON *cf = cJSON_GetObjectItemCaseSensitive(nd->json, "callFrame");
+    return !nd->parent && strcmp(pp_json_str(cf, "functionName", ""), "(root)") == 0;
+}
+
+pp_profile *pp_cpuprofile_read(const char *text, size_t len, char *err, size_t errlen)
+{
+    cJSON *root = pp_json_parse(text, len, "cpuprofile", err, errlen);
+    if (!root)
+        return NULL;
+    const cJSON *jnodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
+    const cJSON *samples = cJSON_GetObjectItemCaseSensitive(root, "samples");
+    const cJSON *deltas = cJSON_GetObjectItemCaseSensitive(root, "timeDeltas");
+    if (!cJSON_IsArray(jnodes)) {
+        snprintf(err, errlen, "cpuprofile: no 'nodes' array: not a Chrome CPU profile");
+        cJSON_Delete(root);
+        return NULL;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(jnodes);
+    rnode *nodes = calloc(n ? n : 1, sizeof *nodes);
+    uint32_t *stack = calloc(n ? n : 1, sizeof *stack);
+    pp_idmap ids; /* node id -> index */
+    pp_idmap_init(&ids);
+    pp_profile *p = pp_profile_new();
+    const char *problem = NULL;
+    if (!nodes || !stack || !p || pp_profile_set_value_type(p, 0, "samples", "count") != 0 ||
+        pp_profile_set_value_type(p, 1, "wall", "nanoseconds") != 0)
+        goto oom;
+    p->default_value = 1;
+    size_t i = 0;
+    const cJSON *jn;
+    cJSON_ArrayForEach(jn, jnodes)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(jn, "id");
+        if (!cJSON_IsNumber(id) || pp_idmap_get(&ids, (uint64_t)(int64_t)id->valuedouble, 0, 0) != UINT32_MAX) {
+            problem = "a node without a unique numeric 'id'";
+            goto bad;
+        }
+        if (pp_idmap_put(&ids, (uint64_t)(int64_t)id->valuedouble, 0, 0, (uint32_t)i) != 0)
+            goto oom;
+        nodes[i].json = jn;
+        const cJSON *hc = cJSON_GetObjectItemCaseSensitive(jn, "hitCount");
+        if (!cJSON_IsArray(samples) && cJSON_IsNumber(hc) && hc->valuedouble > 0)
+            nodes[i].hits = (int64_t)hc->valuedouble;
+        i++;
+    }
+    for (i = 0; i < n; i++) { /* parents from children (or from 'parent', which some writers give) */
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(nodes[i].json, "children"))
+        {
+            uint32_t k;
+            if (node_index(&ids, c, &k) != 0 || nodes[k].parent || k == i) {
+                problem = "a child id that names no node, or a node with two parents";
+                goto bad;
+            }
+            nodes[k].parent = (uint32_t)i + 1;
+        }
+        uint32_t k;
+        const cJSON *par = cJSON_GetObjectItemCaseSensitive(nodes[i].json, "parent");
+        if (par && !nodes[i].parent && node_index(&ids, par, &k) == 0 && k != i)
+            nodes[i].parent = k + 1;
+    }
+    if (cJSON_IsArray(samples)) {
+        const cJSON *s, *d = cJSON_IsArray(deltas) ? deltas->child : NULL;
+        cJSON_ArrayForEach(s, samples)
+        {
+            uint32_t k;
+            if (node_index(&ids, s, &k) != 0) {
+                problem = "a sample that names no node";
+                goto bad;
+            }
+            nodes[k].hits++;
+            if (cJSON_IsNumber(d) && d->valuedouble > 0)
+                nodes[k].ns += llround(d->valuedouble * 1000.0);
+            d = d ? d->next : NULL;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (!nodes[i].hits && !nodes[i].ns)
+            continue;
+        uint32_t depth = 0;
+        for (uint32_t k = (uint32_t)i + 1; k && !is_root(&nodes[k - 1]); k = nodes[k - 1].parent) {
+            if (depth == n) {
+                problem = "a cycle of parents";
+                goto bad;
+            }
+            uint32_t f = node_frame(p, &nodes[k - 1]);
+            if (f == UINT32_MAX)
+                goto oom;
+            stack[depth++] = f;
+        }
+        int64_t values[PP_MAX_VALUES] = {nodes[i].hits, nodes[i].ns};
+        if (pp_profile_add_sample(p, stack, depth, NULL, 0, values) != 0)
+            goto oom;
+    }
+    /* Without times (all deltas 0), the counts are what the profile says. */
+    if (pp_profile_total(p, 1) == 0)
+        p->default_value = 0;
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(root, "startTime");
+    const cJSON *end = cJSON_GetObjectItemCaseSensitive(root, "endTime");
+    if (cJSON_IsNumber(start) && cJSON_IsNumber(end) && end->valuedouble >= start->valuedouble) {
+        p->time_nanos = (int64_t)start->valuedouble * 1000;
+        p->duration_nanos = (int64_t)(end->valuedouble - start->valuedouble) * 1000;
+    }
+    goto done;
+bad:
+    snprintf(err, errlen, "cpuprofile: %s", problem);
+    goto fail;
+oom:
+    snprintf(err, errlen, "cpuprofile: out of memory");
+fail:
+    pp_profile_free(p);
+    p = NULL;
+done:
+    free(nodes);
+    free(stack);
+    pp_idmap_free(&ids);
+    cJSON_Delete(root);
+    return p;
 }

@@ -11,4 +11,9 @@
  * keeps aggregates, not a timeline. */
 int pp_cpuprofile_write(const pp_profile *p, pp_buf *out, char *err, size_t errlen);
 
+/* Reads a CPU profile: value types samples/count and wall/nanoseconds, one
+ * sample per call path that was sampled; sample k's time is timeDeltas[k]
+ * (as the writer spreads it). Without `samples`, nodes' hitCount counts. */
+pp_profile *pp_cpuprofile_read(const char *text, size_t len, char *err, size_t errlen);
+
 #endif

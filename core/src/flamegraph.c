@@ -8,7 +8,14 @@
  * by the browser's own search). Interactions: click zooms to a frame, the
  * root (or Escape) zooms out, the search box highlights matching frames and
  * says what share they hold, hovering shows value and percentages; the URL
- * fragment keeps the zoom and search (#zoom=<node>&search=<text>). */
+ * fragment keeps the zoom and search (#zoom=<node>&search=<text>).
+ *
+ * The differential page is the same page with a second value per node (the
+ * base profile's): frames are coloured by the change of their share of
+ * their own profile's total (red grew, blue shrank, deeper by magnitude, as
+ * flamegraph.pl's difffolded does), the tooltip gives both shares and the
+ * change, a button swaps to the base profile's shape, and call paths only
+ * the base has (zero wide in the new shape) are listed below the graph. */
 #include "flamegraph.h"
 
 #include <inttypes.h>
@@ -17,30 +24,22 @@
 #include <string.h>
 
 #include "idmap.h"
+#include "json.h"
 
 typedef struct fnode {
-    uint32_t name;      /* string id in the profile */
-    int64_t value;
+    uint32_t name;      /* string id in the tree's own table */
+    int64_t value, base;/* the profile's (the new one's, in a diff); the base's */
     uint32_t first_child, next_sibling; /* index + 1, 0 = none */
 } fnode;
 
-/* JSON string, safe inside <script>: "</" never appears as such. */
-static void js_string(pp_buf *b, const char *s)
-{
-    pp_buf_append_byte(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            pp_buf_append_byte(b, '\\');
-            pp_buf_append_byte(b, c);
-        } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-            pp_buf_printf(b, "\\u%04x", c);
-        } else {
-            pp_buf_append_byte(b, c);
-        }
-    }
-    pp_buf_append_byte(b, '"');
-}
+/* The call tree, stacks merged from the root by frame name; names are
+ * interned in the tree's own table so that two profiles merge. */
+typedef struct ftree {
+    fnode *nodes;
+    size_t n, cap;
+    pp_idmap children; /* (parent, name) -> node */
+    pp_strtab names;
+} ftree;
 
 /* HTML text (the title). */
 static void html_text(pp_buf *b, const char *s)
@@ -72,6 +71,8 @@ static const char PAGE_STYLE[] =
     "SFMono-Regular,Menlo,monospace;color:#111}\n"
     ".f:hover{border-color:#333}\n.f.match{background:#e040fb !important;color:#fff}\n"
     ".f.dim{opacity:.45}\n"
+    "#gone{margin:8px 12px;color:#333}#gone a{display:block;color:#1a4fb4;white-space:nowrap;overflow:hidden;"
+    "text-overflow:ellipsis}\n.legend{color:#555}.legend b{padding:0 4px}\n"
     "#tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:4px 8px;border-radius:3px;"
     "display:none;max-width:60em;word-break:break-all;z-index:2}\n"
     "button{font:inherit}\n"
@@ -82,17 +83,28 @@ static const char PAGE_SCRIPT[] =
     "(function(){\n"
     "'use strict';\n"
     "const D=window.FLAME;const S=D.strings,N=D.nodes,n=N.length/3;\n"
-    "const name=i=>S[N[3*i]],val=i=>N[3*i+1],dep=i=>N[3*i+2];\n"
+    "// widths come from V: the profile's values, or in a diff the base's when its shape is shown\n"
+    "const NV=new Float64Array(n);for(let i=0;i<n;i++)NV[i]=N[3*i+1];\n"
+    "const B=D.base?Float64Array.from(D.base):null;let V=NV;\n"
+    "const name=i=>S[N[3*i]],val=i=>V[i],dep=i=>N[3*i+2];\n"
     "// end[i]: one past the last node of i's subtree (children follow their parent)\n"
     "const end=new Int32Array(n),parent=new Int32Array(n);\n"
     "{const st=[];for(let i=0;i<n;i++){while(st.length&&dep(st[st.length-1])>=dep(i)){end[st.pop()]=i;}"
     "parent[i]=st.length?st[st.length-1]:-1;st.push(i);}while(st.length)end[st.pop()]=n;}\n"
-    "const total=val(0)||1;\n"
+    "let total=val(0)||1;\n"
+    "// a diff compares each frame's share of its own profile's total\n"
+    "const nt=NV[0]||1,bt=B?(B[0]||1):1;\n"
+    "const share=i=>100*NV[i]/nt,bshare=i=>B?100*B[i]/bt:0,delta=i=>share(i)-bshare(i);\n"
+    "let maxd=0;if(B)for(let i=0;i<n;i++)maxd=Math.max(maxd,Math.abs(delta(i)));\n"
     "const g=document.getElementById('graph'),tip=document.getElementById('tip'),"
-    "status=document.getElementById('status'),search=document.getElementById('search');\n"
+    "status=document.getElementById('status'),search=document.getElementById('search'),"
+    "shapeBtn=document.getElementById('shape');\n"
     "const ROW=17;let zoom=0,term='';\n"
     "function hue(s){let h=0;for(let k=0;k<s.length;k++)h=(h*31+s.charCodeAt(k))>>>0;return h;}\n"
-    "function color(i){const s=name(i);if(s.startsWith('['))return'#ccc';const h=hue(s);"
+    "function diffColor(i){const d=delta(i);if(Math.abs(d)<1e-9)return'rgb(220,220,220)';"
+    "const c=Math.round(220*(1-Math.min(1,Math.abs(d)/(maxd||1))));"
+    "return d>0?`rgb(255,${c},${c})`:`rgb(${c},${c},255)`;}\n"
+    "function color(i){if(B)return diffColor(i);const s=name(i);if(s.startsWith('['))return'#ccc';const h=hue(s);"
     "return`hsl(${(h%40)+10},${70+(h>>8)%25}%,${58+(h>>16)%14}%)`;}\n"
     "function fmt(v){return D.unit==='nanoseconds'?(v>=1e9?(v/1e9).toFixed(2)+' s':(v/1e6).toFixed(2)+' ms'):"
     "(D.unit==='bytes'?(v>=1048576?(v/1048576).toFixed(1)+' MiB':(v/1024).toFixed(1)+' KiB'):String(v));}\n"
@@ -119,133 +131,192 @@ static const char PAGE_SCRIPT[] =
     " if(term){for(let i=zoom;i<end[zoom];i++){if(name(i).toLowerCase().includes(term)){hit+=val(i);"
     "i=end[i]-1;}}}\n"
     " status.textContent=(term?`\\u201c${term}\\u201d: ${(100*hit/(val(zoom)||1)).toFixed(1)}% of `:'')+"
-    "(zoom?`${name(zoom)}: ${fmt(val(zoom))}, ${(100*val(zoom)/total).toFixed(1)}% of all`:`${fmt(total)} in all`);}\n"
+    "(zoom?`${name(zoom)}: ${fmt(val(zoom))}, ${(100*val(zoom)/total).toFixed(1)}% of all`:`${fmt(total)} in all`)+"
+    "(B?(V===B?' (base shape)':' (new shape)'):'');}\n"
     "function setHash(){const h=[];if(zoom)h.push('zoom='+zoom);if(term)h.push('search='+encodeURIComponent(term));"
+    "if(B&&V===B)h.push('shape=base');"
     "history.replaceState(null,'',h.length?'#'+h.join('&'):location.pathname+location.search);}\n"
-    "function zoomTo(i){zoom=(i>=0&&i<n)?i:0;render();setHash();}\n"
+    "function zoomTo(i){zoom=(i>=0&&i<n&&val(i)>0)?i:0;render();setHash();}\n"
+    "function setShape(base){V=base&&B?B:NV;total=val(0)||1;"
+    "if(shapeBtn)shapeBtn.textContent=V===B?'Show new shape':'Show base shape';}\n"
+    "function tipText(i){if(!B)return`${name(i)}\\n${fmt(val(i))} \\u00b7 ${(100*val(i)/total).toFixed(2)}% of all"
+    " \\u00b7 ${(100*val(i)/(val(zoom)||1)).toFixed(2)}% of the view`;\n"
+    " const d=delta(i);return`${name(i)}\\nbase ${bshare(i).toFixed(2)}% \\u00b7 new ${share(i).toFixed(2)}% "
+    "\\u00b7 ${d>=0?'+':''}${d.toFixed(2)} points`+(NV[i]===0?' (only in base)':B[i]===0?' (only in new)':'');}\n"
     "g.addEventListener('click',e=>{const d=e.target.closest('.f');if(!d)return;const i=+d.dataset.i;"
     "zoomTo(i===zoom?Math.max(parent[i],0):i);});\n"
     "g.addEventListener('mousemove',e=>{const d=e.target.closest('.f');if(!d){tip.style.display='none';return;}"
-    "const i=+d.dataset.i;tip.textContent=`${name(i)}\\n${fmt(val(i))} \\u00b7 ${(100*val(i)/total).toFixed(2)}% of all"
-    " \\u00b7 ${(100*val(i)/(val(zoom)||1)).toFixed(2)}% of the view`;tip.style.whiteSpace='pre-wrap';"
+    "const i=+d.dataset.i;tip.textContent=tipText(i);tip.style.whiteSpace='pre-wrap';"
     "tip.style.display='block';tip.style.left=Math.min(e.clientX+12,innerWidth-320)+'px';"
     "tip.style.top=(e.clientY+14)+'px';});\n"
     "g.addEventListener('mouseleave',()=>tip.style.display='none');\n"
     "search.addEventListener('input',()=>{term=search.value.trim().toLowerCase();mark();setHash();});\n"
     "document.getElementById('reset').addEventListener('click',()=>{search.value='';term='';zoomTo(0);});\n"
+    "if(shapeBtn)shapeBtn.addEventListener('click',()=>{setShape(V===NV);zoomTo(zoom);});\n"
     "addEventListener('keydown',e=>{if(e.key==='Escape')zoomTo(0);});\n"
     "addEventListener('resize',render);\n"
+    "// call paths only the base has: no width in the new shape, so listed\n"
+    "const gone=document.getElementById('gone');\n"
+    "if(B&&gone){const rows=[];for(let i=1;i<n;i++)if(NV[i]===0&&B[i]>0&&NV[parent[i]]>0)rows.push(i);\n"
+    " rows.sort((a,b)=>B[b]-B[a]);\n"
+    " if(rows.length){const h=document.createElement('div');"
+    "h.textContent=`Only in the base profile (${rows.length} call paths, not drawn in the new shape; click to see "
+    "them in the base shape):`;gone.appendChild(h);}\n"
+    " for(const i of rows.slice(0,100)){const a=document.createElement('a');a.href='#';a.dataset.i=i;"
+    "const path=[];for(let k=i;k>0;k=parent[k])path.push(name(k));"
+    "a.textContent=`${bshare(i).toFixed(2)}% of base: ${path.reverse().join(' \\u2192 ')}`;"
+    "a.addEventListener('click',e=>{e.preventDefault();setShape(true);zoomTo(i);});gone.appendChild(a);}}\n"
     "for(const kv of location.hash.slice(1).split('&')){const[k,v]=kv.split('=');if(k==='zoom')zoom=+v||0;"
+    "if(k==='shape'&&v==='base')setShape(true);"
     "if(k==='search'&&v){term=decodeURIComponent(v).toLowerCase();search.value=term;}}\n"
-    "if(!(zoom>=0&&zoom<n))zoom=0;render();\n"
+    "if(!(zoom>=0&&zoom<n&&val(zoom)>0))zoom=0;render();\n"
     "})();\n"
     "</script>\n</body></html>\n";
 
-int pp_flamegraph_write(const pp_profile *p, int value_index, pp_buf *out, char *err, size_t errlen)
+static int tree_init(ftree *t)
 {
-    uint32_t vi;
-    if (pp_profile_pick_value(p, value_index, "flamegraph", &vi, err, errlen) != 0)
+    memset(t, 0, sizeof *t);
+    pp_idmap_init(&t->children);
+    t->cap = 256;
+    t->n = 1;
+    t->nodes = calloc(t->cap, sizeof *t->nodes);
+    if (!t->nodes || pp_strtab_init(&t->names) != 0)
         return -1;
-    size_t cap = 256, n = 1;
-    fnode *nodes = calloc(cap, sizeof *nodes);
-    pp_idmap children; /* (parent, name) -> node: frames of the same name merge */
-    pp_idmap_init(&children);
-    if (!nodes)
-        goto oom;
-    nodes[0].name = UINT32_MAX; /* the root, named "all" */
+    t->nodes[0].name = pp_strtab_intern(&t->names, "all");
+    return t->nodes[0].name == UINT32_MAX ? -1 : 0;
+}
+
+static void tree_free(ftree *t)
+{
+    free(t->nodes);
+    pp_idmap_free(&t->children);
+    pp_strtab_free(&t->names);
+}
+
+/* Adds value vi of p's samples to the nodes' value, or to base when is_base. */
+static int tree_add(ftree *t, const pp_profile *p, uint32_t vi, int is_base)
+{
+    uint32_t *name_of = calloc((size_t)p->strings.count + 1, sizeof *name_of); /* profile id -> tree id + 1 */
+    if (!name_of)
+        return -1;
+    int rc = -1;
     for (size_t i = 0; i < p->n_samples; i++) {
         const pp_sample *s = &p->samples[i];
         int64_t v = s->values[vi];
         if (v <= 0)
             continue;
         uint32_t cur = 0;
-        nodes[0].value += v;
+        *(is_base ? &t->nodes[0].base : &t->nodes[0].value) += v;
         for (uint32_t d = s->n_frames; d-- > 0;) { /* root first */
-            uint32_t name = p->frames[p->stack[s->first_frame + d]].name;
-            uint32_t child = pp_idmap_get(&children, cur, name, 0);
-            if (child == UINT32_MAX) {
-                if (n == cap) {
-                    fnode *grown = realloc(nodes, cap * 2 * sizeof *nodes);
-                    if (!grown)
-                        goto oom;
-                    nodes = grown;
-                    cap *= 2;
-                }
-                child = (uint32_t)n++;
-                memset(&nodes[child], 0, sizeof nodes[child]);
-                nodes[child].name = name;
-                nodes[child].next_sibling = nodes[cur].first_child;
-                nodes[cur].first_child = child + 1;
-                if (pp_idmap_put(&children, cur, name, 0, child) != 0)
-                    goto oom;
+            uint32_t sid = p->frames[p->stack[s->first_frame + d]].name;
+            if (sid >= p->strings.count)
+                sid = 0;
+            if (!name_of[sid]) {
+                uint32_t id = pp_strtab_intern(&t->names, pp_strtab_get(&p->strings, sid));
+                if (id == UINT32_MAX)
+                    goto out;
+                name_of[sid] = id + 1;
             }
-            nodes[child].value += v;
+            uint32_t name = name_of[sid] - 1;
+            uint32_t child = pp_idmap_get(&t->children, cur, name, 0);
+            if (child == UINT32_MAX) {
+                if (t->n == t->cap) {
+                    fnode *grown = realloc(t->nodes, t->cap * 2 * sizeof *t->nodes);
+                    if (!grown)
+                        goto out;
+                    t->nodes = grown;
+                    t->cap *= 2;
+                }
+                child = (uint32_t)t->n++;
+                memset(&t->nodes[child], 0, sizeof t->nodes[child]);
+                t->nodes[child].name = name;
+                t->nodes[child].next_sibling = t->nodes[cur].first_child;
+                t->nodes[cur].first_child = child + 1;
+                if (pp_idmap_put(&t->children, cur, name, 0, child) != 0)
+                    goto out;
+            }
+            *(is_base ? &t->nodes[child].base : &t->nodes[child].value) += v;
             cur = child;
         }
     }
+    rc = 0;
+out:
+    free(name_of);
+    return rc;
+}
 
-    /* Strings used, renumbered densely. */
-    /* The last slot stands for the root's name. */
-    size_t n_sid = (size_t)p->strings.count + 1;
-    uint32_t *sid = malloc(n_sid * sizeof *sid);
-    if (!sid)
-        goto oom;
-    memset(sid, 0xff, n_sid * sizeof *sid);
-    uint32_t n_strings = 0;
+/* Wider first: by value, then (for frames only the base has) by base. */
+static int wider(const fnode *a, const fnode *b)
+{
+    return a->value != b->value ? a->value > b->value : a->base > b->base;
+}
 
-    const char *type = pp_strtab_get(&p->strings, p->value_types[vi].type);
-    const char *unit = pp_strtab_get(&p->strings, p->value_types[vi].unit);
+/* The page around the tree; diff adds the base values and the diff controls. */
+static int write_page(const ftree *t, int diff, const char *type, const char *unit, pp_buf *out)
+{
+    size_t n = t->n;
     pp_buf_append_str(out, PAGE_HEAD);
-    pp_buf_append_str(out, "<title>polyprof flame graph (");
+    pp_buf_append_str(out, diff ? "<title>polyprof differential flame graph (" : "<title>polyprof flame graph (");
     html_text(out, type);
     pp_buf_append_str(out, ")</title>\n");
     pp_buf_append_str(out, PAGE_STYLE);
-    pp_buf_append_str(out, "<header><h1>Flame graph: ");
+    pp_buf_append_str(out, diff ? "<header><h1>Differential flame graph: " : "<header><h1>Flame graph: ");
     html_text(out, type);
     pp_buf_append_str(out, "</h1><input id=\"search\" type=\"search\" placeholder=\"Search functions\" "
-                           "aria-label=\"Search functions\"><button id=\"reset\">Reset zoom</button>"
-                           "<span id=\"status\"></span></header>\n<div id=\"graph\"></div><div id=\"tip\"></div>\n");
+                           "aria-label=\"Search functions\"><button id=\"reset\">Reset zoom</button>");
+    if (diff)
+        pp_buf_append_str(out, "<button id=\"shape\">Show base shape</button><span class=\"legend\">share of each "
+                               "profile's total: <b style=\"background:#f66\">grew</b><b style=\"background:#66f;"
+                               "color:#fff\">shrank</b></span>");
+    pp_buf_append_str(out, "<span id=\"status\"></span></header>\n<div id=\"graph\"></div>");
+    if (diff)
+        pp_buf_append_str(out, "<div id=\"gone\"></div>");
+    pp_buf_append_str(out, "<div id=\"tip\"></div>\n");
 
-    /* Nodes depth first, children by descending value (the widest left). */
-    pp_buf nodes_json;
+    pp_buf_append_str(out, "<script>window.FLAME={\"unit\":");
+    pp_json_script_string(out, unit);
+    pp_buf_append_str(out, ",\"type\":");
+    pp_json_script_string(out, type);
+    /* Nodes depth first, children widest first; strings numbered in the
+     * order the nodes first use them. */
+    pp_buf nodes_json, base_json, strings_json;
     pp_buf_init(&nodes_json);
-    pp_buf strings_json;
+    pp_buf_init(&base_json);
     pp_buf_init(&strings_json);
     uint32_t *stack = malloc(n * sizeof *stack), *depth = malloc(n * sizeof *depth);
-    uint32_t *kids = malloc(n * sizeof *kids);
-    if (!stack || !depth || !kids) {
-        free(stack);
-        free(depth);
-        free(kids);
-        free(sid);
-        pp_buf_free(&nodes_json);
-        pp_buf_free(&strings_json);
-        goto oom;
-    }
+    uint32_t *kids = malloc(n * sizeof *kids), *sid = malloc(t->names.count * sizeof *sid);
+    uint32_t n_strings = 0;
+    int failed = !stack || !depth || !kids || !sid;
+    if (sid)
+        memset(sid, 0xff, t->names.count * sizeof *sid);
     size_t top = 0;
-    stack[top] = 0;
-    depth[top++] = 0;
+    if (!failed) {
+        stack[top] = 0;
+        depth[top++] = 0;
+    }
     int first = 1;
     while (top) {
         top--;
         uint32_t i = stack[top], d = depth[top];
-        size_t name = nodes[i].name == UINT32_MAX ? n_sid - 1 : nodes[i].name;
-        if (sid[name] == UINT32_MAX) {
-            sid[name] = n_strings++;
+        const fnode *nd = &t->nodes[i];
+        if (sid[nd->name] == UINT32_MAX) {
+            sid[nd->name] = n_strings++;
             if (n_strings > 1)
                 pp_buf_append_byte(&strings_json, ',');
-            js_string(&strings_json, name == n_sid - 1 ? "all" : pp_strtab_get(&p->strings, (uint32_t)name));
+            pp_json_script_string(&strings_json, t->names.strs[nd->name]);
         }
-        pp_buf_printf(&nodes_json, "%s%u,%" PRId64 ",%u", first ? "" : ",", sid[name], nodes[i].value, d);
+        pp_buf_printf(&nodes_json, "%s%u,%" PRId64 ",%u", first ? "" : ",", sid[nd->name], nd->value, d);
+        if (diff)
+            pp_buf_printf(&base_json, "%s%" PRId64, first ? "" : ",", nd->base);
         first = 0;
         /* Push children so that the widest pops first. */
         size_t nk = 0;
-        for (uint32_t c = nodes[i].first_child; c; c = nodes[c - 1].next_sibling)
+        for (uint32_t c = nd->first_child; c; c = t->nodes[c - 1].next_sibling)
             kids[nk++] = c - 1;
-        for (size_t a = 1; a < nk; a++) { /* insertion sort by value, ascending */
+        for (size_t a = 1; a < nk; a++) { /* insertion sort, narrowest first */
             uint32_t k = kids[a];
             size_t b = a;
-            while (b > 0 && nodes[kids[b - 1]].value > nodes[k].value) {
+            while (b > 0 && wider(&t->nodes[kids[b - 1]], &t->nodes[k])) {
                 kids[b] = kids[b - 1];
                 b--;
             }
@@ -260,28 +331,51 @@ int pp_flamegraph_write(const pp_profile *p, int value_index, pp_buf *out, char 
     free(depth);
     free(kids);
     free(sid);
-    pp_buf_append_str(out, "<script>window.FLAME={\"unit\":");
-    js_string(out, unit);
-    pp_buf_append_str(out, ",\"type\":");
-    js_string(out, type);
     pp_buf_append_str(out, ",\"strings\":[");
     pp_buf_append(out, strings_json.data, strings_json.len);
     pp_buf_append_str(out, "],\"nodes\":[");
     pp_buf_append(out, nodes_json.data, nodes_json.len);
-    pp_buf_append_str(out, "]};</script>\n");
-    int failed = strings_json.failed || nodes_json.failed;
+    pp_buf_append_byte(out, ']');
+    if (diff) {
+        pp_buf_append_str(out, ",\"base\":[");
+        pp_buf_append(out, base_json.data, base_json.len);
+        pp_buf_append_byte(out, ']');
+    }
+    failed |= base_json.failed || nodes_json.failed || strings_json.failed;
+    pp_buf_free(&base_json);
     pp_buf_free(&nodes_json);
     pp_buf_free(&strings_json);
+    pp_buf_append_str(out, "};</script>\n");
     pp_buf_append_str(out, PAGE_SCRIPT);
-    free(nodes);
-    pp_idmap_free(&children);
-    if (failed)
-        goto oom_freed;
-    return 0;
-oom:
-    free(nodes);
-    pp_idmap_free(&children);
-oom_freed:
-    snprintf(err, errlen, "flamegraph: out of memory");
-    return -1;
+    return failed || out->failed ? -1 : 0;
+}
+
+int pp_flamegraph_write(const pp_profile *p, int value_index, pp_buf *out, char *err, size_t errlen)
+{
+    uint32_t vi;
+    if (pp_profile_pick_value(p, value_index, "flamegraph", &vi, err, errlen) != 0)
+        return -1;
+    ftree t;
+    int rc = tree_init(&t) == 0 && tree_add(&t, p, vi, 0) == 0 ? 0 : -1;
+    if (rc == 0)
+        rc = write_page(&t, 0, pp_strtab_get(&p->strings, p->value_types[vi].type),
+                        pp_strtab_get(&p->strings, p->value_types[vi].unit), out);
+    tree_free(&t);
+    if (rc != 0)
+        snprintf(err, errlen, "flamegraph: out of memory");
+    return rc;
+}
+
+int pp_flamegraph_write_diff(const pp_profile *base, uint32_t base_vi, const pp_profile *cur, uint32_t cur_vi,
+                             pp_buf *out, char *err, size_t errlen)
+{
+    ftree t;
+    int rc = tree_init(&t) == 0 && tree_add(&t, cur, cur_vi, 0) == 0 && tree_add(&t, base, base_vi, 1) == 0 ? 0 : -1;
+    if (rc == 0)
+        rc = write_page(&t, 1, pp_strtab_get(&cur->strings, cur->value_types[cur_vi].type),
+                        pp_strtab_get(&cur->strings, cur->value_types[cur_vi].unit), out);
+    tree_free(&t);
+    if (rc != 0)
+        snprintf(err, errlen, "diff: out of memory");
+    return rc;
 }

@@ -13,7 +13,7 @@ static const struct {
     {".pb.gz", PP_FORMAT_PPROF},      {".pprof", PP_FORMAT_PPROF}, {".pb", PP_FORMAT_PPROF},
     {".folded", PP_FORMAT_COLLAPSED}, {".collapsed", PP_FORMAT_COLLAPSED}, {".txt", PP_FORMAT_COLLAPSED},
     {".top", PP_FORMAT_TEXT},         {".cpuprofile", PP_FORMAT_CPUPROFILE}, {".html", PP_FORMAT_HTML},
-    {".htm", PP_FORMAT_HTML},
+    {".htm", PP_FORMAT_HTML},         {".speedscope.json", PP_FORMAT_SPEEDSCOPE},
 };
 
 static const struct {
@@ -22,10 +22,11 @@ static const struct {
 } names[] = {
     {"pprof", PP_FORMAT_PPROF}, {"collapsed", PP_FORMAT_COLLAPSED}, {"folded", PP_FORMAT_COLLAPSED},
     {"text", PP_FORMAT_TEXT},   {"top", PP_FORMAT_TEXT},         {"cpuprofile", PP_FORMAT_CPUPROFILE},
-    {"html", PP_FORMAT_HTML},   {"flamegraph", PP_FORMAT_HTML},
+    {"html", PP_FORMAT_HTML},   {"flamegraph", PP_FORMAT_HTML},  {"speedscope", PP_FORMAT_SPEEDSCOPE},
 };
 
-#define SUPPORTED_SUFFIXES ".pb.gz, .pprof, .pb, .folded, .collapsed, .txt, .top, .cpuprofile, .html"
+#define SUPPORTED_SUFFIXES \
+    ".pb.gz, .pprof, .pb, .folded, .collapsed, .txt, .top, .cpuprofile, .html, .speedscope.json"
 
 int pp_format_from_path(const char *path, pp_format *out, char *err, size_t errlen)
 {
@@ -55,6 +56,20 @@ int pp_format_from_name(const char *name, pp_format *out, char *err, size_t errl
             return 0;
         }
     }
-    snprintf(err, errlen, "unknown format '%s' (use pprof, collapsed, folded, text, top, cpuprofile or html)", name);
+    snprintf(err, errlen, "unknown format '%s' (use pprof, collapsed, folded, text, top, cpuprofile, html or speedscope)", name);
     return -1;
+}
+
+const char *pp_format_name(pp_format f)
+{
+    switch (f) {
+    case PP_FORMAT_PPROF: return "pprof";
+    case PP_FORMAT_COLLAPSED: return "collapsed";
+    case PP_FORMAT_TEXT: return "text";
+    case PP_FORMAT_CPUPROFILE: return "cpuprofile";
+    case PP_FORMAT_HTML: return "html";
+    case PP_FORMAT_SPEEDSCOPE: return "speedscope";
+    case PP_FORMAT_AUTO: break;
+    }
+    return "auto";
 }

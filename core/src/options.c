@@ -298,7 +298,7 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
     } else if (!strcmp(key, "format")) {
         pp_format f = PP_FORMAT_AUTO;
         if (strcmp(value, "auto") != 0 && pp_format_from_name(value, &f, NULL, 0) != 0)
-            return fail(err, errlen, key, value, "expected auto, pprof, collapsed, text, cpuprofile or html");
+            return fail(err, errlen, key, value, "expected auto, pprof, collapsed, text, cpuprofile, html or speedscope");
         o->format = f;
     } else if (!strcmp(key, "alloc_interval")) {
         /* Mean bytes between allocation samples; the JVM takes an int. */

@@ -107,6 +107,13 @@ pp_profile *pp_profile_copy_without_samples(const pp_profile *p);
 int pp_profile_pick_value(const pp_profile *p, int requested, const char *what, uint32_t *out, char *err,
                           size_t errlen);
 
+/* Hands a writer's text over to a pp_profile_encode-style caller: NUL
+ * terminated (outlen leaves it out), or freed when rc != 0 or memory ran
+ * out (err: "WHAT: out of memory"). Returns 0 or -1. */
+struct pp_buf;
+int pp_text_finish(struct pp_buf *b, int rc, const char *what, uint8_t **out, size_t *outlen, char *err,
+                   size_t errlen);
+
 /* Total of value `index` over all samples. */
 int64_t pp_profile_total(const pp_profile *p, uint32_t index);
 

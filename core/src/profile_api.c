@@ -16,6 +16,7 @@
 #include "pprof.h"
 #include "profile.h"
 #include "report.h"
+#include "speedscope.h"
 
 size_t pp_profile_num_samples(const pp_profile *p) { return p->n_samples; }
 
@@ -101,24 +102,47 @@ int pp_profile_encode(const pp_profile *p, pp_format f, int top_n, uint8_t **out
         rc = pp_cpuprofile_write(p, &b, err, errlen);
     } else if (f == PP_FORMAT_HTML) {
         rc = pp_flamegraph_write(p, -1, &b, err, errlen);
+    } else if (f == PP_FORMAT_SPEEDSCOPE) {
+        rc = pp_speedscope_write(p, &b, err, errlen);
     } else {
         snprintf(err, errlen, "encode: format %d is not a concrete output format", (int)f);
         rc = -1;
     }
+    return pp_text_finish(&b, rc, "encode", out, outlen, err, errlen);
+}
+
+int pp_text_finish(pp_buf *b, int rc, const char *what, uint8_t **out, size_t *outlen, char *err, size_t errlen)
+{
     /* Text output ends with a NUL the length leaves out: callers may use it
      * as a C string, and an empty result is still a buffer to free. */
-    pp_buf_append_byte(&b, 0);
-    if (rc == 0 && b.failed) {
-        snprintf(err, errlen, "encode: out of memory");
+    pp_buf_append_byte(b, 0);
+    if (rc == 0 && b->failed) {
+        snprintf(err, errlen, "%s: out of memory", what);
         rc = -1;
     }
     if (rc != 0) {
-        pp_buf_free(&b);
+        pp_buf_free(b);
         return -1;
     }
-    *out = pp_buf_detach(&b, outlen);
+    *out = pp_buf_detach(b, outlen);
     (*outlen)--;
     return 0;
+}
+
+pp_profile *pp_profile_decode(const uint8_t *data, size_t len, pp_format f, char *err, size_t errlen)
+{
+    switch (f) {
+    case PP_FORMAT_PPROF: return pp_profile_decode_pprof(data, len, err, errlen);
+    case PP_FORMAT_COLLAPSED: return pp_collapsed_read((const char *)data, len, err, errlen);
+    case PP_FORMAT_SPEEDSCOPE: return pp_speedscope_read((const char *)data, len, err, errlen);
+    case PP_FORMAT_CPUPROFILE: return pp_cpuprofile_read((const char *)data, len, err, errlen);
+    default: break;
+    }
+    snprintf(err, errlen,
+             "cannot read %s profiles; readable formats: pprof (.pb.gz, .pprof, .pb), collapsed (.folded, "
+             ".collapsed, .txt), speedscope (.speedscope.json), cpuprofile (.cpuprofile)",
+             pp_format_name(f));
+    return NULL;
 }
 
 int pp_profile_report(const pp_profile *p, int value_index, int top_n, char **out, char *err, size_t errlen)

@@ -5,6 +5,8 @@
 //                   [--alloc-interval 512k] [--format F] -- node [node flags] app.js [args]
 //   polyprof top profile.pb.gz [-n 20] [--sample-index wall]
 //   polyprof store list|show [-1|FILE] [--store DIR] [--key-file PATH] [-n 20]
+//   polyprof diff base.pb.gz new.pb.gz [-o diff.html] [--format html|text] [--sample-index cpu]
+//   polyprof convert in.pb.gz -o out.speedscope.json [--from F] [--to F]
 const path = require('path');
 const { spawn } = require('child_process');
 
@@ -20,7 +22,12 @@ const USAGE = `usage:
       an interactive flame graph, one self-contained HTML file
   polyprof store list|show [-1|FILE] [--store DIR] [--key-file PATH] [-n 20]
       the local store ($POLYPROF_STORE or ./profiles): its profiles, or one as a top-N report (-1: the newest);
-      encrypted profiles are read with --key-file or $POLYPROF_STORE_KEY`;
+      encrypted profiles are read with --key-file or $POLYPROF_STORE_KEY
+  polyprof diff BASE NEW [-o OUT.html] [--format html|text] [--sample-index NAME] [--from F] [-n 20]
+      a differential flame graph (-o x.html), or the functions whose share changed most (text, on stdout)
+  polyprof convert IN -o OUT [--from F] [--to F]
+      between pprof (.pb.gz, .pprof), collapsed (.folded), speedscope (.speedscope.json) and .cpuprofile
+  (polyprof serve, the store browser, is in the Python package: pip install polyprof)`;
 
 function die(msg) {
   process.stderr.write(`${msg}\n`);
@@ -210,12 +217,72 @@ function store(argv) {
   process.stdout.write(`${shown}\n${prof.report(n)}`);
 }
 
+function loadOrDie(cmd, file, format) {
+  const { load } = require('./profile');
+  try {
+    return load(file, format);
+  } catch (e) {
+    return die(`polyprof ${cmd}: ${e.message}`);
+  }
+}
+
+function diff(argv) {
+  const { opts, rest } = parseArgs(
+    argv,
+    { '-o': 'output', '--output': 'output', '--format': 'format', '--sample-index': 'sampleIndex', '--from': 'from', '-n': 'n' },
+    'diff',
+  );
+  if (rest.length !== 2) die(`polyprof diff: give two profiles, the base then the new one\n${USAGE}`);
+  const n = opts.n === undefined ? 20 : Number(opts.n);
+  if (!Number.isInteger(n) || n <= 0) die('polyprof diff: -n must be a positive whole number');
+  const format = opts.format ?? (opts.output && /\.html?$/i.test(opts.output) ? 'html' : 'text');
+  if (format !== 'html' && format !== 'text') die(`polyprof diff: --format is html or text, not '${format}'`);
+  const base = loadOrDie('diff', rest[0], opts.from);
+  const current = loadOrDie('diff', rest[1], opts.from);
+  let out;
+  try {
+    out = require('./profile').diff(base, current, format, opts.sampleIndex ?? null, n);
+  } catch (e) {
+    die(`polyprof ${e.message}`); // the core's message starts with "diff:"
+  }
+  if (!opts.output) return process.stdout.write(out);
+  require('fs').writeFileSync(opts.output, out);
+  process.stderr.write(`polyprof: wrote ${opts.output}\n`);
+}
+
+function convert(argv) {
+  const { opts, rest } = parseArgs(
+    argv,
+    { '-o': 'output', '--output': 'output', '--from': 'from', '--to': 'to' },
+    'convert',
+  );
+  if (rest.length !== 1 || !opts.output) die(`polyprof convert: give one input and -o OUTPUT\n${USAGE}`);
+  const native = require('./native');
+  let from;
+  let to;
+  try {
+    from = opts.from ?? native.formatForPath(rest[0]);
+    to = opts.to ?? native.formatForPath(opts.output);
+  } catch (e) {
+    die(`polyprof convert: ${e.message}`);
+  }
+  const prof = loadOrDie('convert', rest[0], from);
+  try {
+    prof.write(opts.output, to);
+  } catch (e) {
+    die(`polyprof convert: ${e.message}`);
+  }
+  process.stderr.write(`polyprof: wrote ${opts.output} (${to})\n`);
+}
+
 function main() {
   const [cmd, ...argv] = process.argv.slice(2);
   if (cmd === 'record') return record(argv);
   if (cmd === 'top') return top(argv);
   if (cmd === 'flamegraph') return flamegraph(argv);
   if (cmd === 'store') return store(argv);
+  if (cmd === 'diff') return diff(argv);
+  if (cmd === 'convert') return convert(argv);
   if (cmd === '-h' || cmd === '--help') return process.stdout.write(`${USAGE}\n`);
   die(cmd ? `polyprof: unknown command '${cmd}'\n${USAGE}` : USAGE);
 }

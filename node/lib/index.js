@@ -12,7 +12,7 @@
  *   console.log(profile.report(20));
  */
 const { PolyprofError } = require('./options');
-const { Profile, load } = require('./profile');
+const { Profile, load, diff } = require('./profile');
 const { start, stop, isRunning, profile } = require('./session');
 const { profileEndpoint } = require('./endpoint');
 const { ContinuousProfiler, Store } = require('./continuous');
@@ -31,6 +31,7 @@ module.exports = {
   configureRateLimit,
   latencyMiddleware,
   load,
+  diff,
   Profile,
   PolyprofError,
   version: require('../../package.json').version,

@@ -112,9 +112,43 @@ class Profile {
   }
 }
 
-/** Reads a pprof file (gzip-compressed or not) back into a Profile. */
-function load(file) {
-  return new Profile(native.decodePprof(fs.readFileSync(file)));
+/**
+ * Reads a profile file back into a Profile: pprof (gzip-compressed or not),
+ * collapsed stacks, speedscope JSON or Chrome's .cpuprofile, by the suffix
+ * unless `format` names one. A file whose suffix names no format is read as
+ * pprof.
+ */
+function load(file, format) {
+  let fmt = format;
+  let suffixError = null;
+  if (fmt === undefined || fmt === null) {
+    try {
+      fmt = native.formatForPath(file);
+    } catch (e) {
+      fmt = 'pprof'; // a file named otherwise may still be pprof
+      suffixError = new PolyprofError(e.message);
+    }
+  }
+  const data = fs.readFileSync(file);
+  try {
+    return new Profile(native.decode(data, fmt));
+  } catch (e) {
+    throw suffixError ?? new PolyprofError(e.message);
+  }
 }
 
-module.exports = { Profile, load, formatOf };
+/**
+ * The differential profile of `current` against `base` (Profiles), as a
+ * Buffer: 'html' a differential flame graph, 'text' the functions whose
+ * share changed most. sampleType picks the value (e.g. 'cpu').
+ */
+function diff(base, current, format = 'html', sampleType = null, top = 20) {
+  if (!(base instanceof Profile) || !(current instanceof Profile)) throw new TypeError('diff: expected two Profiles');
+  try {
+    return native.diff(base._native, current._native, format, sampleType, top);
+  } catch (e) {
+    throw new PolyprofError(e.message);
+  }
+}
+
+module.exports = { Profile, load, diff, formatOf };

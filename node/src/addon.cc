@@ -305,12 +305,44 @@ void FormatForPath(const v8::FunctionCallbackInfo<v8::Value>& args) {
   char err[kErrLen];
   if (pp_format_from_path(Utf8(isolate, args[0]).c_str(), &f, err, sizeof err) != 0)
     return ThrowError(isolate, err);
-  const char* name = f == PP_FORMAT_COLLAPSED    ? "collapsed"
-                     : f == PP_FORMAT_TEXT       ? "text"
-                     : f == PP_FORMAT_CPUPROFILE ? "cpuprofile"
-                     : f == PP_FORMAT_HTML       ? "html"
-                                                 : "pprof";
-  args.GetReturnValue().Set(Str(isolate, name));
+  args.GetReturnValue().Set(Str(isolate, pp_format_name(f)));
+}
+
+// decode(buffer, format) -> Profile: any format the core reads.
+void Decode(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  if (!node::Buffer::HasInstance(args[0])) return ThrowTypeError(isolate, "decode expects a Buffer");
+  pp_format f;
+  if (!FormatArg(isolate, args[1], nullptr, &f)) return;
+  char err[kErrLen];
+  pp_profile* p = pp_profile_decode(reinterpret_cast<const uint8_t*>(node::Buffer::Data(args[0])),
+                                    node::Buffer::Length(args[0]), f, err, sizeof err);
+  if (!p) return ThrowError(isolate, err);
+  v8::Local<v8::Object> obj;
+  if (WrapProfile(AddonOf(args), p).ToLocal(&obj)) args.GetReturnValue().Set(obj);
+}
+
+// diff(base, new, format, sampleType?, top?) -> Buffer: the core's differential page or report.
+void Diff(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  Addon* addon = AddonOf(args);
+  pp_profile* base = UnwrapProfile(addon, args[0]);
+  if (!base) return;
+  pp_profile* cur = UnwrapProfile(addon, args[1]);
+  if (!cur) return;
+  pp_format f;
+  if (!FormatArg(isolate, args[2], nullptr, &f)) return;
+  std::string type = IsNullish(args[3]) ? std::string() : Utf8(isolate, args[3]);
+  int top = args[4]->IsInt32() ? args[4].As<v8::Int32>()->Value() : 20;
+  uint8_t* data = nullptr;
+  size_t len = 0;
+  char err[kErrLen];
+  if (pp_profile_diff(base, cur, type.c_str(), f, top, &data, &len, err, sizeof err) != 0)
+    return ThrowError(isolate, err);
+  v8::Local<v8::Object> buf;
+  if (node::Buffer::Copy(isolate, reinterpret_cast<const char*>(data), len).ToLocal(&buf))
+    args.GetReturnValue().Set(buf);
+  free(data);
 }
 
 // decodePprof(buffer) -> Profile
@@ -426,6 +458,8 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   SetMethod(context, exports, data, "parseOptions", ParseOptions);
   SetMethod(context, exports, data, "formatForPath", FormatForPath);
   SetMethod(context, exports, data, "decodePprof", DecodePprof);
+  SetMethod(context, exports, data, "decode", Decode);
+  SetMethod(context, exports, data, "diff", Diff);
   SetMethod(context, exports, data, "v8Start", V8Start);
   SetMethod(context, exports, data, "v8Stop", V8Stop);
   SetMethod(context, exports, data, "functionLocation", FunctionLocation);

@@ -85,11 +85,30 @@ def merge(profiles, label=None, values=None):
                                           None if values is None else [str(v) for v in values]))
 
 
-def load(path):
-    """Read a pprof file (gzip-compressed or not) back into a Profile."""
+def load(path, format=None):
+    """Read a profile file back into a Profile: pprof (gzip-compressed or
+    not), collapsed stacks, speedscope JSON or Chrome's .cpuprofile, by the
+    suffix unless format names one. ValueError for other formats."""
+    try:
+        fmt = format or _native.format_for_path(path)
+    except ValueError as e:
+        fmt, suffix_error = "pprof", e   # a file named otherwise may still be pprof
+    else:
+        suffix_error = None
     with open(path, "rb") as f:
         data = f.read()
     if data.startswith(b"PPSTENC"):
         raise ValueError("%s is encrypted: read it with `polyprof store show` (--key-file or POLYPROF_STORE_KEY) "
                          "or polyprof.Store(key_file=...).read()" % path)
-    return Profile(_native.decode_pprof(data))
+    try:
+        return Profile(_native.decode(data, fmt))
+    except ValueError as e:
+        raise (suffix_error or e) from None
+
+
+def diff(base, new, format="html", sample_type=None, top=20):
+    """The differential profile of new against base (Profiles), as bytes:
+    "html" a differential flame graph, "text" the functions whose share
+    changed most. sample_type picks the value (e.g. "cpu"); ValueError when
+    the profiles have none in common."""
+    return _native.diff(base._native, new._native, format, sample_type, top)

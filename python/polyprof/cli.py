@@ -2,6 +2,9 @@
 
     polyprof record -o out.pb.gz -- python app.py [args]
     polyprof top out.pb.gz
+    polyprof diff base.pb.gz new.pb.gz -o diff.html
+    polyprof convert in.pb.gz -o out.speedscope.json
+    polyprof serve ./profiles
 """
 import argparse
 import json
@@ -13,7 +16,7 @@ import subprocess
 import sys
 
 from . import _native, _session
-from ._profile import load
+from ._profile import diff as diff_profiles, load
 
 PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)?)?$")
 FLAGS_WITH_VALUE = {"-W", "-X", "--check-hash-based-pycs"}
@@ -215,6 +218,50 @@ def cmd_top(args):
     return 0
 
 
+def _load_or_exit(who, path, fmt=None):
+    try:
+        return load(path, fmt)
+    except (OSError, ValueError) as e:
+        raise SystemExit("polyprof %s: %s" % (who, e))
+
+
+def cmd_diff(args):
+    fmt = args.format or ("html" if args.output and args.output.lower().endswith((".html", ".htm")) else "text")
+    base = _load_or_exit("diff", args.base, args.input_format)
+    new = _load_or_exit("diff", args.new, args.input_format)
+    try:
+        out = diff_profiles(base, new, fmt, args.sample_index, args.n)
+    except ValueError as e:
+        raise SystemExit("polyprof %s" % e)   # the core's message starts with "diff:"
+    if not args.output:
+        sys.stdout.write(out.decode("utf-8", "replace"))
+        return 0
+    with open(args.output, "wb") as f:
+        f.write(out)
+    sys.stderr.write("polyprof: wrote %s\n" % args.output)
+    return 0
+
+
+def cmd_convert(args):
+    try:
+        src = args.input_format or _native.format_for_path(args.input)
+        dst = args.output_format or _native.format_for_path(args.output)
+    except ValueError as e:
+        raise SystemExit("polyprof convert: %s" % e)
+    prof = _load_or_exit("convert", args.input, src)
+    try:
+        prof.write(args.output, dst)
+    except (OSError, ValueError, _native.PolyprofError) as e:
+        raise SystemExit("polyprof convert: %s" % e)
+    sys.stderr.write("polyprof: wrote %s (%s)\n" % (args.output, dst))
+    return 0
+
+
+def cmd_serve(args):
+    from ._serve import serve
+    return serve(args.store or os.environ.get("POLYPROF_STORE") or "profiles", args.host, args.port)
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="polyprof", description="Low-overhead sampling profiler.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -258,6 +305,32 @@ def build_parser():
     t.add_argument("-n", type=int, default=20, help="how many functions (default 20)")
     t.add_argument("--sample-index", default=None, help="value to rank by, e.g. cpu or samples")
     t.set_defaults(func=cmd_top)
+    d = sub.add_parser("diff", help="compare two profiles: a differential flame graph (.html) or the functions "
+                                    "whose share changed most (text)")
+    d.add_argument("base")
+    d.add_argument("new")
+    d.add_argument("-o", "--output", default=None,
+                   help="output file (.html: the differential flame graph); default: the text report on stdout")
+    d.add_argument("--format", default=None, choices=["html", "text"], help="html or text (default: from -o)")
+    d.add_argument("--sample-index", default=None, help="value to compare, e.g. cpu or samples (default: the "
+                                                        "new profile's default)")
+    d.add_argument("--from", dest="input_format", default=None,
+                   help="format of both inputs (default: from their suffixes)")
+    d.add_argument("-n", type=int, default=20, help="text: how many functions per table (default 20)")
+    d.set_defaults(func=cmd_diff)
+    c = sub.add_parser("convert", help="convert a profile between pprof, collapsed, speedscope and cpuprofile")
+    c.add_argument("input")
+    c.add_argument("-o", "--output", required=True, help="output file; the suffix picks the format")
+    c.add_argument("--from", dest="input_format", default=None,
+                   help="pprof, collapsed, speedscope or cpuprofile (default: from the input's suffix)")
+    c.add_argument("--to", dest="output_format", default=None,
+                   help="pprof, collapsed, speedscope, cpuprofile, html or text (default: from the output's suffix)")
+    c.set_defaults(func=cmd_convert)
+    sv = sub.add_parser("serve", help="browse the local store in a web page (loopback only): flame graphs, diffs")
+    sv.add_argument("store", nargs="?", default=None, help="directory (default: $POLYPROF_STORE or ./profiles)")
+    sv.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    sv.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    sv.set_defaults(func=cmd_serve)
     return p
 
 

@@ -522,8 +522,59 @@ static PyObject *mod_format_for_path(PyObject *m, PyObject *args)
         PyErr_SetString(PyExc_ValueError, err);
         return NULL;
     }
-    static const char *names[] = {"auto", "pprof", "collapsed", "text", "cpuprofile", "html"};
-    return PyUnicode_FromString(names[f <= PP_FORMAT_HTML ? f : 0]);
+    return PyUnicode_FromString(pp_format_name(f));
+}
+
+/* decode(data, format) -> NativeProfile: any format the core reads. */
+static PyObject *mod_decode(PyObject *m, PyObject *args)
+{
+    (void)m;
+    Py_buffer view;
+    PyObject *fmt;
+    if (!PyArg_ParseTuple(args, "y*O:decode", &view, &fmt))
+        return NULL;
+    pp_format f;
+    if (format_arg(fmt, NULL, &f) != 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    char err[ERR_LEN];
+    pp_profile *p;
+    Py_BEGIN_ALLOW_THREADS p = pp_profile_decode(view.buf, (size_t)view.len, f, err, sizeof err);
+    Py_END_ALLOW_THREADS PyBuffer_Release(&view);
+    if (!p) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    return wrap_profile(p);
+}
+
+/* diff(base, new, format, sample_type, top) -> bytes: the core's differential page or report. */
+static PyObject *mod_diff(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *base_obj, *cur_obj, *fmt;
+    const char *sample_type = NULL;
+    int top = 20;
+    if (!PyArg_ParseTuple(args, "OOO|zi:diff", &base_obj, &cur_obj, &fmt, &sample_type, &top))
+        return NULL;
+    pp_profile *base = unwrap_profile(base_obj), *cur = base ? unwrap_profile(cur_obj) : NULL;
+    pp_format f;
+    if (!cur || format_arg(fmt, NULL, &f) != 0)
+        return NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char err[ERR_LEN];
+    int rc;
+    Py_BEGIN_ALLOW_THREADS rc = pp_profile_diff(base, cur, sample_type, f, top, &data, &len, err, sizeof err);
+    Py_END_ALLOW_THREADS if (rc != 0)
+    {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    PyObject *b = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+    free(data);
+    return b;
 }
 
 static PyObject *mod_decode_pprof(PyObject *m, PyObject *arg)
@@ -657,6 +708,8 @@ static PyMethodDef module_methods[] = {
     {"decode_pprof", mod_decode_pprof, METH_O, "decode_pprof(bytes) -> NativeProfile"},
     {"merge_profiles", mod_merge_profiles, METH_VARARGS,
      "merge_profiles(profiles, label_key=None, label_values=None) -> NativeProfile; ValueError"},
+    {"decode", mod_decode, METH_VARARGS, "decode(bytes, format) -> NativeProfile; ValueError"},
+    {"diff", mod_diff, METH_VARARGS, "diff(base, new, format, sample_type=None, top=20) -> bytes; ValueError"},
     {"add_code_label", mod_add_code_label, METH_VARARGS, "add_code_label(code, key, value)"},
     {"remove_code_label", mod_remove_code_label, METH_O, "remove_code_label(code)"},
     {"stats", mod_stats, METH_NOARGS, "sampler counters"},

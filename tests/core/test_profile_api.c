@@ -147,14 +147,17 @@ static void test_formats(void)
     CHECK(pp_format_from_path("b.cpuprofile", &f, err, sizeof err) == 0 && f == PP_FORMAT_CPUPROFILE);
     CHECK(pp_format_from_path("b.gz", &f, err, sizeof err) == -1);
     CHECK_STR(err, "file suffix '.gz' of 'b.gz' is not supported (use .pb.gz, .pprof, .pb, .folded, .collapsed, "
-                   ".txt, .top, .cpuprofile, .html)");
+                   ".txt, .top, .cpuprofile, .html, .speedscope.json)");
+    CHECK(pp_format_from_path("b.speedscope.json", &f, err, sizeof err) == 0 && f == PP_FORMAT_SPEEDSCOPE);
+    CHECK(pp_format_from_path("b.json", &f, err, sizeof err) == -1);
+    CHECK_STR(pp_format_name(PP_FORMAT_SPEEDSCOPE), "speedscope");
     CHECK(pp_format_from_path("dir.d/profile", &f, err, sizeof err) == -1);
     CHECK(strstr(err, "has no suffix") != NULL);
     CHECK(pp_format_from_name("folded", &f, err, sizeof err) == 0 && f == PP_FORMAT_COLLAPSED);
     CHECK(pp_format_from_name("top", &f, err, sizeof err) == 0 && f == PP_FORMAT_TEXT);
     CHECK(pp_format_from_name("pprof", &f, err, sizeof err) == 0 && f == PP_FORMAT_PPROF);
     CHECK(pp_format_from_name("json", &f, err, sizeof err) == -1);
-    CHECK_STR(err, "unknown format 'json' (use pprof, collapsed, folded, text, top, cpuprofile or html)");
+    CHECK_STR(err, "unknown format 'json' (use pprof, collapsed, folded, text, top, cpuprofile, html or speedscope)");
 }
 
 int main(void)
