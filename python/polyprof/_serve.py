@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
 
 from . import _native
-from ._profile import Profile, diff as diff_profiles
+from ._profile import diff as diff_profiles
 
 ENCRYPTED_MAGIC = b"PPSTENC"
 ENCRYPTED_SUFFIX = ".enc"
@@ -62,9 +62,10 @@ def _is_encrypted(path):
 class StoreView:
     """The store directory as the pages see it: entries by plain file name."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, key_file=None):
         from ._continuous import Store
-        self.store = Store(directory, max_age_s=0, max_bytes=0)
+        self.store = Store(directory, max_age_s=0, max_bytes=0, key_file=key_file)
+        self.has_key = bool(key_file or os.environ.get("POLYPROF_STORE_KEY"))
         self.directory = os.path.realpath(self.store.directory)
 
     def entries(self):
@@ -106,14 +107,14 @@ class StoreView:
         path = self.path_of(name)
         if path is None:
             return None, (404, "no profile %r in the store" % name)
-        if _is_encrypted(path):
+        encrypted = _is_encrypted(path)
+        if encrypted and not self.has_key:
             return None, (403, "%s is encrypted and this server has no key to read it: start polyprof serve with "
-                               "the store's key (POLYPROF_STORE_KEY) to open encrypted profiles." % name)
+                               "--key-file or POLYPROF_STORE_KEY to open encrypted profiles." % name)
         try:
-            with open(path, "rb") as f:
-                return Profile(_native.decode(f.read(), "pprof")), None
-        except (OSError, ValueError) as e:
-            return None, (422, "cannot read %s: %s" % (name, e))
+            return self.store.read(name), None   # the core's reader, which decrypts
+        except (OSError, ValueError, _native.PolyprofError) as e:
+            return None, (403 if encrypted else 422, "cannot read %s: %s" % (name, e))
 
 
 def _list_page(view):
@@ -204,7 +205,7 @@ def make_handler(view):
     return Handler
 
 
-def make_server(directory, host="127.0.0.1", port=8080):
+def make_server(directory, host="127.0.0.1", port=8080, key_file=None):
     """(server, url): a ThreadingHTTPServer over the store, listening."""
     if not is_loopback(host):
         raise SystemExit("polyprof serve: refusing to listen on %s: the store's profiles would be readable from "
@@ -212,7 +213,7 @@ def make_server(directory, host="127.0.0.1", port=8080):
     if not os.path.isdir(directory):
         raise SystemExit("polyprof serve: %s is not a directory (give the store: polyprof serve DIR)" % directory)
     try:
-        view = StoreView(directory)
+        view = StoreView(directory, key_file)
     except (OSError, ValueError, _native.PolyprofError) as e:
         raise SystemExit("polyprof serve: %s" % e)
 
@@ -228,9 +229,9 @@ def make_server(directory, host="127.0.0.1", port=8080):
     return server, "http://%s:%d/" % (shown, server.server_address[1])
 
 
-def serve(directory, host="127.0.0.1", port=8080):
+def serve(directory, host="127.0.0.1", port=8080, key_file=None):
     """Serves until interrupted."""
-    server, url = make_server(directory, host, port)
+    server, url = make_server(directory, host, port, key_file)
     sys.stderr.write("polyprof: serving %s at %s (Ctrl-C stops)\n" % (os.path.realpath(directory), url))
     sys.stderr.flush()
     try:

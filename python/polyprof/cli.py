@@ -259,7 +259,7 @@ def cmd_convert(args):
 
 def cmd_serve(args):
     from ._serve import serve
-    return serve(args.store or os.environ.get("POLYPROF_STORE") or "profiles", args.host, args.port)
+    return serve(args.store or os.environ.get("POLYPROF_STORE") or "profiles", args.host, args.port, args.key_file)
 
 
 def build_parser():
@@ -330,6 +330,8 @@ def build_parser():
     sv.add_argument("store", nargs="?", default=None, help="directory (default: $POLYPROF_STORE or ./profiles)")
     sv.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
     sv.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    sv.add_argument("--key-file", default=None,
+                    help="the store's key, to open encrypted profiles (default: $POLYPROF_STORE_KEY)")
     sv.set_defaults(func=cmd_serve)
     return p
 

@@ -154,20 +154,32 @@ def store(recorded, tmp_path):
     (d / "secret.txt").write_text("not a profile")
     (tmp_path / "outside.pb.gz").write_bytes(recorded.read_bytes())
     # an encrypted entry, as the store writes them when a key is configured
-    (d / "checkout_cpu_20251124T161000.000Z_manual.pb.gz.enc").write_bytes(b"PPSTENC\x01" + os.urandom(64))
+    key = tmp_path / "store.key"
+    key.write_text(os.urandom(32).hex())
+    polyprof.Store(str(d), max_age_s=0, max_bytes=0, key_file=str(key)).put(prof, "billing", "cpu", "manual",
+                                                                           start=t0 + 30)
     return d
 
 
-@pytest.fixture
-def server(store):
+@contextlib.contextmanager
+def serving(store, key_file=None):
     from polyprof import _serve
-    srv, url = _serve.make_server(str(store), "127.0.0.1", 0)
+    srv, url = _serve.make_server(str(store), "127.0.0.1", 0, key_file)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
-    yield url
-    srv.shutdown()
-    srv.server_close()
-    t.join(10)
+    try:
+        yield url
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(10)
+
+
+@pytest.fixture
+def server(store, monkeypatch):
+    monkeypatch.delenv("POLYPROF_STORE_KEY", raising=False)
+    with serving(store) as url:
+        yield url
 
 
 def get(url):
@@ -190,8 +202,11 @@ def test_serve_lists_opens_and_diffs(server, store):
     status, diff = get(server + "diff?base=%s&new=%s" % (names[0], names[1]))
     assert status == 200 and "Differential flame graph" in diff
     enc = [n for n in os.listdir(store) if n.endswith(".enc")][0]
+    assert enc in page and "billing" in page
     status, msg = get(server + "profile?file=" + enc)
     assert status == 403 and "is encrypted" in msg and "POLYPROF_STORE_KEY" in msg
+    status, msg = get(server + "diff?base=%s&new=%s" % (names[0], enc))
+    assert status == 403 and "is encrypted" in msg
     status, msg = get(server + "diff?base=%s&new=%s&sample_index=bytes" % (names[0], names[1]))
     assert status == 422 and "no sample type" in msg
 
@@ -212,3 +227,15 @@ def test_serve_refuses_non_loopback(store):
         _serve.make_server(str(store), "0.0.0.0", 0)
     assert "refusing to listen on 0.0.0.0" in str(e.value)
     assert _serve.is_loopback("::1") and _serve.is_loopback("localhost") and not _serve.is_loopback("10.0.0.1")
+
+
+def test_serve_opens_encrypted_profiles_with_the_key(store, tmp_path):
+    enc = [n for n in os.listdir(store) if n.endswith(".enc")][0]
+    with serving(store, str(tmp_path / "store.key")) as url:
+        status, flame = get(url + "profile?file=" + enc)
+        assert status == 200 and "burn_alpha" in flame
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text(os.urandom(32).hex())
+    with serving(store, str(wrong)) as url:
+        status, msg = get(url + "profile?file=" + enc)
+        assert status == 403 and "cannot read" in msg and enc in msg
