@@ -107,6 +107,11 @@ PP_API void pp_options_default(pp_options *o);
 PP_API int pp_options_parse(pp_options *o, const char *spec, char *err, size_t errlen);
 /* Applies one key. */
 PP_API int pp_options_set(pp_options *o, const char *key, const char *value, char *err, size_t errlen);
+/* Calls fn(ctx, key, value) for each push* key in force when o->push_url is
+ * set (nothing otherwise), in the grammar: bridges that carry options as
+ * {key: value} keep them. */
+PP_API void pp_options_each_push_key(const pp_options *o, void (*fn)(void *ctx, const char *key, const char *value),
+                                     void *ctx);
 /* Renders the options back in the grammar (for metadata and logs). */
 PP_API void pp_options_format(const pp_options *o, char *out, size_t outlen);
 PP_API int pp_format_from_path(const char *path, pp_format *out, char *err, size_t errlen);

@@ -372,6 +372,34 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
     return 0;
 }
 
+void pp_options_each_push_key(const pp_options *o, void (*fn)(void *ctx, const char *key, const char *value),
+                              void *ctx)
+{
+    if (!o->push_url[0])
+        return;
+    const struct {
+        const char *key, *value;
+    } text[] = {
+        {"push", o->push_url},
+        {"push_app", o->push_app},
+        {"push_tags", o->push_tags},
+        {"push_tenant", o->push_tenant},
+        {"push_ca_file", o->push_ca_file},
+        {"push_token_file", o->push_token_file},
+        {"push_basic_auth_file", o->push_basic_auth_file},
+    };
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+        if (text[i].value[0])
+            fn(ctx, text[i].key, text[i].value);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%u", o->push_queue);
+    fn(ctx, "push_queue", buf);
+    snprintf(buf, sizeof buf, "%lluns", (unsigned long long)o->push_timeout_ns);
+    fn(ctx, "push_timeout", buf);
+    snprintf(buf, sizeof buf, "%lluns", (unsigned long long)o->push_flush_ns);
+    fn(ctx, "push_flush", buf);
+}
+
 int pp_options_parse(pp_options *o, const char *spec, char *err, size_t errlen)
 {
     if (!spec)

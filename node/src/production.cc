@@ -50,6 +50,16 @@ v8::Local<v8::Object> OptionsObject(v8::Local<v8::Context> ctx, const pp_options
   SetStr(ctx, out, "store_max_bytes", std::to_string(o.store_max_bytes));
   if (o.service[0]) SetStr(ctx, out, "service", o.service);
   if (o.store_key_file[0]) SetStr(ctx, out, "store_key_file", o.store_key_file);
+  struct PushKeys {
+    v8::Local<v8::Context> ctx;
+    v8::Local<v8::Object> out;
+  } push{ctx, out};
+  pp_options_each_push_key(
+      &o, [](void* p, const char* k, const char* v) {
+        auto* pk = static_cast<PushKeys*>(p);
+        SetStr(pk->ctx, pk->out, k, v);
+      },
+      &push);
   return out;
 }
 

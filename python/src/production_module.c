@@ -23,6 +23,12 @@ static int set_item(PyObject *d, const char *key, PyObject *v)
     return rc;
 }
 
+static void add_push_key(void *ctx, const char *key, const char *value)
+{
+    int *ok = ((void **)ctx)[1];
+    *ok &= set_item(((void **)ctx)[0], key, PyUnicode_FromString(value)) == 0;
+}
+
 /* The options as {key: value} that options_from_dict turns back into them. */
 static PyObject *options_dict(const pp_options *o)
 {
@@ -52,6 +58,8 @@ static PyObject *options_dict(const pp_options *o)
         ok &= set_item(d, "service", PyUnicode_FromString(o->service)) == 0;
     if (o->store_key_file[0])
         ok &= set_item(d, "store_key_file", PyUnicode_FromString(o->store_key_file)) == 0;
+    void *push_ctx[2] = {d, &ok};
+    pp_options_each_push_key(o, add_push_key, push_ctx);
     if (!ok) {
         Py_DECREF(d);
         return NULL;

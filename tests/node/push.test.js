@@ -82,3 +82,17 @@ test('push options are checked by the core before anything starts', () => {
   assert.throws(() => new polyprof.ContinuousProfiler({ mode: 'alloc', push: 'http://p:4040' }).start(), /push takes mode 'cpu' or 'wall'/);
   assert.strictEqual(new polyprof.ContinuousProfiler().pushStats(), null);
 });
+
+test('push keys survive the environment configuration (polyprof/auto)', () => {
+  const saved = { ...process.env };
+  process.env.ENABLE_PROFILING = 'true';
+  process.env.POLYPROF_OPTIONS = 'push=http://pyroscope:4040,push_tags=env=prod;team=x,push_tenant=t';
+  try {
+    const { options } = require('../../node/lib/native').envConfig();
+    assert.strictEqual(options.push, 'http://pyroscope:4040');
+    assert.strictEqual(options.push_tags, 'env=prod;team=x');
+    assert.strictEqual(options.push_tenant, 't');
+  } finally {
+    for (const k of ['ENABLE_PROFILING', 'POLYPROF_OPTIONS']) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+  }
+});

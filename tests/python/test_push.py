@@ -111,3 +111,13 @@ def test_push_options_are_checked_before_starting():
     with pytest.raises(TypeError, match="unknown key 'token'"):
         polyprof.ContinuousProfiler(push={"url": "http://p:4040", "token": "secret"})
     assert polyprof.ContinuousProfiler().push_stats() is None
+
+
+def test_push_keys_survive_the_environment_configuration(monkeypatch):
+    # polyprof.auto starts ContinuousProfiler from env_config()'s options.
+    monkeypatch.setenv("ENABLE_PROFILING", "true")
+    monkeypatch.setenv("POLYPROF_OPTIONS", "push=http://pyroscope:4040,push_tags=env=prod;team=x,push_queue=3")
+    opts = _native.env_config()["options"]
+    assert opts["push"] == "http://pyroscope:4040"
+    assert opts["push_tags"] == "env=prod;team=x"
+    assert opts["push_queue"] == "3"
