@@ -131,6 +131,33 @@ export function isRunning(): boolean;
 export function profile(fn: () => unknown, options?: ProfileOptions): Promise<Profile>;
 /** Wraps a handler (plain, async or Express-style) so its first durationSeconds are profiled and reported. */
 export function profileEndpoint<F extends (...args: any[]) => any>(handler: F, options?: EndpointOptions): F;
+export interface EndpointServerOptions {
+  /** host:port (port 0 picks one), [v6]:port or unix:/path; default 127.0.0.1:6060. */
+  address?: string;
+  /** A non-loopback address needs remote: true and a token. */
+  remote?: boolean;
+  /** The bearer token's file (else $POLYPROF_ENDPOINT_TOKEN). */
+  tokenFile?: string;
+  /** /debug/pprof/allocs and /heap from this thread's heap (default true; starts V8's heap profiler). */
+  heap?: boolean;
+  /** Mean bytes between heap samples (default 512k). */
+  allocInterval?: number | string;
+  /** Everything else in the core's option grammar. */
+  options?: string;
+}
+
+export interface EndpointServer {
+  /** The bound address, e.g. "127.0.0.1:43817". */
+  readonly address: string;
+  readonly port: number;
+  readonly running: boolean;
+  stop(): void;
+}
+
+/** The local profiling endpoint in Go's net/http/pprof conventions (/debug/pprof/profile, allocs, heap), on the core's threads. */
+export function startEndpoint(options?: EndpointServerOptions): EndpointServer;
+
+
 /** Reads a profile file back: pprof, collapsed, speedscope or .cpuprofile (by suffix unless format names one). */
 export function load(path: string, format?: Format): Profile;
 /** The differential profile of `current` against `base`: 'html' (a differential flame graph) or 'text'. */

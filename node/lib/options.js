@@ -32,6 +32,30 @@ function isNumber(v) {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
+// options: everything else, in the core's grammar ("memory=32m,signal=SIGUSR2"),
+// as {key: value}, each key checked by the core; the named options of the
+// callers win over the same keys here.
+function coreKeys(where, options) {
+  const core = {};
+  if (options === undefined || options === null) return core;
+  if (typeof options !== 'string') {
+    throw new TypeError(`${where}: options must be a string in the option grammar, such as 'memory=32m'`);
+  }
+  for (const item of options.split(',')) {
+    const eq = item.indexOf('=');
+    const key = (eq < 0 ? item : item.slice(0, eq)).trim();
+    if (!key) continue;
+    const value = eq < 0 ? '' : item.slice(eq + 1).trim();
+    try {
+      native.parseOptions({ [key]: value });
+    } catch (e) {
+      throw new PolyprofError(`${where}: options=${JSON.stringify(options)}: ${e.message}`);
+    }
+    core[key] = value;
+  }
+  return core;
+}
+
 // {intervalMs, mode, native, durationSeconds, allocInterval} -> {mode, core: {key: value}}:
 // mode 'cpu' (default) or 'wall' is the core's signal-based sampler with
 // native frames unless native: false; mode 'v8' is V8's CpuProfiler; mode
@@ -49,26 +73,7 @@ function fromUserOptions(
       throw new PolyprofError(`${where}: unknown option '${k}' (known: ${allowed.join(', ')})`);
     }
   }
-  const core = {};
-  // options: everything else, in the core's grammar ("memory=32m,signal=SIGUSR2");
-  // the named options above win over the same keys here.
-  if (opts.options !== undefined && opts.options !== null) {
-    if (typeof opts.options !== 'string') {
-      throw new TypeError(`${where}: options must be a string in the option grammar, such as 'memory=32m'`);
-    }
-    for (const item of opts.options.split(',')) {
-      const eq = item.indexOf('=');
-      const key = (eq < 0 ? item : item.slice(0, eq)).trim();
-      if (!key) continue;
-      const value = eq < 0 ? '' : item.slice(eq + 1).trim();
-      try {
-        native.parseOptions({ [key]: value });
-      } catch (e) {
-        throw new PolyprofError(`${where}: options=${JSON.stringify(opts.options)}: ${e.message}`);
-      }
-      core[key] = value;
-    }
-  }
+  const core = coreKeys(where, opts.options);
   const { intervalMs = 10, mode = DEFAULT_MODE, durationSeconds } = opts;
   if (!isNumber(intervalMs)) {
     throw new TypeError(`${where}: intervalMs must be a number of milliseconds, not ${JSON.stringify(intervalMs)}`);
@@ -126,18 +131,21 @@ function allocOptions(opts, where, core, durationSeconds) {
       "native: true needs signal-based sampling (mode 'cpu' or 'wall'); mode 'alloc' records JavaScript frames only",
     );
   }
-  const { allocInterval } = opts;
-  if (allocInterval !== undefined && allocInterval !== null) {
-    if (!(typeof allocInterval === 'string' || (isNumber(allocInterval) && Number.isInteger(allocInterval)))) {
-      throw new TypeError(
-        `${where}: allocInterval must be a number of bytes or a size such as '512k', not ${JSON.stringify(allocInterval)}`,
-      );
-    }
-    core.alloc_interval = String(allocInterval);
-    checkKey('allocInterval', allocInterval, 'alloc_interval', core.alloc_interval);
-  }
+  setAllocInterval(where, core, opts.allocInterval);
   setDuration(where, core, durationSeconds);
   return { mode: 'alloc', core };
+}
+
+// allocInterval (bytes, or a size such as '512k') -> the core's alloc_interval.
+function setAllocInterval(where, core, allocInterval) {
+  if (allocInterval === undefined || allocInterval === null) return;
+  if (!(typeof allocInterval === 'string' || (isNumber(allocInterval) && Number.isInteger(allocInterval)))) {
+    throw new TypeError(
+      `${where}: allocInterval must be a number of bytes or a size such as '512k', not ${JSON.stringify(allocInterval)}`,
+    );
+  }
+  core.alloc_interval = String(allocInterval);
+  checkKey('allocInterval', allocInterval, 'alloc_interval', core.alloc_interval);
 }
 
 // Core keys -> what a session needs; `spec` is the core's canonical option line.
@@ -155,4 +163,14 @@ function v8Spec(intervalUs, durationUs) {
   return `mode=v8,interval=${intervalUs}us,duration=${Math.round(durationUs / 1000)}ms,native=false`;
 }
 
-module.exports = { PolyprofError, fromUserOptions, resolve, v8Spec, MODES, DEFAULT_MODE, DEFAULT_SIGNAL };
+module.exports = {
+  PolyprofError,
+  fromUserOptions,
+  coreKeys,
+  setAllocInterval,
+  resolve,
+  v8Spec,
+  MODES,
+  DEFAULT_MODE,
+  DEFAULT_SIGNAL,
+};

@@ -360,6 +360,7 @@ void DecodePprof(const v8::FunctionCallbackInfo<v8::Value>& args) {
 void Teardown(void* arg) {
   auto* addon = static_cast<Addon*>(arg);
   V8Teardown(addon);
+  EndpointTeardown(addon);  // before the heap profiles it serves
   AllocTeardown(addon);
   StopContinuous(addon);
   UnregisterIsolate(addon);
@@ -467,6 +468,8 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   SetMethod(context, exports, data, "allocStop", AllocStop);
   SetMethod(context, exports, data, "allocRotate", AllocRotate);
   SetMethod(context, exports, data, "allocStoreWindow", AllocStoreWindow);
+  SetMethod(context, exports, data, "endpointStart", EndpointStart);
+  SetMethod(context, exports, data, "endpointStop", EndpointStop);
   SetMethod(context, exports, data, "register", Register);
   SetMethod(context, exports, data, "coreStart", CoreStart);
   SetMethod(context, exports, data, "coreStop", CoreStop);

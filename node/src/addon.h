@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <cstdint>
+#include <memory>
 #include <unordered_set>
 #include <vector>
 
@@ -27,6 +28,7 @@ namespace polyprof_node {
 
 struct ProfileHandle;
 struct HeapSampler;
+struct HeapBroker;
 
 // One V8 CpuProfiler session started by v8Start.
 struct V8Session {
@@ -54,6 +56,7 @@ struct Addon {
   std::unordered_set<void*> captures;             // production.cc's timed captures
   // mode 'alloc': V8's sampling heap profiler and its collectors (heap_sampler.cc)
   HeapSampler* heap = nullptr;
+  std::unordered_set<void*> endpoints;  // endpoint_server.cc's running endpoints
 };
 
 // The environment's state, bound to every function the module exports.
@@ -101,6 +104,22 @@ void AllocRotate(const v8::FunctionCallbackInfo<v8::Value>& args);
 void AllocStoreWindow(const v8::FunctionCallbackInfo<v8::Value>& args);
 // Environment teardown: stops V8's sampling heap profiler, frees the collectors.
 void AllocTeardown(Addon* addon);
+// The endpoint's heap profiles (/debug/pprof/allocs, /heap), made on this
+// environment's JavaScript thread on request from the endpoint's thread.
+// Start on the JavaScript thread (a collector of its own since then; NULL
+// with err); HeapBrokerProfile is pp_endpoint_hooks.memory_profile with ctx
+// pointing at the shared_ptr; Close releases a waiting request (before
+// pp_endpoint_stop), Stop frees the rest (after it).
+std::shared_ptr<HeapBroker> HeapBrokerStart(Addon* addon, const pp_options& o, char* err, size_t errlen);
+pp_profile* HeapBrokerProfile(void* ctx, pp_memory_kind kind, char* err, size_t errlen);
+void HeapBrokerClose(const std::shared_ptr<HeapBroker>& b);
+void HeapBrokerStop(const std::shared_ptr<HeapBroker>& b);
+
+// endpoint_server.cc: the core's HTTP endpoint
+void EndpointStart(const v8::FunctionCallbackInfo<v8::Value>& args);
+void EndpointStop(const v8::FunctionCallbackInfo<v8::Value>& args);
+// Environment teardown: stops this environment's endpoint.
+void EndpointTeardown(Addon* addon);
 
 // signal_sampler.cc
 void Register(const v8::FunctionCallbackInfo<v8::Value>& args);

@@ -26,10 +26,15 @@
 // callbacks), so no lock is needed.
 #include <time.h>
 
+#include <uv.h>
+
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -233,15 +238,19 @@ void StopSampler(Addon* addon) {
 void AddMetadata(pp_profile* p, const std::string& line) { pp_profile_add_metadata(p, line.c_str()); }
 
 // The collector's profile: alloc_* since its period began, inuse_* from a
-// fresh read. Restarts its period when `rotate`.
-pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate) {
+// fresh read. Restarts its period when `rotate`. The last value is the one
+// reports and pprof rank by: inuse_space, or alloc_space when
+// `alloc_default` (Go's /debug/pprof/allocs against /heap).
+pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate, bool alloc_default = false) {
   HeapSampler* hs = addon->heap;
   v8::Isolate* isolate = addon->isolate;
   v8::HandleScope scope(isolate);
   std::unique_ptr<v8::AllocationProfile> live(Read(addon));
-  static const char* const types[] = {"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"};
+  static const char* const heap_types[] = {"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"};
+  static const char* const alloc_types[] = {"inuse_objects", "inuse_space", "alloc_objects", "alloc_space"};
   static const char* const units[] = {"count", "bytes", "count", "bytes"};
-  pp_profile* p = pp_profile_create(types, units, 4, "space", "bytes", static_cast<int64_t>(hs->interval));
+  pp_profile* p = pp_profile_create(alloc_default ? alloc_types : heap_types, units, 4, "space", "bytes",
+                                    static_cast<int64_t>(hs->interval));
   if (!p) return nullptr;
   // Per stack: the four values (alloc from the collector, inuse from the read).
   std::unordered_map<uint32_t, AllocTotals> inuse;
@@ -271,8 +280,10 @@ pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate) {
       const HeapFrame& f = hs->frames[fi];
       frames.push_back(pp_frame_spec{f.name.c_str(), f.file.c_str(), f.line, f.line, f.kind});
     }
-    int64_t values[4] = {std::llround(v.first.objects), std::llround(v.first.bytes), std::llround(v.second.objects),
-                         std::llround(v.second.bytes)};
+    const AllocTotals& first = alloc_default ? v.second : v.first;
+    const AllocTotals& second = alloc_default ? v.first : v.second;
+    int64_t values[4] = {std::llround(first.objects), std::llround(first.bytes), std::llround(second.objects),
+                         std::llround(second.bytes)};
     if (!values[0] && !values[1] && !values[2] && !values[3]) continue;
     if (pp_profile_append(p, frames.data(), static_cast<uint32_t>(frames.size()), nullptr, 0, values) != 0) {
       ok = false;
@@ -315,6 +326,40 @@ void FreeCollector(Addon* addon, AllocCollector* c) {
   if (addon->heap->collectors.empty()) StopSampler(addon);
 }
 
+// A new collector on this isolate's heap sampler, which starts V8's profiler
+// unless another collector runs it already (then alloc_interval must match).
+// NULL with a message naming the problem.
+AllocCollector* NewCollector(Addon* addon, const pp_options& o, char* err, size_t errlen) {
+  v8::Isolate* isolate = addon->isolate;
+  if (!addon->heap) addon->heap = new HeapSampler();
+  HeapSampler* hs = addon->heap;
+  if (hs->interval == 0) {
+    if (!isolate->GetHeapProfiler()->StartSamplingHeapProfiler(o.alloc_interval, kStackDepth,
+                                                               v8::HeapProfiler::kSamplingNoFlags)) {
+      snprintf(err, errlen,
+               "V8's sampling heap profiler is already running in this thread (the inspector's "
+               "HeapProfiler.startSampling?): stop it first");
+      return nullptr;
+    }
+    hs->interval = o.alloc_interval;
+    isolate->AddGCPrologueCallback(OnGcPrologue, addon, kCollectingGcs);
+  } else if (hs->interval != o.alloc_interval) {
+    snprintf(err, errlen,
+             "option 'alloc_interval': %llu bytes asked, but an allocation profile samples this thread every %llu "
+             "bytes already; ask for the same interval or stop it first",
+             static_cast<unsigned long long>(o.alloc_interval), static_cast<unsigned long long>(hs->interval));
+    return nullptr;
+  }
+  // Samples taken before now belong to the collectors already running.
+  delete Read(addon);
+  char spec[PP_PATH_MAX + 256];
+  pp_options_format(&o, spec, sizeof spec);
+  int64_t now = RealtimeNs();
+  auto* c = new AllocCollector{hs->max_sample_id, now, now, 0, {}, spec};
+  hs->collectors.insert(c);
+  return c;
+}
+
 }  // namespace
 
 // allocStart(options {key: value}) -> handle. Starts V8's sampling heap
@@ -326,30 +371,8 @@ void AllocStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   pp_options o;
   if (!OptionsFrom(isolate, args[0], &o)) return;
   char err[kErrLen];
-  if (!addon->heap) addon->heap = new HeapSampler();
-  HeapSampler* hs = addon->heap;
-  if (hs->interval == 0) {
-    if (!isolate->GetHeapProfiler()->StartSamplingHeapProfiler(o.alloc_interval, kStackDepth,
-                                                               v8::HeapProfiler::kSamplingNoFlags))
-      return ThrowError(isolate,
-                        "V8's sampling heap profiler is already running in this thread (the inspector's "
-                        "HeapProfiler.startSampling?): stop it first");
-    hs->interval = o.alloc_interval;
-    isolate->AddGCPrologueCallback(OnGcPrologue, addon, kCollectingGcs);
-  } else if (hs->interval != o.alloc_interval) {
-    snprintf(err, sizeof err,
-             "option 'alloc_interval': %llu bytes asked, but an allocation profile samples this thread every %llu "
-             "bytes already; ask for the same interval or stop it first",
-             static_cast<unsigned long long>(o.alloc_interval), static_cast<unsigned long long>(hs->interval));
-    return ThrowError(isolate, err);
-  }
-  // Samples taken before now belong to the collectors already running.
-  delete Read(addon);
-  char spec[PP_PATH_MAX + 256];
-  pp_options_format(&o, spec, sizeof spec);
-  int64_t now = RealtimeNs();
-  auto* c = new AllocCollector{hs->max_sample_id, now, now, 0, {}, spec};
-  hs->collectors.insert(c);
+  AllocCollector* c = NewCollector(addon, o, err, sizeof err);
+  if (!c) return ThrowError(isolate, err);
   args.GetReturnValue().Set(v8::External::New(isolate, c));
 }
 
@@ -395,6 +418,140 @@ void AllocStoreWindow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   pp_profile_free(p);
   if (rc != 0) return ThrowError(isolate, err);
   args.GetReturnValue().Set(Str(isolate, path));
+}
+
+// ------------------------------------------------------------------ the endpoint's memory hook
+
+// /debug/pprof/allocs and /heap are asked for on a thread of the core's
+// endpoint, but V8's heap profiler answers on the JavaScript thread only.
+// The request wakes that thread twice over: a uv_async for an idle event
+// loop, and an isolate interrupt for JavaScript that keeps the loop busy
+// (V8 runs it at the next stack check). Whichever runs first builds the
+// profile from the endpoint's own collector; the endpoint's thread waits at
+// most kBrokerTimeout, then answers 404 naming the busy thread, so a wedged
+// event loop never holds a request forever.
+constexpr auto kBrokerTimeout = std::chrono::seconds(10);
+
+struct HeapBroker {
+  Addon* addon;
+  AllocCollector* collector;
+  uv_async_t async;
+  std::mutex serial;  // one request at a time
+  std::mutex lock;    // guards what follows
+  std::condition_variable done;
+  bool closing = false;
+  bool pending = false;
+  pp_memory_kind kind = PP_MEMORY_HEAP;
+  uint64_t asked = 0, answered = 0;
+  pp_profile* result = nullptr;
+};
+
+namespace {
+
+// The JavaScript thread: answers the request waiting, if any.
+void Answer(HeapBroker* b) {
+  pp_memory_kind kind;
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> g(b->lock);
+    if (!b->pending || b->closing) return;
+    b->pending = false;
+    kind = b->kind;
+    seq = b->asked;
+  }
+  pp_profile* p = Export(b->addon, b->collector, false, kind == PP_MEMORY_ALLOCS);
+  if (p) pp_profile_add_metadata(p, "trigger=endpoint");
+  std::lock_guard<std::mutex> g(b->lock);
+  if (seq != b->asked || b->closing) {
+    pp_profile_free(p);  // the request timed out meanwhile
+    return;
+  }
+  b->result = p;
+  b->answered = seq;
+  b->done.notify_all();
+}
+
+void OnBrokerAsync(uv_async_t* a) { Answer(static_cast<HeapBroker*>(a->data)); }
+
+// What an interrupt carries: the broker may be gone before V8 runs it.
+struct BrokerTicket {
+  std::weak_ptr<HeapBroker> broker;
+};
+
+void OnBrokerClosed(uv_handle_t* h) { delete static_cast<std::shared_ptr<HeapBroker>*>(h->data); }
+
+void OnBrokerInterrupt(v8::Isolate*, void* data) {
+  auto* t = static_cast<BrokerTicket*>(data);
+  if (std::shared_ptr<HeapBroker> b = t->broker.lock()) Answer(b.get());
+  delete t;
+}
+
+}  // namespace
+
+std::shared_ptr<HeapBroker> HeapBrokerStart(Addon* addon, const pp_options& o, char* err, size_t errlen) {
+  AllocCollector* c = NewCollector(addon, o, err, errlen);
+  if (!c) return nullptr;
+  auto b = std::make_shared<HeapBroker>();
+  b->addon = addon;
+  b->collector = c;
+  uv_loop_t* loop = node::GetCurrentEventLoop(addon->isolate);
+  if (!loop || uv_async_init(loop, &b->async, OnBrokerAsync) != 0) {
+    FreeCollector(addon, c);
+    snprintf(err, errlen, "cannot attach the endpoint's heap profiles to the event loop");
+    return nullptr;
+  }
+  b->async.data = b.get();
+  uv_unref(reinterpret_cast<uv_handle_t*>(&b->async));  // never keeps the program alive
+  return b;
+}
+
+// Endpoint thread (pp_endpoint_hooks.memory_profile); ctx is the broker's
+// shared_ptr, which outlives the endpoint.
+pp_profile* HeapBrokerProfile(void* ctx, pp_memory_kind kind, char* err, size_t errlen) {
+  const std::shared_ptr<HeapBroker>& b = *static_cast<std::shared_ptr<HeapBroker>*>(ctx);
+  std::lock_guard<std::mutex> one(b->serial);
+  std::unique_lock<std::mutex> g(b->lock);
+  if (b->closing) {
+    snprintf(err, errlen, "the JavaScript environment is shutting down");
+    return nullptr;
+  }
+  uint64_t seq = ++b->asked;
+  b->pending = true;
+  b->kind = kind;
+  // Under the lock: HeapBrokerStop sets closing under it before the isolate
+  // and the async handle go away.
+  uv_async_send(&b->async);
+  b->addon->isolate->RequestInterrupt(OnBrokerInterrupt, new BrokerTicket{b});
+  bool ok = b->done.wait_for(g, kBrokerTimeout, [&] { return b->answered == seq || b->closing; });
+  if (!ok || b->answered != seq) {
+    b->pending = false;
+    snprintf(err, errlen,
+             b->closing ? "the JavaScript environment is shutting down"
+                        : "the JavaScript thread did not answer within 10 s (event loop and JavaScript busy?)");
+    return nullptr;
+  }
+  pp_profile* p = b->result;
+  b->result = nullptr;
+  return p;
+}
+
+// JavaScript thread, before the endpoint stops: releases a waiting request.
+void HeapBrokerClose(const std::shared_ptr<HeapBroker>& b) {
+  std::lock_guard<std::mutex> g(b->lock);
+  b->closing = true;
+  b->done.notify_all();
+}
+
+// JavaScript thread, after the endpoint stopped (no request can come).
+void HeapBrokerStop(const std::shared_ptr<HeapBroker>& b) {
+  HeapBrokerClose(b);
+  pp_profile_free(b->result);
+  b->result = nullptr;
+  if (b->addon->heap && b->addon->heap->collectors.count(b->collector)) FreeCollector(b->addon, b->collector);
+  b->collector = nullptr;
+  // The handle closes on the loop; its data keeps the broker alive until then.
+  b->async.data = new std::shared_ptr<HeapBroker>(b);
+  uv_close(reinterpret_cast<uv_handle_t*>(&b->async), OnBrokerClosed);
 }
 
 void AllocTeardown(Addon* addon) {

@@ -232,3 +232,65 @@ test('a worker profiles its own heap', async () => {
   const mainNames = main.stop().samples().flatMap((x) => x.frames.map((f) => f.name));
   assert.ok(!mainNames.includes('inWorker'), 'the main thread profile has its own heap only');
 });
+
+test('the endpoint serves /debug/pprof/heap and /allocs from the JavaScript thread, busy or idle', async () => {
+  // The child keeps its JavaScript thread busy allocating (no event loop
+  // turn for 2.5 s): the request is answered from a V8 interrupt.
+  const script = `
+    const polyprof = require(${JSON.stringify(REPO)});
+    const ep = polyprof.startEndpoint({ address: '127.0.0.1:0', allocInterval: '64k' });
+    console.log(ep.port);
+    const keep = [];
+    function busyHoard() { keep.push(new Array(16).fill(keep.length)); }
+    const end = Date.now() + 2500;
+    while (Date.now() < end) busyHoard();
+    ep.stop();
+  `;
+  const { spawn } = require('child_process');
+  const child = spawn(process.execPath, ['--no-opt', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+  assert.ok(port > 0);
+  await new Promise((r) => setTimeout(r, 300));
+  const dir = tmpdir();
+  for (const [kind, type] of [
+    ['heap', 'inuse_space'],
+    ['allocs', 'alloc_space'],
+  ]) {
+    const t0 = Date.now();
+    const res = await fetch(`http://127.0.0.1:${port}/debug/pprof/${kind}`);
+    const body = Buffer.from(await res.arrayBuffer());
+    assert.strictEqual(res.status, 200, body.toString());
+    console.log(`/debug/pprof/${kind} answered in ${Date.now() - t0} ms while the thread is busy`);
+    assert.ok(Date.now() - t0 < 3000, `answered while the thread is busy (${Date.now() - t0} ms)`);
+    const file = path.join(dir, `${kind}.pb.gz`);
+    fs.writeFileSync(file, body);
+    const prof = polyprof.load(file);
+    assert.strictEqual(prof.valueTypes[3][0], type, `${kind}: pprof ranks by ${type}`);
+    assert.ok(valueIn(prof, 'busyHoard', type) > 0, `${kind}: busyHoard in ${type}`);
+    const top = execFileSync(findGo(), ['tool', 'pprof', '-top', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.match(top, new RegExp(`Type: ${type}`));
+  }
+  await new Promise((resolve) => child.once('exit', resolve));
+  assert.strictEqual(child.exitCode, 0);
+
+  // Idle event loop, in this process; heap: false leaves them out.
+  const ep = polyprof.startEndpoint({ address: '127.0.0.1:0' });
+  try {
+    const res = await fetch(`http://127.0.0.1:${ep.port}/debug/pprof/heap`);
+    assert.strictEqual(res.status, 200);
+  } finally {
+    ep.stop();
+  }
+  assert.strictEqual(ep.running, false);
+  const off = polyprof.startEndpoint({ address: '127.0.0.1:0', heap: false });
+  try {
+    const res = await fetch(`http://127.0.0.1:${off.port}/debug/pprof/allocs`);
+    assert.strictEqual(res.status, 404);
+  } finally {
+    off.stop();
+  }
+  assert.throws(() => polyprof.startEndpoint({ address: '127.0.0.1:0', allocInterval: 'lots' }), {
+    name: 'PolyprofError',
+    message: /option 'alloc_interval'/,
+  });
+});
