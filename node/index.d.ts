@@ -131,6 +131,7 @@ export function isRunning(): boolean;
 export function profile(fn: () => unknown, options?: ProfileOptions): Promise<Profile>;
 /** Wraps a handler (plain, async or Express-style) so its first durationSeconds are profiled and reported. */
 export function profileEndpoint<F extends (...args: any[]) => any>(handler: F, options?: EndpointOptions): F;
+
 export interface EndpointServerOptions {
   /** host:port (port 0 picks one), [v6]:port or unix:/path; default 127.0.0.1:6060. */
   address?: string;
@@ -156,7 +157,6 @@ export interface EndpointServer {
 
 /** The local profiling endpoint in Go's net/http/pprof conventions (/debug/pprof/profile, allocs, heap), on the core's threads. */
 export function startEndpoint(options?: EndpointServerOptions): EndpointServer;
-
 
 /** Reads a profile file back: pprof, collapsed, speedscope or .cpuprofile (by suffix unless format names one). */
 export function load(path: string, format?: Format): Profile;
