@@ -630,6 +630,8 @@ def add_parser(sub):
                                                   "(default: $POLYPROF_STORE or ./profiles)")
         p.add_argument("-o", "--output", default=None, help="also write the merged profile here (.pb.gz, .html, ...)")
         p.add_argument("--token-file", default=None, help="file holding the endpoints' bearer token")
+        p.add_argument("--key-file", default=None, help="encrypt the stored profiles with this key "
+                                                       "(default: $POLYPROF_STORE_KEY; -o is not encrypted)")
         p.add_argument("--service", default=None, help="service name for stored files (default: each "
                                                       "instance's /polyprof/status)")
         p.add_argument("--retries", default="3", help="retries of an instance that answers 429 busy (default 3)")
@@ -674,8 +676,10 @@ def _fleet_from_args(args):
             raise ParameterError("-o %s: %s" % (args.output, e)) from None
     from ._continuous import Store
     try:
-        store = Store(args.out)
+        store = Store(args.out, key_file=args.key_file)
     except (ValueError, OSError, _native.PolyprofError) as e:
+        if "key" in str(e):
+            raise ParameterError("--key-file %s: %s" % (args.key_file or "($POLYPROF_STORE_KEY)", e)) from None
         raise ParameterError("--out %s: %s" % (args.out or os.environ.get("POLYPROF_STORE") or "profiles", e)) from None
     fleet = Fleet(targets, seconds, store, max_concurrent=max_concurrent, token=token, service=args.service,
                   output=args.output, retries=retries)

@@ -211,12 +211,20 @@ def test_two_instances_and_a_dead_one_merge_with_instance_labels(recorded, endpo
 def test_all_ok_exits_0_and_busy_instances_are_retried(recorded, endpoints, tmp_path):
     busy = endpoints([(429, b"a capture is already running"), (200, recorded["burn_alpha"])])
     fine = endpoints([(200, recorded["burn_beta"])])
+    key = tmp_path / "key"
+    key.write_text("ab" * 32)
+    store = tmp_path / "store"
     code, out, err = fleet("capture", "--targets", "%s,%s" % (busy.address, fine.address), "--seconds", "1",
-                           "--out", str(tmp_path), "--service", "api")
+                           "--out", str(store), "--service", "api", "--key-file", str(key))
     assert code == 0, (out, err)
     assert len(busy.profile_requests()) == 2 and len(fine.profile_requests()) == 1
     assert not any(p == "/polyprof/status" for p, _ in busy.requests)   # --service given
-    assert {e["service"] for e in polyprof.Store(str(tmp_path)).list()} == {"api"}
+    encrypted = polyprof.Store(str(store), key_file=str(key))
+    entries = encrypted.list()
+    assert {e["service"] for e in entries} == {"api"} and len(entries) == 3
+    assert all(e["file"].endswith(".pb.gz.enc") for e in entries)
+    merged = [encrypted.read(e) for e in entries if e["trigger"] == "fleet-merged"][0]
+    assert {s.labels["instance"] for s in merged.samples()} == {busy.address, fine.address}
 
 
 def test_busy_after_every_retry_fails_that_instance_only(recorded, endpoints, tmp_path):
