@@ -159,6 +159,14 @@ def test_bad_parameters_are_refused_before_any_capture(args, message, endpoints,
     assert err.startswith("polyprof fleet capture: ")
 
 
+def test_targets_are_labelled_host_port_whatever_their_form():
+    from polyprof._fleet import parse_targets
+    got = [(t.label, t.base) for t in parse_targets(
+        "10.0.0.1:6060, https://Api.example:8443/app/, http://h, [::1]:7000")]
+    assert got == [("10.0.0.1:6060", "http://10.0.0.1:6060"), ("api.example:8443", "https://api.example:8443/app"),
+                   ("h:80", "http://h:80"), ("[::1]:7000", "http://[::1]:7000")]
+
+
 def test_seconds_cap_follows_the_configured_maximum(monkeypatch, tmp_path):
     monkeypatch.setenv("PROFILE_MAX_DURATION", "5")
     code, _, err = fleet("capture", "--targets", "a:1", "--seconds", "6", "--out", str(tmp_path))
