@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "endpoint_listen.h"
 #include "service_name.h"
+#include "signal_mask.h"
 
 #define MAX_BODY_BYTES 1024            /* no route takes a request body */
 #define CONNECTION_MEMORY (16u << 10)  /* request line + headers per connection */
@@ -841,14 +842,8 @@ pp_endpoint *pp_endpoint_start(const pp_options *o, const pp_endpoint_hooks *hoo
     /* Threads inherit the creating thread's signal mask: the server's must
      * never take the sampler's signal (nor the application's). Faults stay
      * deliverable. */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigdelset(&all, SIGSEGV);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGFPE);
-    sigdelset(&all, SIGILL);
-    sigdelset(&all, SIGABRT);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    sigset_t old;
+    pp_block_async_signals(&old);
     e->daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, e,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)e->fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,

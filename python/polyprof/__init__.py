@@ -13,11 +13,13 @@ from ._session import is_running, profile, start, stop
 from ._endpoint import profile_endpoint
 from ._continuous import ContinuousProfiler, Store
 from ._policies import CircuitBreaker, TriggeredProfiler, configure_rate_limit
+from ._local_endpoint import Endpoint, serve
 from . import middleware
 
 __all__ = [
     "CircuitBreaker",
     "ContinuousProfiler",
+    "Endpoint",
     "Frame",
     "Profile",
     "PolyprofError",
@@ -27,6 +29,7 @@ __all__ = [
     "merge",
     "profile",
     "profile_endpoint",
+    "serve",
     "start",
     "stop",
     "Store",

@@ -13,6 +13,7 @@ from ._profile import Profile
 
 _lock = threading.Lock()
 _user_collector = None
+_user_endpoint = None   # the endpoint start(endpoint=...) serves until stop()
 _open_collectors = set()   # stopped at exit so the core never outlives the interpreter
 
 
@@ -127,28 +128,43 @@ def open_collector(opts, filter_key=None, filter_value=None):
     return collector
 
 
-def start(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None):
+def start(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None, endpoint=None):
     """Start profiling every thread of this process.
 
     interval_ms: sampling period (CPU time per thread in "cpu" mode, wall time
     in "wall" mode). native: include native frames (C extensions, libraries).
     duration_s: stop collecting after this long (stop() still returns it).
     options: extra settings in the core's grammar, e.g. "memory=32m,signal=SIGPROF".
+    endpoint: also serve the local HTTP endpoint there ("127.0.0.1:6060", ":0";
+    see polyprof.serve) until stop().
     """
-    global _user_collector
+    global _user_collector, _user_endpoint
     opts = core_options(interval_ms, mode, native, duration_s, options)
     with _lock:
         if _user_collector is not None:
             raise PolyprofError("polyprof.start() called twice: the profiler is already running; "
                                 "call polyprof.stop() first")
-        _user_collector = open_collector(opts)
+        served = None
+        if endpoint is not None:
+            from ._local_endpoint import serve
+            served = serve(endpoint)
+        try:
+            _user_collector = open_collector(opts)
+        except BaseException:
+            if served is not None:
+                served.stop()
+            raise
+        _user_endpoint = served
 
 
 def stop():
     """Stop the profiling started by start() and return its Profile."""
-    global _user_collector
+    global _user_collector, _user_endpoint
     with _lock:
         collector, _user_collector = _user_collector, None
+        served, _user_endpoint = _user_endpoint, None
+    if served is not None:
+        served.stop()
     if collector is None:
         raise PolyprofError("polyprof.stop() called without polyprof.start()")
     return finish(collector)
@@ -249,8 +265,9 @@ class profile:
 def _forget_after_fork():
     # The core resets itself in the child (no timers, no sampler thread);
     # the handles held here now refer to nothing, so the child starts clean.
-    global _user_collector
+    global _user_collector, _user_endpoint
     _user_collector = None
+    _user_endpoint = None
     _open_collectors.clear()
     _thread_hook.uninstall()
 

@@ -3,7 +3,9 @@
 PROFILE_INTERVAL_MS, PROFILE_MAX_DURATION, POLYPROF_OPTIONS and
 POLYPROF_STORE (parsed and clamped by the core, the same way in every
 runtime) and, when enabled, runs a ContinuousProfiler that writes one
-profile per window to the local store until the program exits.
+profile per window to the local store until the program exits. With
+POLYPROF_OPTIONS=endpoint=ADDR it also serves the local HTTP endpoint
+(whether or not ENABLE_PROFILING is on: it samples only when asked).
 
 The program always starts: a bad configuration leaves profiling off and says
 why on stderr."""
@@ -15,6 +17,8 @@ from ._continuous import ContinuousProfiler
 
 profiler = None   # the running ContinuousProfiler, if any
 error = None      # why profiling is off, when the configuration was bad
+endpoint = None   # the local endpoint (POLYPROF_OPTIONS=endpoint=...), if serving
+endpoint_error = None
 
 
 def _say(message):
@@ -31,6 +35,7 @@ def _start():
         return
     for warning in config["warnings"]:
         _say(warning)
+    _serve(config["options"])
     if not config["enabled"]:
         return
     try:
@@ -41,6 +46,24 @@ def _start():
         profiler = None
         return
     atexit.register(profiler.stop)
+
+
+def _serve(options):
+    """POLYPROF_OPTIONS=endpoint=...: the local endpoint, whether or not
+    continuous profiling is on (it samples only when asked)."""
+    global endpoint, endpoint_error
+    if not options.get("endpoint"):
+        return
+    from ._local_endpoint import _serve as serve_options
+    opts = dict(options)
+    opts.setdefault("cpu_budget", "1%")   # the production default
+    try:
+        endpoint = serve_options(opts)
+    except Exception as e:  # never break the program because the endpoint could not start
+        endpoint_error = str(e)
+        _say("the endpoint stays off: %s" % e)
+        return
+    _say("serving profiles on %s (/debug/pprof/, /polyprof/status)" % endpoint.address)
 
 
 _start()

@@ -747,6 +747,8 @@ PyMODINIT_FUNC PyInit__native(void)
     PyModule_AddIntConstant(m, "MIXED_MODE", pp_py_mixed_mode_available());
     if (add_production(m) != 0)
         goto fail;
+    if (add_endpoint(m) != 0)
+        goto fail;
     return m;
 fail:
     Py_DECREF(m);

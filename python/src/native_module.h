@@ -18,5 +18,7 @@ pp_profile *unwrap_profile(PyObject *o);
 int options_from_dict(PyObject *dict, pp_options *o);
 /* Adds env_config(), Continuous and Store to the module. */
 int add_production(PyObject *m);
+/* Adds endpoint_start() and Endpoint (the local HTTP endpoint). */
+int add_endpoint(PyObject *m);
 
 #endif

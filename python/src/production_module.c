@@ -60,6 +60,12 @@ static PyObject *options_dict(const pp_options *o)
         ok &= set_item(d, "store_key_file", PyUnicode_FromString(o->store_key_file)) == 0;
     void *push_ctx[2] = {d, &ok};
     pp_options_each_push_key(o, add_push_key, push_ctx);
+    if (o->endpoint[0])
+        ok &= set_item(d, "endpoint", PyUnicode_FromString(o->endpoint)) == 0;
+    if (o->endpoint_remote)
+        ok &= set_item(d, "endpoint_remote", PyUnicode_FromString("true")) == 0;
+    if (o->endpoint_token_file[0])
+        ok &= set_item(d, "endpoint_token_file", PyUnicode_FromString(o->endpoint_token_file)) == 0;
     if (!ok) {
         Py_DECREF(d);
         return NULL;

@@ -16,12 +16,18 @@
 #include <frameobject.h>
 #endif
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "polyprof.h"
 #include "py_frames.h"
+#include "signal_mask.h"
 
 typedef struct frame_layout {
     /* how to get from the thread state to the leaf frame */
@@ -188,8 +194,14 @@ typedef struct known_code {
     int firstlineno;
 } known_code;
 
+/* How this batch names frames: with the GIL on the calling thread (it is
+ * a Python thread that already has it), through the GIL thread (which took
+ * it for us), or without the GIL (it could not be had in time). */
+typedef enum { NAME_DIRECT, NAME_VIA_GIL_THREAD, NAME_WITHOUT_GIL } naming_mode;
+
 typedef struct resolver {
     PyGILState_STATE gil;
+    naming_mode mode;
     PyObject *pinned; /* set of code objects */
     known_code *known;
     size_t n_known, cap_known; /* open addressing, code == 0 empty */
@@ -279,19 +291,177 @@ static int is_finalizing(void)
 #endif
 }
 
+/* ------------------------------------------------------------ the GIL, with a bound */
+
+/* The drain thread must never wait for the GIL without a bound: a thread
+ * stuck in a long C call holding it (a catastrophic regular expression, a
+ * blocking call that does not release it) would stop the drain, and with it
+ * every capture's export, the local endpoint's included. CPython has no
+ * timed acquire, so a thread of ours (the GIL thread) takes the GIL for the
+ * drain and runs the calls that need it, while the drain waits for it at
+ * most GIL_WAIT_NS; past that, frames are named without the GIL (below).
+ * The GIL thread may stay blocked in PyGILState_Ensure; once it gets the GIL
+ * and nobody wants it any more, it gives it back. */
+#define GIL_WAIT_NS 200000000ULL
+
+static struct gil_thread {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int started;
+    int want;               /* the drain asks for the GIL */
+    int held;               /* the GIL thread holds it for the drain */
+    int acquiring;          /* the GIL thread is inside PyGILState_Ensure */
+    uint64_t acquiring_since;
+    int (*call)(void *arg); /* one call at a time, run while held */
+    void *arg;
+    int call_rc, call_pending;
+} gt = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, NULL, NULL, 0, 0};
+
+static _Atomic unsigned long long batches_without_gil;
+
+static void *gil_thread_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&gt.lock);
+    for (;;) {
+        while (!gt.want)
+            pthread_cond_wait(&gt.wake, &gt.lock);
+        gt.acquiring = 1;
+        gt.acquiring_since = pp_now_ns();
+        pthread_mutex_unlock(&gt.lock);
+        PyGILState_STATE g = PyGILState_Ensure();
+        pthread_mutex_lock(&gt.lock);
+        gt.acquiring = 0;
+        gt.held = 1;
+        pthread_cond_broadcast(&gt.wake);
+        while (gt.want) {
+            if (gt.call_pending) {
+                pthread_mutex_unlock(&gt.lock);
+                int rc = gt.call(gt.arg);
+                pthread_mutex_lock(&gt.lock);
+                gt.call_rc = rc;
+                gt.call_pending = 0;
+                pthread_cond_broadcast(&gt.wake);
+            } else {
+                pthread_cond_wait(&gt.wake, &gt.lock);
+            }
+        }
+        gt.held = 0;
+        pthread_mutex_unlock(&gt.lock);
+        PyGILState_Release(g);
+        pthread_mutex_lock(&gt.lock);
+    }
+    return NULL;
+}
+
+/* The child of a fork has no GIL thread. */
+static void gil_thread_forget(void)
+{
+    pthread_mutex_init(&gt.lock, NULL);
+    pthread_cond_init(&gt.wake, NULL);
+    gt.started = gt.want = gt.held = gt.acquiring = gt.call_pending = 0;
+}
+
+/* Caller holds gt.lock. */
+static int gil_thread_start_locked(void)
+{
+    if (gt.started)
+        return 0;
+    /* Created with every asynchronous signal blocked (it inherits our
+     * mask): it must never take the sampler's signal. */
+    sigset_t old;
+    pp_block_async_signals(&old);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, gil_thread_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return -1;
+    pthread_detach(t);
+    gt.started = 1;
+    return 0;
+}
+
+/* Whether the GIL thread holds the GIL for us; waits at most GIL_WAIT_NS,
+ * and not at all when it has been waiting since an earlier batch (the GIL is
+ * wedged: each drain round would otherwise stall). */
+static int gil_thread_acquire(void)
+{
+    pthread_mutex_lock(&gt.lock);
+    if (gil_thread_start_locked() != 0) {
+        pthread_mutex_unlock(&gt.lock);
+        return 0;
+    }
+    uint64_t now = pp_now_ns();
+    uint64_t wait = gt.acquiring && now - gt.acquiring_since >= GIL_WAIT_NS ? 0 : GIL_WAIT_NS;
+    gt.want = 1;
+    pthread_cond_broadcast(&gt.wake);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    uint64_t ns = (uint64_t)deadline.tv_nsec + wait;
+    deadline.tv_sec += (time_t)(ns / 1000000000ULL);
+    deadline.tv_nsec = (long)(ns % 1000000000ULL);
+    int rc = 0;
+    while (!gt.held && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&gt.wake, &gt.lock, &deadline);
+    int held = gt.held;
+    if (!held)
+        gt.want = 0; /* it gives the GIL back as soon as it gets it */
+    pthread_mutex_unlock(&gt.lock);
+    return held;
+}
+
+/* Runs fn(arg) on the GIL thread, which holds the GIL. */
+static int gil_thread_call(int (*fn)(void *), void *arg)
+{
+    pthread_mutex_lock(&gt.lock);
+    gt.call = fn;
+    gt.arg = arg;
+    gt.call_pending = 1;
+    pthread_cond_broadcast(&gt.wake);
+    while (gt.call_pending)
+        pthread_cond_wait(&gt.wake, &gt.lock);
+    int rc = gt.call_rc;
+    pthread_mutex_unlock(&gt.lock);
+    return rc;
+}
+
+static void gil_thread_release(void)
+{
+    pthread_mutex_lock(&gt.lock);
+    gt.want = 0;
+    pthread_cond_broadcast(&gt.wake);
+    pthread_mutex_unlock(&gt.lock);
+}
+
+unsigned long long pp_py_batches_without_gil(void) { return atomic_load(&batches_without_gil); }
+
 static int resolve_begin(void *ctx)
 {
     resolver *r = ctx;
     if (is_finalizing())
         return 1;
-    r->gil = PyGILState_Ensure();
+    if (PyGILState_Check()) {
+        /* A Python thread that has the GIL (an export called from Python). */
+        r->mode = NAME_DIRECT;
+        r->gil = PyGILState_Ensure();
+        return 0;
+    }
+    if (gil_thread_acquire()) {
+        r->mode = NAME_VIA_GIL_THREAD;
+    } else {
+        r->mode = NAME_WITHOUT_GIL;
+        atomic_fetch_add(&batches_without_gil, 1);
+    }
     return 0;
 }
 
 static void resolve_end(void *ctx)
 {
     resolver *r = ctx;
-    PyGILState_Release(r->gil);
+    if (r->mode == NAME_DIRECT)
+        PyGILState_Release(r->gil);
+    else if (r->mode == NAME_VIA_GIL_THREAD)
+        gil_thread_release();
 }
 
 static const char *utf8_of(PyObject *s)
@@ -320,9 +490,8 @@ static int object_alive(const void *o, PyTypeObject *type)
     return head.type == type && head.refcnt >= 1 && head.refcnt <= ((Py_ssize_t)1 << 33);
 }
 
-static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
+static int resolve_with_gil(resolver *r, const pp_raw_frame *f, pp_resolved_frame *out)
 {
-    resolver *r = ctx;
     PyCodeObject *co = (PyCodeObject *)f->code;
     if (!object_alive(co, &PyCode_Type) || code_check(co) != f->check)
         return -1;
@@ -358,11 +527,129 @@ static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
     return 0;
 }
 
+/* ------------------------------------------------------------ naming without the GIL */
+
+/* A str object's text as UTF-8, read without the GIL and without trusting
+ * the pointer: the object must be a live, compact str (every str CPython
+ * makes for code objects is); its characters are read with fault-safe
+ * reads and encoded here. -1 when anything does not check out. */
+static int read_str(const void *o, char *out, size_t len)
+{
+    if (!object_alive(o, &PyUnicode_Type))
+        return -1;
+    PyCompactUnicodeObject head;
+    if (pp_safe_read(&head, o, sizeof head) != 0 || !head._base.state.compact)
+        return -1;
+    int ascii = head._base.state.ascii;
+    unsigned kind = head._base.state.kind;
+    if (kind != 1 && kind != 2 && kind != 4)
+        return -1;
+    Py_ssize_t n = head._base.length;
+    if (n < 0)
+        return -1;
+    if ((size_t)n > len)
+        n = (Py_ssize_t)len; /* at most one code point per output byte is kept anyway */
+    const char *data = (const char *)o + (ascii ? sizeof(PyASCIIObject) : sizeof(PyCompactUnicodeObject));
+    unsigned char raw[1024];
+    size_t want = (size_t)n * kind;
+    if (want > sizeof raw)
+        want = sizeof raw - sizeof raw % 4;
+    if (pp_safe_read(raw, data, want) != 0)
+        return -1;
+    size_t o_len = 0;
+    for (size_t i = 0; i + kind <= want; i += kind) {
+        uint32_t cp = kind == 1 ? raw[i] : kind == 2 ? (uint32_t)raw[i] | (uint32_t)raw[i + 1] << 8
+                                                     : (uint32_t)raw[i] | (uint32_t)raw[i + 1] << 8 |
+                                                           (uint32_t)raw[i + 2] << 16 | (uint32_t)raw[i + 3] << 24;
+        char enc[4];
+        size_t k;
+        if (cp < 0x80) {
+            enc[0] = (char)cp;
+            k = 1;
+        } else if (cp < 0x800) {
+            enc[0] = (char)(0xc0 | cp >> 6);
+            enc[1] = (char)(0x80 | (cp & 0x3f));
+            k = 2;
+        } else if (cp < 0x10000) {
+            enc[0] = (char)(0xe0 | cp >> 12);
+            enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            enc[2] = (char)(0x80 | (cp & 0x3f));
+            k = 3;
+        } else if (cp < 0x110000) {
+            enc[0] = (char)(0xf0 | cp >> 18);
+            enc[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+            enc[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            enc[3] = (char)(0x80 | (cp & 0x3f));
+            k = 4;
+        } else {
+            return -1;
+        }
+        if (o_len + k >= len)
+            break;
+        memcpy(out + o_len, enc, k);
+        o_len += k;
+    }
+    out[o_len] = '\0';
+    return 0;
+}
+
+/* While another thread holds the GIL in a long C call, no Python code runs
+ * and code objects are not freed under us, but nothing is guaranteed: every
+ * read is fault-safe and checked against the word taken at sample time. The
+ * line is the function's first line (the line table is not read without
+ * the GIL). Valid for this sample only: the name is not cached, so a later
+ * batch with the GIL pins the code object and names it fully. */
+static int resolve_without_gil(const pp_raw_frame *f, pp_resolved_frame *out)
+{
+    const char *co = (const char *)f->code;
+    if (!object_alive(co, &PyCode_Type))
+        return -1;
+    PyCodeObject head;
+    if (pp_safe_read(&head, co, sizeof head) != 0 || code_check(&head) != f->check)
+        return -1;
+#if PY_VERSION_HEX >= 0x030B0000
+    const void *name = head.co_qualname;
+#else
+    const void *name = head.co_name;
+#endif
+    if (read_str(name, out->name, sizeof out->name) != 0 || read_str(head.co_filename, out->file, sizeof out->file))
+        return -1;
+    out->start_line = head.co_firstlineno;
+    out->line = head.co_firstlineno;
+    return 1;
+}
+
+typedef struct resolve_call {
+    resolver *r;
+    const pp_raw_frame *f;
+    pp_resolved_frame *out;
+} resolve_call;
+
+static int resolve_call_main(void *arg)
+{
+    resolve_call *c = arg;
+    return resolve_with_gil(c->r, c->f, c->out);
+}
+
+static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
+{
+    resolver *r = ctx;
+    switch (r->mode) {
+    case NAME_DIRECT:
+        return resolve_with_gil(r, f, out);
+    case NAME_VIA_GIL_THREAD: {
+        resolve_call c = {r, f, out};
+        return gil_thread_call(resolve_call_main, &c);
+    }
+    default:
+        return resolve_without_gil(f, out);
+    }
+}
+
 /* threading's name for the thread with this native id, looked up in
  * threading._active (ident -> Thread) when the core first sees the thread. */
-static int thread_name(void *ctx, int tid, char *out, size_t len)
+static int thread_name_with_gil(int tid, char *out, size_t len)
 {
-    (void)ctx;
     int rc = -1;
     PyObject *modules = PyImport_GetModuleDict();
     PyObject *mod = modules ? PyDict_GetItemString(modules, "threading") : NULL;
@@ -386,6 +673,30 @@ static int thread_name(void *ctx, int tid, char *out, size_t len)
     Py_XDECREF(active);
     PyErr_Clear();
     return rc;
+}
+
+typedef struct thread_name_call {
+    int tid;
+    char *out;
+    size_t len;
+} thread_name_call;
+
+static int thread_name_call_main(void *arg)
+{
+    thread_name_call *c = arg;
+    return thread_name_with_gil(c->tid, c->out, c->len);
+}
+
+static int thread_name(void *ctx, int tid, char *out, size_t len)
+{
+    resolver *r = ctx;
+    if (r->mode == NAME_DIRECT)
+        return thread_name_with_gil(tid, out, len);
+    if (r->mode == NAME_VIA_GIL_THREAD) {
+        thread_name_call c = {tid, out, len};
+        return gil_thread_call(thread_name_call_main, &c);
+    }
+    return -1; /* the OS's name for now */
 }
 
 /* ------------------------------------------------------------ plumbing */
@@ -416,6 +727,7 @@ static int is_plumbing(void *ctx, const char *symbol)
 
 int pp_py_register_runtime(char *err, size_t errlen)
 {
+    pthread_atfork(NULL, NULL, gil_thread_forget);
     pp_runtime rt;
     memset(&rt, 0, sizeof rt);
     rt.name = "python";

@@ -8,5 +8,9 @@
 int pp_py_register_runtime(char *err, size_t errlen);
 /* Whether the eval loop's address range was found (needed for mixed mode). */
 int pp_py_mixed_mode_available(void);
+/* Drain batches that named frames without the GIL because another thread
+ * held it past the wait (GIL_WAIT_NS): a wedged interpreter, seen from the
+ * local endpoint's status. */
+unsigned long long pp_py_batches_without_gil(void);
 
 #endif
