@@ -86,7 +86,9 @@ class ContinuousProfiler:
     """Always-on profiling at a low rate: one profile per window, handed to
     `exporter(profile, metadata)` (metadata: trigger, window, start, end) on
     the core's own thread, or written to the local store. Every thread is
-    sampled, one sampler per process: other captures share it (same mode)."""
+    sampled, one sampler per process: other captures share it (same mode).
+    push= (a URL, or a dict: see push_options) also sends every window to a
+    Grafana Pyroscope server; push_stats() counts what happened to them."""
 
     def __init__(self, interval_ms=100, window_s=60, exporter=None, store=None, mode="cpu", native=True,
                  service=None, options=None, push=None):

@@ -8,6 +8,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('fs');
 const path = require('path');
+const { spawnSync } = require('child_process');
 const { Worker } = require('worker_threads');
 const polyprof = require('../..');
 const { tmpdir, workInBursts } = require('./helpers');
@@ -73,6 +74,36 @@ test('windows are pushed to a Pyroscope ingest endpoint', async () => {
     fs.writeFileSync(file, profileField(r.headers, Buffer.from(r.body)));
     assert.strictEqual(polyprof.load(file).metadata.trigger, 'continuous');
   }
+});
+
+// https with the server's certificate as push.caFile: libcurl's own OpenSSL
+// (loaded with RTLD_DEEPBIND), beside the one Node carries.
+test('windows are pushed over https, the certificate verified', async () => {
+  const dir = tmpdir();
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  assert.strictEqual(made.status, 0, `openssl (Debian: openssl, a dependency of ca-certificates): ${made.stderr}`);
+  const server = SERVER.replace("require('http')", "require('https')")
+    .replace('http.createServer(', `http.createServer({ key: require('fs').readFileSync(${JSON.stringify(key)}), cert: require('fs').readFileSync(${JSON.stringify(cert)}) }, `);
+  const worker = new Worker(server, { eval: true });
+  const requests = [];
+  const port = await new Promise((resolve) => worker.on('message', (m) => (m.port ? resolve(m.port) : requests.push(m))));
+  const url = `https://127.0.0.1:${port}`;
+  const c = new polyprof.ContinuousProfiler({ intervalMs: 10, windowSeconds: 1, exporter: () => {}, push: { url, caFile: cert } }).start();
+  await workInBursts(200);
+  c.stop();
+  assert.deepStrictEqual(c.pushStats(), { pushed: 1, failedAttempts: 0, droppedQueueFull: 0, droppedRejected: 0, queued: 0 });
+  // Without the CA the certificate is refused: retried, never sent.
+  const refused = new polyprof.ContinuousProfiler({ intervalMs: 10, windowSeconds: 1, exporter: () => {}, push: { url, flushMs: 300 } }).start();
+  refused.stop();
+  const stats = refused.pushStats();
+  assert.ok(stats.pushed === 0 && stats.failedAttempts >= 1, JSON.stringify(stats));
+  await new Promise((r) => setTimeout(r, 100));
+  await worker.terminate();
+  assert.strictEqual(requests.length, 1);
+  assert.strictEqual(new URL(requests[0].url, 'http://x').searchParams.get('name'), 'node{}');
 });
 
 test('push options are checked by the core before anything starts', () => {
