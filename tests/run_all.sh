@@ -43,6 +43,8 @@ for v in ${PYTHONS:-3.9 3.10 3.11 3.12 3.13}; do
     if ! POLYPROF_WERROR=1 "$venv/bin/python" -m pip install -q "$ROOT" pytest; then
         failures+=("Python $v: install"); continue
     fi
+    # `polyprof serve` in the browser test below runs on an installed polyprof.
+    serve_python="$venv/bin/python"
     # Run from tests/python so the installed package, not the source tree, is imported.
     set +e
     (cd tests/python && PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest -q -p no:cacheprovider)
@@ -56,9 +58,11 @@ section "Node.js"
 if ! tests/node/run.sh; then failures+=("Node"); fi
 
 # The flame graph page (written by the Node CLI, built above) in headless
-# Chromium: frames render, click zooms, search highlights, a screenshot.
+# Chromium: frames render, click zooms, search highlights, a screenshot; the
+# differential page (red grew, blue shrank) and `polyprof serve` (Python).
 section "Flame graph in Chromium"
-if ! (cd tests/go/browsertest && FLAMEGRAPH_SCREENSHOT_DIR="$BUILD" go test -count=1 ./...); then
+if ! (cd tests/go/browsertest && POLYPROF_PYTHON="${serve_python:-}" FLAMEGRAPH_SCREENSHOT_DIR="$BUILD" \
+        go test -count=1 ./...); then
     failures+=("Flame graph in Chromium")
 fi
 
