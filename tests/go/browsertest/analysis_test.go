@@ -50,14 +50,7 @@ func writeStacks(t *testing.T, path string, stacks map[string]int64) {
 		}
 		p.Sample = append(p.Sample, &profile.Sample{Location: ls, Value: []int64{n}})
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := p.Write(f); err != nil {
-		t.Fatal(err)
-	}
+	savePprof(t, path, p)
 }
 
 // base: 110 samples; new: 220 (twice as long). Shares: alpha 68% -> 27%
@@ -81,14 +74,9 @@ const coloredJS = `[...document.querySelectorAll('#graph .f')].map(d => {
           rgb: getComputedStyle(d).backgroundColor.match(/\d+/g).slice(0, 3).map(Number)};
 })`
 
-func coloredByName(fs []colored, name string) *colored {
-	for i := range fs {
-		if fs[i].Name == name {
-			return &fs[i]
-		}
-	}
-	return nil
-}
+func (c colored) name() string { return c.Name }
+
+func coloredByName(fs []colored, name string) *colored { return named(fs, name) }
 
 func isRed(c *colored) bool  { return c != nil && c.RGB[0] == 255 && c.RGB[2] < 200 }
 func isBlue(c *colored) bool { return c != nil && c.RGB[2] == 255 && c.RGB[0] < 200 }

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/pprof/profile"
@@ -50,6 +49,10 @@ func writeProfile(t *testing.T, path string) {
 			{Location: []*profile.Location{lC, lB, lMain}, Value: []int64{10, 100000000}},
 		},
 	}
+	savePprof(t, path, p)
+}
+
+func savePprof(t *testing.T, path string, p *profile.Profile) {
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -74,20 +77,21 @@ const framesJS = `[...document.querySelectorAll('#graph .f')].map(d => {
           match: d.classList.contains('match')};
 })`
 
-func byName(fs []frame, name string) *frame {
+func (f frame) name() string { return f.Name }
+
+// named: the first element of fs called name, or nil.
+func named[T interface{ name() string }](fs []T, name string) *T {
 	for i := range fs {
-		if fs[i].Name == name {
+		if fs[i].name() == name {
 			return &fs[i]
 		}
 	}
 	return nil
 }
 
+func byName(fs []frame, name string) *frame { return named(fs, name) }
+
 func TestFlameGraphInChromium(t *testing.T) {
-	browser, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed (Debian's chromium package): the flame graph is checked in a real browser")
-	}
 	dir := t.TempDir()
 	in, page := filepath.Join(dir, "in.pb.gz"), filepath.Join(dir, "flame.html")
 	writeProfile(t, in)
@@ -103,13 +107,7 @@ func TestFlameGraphInChromium(t *testing.T) {
 		t.Error("the page must not fetch anything: it names a URL")
 	}
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		chromedp.WindowSize(1200, 600))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := browserContext(t)
 	defer cancel()
 
 	var before []frame
@@ -187,19 +185,5 @@ func TestFlameGraphInChromium(t *testing.T) {
 		t.Errorf("status should give the matched share: %q", status)
 	}
 
-	var png []byte
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(os.Getenv("FLAMEGRAPH_SCREENSHOT_DIR"), "flamegraph.png")
-	if os.Getenv("FLAMEGRAPH_SCREENSHOT_DIR") == "" {
-		shot = filepath.Join(dir, "flamegraph.png")
-	}
-	if len(png) < 1000 {
-		t.Fatalf("screenshot of %d bytes", len(png))
-	}
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", shot)
+	screenshot(t, ctx, "flamegraph.png")
 }
