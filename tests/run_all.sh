@@ -59,7 +59,8 @@ if ! tests/node/run.sh; then failures+=("Node"); fi
 
 # The flame graph page (written by the Node CLI, built above) in headless
 # Chromium: frames render, click zooms, search highlights, a screenshot; the
-# differential page (red grew, blue shrank) and `polyprof serve` (Python).
+# differential page (red grew, blue shrank), `polyprof serve` (Python), and
+# our speedscope/.cpuprofile files in speedscope's own app (npm devDependency).
 section "Flame graph in Chromium"
 if ! (cd tests/go/browsertest && POLYPROF_PYTHON="${serve_python:-}" FLAMEGRAPH_SCREENSHOT_DIR="$BUILD" \
         go test -count=1 ./...); then
