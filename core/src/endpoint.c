@@ -408,6 +408,15 @@ static enum MHD_Result answer_job(pp_endpoint *e, struct MHD_Connection *conn)
 static enum MHD_Result wait_for_job(pp_endpoint *e, struct MHD_Connection *conn, request *req)
 {
     pthread_mutex_lock(&e->lock);
+    if (e->stopping) {
+        /* pp_endpoint_stop came between the claim and now: it cannot see
+         * this job's threads, and MHD_stop_daemon must find no suspended
+         * connection. End the job here; answer with what it has. */
+        job_threads t = take_threads_locked(e);
+        pthread_mutex_unlock(&e->lock);
+        join_threads(t);
+        return answer_job(e, conn);
+    }
     if (!e->job_done) {
         /* Under the lock: the callback cannot resume before we suspend. */
         e->job_conn = conn;
@@ -490,6 +499,13 @@ static enum MHD_Result route_trigger(pp_endpoint *e, struct MHD_Connection *conn
     pthread_mutex_lock(&e->lock);
     e->capture = c;
     e->triggers++;
+    if (e->stopping) {
+        /* Stopping meanwhile (see wait_for_job): store what it has now. */
+        job_threads t = take_threads_locked(e);
+        pthread_mutex_unlock(&e->lock);
+        join_threads(t);
+        return send_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "the endpoint is stopping");
+    }
     pthread_mutex_unlock(&e->lock);
     char dir[PP_PATH_MAX];
     if (!realpath(e->options.store, dir))
@@ -536,11 +552,12 @@ static enum MHD_Result route_status(pp_endpoint *e, struct MHD_Connection *conn)
                   ", \"sampler_running\": %s, \"captures_running\": %u, \"interval_ms\": %.3f"
                   ", \"samples\": %llu, \"dropped_samples\": %llu, \"dropped_ring_full\": %llu"
                   ", \"dropped_memory_cap\": %llu, \"overhead_pct\": %.3f, \"budget_stopped\": %s"
-                  ", \"max_seconds\": %llu",
+                  ", \"max_seconds\": %llu, \"capture_interval_ms\": %.3f, \"cpu_budget_pct\": %g",
                   st.running ? "true" : "false", st.collectors, (double)st.interval_ns / 1e6,
                   (unsigned long long)st.samples, (unsigned long long)(st.dropped_ring + st.dropped_memory),
                   (unsigned long long)st.dropped_ring, (unsigned long long)st.dropped_memory, st.overhead_pct,
-                  st.budget_stopped ? "true" : "false", (unsigned long long)(e->max_ns / 1000000000ULL));
+                  st.budget_stopped ? "true" : "false", (unsigned long long)(e->max_ns / 1000000000ULL),
+                  (double)e->options.interval_ns / 1e6, e->options.cpu_budget_pct);
     if (job == JOB_NONE)
         pp_buf_append_str(&b, ", \"endpoint_capture\": null");
     else

@@ -440,8 +440,10 @@ static int resolve_begin(void *ctx)
     resolver *r = ctx;
     if (is_finalizing())
         return 1;
-    if (PyGILState_Check()) {
-        /* A Python thread that has the GIL (an export called from Python). */
+    if (PyGILState_GetThisThreadState() && PyGILState_Check()) {
+        /* A Python thread that has the GIL (an export called from Python).
+         * (PyGILState_Check alone says yes everywhere once a
+         * subinterpreter exists; the core's threads have no thread state.) */
         r->mode = NAME_DIRECT;
         r->gil = PyGILState_Ensure();
         return 0;

@@ -302,6 +302,7 @@ static void test_status(pp_endpoint *e)
     CHECK(body_has(&r, "\"captures_running\": "));
     CHECK(body_has(&r, "\"sampler_running\": "));
     CHECK(body_has(&r, "\"interval_ms\": "));
+    CHECK(body_has(&r, "\"capture_interval_ms\": 5.000"));
     CHECK(body_has(&r, "\"dropped_samples\": "));
     CHECK(body_has(&r, "\"overhead_pct\": "));
     CHECK(body_has(&r, "\"endpoint_capture\": null"));
