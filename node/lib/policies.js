@@ -114,6 +114,11 @@ class TriggeredProfiler {
     } catch (e) {
       throw coreError(e);
     }
+    if (mode === 'alloc') {
+      throw new PolyprofError(
+        "TriggeredProfiler captures where time goes (mode 'cpu' or 'wall'); for allocations use start({ mode: 'alloc' }) or a ContinuousProfiler in mode 'alloc'",
+      );
+    }
     const { core } = fromUserOptions({ intervalMs, mode, native: withNative, durationSeconds: profileDurationSeconds }, 'TriggeredProfiler');
     core.cpu_budget = '1%';
     this._core = core;

@@ -28,11 +28,13 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -104,6 +106,7 @@ struct HeapSampler {
   std::vector<std::vector<uint32_t>> stacks;              // frames, leaf first
   std::unordered_map<std::string, uint32_t> stack_index;
   std::unordered_map<uint32_t, uint32_t> node_stack;      // V8 node id (never reused) -> stack
+  size_t node_stack_limit = 4096;  // past it, ids of nodes V8 has dropped are forgotten
   std::unordered_set<AllocCollector*> collectors;
 };
 
@@ -214,6 +217,15 @@ v8::AllocationProfile* Read(Addon* addon) {
     if (s.sample_id > max_id) max_id = s.sample_id;
   }
   hs->max_sample_id = max_id;
+  // V8 drops a node once its samples died and makes a new one (a new id)
+  // when that stack allocates again: forget the dropped ones, so that the
+  // map stays the size of V8's tree however long the profile runs.
+  if (hs->node_stack.size() > hs->node_stack_limit) {
+    if (nodes.empty()) IndexNodes(root, &nodes);
+    for (auto it = hs->node_stack.begin(); it != hs->node_stack.end();)
+      it = nodes.count(it->first) ? std::next(it) : hs->node_stack.erase(it);
+    hs->node_stack_limit = std::max<size_t>(4096, 2 * hs->node_stack.size());
+  }
   hs->reads++;
   hs->read_cpu_ns += ThreadCpuNs() - cpu0;
   return prof;

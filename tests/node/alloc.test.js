@@ -139,6 +139,7 @@ test('errors: a bad interval names the key, a second allocation session is refus
   assert.throws(() => other.start(), /option 'alloc_interval': 8192 bytes asked, but .* every 4096 bytes already/);
   const prof = s.stop();
   assert.ok(prof.metadata.options.includes('alloc_interval=4096'));
+  assert.throws(() => new polyprof.TriggeredProfiler({ mode: 'alloc' }), /TriggeredProfiler captures where time goes/);
   const r = spawnSync(process.execPath, [CLI, 'record', '--mode', 'alloc', '--alloc-interval', 'x', '--', 'node', WORKLOAD], {
     encoding: 'utf8',
   });
