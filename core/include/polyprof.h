@@ -490,6 +490,10 @@ PP_API int pp_continuous_push_stats(const pp_continuous *c, pp_push_stats *out);
 /* pp_continuous_stop that reports the push counters after the last flush
  * (zeroed when c did not push); returns 0 when c pushed, -1 otherwise. */
 PP_API int pp_continuous_finish(pp_continuous *c, pp_push_stats *push_out);
+/* pp_continuous_stop for a latency-sensitive thread (a tripped circuit
+ * breaker): the queued windows are pushed in the background, for push_flush
+ * at most, instead of before it returns. */
+PP_API void pp_continuous_stop_nowait(pp_continuous *c);
 
 /* ---------------------------------------------------------------- latency policies */
 

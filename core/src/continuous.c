@@ -187,9 +187,15 @@ pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *c
     return c;
 }
 
-void pp_continuous_stop(pp_continuous *c) { pp_continuous_finish(c, NULL); }
+static int continuous_end(pp_continuous *c, pp_push_stats *push_out, int wait_for_push);
 
-int pp_continuous_finish(pp_continuous *c, pp_push_stats *push_out)
+void pp_continuous_stop(pp_continuous *c) { continuous_end(c, NULL, 1); }
+
+int pp_continuous_finish(pp_continuous *c, pp_push_stats *push_out) { return continuous_end(c, push_out, 1); }
+
+void pp_continuous_stop_nowait(pp_continuous *c) { continuous_end(c, NULL, 0); }
+
+static int continuous_end(pp_continuous *c, pp_push_stats *push_out, int wait_for_push)
 {
     if (push_out)
         memset(push_out, 0, sizeof *push_out);
@@ -203,7 +209,10 @@ int pp_continuous_finish(pp_continuous *c, pp_push_stats *push_out)
     export_window(c); /* the last, partial window */
     pp_profile_free(pp_collector_stop(c->collector));
     int pushed = c->push ? 0 : -1;
-    pp_push_stop(c->push, push_out); /* sends what is queued, for push_flush at most */
+    if (wait_for_push)
+        pp_push_stop(c->push, push_out); /* sends what is queued, for push_flush at most */
+    else
+        pp_push_release(c->push);
     pp_store_close(c->store);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);

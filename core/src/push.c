@@ -273,6 +273,7 @@ struct pp_push {
     uint32_t cap, head, count;
     int sending; /* one item is out of the ring, being sent */
     int stopping, finished;
+    int detached; /* pp_push_release: the thread frees p when it ends */
     uint32_t unsent; /* windows given up at stop */
     uint64_t flush_deadline_ns;
     _Atomic int abort_transfer;
@@ -546,6 +547,20 @@ out:
     free(it.data);
 }
 
+static void push_destroy(pp_push *p)
+{
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    if (p->userpwd)
+        memset(p->userpwd, 0, strlen(p->userpwd));
+    if (p->auth_header)
+        memset(p->auth_header, 0, strlen(p->auth_header));
+    free(p->auth_header);
+    free(p->userpwd);
+    free(p->ring);
+    free(p);
+}
+
 static void *push_main(void *arg)
 {
     pp_push *p = arg;
@@ -572,6 +587,7 @@ static void *push_main(void *arg)
     for (; p->count; p->count--, p->head = (p->head + 1) % p->cap)
         free(p->ring[p->head].data);
     p->finished = 1;
+    int detached = p->detached;
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     if (h)
@@ -579,6 +595,8 @@ static void *push_main(void *arg)
     if (unsent)
         fprintf(stderr, "polyprof: push to %s: %u window(s) not sent by the end of push_flush, dropped\n", p->url_base,
                 unsent);
+    if (detached)
+        push_destroy(p);
     return NULL;
 }
 
@@ -636,6 +654,7 @@ static int header_safe(const char *s)
     return 1;
 }
 
+/* Before the thread and the lock exist. */
 static void push_free(pp_push *p)
 {
     free(p->auth_header);
@@ -770,11 +789,26 @@ void pp_push_stop(pp_push *p, pp_push_stats *final)
     pthread_join(p->thread, NULL);
     if (final)
         pp_push_get_stats(p, final);
-    pthread_cond_destroy(&p->wake);
-    pthread_mutex_destroy(&p->lock);
-    if (p->userpwd)
-        memset(p->userpwd, 0, strlen(p->userpwd));
-    if (p->auth_header)
-        memset(p->auth_header, 0, strlen(p->auth_header));
-    push_free(p);
+    push_destroy(p);
+}
+
+void pp_push_release(pp_push *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    int finished = p->finished;
+    if (!finished) {
+        p->stopping = 1;
+        p->flush_deadline_ns = mono_ns() + p->flush_ns;
+        p->detached = 1; /* the thread frees p: it reads this under the lock as it ends */
+        pthread_cond_broadcast(&p->wake);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (finished) {
+        pthread_join(p->thread, NULL);
+        push_destroy(p);
+    } else {
+        pthread_detach(p->thread);
+    }
 }

@@ -33,5 +33,8 @@ void pp_push_get_stats(pp_push *p, pp_push_stats *out);
  * (an upload still running then is aborted) and frees p; final (optional)
  * gets the counters as they ended. */
 void pp_push_stop(pp_push *p, pp_push_stats *final);
+/* The same without waiting: the thread sends what is queued for at most
+ * push_flush in the background, then frees p. */
+void pp_push_release(pp_push *p);
 
 #endif

@@ -266,7 +266,7 @@ static int start_capture_locked(const char *reason, double p95, uint64_t now)
 static void pause_locked(double ms)
 {
     if (continuous) {
-        pp_continuous_stop(continuous);
+        pp_continuous_stop_nowait(continuous); /* pushes to Pyroscope finish in the background */
         continuous = NULL;
     }
     if (capture) {

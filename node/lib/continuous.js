@@ -198,6 +198,15 @@ class ContinuousProfiler {
     else if (h) this._pushFinal = native.continuousStop(h);
   }
 
+  // stop() for a tripped breaker: windows still queued for Pyroscope are
+  // pushed in the background (for push_flush at most).
+  _stopOnRequestPath() {
+    const h = this._handle;
+    if (h instanceof AllocWindows || !h) return this.stop();
+    this._handle = null;
+    this._pushFinal = native.continuousStop(h, false);
+  }
+
   /**
    * Pushing to Pyroscope: {pushed, failedAttempts, droppedQueueFull,
    * droppedRejected, queued} (after stop(): as the last flush left them), or

@@ -54,7 +54,9 @@ class CircuitBreaker {
     if (tripped) {
       for (const p of this._guarded) {
         try {
-          p.stop();
+          // On the request path: pushes to Pyroscope finish in the background.
+          if (typeof p._stopOnRequestPath === 'function') p._stopOnRequestPath();
+          else p.stop();
         } catch {
           // a profiler that cannot stop must not break the request path
         }

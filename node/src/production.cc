@@ -159,10 +159,17 @@ void OnClosed(uv_handle_t* a) { delete static_cast<ContinuousHandle*>(a->data); 
 
 // Stops the core's windows (the last one is queued), hands what is queued
 // to the exporter now, and releases the handle.
-void StopHandle(ContinuousHandle* h, bool deliver, PushFinal* final = nullptr) {
+// wait_for_push false: windows queued for Pyroscope go out in the
+// background (final then holds the counters as stop began).
+void StopHandle(ContinuousHandle* h, bool deliver, PushFinal* final = nullptr, bool wait_for_push = true) {
   if (h->continuous) {
     PushFinal f;
-    f.pushed = pp_continuous_finish(h->continuous, &f.stats);
+    if (wait_for_push) {
+      f.pushed = pp_continuous_finish(h->continuous, &f.stats);
+    } else {
+      f.pushed = pp_continuous_push_stats(h->continuous, &f.stats);
+      pp_continuous_stop_nowait(h->continuous);
+    }
     if (final) *final = f;
     h->continuous = nullptr;
   }
@@ -235,13 +242,14 @@ v8::Local<v8::Value> PushStatsObject(v8::Isolate* isolate, const PushFinal& f) {
   return o;
 }
 
-// continuousStop(handle) -> the push counters after the last flush, or null
-// without push. The last window goes to the exporter before it returns.
+// continuousStop(handle, waitForPush = true) -> the push counters after the
+// last flush (without waiting: as stop began), or null without push. The
+// last window goes to the exporter before it returns.
 void ContinuousStop(const v8::FunctionCallbackInfo<v8::Value>& args) {
   ContinuousHandle* h = HandleOf(args);
   if (!h) return;
   PushFinal f;
-  StopHandle(h, true, &f);
+  StopHandle(h, true, &f, !args[1]->IsFalse());
   args.GetReturnValue().Set(PushStatsObject(args.GetIsolate(), f));
 }
 

@@ -149,6 +149,14 @@ class ContinuousProfiler:
             running.stop()
             self._push_final = running.push_stats()
 
+    def _stop_on_request_path(self):
+        """stop() for a tripped breaker: windows still queued for Pyroscope
+        are pushed in the background (for push_flush at most)."""
+        running, self._running = self._running, None
+        if running is not None:
+            self._push_final = running.push_stats()
+            running.stop(False)
+
     def push_stats(self):
         """Pushing to Pyroscope: {pushed, failed_attempts, dropped_queue_full,
         dropped_rejected, queued} (after stop: as the last flush left them),

@@ -48,7 +48,8 @@ class CircuitBreaker:
         if tripped:
             for p in list(self._guarded):
                 try:
-                    p.stop()
+                    # On the request path: pushes to Pyroscope finish in the background.
+                    getattr(p, "_stop_on_request_path", p.stop)()
                 except Exception:
                     pass
         return tripped

@@ -147,28 +147,38 @@ static int call_exporter(void *ctx, pp_profile *window, const pp_window_info *in
     return rc;
 }
 
-static void continuous_stop_now(ContinuousObject *self)
+/* wait_for_push 0: windows queued for Pyroscope go out in the background. */
+static void continuous_stop_now(ContinuousObject *self, int wait_for_push)
 {
     pp_continuous *c = self->continuous;
     self->continuous = NULL;
     if (c) {
         /* The exporter takes the GIL on the core's thread. */
-        Py_BEGIN_ALLOW_THREADS self->pushed = pp_continuous_finish(c, &self->push_final);
-        Py_END_ALLOW_THREADS
+        if (wait_for_push) {
+            Py_BEGIN_ALLOW_THREADS self->pushed = pp_continuous_finish(c, &self->push_final);
+            Py_END_ALLOW_THREADS
+        } else {
+            self->pushed = pp_continuous_push_stats(c, &self->push_final);
+            Py_BEGIN_ALLOW_THREADS pp_continuous_stop_nowait(c);
+            Py_END_ALLOW_THREADS
+        }
     }
 }
 
 static void continuous_dealloc(ContinuousObject *self)
 {
-    continuous_stop_now(self);
+    continuous_stop_now(self, 1);
     Py_XDECREF(self->exporter);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *continuous_stop(ContinuousObject *self, PyObject *unused)
+/* stop(wait_for_push=True) */
+static PyObject *continuous_stop(ContinuousObject *self, PyObject *args)
 {
-    (void)unused;
-    continuous_stop_now(self);
+    int wait_for_push = 1;
+    if (!PyArg_ParseTuple(args, "|p:stop", &wait_for_push))
+        return NULL;
+    continuous_stop_now(self, wait_for_push);
     Py_RETURN_NONE;
 }
 
@@ -200,7 +210,9 @@ static PyObject *continuous_push_stats(ContinuousObject *self, PyObject *unused)
 }
 
 static PyMethodDef continuous_methods[] = {
-    {"stop", (PyCFunction)continuous_stop, METH_NOARGS, "stop(): exports the last window and stops"},
+    {"stop", (PyCFunction)continuous_stop, METH_VARARGS,
+     "stop(wait_for_push=True): exports the last window and stops; pushes to Pyroscope finish first unless "
+     "wait_for_push is false"},
     {"push_stats", (PyCFunction)continuous_push_stats, METH_NOARGS,
      "push_stats(): the push counters (after stop: as the last flush left them), or None without push"},
     {NULL, NULL, 0, NULL},

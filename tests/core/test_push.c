@@ -526,6 +526,28 @@ static void test_silent_server_does_not_slow_windows(void)
     server_stop(s);
 }
 
+/* pp_push_release (a tripped breaker's stop) returns at once; the queued
+ * windows still go out in the background within push_flush. */
+static void test_release_flushes_in_the_background(void)
+{
+    server *s = server_start();
+    atomic_store(&s->silent, 1);
+    pp_options o = push_options(s, "push_timeout=60s,push_flush=5s");
+    char err[512];
+    pp_push *p = pp_push_start(&o, "released", err, sizeof err);
+    enqueue_small(p, 1);
+    enqueue_small(p, 2);
+    usleep(100000); /* window 1 is being sent, and waits for an answer */
+    uint64_t t = now_ns();
+    pp_push_release(p);
+    CHECK(now_ns() - t < 200000000ULL); /* neither the request nor the flush was waited for */
+    server_wake(s);
+    wait_for(s, 2, 5000);
+    CHECK_EQ_INT(server_requests(s), 2);
+    usleep(100000); /* the thread ends and frees itself (LeakSanitizer checks) */
+    server_stop(s);
+}
+
 /* (3) 429 with Retry-After: retried no sooner than the server asked. */
 static void test_retry_after(void)
 {
@@ -595,6 +617,7 @@ int main(void)
     test_basic_auth_file();
     test_silent_server();
     test_silent_server_does_not_slow_windows();
+    test_release_flushes_in_the_background();
     test_retry_after();
     test_server_errors();
     TEST_MAIN_END();

@@ -106,6 +106,33 @@ test('windows are pushed over https, the certificate verified', async () => {
   assert.strictEqual(new URL(requests[0].url, 'http://x').searchParams.get('name'), 'node{}');
 });
 
+// A tripped breaker stops profiling on the request path: a server that never
+// answers does not hold the request for push_flush.
+test('a tripped breaker does not wait for the uploads', async () => {
+  const net = require('net');
+  const held = [];
+  const silent = net.createServer((sock) => held.push(sock)); // accepts, never answers
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  const c = new polyprof.ContinuousProfiler({
+    intervalMs: 10,
+    windowSeconds: 1,
+    exporter: () => {},
+    push: { url: `http://127.0.0.1:${silent.address().port}`, timeoutMs: 60000, flushMs: 5000 },
+  }).start();
+  const breaker = new polyprof.CircuitBreaker({ violationThreshold: 1 });
+  breaker.guard(c);
+  await workInBursts(1200); // window 0 is being sent, and waits for an answer
+  const t = Date.now();
+  assert.strictEqual(breaker.recordLatency(100, 10), true);
+  const took = Date.now() - t;
+  assert.strictEqual(c.running, false);
+  // Not a speed assertion: waiting would take the 5 s flush.
+  assert.ok(took < 2500, `recordLatency took ${took} ms`);
+  assert.strictEqual(c.pushStats().pushed, 0);
+  for (const s of held) s.destroy();
+  silent.close();
+});
+
 test('push options are checked by the core before anything starts', () => {
   assert.throws(() => new polyprof.ContinuousProfiler({ push: 'ftp://pyroscope' }), /push.*http:\/\/ or https:\/\//);
   assert.throws(() => new polyprof.ContinuousProfiler({ push: { url: 'http://p:4040', tags: { 'a-b': 'x' } } }), /push_tags/);
