@@ -22,8 +22,10 @@
 // a sample of an object as large as the interval as one object instead of
 // 1.58; the addon scales in floating point instead, as the JVM agent does.
 //
-// Everything here runs on the isolate's own thread (JavaScript calls and GC
-// callbacks), so no lock is needed.
+// Everything here runs on the isolate's own thread (JavaScript calls, GC
+// callbacks, interrupts), so the sampler needs no lock; the one exception is
+// the endpoint's hook (HeapBrokerProfile, at the end), which only hands a
+// request to that thread under the broker's own lock.
 #include <time.h>
 
 #include <uv.h>
