@@ -83,7 +83,7 @@ int pp_speedscope_write(const pp_profile *p, pp_buf *out, char *err, size_t errl
 
 typedef struct reader {
     pp_profile *p;
-    const cJSON *frames; /* shared.frames */
+    const cJSON **frames; /* shared.frames, indexable (cJSON arrays are lists) */
     size_t n_frames;
     uint32_t *frame_id;  /* speedscope frame index -> profile frame id + 1 */
     uint32_t *stack;     /* leaf first, for pp_profile_add_sample */
@@ -102,7 +102,7 @@ static uint32_t frame_of(reader *r, size_t index)
 {
     if (r->frame_id[index])
         return r->frame_id[index] - 1;
-    const cJSON *fi = cJSON_GetArrayItem(r->frames, (int)index);
+    const cJSON *fi = r->frames[index];
     const cJSON *line = cJSON_GetObjectItemCaseSensitive(fi, "line");
     pp_frame f = {.name = pp_profile_intern(r->p, pp_json_str(fi, "name", "[unknown]")),
                   .file = pp_profile_intern(r->p, pp_json_str(fi, "file", "")),
@@ -317,18 +317,24 @@ pp_profile *pp_speedscope_read(const char *text, size_t len, char *err, size_t e
     reader r = {.err = err, .errlen = errlen};
     const cJSON *shared = cJSON_GetObjectItemCaseSensitive(root, "shared");
     const cJSON *profiles = cJSON_GetObjectItemCaseSensitive(root, "profiles");
-    r.frames = cJSON_GetObjectItemCaseSensitive(shared, "frames");
-    if (!cJSON_IsArray(r.frames) || !cJSON_IsArray(profiles)) {
+    const cJSON *frames = cJSON_GetObjectItemCaseSensitive(shared, "frames");
+    if (!cJSON_IsArray(frames) || !cJSON_IsArray(profiles)) {
         snprintf(err, errlen, "speedscope: no 'shared.frames' and 'profiles' arrays: not a speedscope file");
         cJSON_Delete(root);
         return NULL;
     }
-    r.n_frames = (size_t)cJSON_GetArraySize(r.frames);
+    r.n_frames = (size_t)cJSON_GetArraySize(frames);
     r.p = pp_profile_new();
     r.frame_id = calloc(r.n_frames ? r.n_frames : 1, sizeof *r.frame_id);
+    r.frames = calloc(r.n_frames ? r.n_frames : 1, sizeof *r.frames);
+    if (r.frames) {
+        size_t i = 0;
+        const cJSON *f;
+        cJSON_ArrayForEach(f, frames) r.frames[i++] = f;
+    }
     int ours = strncmp(pp_json_str(root, "exporter", ""), EXPORTER, strlen(EXPORTER)) == 0;
     int threads = !ours && cJSON_GetArraySize(profiles) > 1;
-    int rc = r.p && r.frame_id ? 0 : oom(&r);
+    int rc = r.p && r.frame_id && r.frames ? 0 : oom(&r);
     const cJSON *prof;
     size_t index = 0;
     cJSON_ArrayForEach(prof, profiles)
@@ -378,6 +384,7 @@ pp_profile *pp_speedscope_read(const char *text, size_t len, char *err, size_t e
             r.p->default_value = (uint32_t)ai;
     }
     free(r.frame_id);
+    free(r.frames);
     free(r.stack);
     cJSON_Delete(root);
     if (rc != 0) {
