@@ -14,6 +14,13 @@ failures=()
 
 section() { printf '\n==== %s\n' "$*"; }
 
+# Parca (the server of the scrape integration test) takes minutes to build:
+# it builds in the background, at low priority, while the suites below run,
+# and is awaited before its test.
+mkdir -p "$BUILD/parca"
+nice -n 19 tests/parca/build_parca.sh "$BUILD/parca/parca" >"$BUILD/parca/build.log" 2>&1 &
+parca_build=$!
+
 section "C core unit tests (ASan + UBSan)"
 cmake -S . -B "$BUILD/core-asan" -G Ninja -DPOLYPROF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$BUILD/core-asan"
@@ -52,7 +59,25 @@ for v in ${PYTHONS:-3.9 3.10 3.11 3.12 3.13}; do
     set -e
     # pytest exit code 5 means no test ran: a failure here.
     [ $rc -eq 0 ] || failures+=("Python $v: pytest exit $rc")
+    parca_python="$venv/bin/python"
 done
+
+# Parca scrapes a Python process's /debug/pprof/profile and gives the
+# profile back through its query API (tests/go/parcatest).
+section "Parca scrapes the endpoint"
+if ! wait "$parca_build"; then
+    echo "Parca could not be built by tests/parca/build_parca.sh; the end of its log ($BUILD/parca/build.log):"
+    tail -n 40 "$BUILD/parca/build.log"
+    failures+=("Parca: build")
+elif [ -z "${parca_python:-}" ]; then
+    echo "no Python with polyprof installed to run the workload"
+    failures+=("Parca: no Python")
+else
+    tail -n 1 "$BUILD/parca/build.log"
+    if ! (cd tests/go/parcatest && PARCA="$BUILD/parca/parca" POLYPROF_PYTHON="$parca_python" go test -count=1 -v ./...); then
+        failures+=("Parca")
+    fi
+fi
 
 section "Node.js"
 if ! tests/node/run.sh; then failures+=("Node"); fi

@@ -438,7 +438,9 @@ class Round:
         width = max(len(r.target.label) for r in self.results)
         for r in self.results:
             if r.ok:
-                lines.append("  %-*s  ok      %8d samples  %s" % (width, r.target.label, r.samples, r.path))
+                lines.append("  %-*s  ok      %8d samples  %s%s" % (width, r.target.label, r.samples, r.path,
+                                                                  "  (%d attempts: busy before)" % r.attempts
+                                                                  if r.attempts > 1 else ""))
             else:
                 lines.append("  %-*s  failed  %s" % (width, r.target.label, r.reason))
         if self.merged is not None and not self.merge_error:

@@ -357,3 +357,52 @@ def test_every_runs_the_first_round_at_once_and_ctrl_c_is_clean(recorded, endpoi
         assert out.count("polyprof fleet: 1 of 1 instance(s) ok") >= 1
     finally:
         proc.kill()
+
+
+@pytest.fixture
+def instances():
+    """Python processes serving the real endpoint (workloads/serve_burn.py)."""
+    procs = []
+
+    def start(function, service):
+        env = dict(os.environ, POLYPROF_OPTIONS="service=%s" % service)
+        p = subprocess.Popen([sys.executable, os.path.join(HERE, "workloads", "serve_burn.py"), function],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        procs.append(p)
+        line = p.stdout.readline()
+        assert line.startswith("endpoint="), p.stderr.read()
+        return line.strip().split("=", 1)[1]
+    yield start
+    for p in procs:
+        p.stdin.close()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def test_real_endpoints_one_busy_then_retried(instances, tmp_path):
+    a = instances("burn_alpha", "checkout")
+    b = instances("burn_beta", "search")
+    # Another client's capture runs on a when the fleet asks: 429 with
+    # Retry-After, then the retry gets a capture.
+    other = threading.Thread(target=lambda: urllib.request.urlopen(
+        "http://%s/debug/pprof/profile?seconds=2" % a, timeout=30).read())
+    other.start()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with urllib.request.urlopen("http://%s/polyprof/status" % a, timeout=5) as resp:
+            if json.loads(resp.read()).get("endpoint_capture"):
+                break
+        time.sleep(0.05)
+    merged = tmp_path / "merged.pb.gz"
+    code, out, err = fleet("capture", "--targets", "%s,%s" % (a, b), "--seconds", "1", "--out", str(tmp_path / "s"),
+                           "-o", str(merged))
+    other.join()
+    assert code == 0, (out, err)
+    assert "attempts: busy before" in [l for l in out.splitlines() if a in l][0]
+    prof = polyprof.load(str(merged))
+    assert "burn_alpha" in names_in(prof, instance=a) and "burn_alpha" not in names_in(prof, instance=b)
+    assert "burn_beta" in names_in(prof, instance=b)
+    stored = {(e["service"], e["trigger"]) for e in polyprof.Store(str(tmp_path / "s")).list()}
+    assert stored == {("checkout", "fleet"), ("search", "fleet"), ("fleet", "fleet-merged")}
