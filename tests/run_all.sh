@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the C core's unit tests (under ASan+UBSan), the Go pprof
 # validator's own tests, the Python suite on each CPython 3.9-3.13 found, the
-# Node addon's tests, and the JVM agent's on each JDK under /usr/lib/jvm.
+# Node addon's tests, the JVM agent's on each JDK under /usr/lib/jvm, and Parca
+# (built here from the Go module proxy) scraping a Python process's endpoint.
 # Needs: a C compiler, cmake, libunwind-dev, zlib1g-dev, Go, and the Pythons
 # (probed under ~/.pyenv/versions, /usr/local/bin and /usr/bin).
 #   tests/run_all.sh            everything
@@ -16,7 +17,7 @@ section() { printf '\n==== %s\n' "$*"; }
 
 # Parca (the server of the scrape integration test) takes minutes to build:
 # it builds in the background, at low priority, while the suites below run,
-# and is awaited before its test.
+# and is awaited before its test, the last one.
 mkdir -p "$BUILD/parca"
 nice -n 19 tests/parca/build_parca.sh "$BUILD/parca/parca" >"$BUILD/parca/build.log" 2>&1 &
 parca_build=$!
@@ -62,23 +63,6 @@ for v in ${PYTHONS:-3.9 3.10 3.11 3.12 3.13}; do
     parca_python="$venv/bin/python"
 done
 
-# Parca scrapes a Python process's /debug/pprof/profile and gives the
-# profile back through its query API (tests/go/parcatest).
-section "Parca scrapes the endpoint"
-if ! wait "$parca_build"; then
-    echo "Parca could not be built by tests/parca/build_parca.sh; the end of its log ($BUILD/parca/build.log):"
-    tail -n 40 "$BUILD/parca/build.log"
-    failures+=("Parca: build")
-elif [ -z "${parca_python:-}" ]; then
-    echo "no Python with polyprof installed to run the workload"
-    failures+=("Parca: no Python")
-else
-    tail -n 1 "$BUILD/parca/build.log"
-    if ! (cd tests/go/parcatest && PARCA="$BUILD/parca/parca" POLYPROF_PYTHON="$parca_python" go test -count=1 -v ./...); then
-        failures+=("Parca")
-    fi
-fi
-
 section "Node.js"
 if ! tests/node/run.sh; then failures+=("Node"); fi
 
@@ -108,6 +92,23 @@ else
     elif ! (cd tests/jvm && JDKS="$jvm_homes" POLYPROF_AGENT="$BUILD/jvm-agent/jvm-agent/libpolyprof.so" \
             go test -count=1 -v ./... 2>&1 | grep -E '^(---|ok|FAIL|PASS)|^\s+(---|\S+_test\.go)'; exit "${PIPESTATUS[0]}"); then
         failures+=("JVM")
+    fi
+fi
+
+# Parca scrapes a Python process's /debug/pprof/profile and gives the
+# profile back through its query API (tests/go/parcatest).
+section "Parca scrapes the endpoint"
+if ! wait "$parca_build"; then
+    echo "Parca could not be built by tests/parca/build_parca.sh; the end of its log ($BUILD/parca/build.log):"
+    tail -n 40 "$BUILD/parca/build.log"
+    failures+=("Parca: build")
+elif [ -z "${parca_python:-}" ]; then
+    echo "no Python with polyprof installed to run the workload"
+    failures+=("Parca: no Python")
+else
+    tail -n 1 "$BUILD/parca/build.log"
+    if ! (cd tests/go/parcatest && PARCA="$BUILD/parca/parca" POLYPROF_PYTHON="$parca_python" go test -count=1 -v ./...); then
+        failures+=("Parca")
     fi
 fi
 
