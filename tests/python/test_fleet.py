@@ -3,6 +3,7 @@
 The instances here are small stand-in servers (http.server) that serve real
 pprof profiles the core recorded; the end-to-end tests against the real
 endpoint are in test_fleet_endpoint.py."""
+import http.client
 import io
 import json
 import os
@@ -300,7 +301,13 @@ def test_webhook_firing_alert_captures_resolved_ignored_malformed_400(recorded, 
     try:
         assert post(url, b"{not json")[0] == 400
         assert post(url, b'{"alerts": "nope"}')[0] == 400
-        assert post(url, b"x" * (_fleet.WEBHOOK_MAX_BODY + 1))[0] == 413
+        # Refused from its Content-Length, before any of it is read.
+        conn = http.client.HTTPConnection(hook.address, timeout=10)
+        conn.putrequest("POST", "/")
+        conn.putheader("Content-Length", str(_fleet.WEBHOOK_MAX_BODY + 1))
+        conn.endheaders()
+        assert conn.getresponse().status == 413
+        conn.close()
         assert post(url, alert("resolved")) == (200, {"status": "ignored", "reason": "no firing alert"})
         assert a.profile_requests() == []
         code, body = post(url, alert("firing"))
