@@ -132,9 +132,9 @@ export function profile(fn: () => unknown, options?: ProfileOptions): Promise<Pr
 /** Wraps a handler (plain, async or Express-style) so its first durationSeconds are profiled and reported. */
 export function profileEndpoint<F extends (...args: any[]) => any>(handler: F, options?: EndpointOptions): F;
 
-export interface EndpointServerOptions {
-  /** host:port (port 0 picks one), [v6]:port or unix:/path; default 127.0.0.1:6060. */
-  address?: string;
+export interface ServeOptions {
+  /** "127.0.0.1:6060" (default), ":0" (a free port), "[::1]:6060", a port number, or a unix socket path. */
+  endpoint?: string | number;
   /** A non-loopback address needs remote: true and a token. */
   remote?: boolean;
   /** The bearer token's file (else $POLYPROF_ENDPOINT_TOKEN). */
@@ -143,20 +143,25 @@ export interface EndpointServerOptions {
   heap?: boolean;
   /** Mean bytes between heap samples (default 512k). */
   allocInterval?: number | string;
-  /** Everything else in the core's option grammar. */
+  /** The core's grammar for the captures (interval, signal, store...). */
   options?: string;
 }
 
-export interface EndpointServer {
-  /** The bound address, e.g. "127.0.0.1:43817". */
+export interface Endpoint {
+  /** The bound address, e.g. "127.0.0.1:43817" or "unix:/path". */
   readonly address: string;
+  /** The bound port (0 for a unix socket). */
   readonly port: number;
+  /** http://host:port, null for a unix socket. */
+  readonly url: string | null;
   readonly running: boolean;
   stop(): void;
 }
 
-/** The local profiling endpoint in Go's net/http/pprof conventions (/debug/pprof/profile, allocs, heap), on the core's threads. */
-export function startEndpoint(options?: EndpointServerOptions): EndpointServer;
+/** The local profiling endpoint in Go's net/http/pprof conventions (/debug/pprof/profile, allocs, heap), on the core's threads; one per process. */
+export function serve(options?: ServeOptions): Endpoint;
+/** The Endpoint this process serves, or null. */
+export function serving(): Endpoint | null;
 
 /** Reads a profile file back: pprof, collapsed, speedscope or .cpuprofile (by suffix unless format names one). */
 export function load(path: string, format?: Format): Profile;

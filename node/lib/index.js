@@ -15,7 +15,7 @@ const { PolyprofError } = require('./options');
 const { Profile, load, diff } = require('./profile');
 const { start, stop, isRunning, profile } = require('./session');
 const { profileEndpoint } = require('./endpoint');
-const { startEndpoint } = require('./http_endpoint');
+const { serve, serving } = require('./http_endpoint');
 const { ContinuousProfiler, Store } = require('./continuous');
 const { CircuitBreaker, TriggeredProfiler, configureRateLimit, latencyMiddleware } = require('./policies');
 
@@ -25,7 +25,8 @@ module.exports = {
   isRunning,
   profile,
   profileEndpoint,
-  startEndpoint,
+  serve,
+  serving,
   ContinuousProfiler,
   Store,
   CircuitBreaker,

@@ -49,6 +49,9 @@ v8::Local<v8::Object> OptionsObject(v8::Local<v8::Context> ctx, const pp_options
   SetStr(ctx, out, "store_max_age", ns(o.store_max_age_ns));
   SetStr(ctx, out, "store_max_bytes", std::to_string(o.store_max_bytes));
   if (o.service[0]) SetStr(ctx, out, "service", o.service);
+  if (o.endpoint[0]) SetStr(ctx, out, "endpoint", o.endpoint);
+  if (o.endpoint_remote) SetStr(ctx, out, "endpoint_remote", "true");
+  if (o.endpoint_token_file[0]) SetStr(ctx, out, "endpoint_token_file", o.endpoint_token_file);
   if (o.store_key_file[0]) SetStr(ctx, out, "store_key_file", o.store_key_file);
   struct PushKeys {
     v8::Local<v8::Context> ctx;

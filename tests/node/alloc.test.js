@@ -239,7 +239,7 @@ test('the endpoint serves /debug/pprof/heap and /allocs from the JavaScript thre
   // turn for 2.5 s): the request is answered from a V8 interrupt.
   const script = `
     const polyprof = require(${JSON.stringify(REPO)});
-    const ep = polyprof.startEndpoint({ address: '127.0.0.1:0', allocInterval: '64k' });
+    const ep = polyprof.serve({ endpoint: '127.0.0.1:0', allocInterval: '64k' });
     console.log(ep.port);
     const keep = [];
     function busyHoard() { keep.push(new Array(16).fill(keep.length)); }
@@ -275,23 +275,52 @@ test('the endpoint serves /debug/pprof/heap and /allocs from the JavaScript thre
   assert.strictEqual(child.exitCode, 0);
 
   // Idle event loop, in this process; heap: false leaves them out.
-  const ep = polyprof.startEndpoint({ address: '127.0.0.1:0' });
+  const ep = polyprof.serve({ endpoint: ':0' });
   try {
-    const res = await fetch(`http://127.0.0.1:${ep.port}/debug/pprof/heap`);
+    assert.strictEqual(polyprof.serving(), ep);
+    const res = await fetch(`${ep.url}/debug/pprof/heap`);
     assert.strictEqual(res.status, 200);
   } finally {
     ep.stop();
   }
   assert.strictEqual(ep.running, false);
-  const off = polyprof.startEndpoint({ address: '127.0.0.1:0', heap: false });
+  assert.strictEqual(polyprof.serving(), null);
+  const off = polyprof.serve({ endpoint: ':0', heap: false });
   try {
-    const res = await fetch(`http://127.0.0.1:${off.port}/debug/pprof/allocs`);
+    assert.throws(() => polyprof.serve({ endpoint: ':0' }), { name: 'PolyprofError' }, 'one endpoint per process');
+    const res = await fetch(`${off.url}/debug/pprof/allocs`);
     assert.strictEqual(res.status, 404);
   } finally {
     off.stop();
   }
-  assert.throws(() => polyprof.startEndpoint({ address: '127.0.0.1:0', allocInterval: 'lots' }), {
+  assert.throws(() => polyprof.serve({ endpoint: ':0', allocInterval: 'lots' }), {
     name: 'PolyprofError',
     message: /option 'alloc_interval'/,
   });
+});
+
+test('POLYPROF_OPTIONS=endpoint= serves heap profiles from polyprof/auto', async () => {
+  const auto = path.join(REPO, 'node/lib/auto.js');
+  const script = `
+    const state = require(${JSON.stringify(auto)});
+    console.log(state.endpoint.port);
+    const keep = [];
+    function autoHoard() { for (let i = 0; i < 1e5; i++) keep.push([i]); }
+    autoHoard();
+    setTimeout(() => {}, 1500);
+  `;
+  const env = { ...process.env, POLYPROF_OPTIONS: 'endpoint=127.0.0.1:0,alloc_interval=32k' };
+  delete env.ENABLE_PROFILING;
+  const { spawn } = require('child_process');
+  const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+  const res = await fetch(`http://127.0.0.1:${port}/debug/pprof/heap`);
+  const file = path.join(tmpdir(), 'auto-heap.pb.gz');
+  fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  assert.strictEqual(res.status, 200);
+  assert.ok(valueIn(polyprof.load(file), 'autoHoard', 'inuse_space') > 0);
+  await new Promise((resolve) => child.once('exit', resolve));
+  assert.match(stderr, /^polyprof: serving profiles on 127\.0\.0\.1:\d+ \(\/debug\/pprof\/, \/polyprof\/status\)\n$/);
 });

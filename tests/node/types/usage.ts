@@ -14,11 +14,13 @@ const allocSession: polyprof.Session = polyprof.start({ mode: 'alloc', allocInte
 const allocProfile: Profile = allocSession.stop();
 polyprof.start({ mode: 'alloc', allocInterval: 65536, durationSeconds: 5 }).stop().write('heap.pb.gz');
 new polyprof.ContinuousProfiler({ mode: 'alloc', allocInterval: '1m', windowSeconds: 60 });
-const server: polyprof.EndpointServer = polyprof.startEndpoint({ address: '127.0.0.1:0', allocInterval: '256k' });
+const server: polyprof.Endpoint = polyprof.serve({ endpoint: ':0', allocInterval: '256k' });
 const port: number = server.port;
+const url: string | null = polyprof.serving()?.url ?? null;
 server.stop();
+polyprof.serve({ endpoint: 6060, heap: false }).stop();
 // @ts-expect-error: heap is a boolean
-polyprof.startEndpoint({ heap: 'yes' });
+polyprof.serve({ heap: 'yes' });
 const running: boolean = polyprof.isRunning();
 const profile: Profile = polyprof.stop();
 profile.write('out.pb.gz');
@@ -80,7 +82,7 @@ checkout('seven');
 // @ts-expect-error: Profiles come from stop(), profile() and load()
 new Profile();
 
-void allocProfile, port, running, text, bytes, type, unit, seconds, inside, nodes, loaded, main, order;
+void allocProfile, port, url, running, text, bytes, type, unit, seconds, inside, nodes, loaded, main, order;
 
 const continuous = new polyprof.ContinuousProfiler({
   intervalMs: 100,
