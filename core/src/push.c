@@ -34,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PP_ASAN 1
@@ -672,6 +673,10 @@ pp_push *pp_push_start(const pp_options *o, const char *app, char *err, size_t e
     }
     if (pp_push_check_tags(o->push_tags, w, sizeof w) != 0) {
         snprintf(err, errlen, "option 'push_tags': %s", w);
+        return NULL;
+    }
+    if (o->push_ca_file[0] && access(o->push_ca_file, R_OK) != 0) {
+        snprintf(err, errlen, "option 'push_ca_file': cannot read %s: %s", o->push_ca_file, strerror(errno));
         return NULL;
     }
     if (load_curl(err, errlen) != 0)

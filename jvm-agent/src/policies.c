@@ -298,7 +298,13 @@ void ppj_policies_vm_death(void)
     pthread_mutex_lock(&plock);
     dying = 1;
     if (continuous) {
-        pp_continuous_stop(continuous); /* writes the last, partial window */
+        /* Writes (and pushes, for push_flush at most) the last, partial window. */
+        pp_push_stats st;
+        if (pp_continuous_finish(continuous, &st) == 0 &&
+            (st.failed_attempts || st.dropped_queue_full || st.dropped_rejected))
+            ppj_log("push at exit: %llu windows pushed, %llu failed attempts, %llu dropped queue full, %llu rejected",
+                    (unsigned long long)st.pushed, (unsigned long long)st.failed_attempts,
+                    (unsigned long long)st.dropped_queue_full, (unsigned long long)st.dropped_rejected);
         continuous = NULL;
     }
     if (capture) {

@@ -462,6 +462,13 @@ static void test_basic_auth_file(void)
     CHECK(strstr(err, "keep one") != NULL);
     unsetenv("POLYPROF_PUSH_TOKEN");
     unlink(path);
+    /* An unreadable CA file or secret file: refused at start, naming the key. */
+    pp_options bad = push_options(s, "push_ca_file=/nonexistent/ca.pem");
+    CHECK(pp_push_start(&bad, "x", err, sizeof err) == NULL);
+    CHECK(strstr(err, "option 'push_ca_file': cannot read /nonexistent/ca.pem") != NULL);
+    bad = push_options(s, "push_token_file=/nonexistent/token");
+    CHECK(pp_push_start(&bad, "x", err, sizeof err) == NULL);
+    CHECK(strstr(err, "option 'push_token_file': cannot read") != NULL);
     server_stop(s);
 }
 
