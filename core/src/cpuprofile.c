@@ -149,7 +149,7 @@ static int node_index(const pp_idmap *ids, const cJSON *id, uint32_t *out)
 {
     if (!cJSON_IsNumber(id))
         return -1;
-    uint32_t i = pp_idmap_get(ids, (uint64_t)(int64_t)id->valuedouble, 0, 0);
+    uint32_t i = pp_idmap_get(ids, (uint64_t)pp_json_int64(id->valuedouble), 0, 0);
     if (i == UINT32_MAX)
         return -1;
     *out = i;
@@ -166,7 +166,7 @@ static uint32_t node_frame(pp_profile *p, rnode *nd)
     /* DevTools counts lines from 0 (-1: unknown). */
     pp_frame f = {.name = pp_profile_intern(p, *name ? name : "(anonymous)"),
                   .file = pp_profile_intern(p, pp_json_str(cf, "url", "")),
-                  .line = cJSON_IsNumber(line) && line->valuedouble >= 0 ? (int64_t)line->valuedouble + 1 : 0,
+                  .line = cJSON_IsNumber(line) && line->valuedouble >= 0 ? pp_json_int64(line->valuedouble) + 1 : 0,
                   .kind = PP_FRAME_INTERP};
     if (f.name == UINT32_MAX || f.file == UINT32_MAX)
         return UINT32_MAX;
@@ -211,16 +211,16 @@ pp_profile *pp_cpuprofile_read(const char *text, size_t len, char *err, size_t e
     cJSON_ArrayForEach(jn, jnodes)
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(jn, "id");
-        if (!cJSON_IsNumber(id) || pp_idmap_get(&ids, (uint64_t)(int64_t)id->valuedouble, 0, 0) != UINT32_MAX) {
+        if (!cJSON_IsNumber(id) || pp_idmap_get(&ids, (uint64_t)pp_json_int64(id->valuedouble), 0, 0) != UINT32_MAX) {
             problem = "a node without a unique numeric 'id'";
             goto bad;
         }
-        if (pp_idmap_put(&ids, (uint64_t)(int64_t)id->valuedouble, 0, 0, (uint32_t)i) != 0)
+        if (pp_idmap_put(&ids, (uint64_t)pp_json_int64(id->valuedouble), 0, 0, (uint32_t)i) != 0)
             goto oom;
         nodes[i].json = jn;
         const cJSON *hc = cJSON_GetObjectItemCaseSensitive(jn, "hitCount");
         if (!cJSON_IsArray(samples) && cJSON_IsNumber(hc) && hc->valuedouble > 0)
-            nodes[i].hits = (int64_t)hc->valuedouble;
+            nodes[i].hits = pp_json_int64(hc->valuedouble);
         i++;
     }
     for (i = 0; i < n; i++) { /* parents from children (or from 'parent', which some writers give) */
@@ -250,7 +250,7 @@ pp_profile *pp_cpuprofile_read(const char *text, size_t len, char *err, size_t e
             }
             nodes[k].hits++;
             if (cJSON_IsNumber(d) && d->valuedouble > 0)
-                nodes[k].ns += llround(d->valuedouble * 1000.0);
+                pp_json_add(&nodes[k].ns, pp_json_int64(d->valuedouble * 1000.0));
             d = d ? d->next : NULL;
         }
     }
@@ -278,8 +278,8 @@ pp_profile *pp_cpuprofile_read(const char *text, size_t len, char *err, size_t e
     const cJSON *start = cJSON_GetObjectItemCaseSensitive(root, "startTime");
     const cJSON *end = cJSON_GetObjectItemCaseSensitive(root, "endTime");
     if (cJSON_IsNumber(start) && cJSON_IsNumber(end) && end->valuedouble >= start->valuedouble) {
-        p->time_nanos = (int64_t)start->valuedouble * 1000;
-        p->duration_nanos = (int64_t)(end->valuedouble - start->valuedouble) * 1000;
+        p->time_nanos = pp_json_int64(start->valuedouble) * 1000;
+        p->duration_nanos = pp_json_int64(end->valuedouble - start->valuedouble) * 1000;
     }
     goto done;
 bad:

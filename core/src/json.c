@@ -47,6 +47,24 @@ int pp_json_index(const cJSON *v, double limit, size_t *out)
     return 0;
 }
 
+#define VALUE_CAP ((double)((int64_t)1 << 50))
+
+int64_t pp_json_int64(double d)
+{
+    if (!(d == d))
+        return 0;
+    if (d > VALUE_CAP)
+        d = VALUE_CAP;
+    if (d < -VALUE_CAP)
+        d = -VALUE_CAP;
+    return (int64_t)llround(d);
+}
+
+void pp_json_add(int64_t *acc, int64_t v)
+{
+    *acc = v > 0 && *acc > INT64_MAX - v ? INT64_MAX : *acc + v;
+}
+
 const char *pp_json_str(const cJSON *obj, const char *key, const char *dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);

@@ -106,7 +106,7 @@ static uint32_t frame_of(reader *r, size_t index)
     const cJSON *line = cJSON_GetObjectItemCaseSensitive(fi, "line");
     pp_frame f = {.name = pp_profile_intern(r->p, pp_json_str(fi, "name", "[unknown]")),
                   .file = pp_profile_intern(r->p, pp_json_str(fi, "file", "")),
-                  .line = cJSON_IsNumber(line) && line->valuedouble > 0 ? (int64_t)line->valuedouble : 0,
+                  .line = cJSON_IsNumber(line) && line->valuedouble > 0 ? pp_json_int64(line->valuedouble) : 0,
                   .kind = PP_FRAME_INTERP};
     if (f.name == UINT32_MAX || f.file == UINT32_MAX)
         return UINT32_MAX;
@@ -234,7 +234,7 @@ static int read_sampled(reader *r, const cJSON *prof, const char *name, uint32_t
         }
         if ((rc = read_stack(r, s, name, at, &frames, &cap, &n)) != 0)
             break;
-        int64_t value = llround(w->valuedouble * scale);
+        int64_t value = pp_json_int64(w->valuedouble * scale);
         if (value > 0 && (rc = add_sample(r, frames, n, vi, value, label)) != 0)
             break;
         w = w->next;
@@ -275,7 +275,7 @@ static int read_evented(reader *r, const cJSON *prof, const char *name, uint32_t
             rc = -1;
             break;
         }
-        int64_t value = at > 0 ? llround((t->valuedouble - last) * scale) : 0;
+        int64_t value = at > 0 ? pp_json_int64((t->valuedouble - last) * scale) : 0;
         if (n_open && value > 0 && (rc = add_sample(r, open, n_open, vi, value, label)) != 0)
             break;
         last = t->valuedouble;

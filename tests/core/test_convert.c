@@ -198,6 +198,17 @@ static void test_bad_input(void)
         }
         pp_profile_free(p);
     }
+    /* absurd numbers are capped, not overflowed */
+    const char *huge = "{\"nodes\":[{\"id\":1e300,\"callFrame\":{\"functionName\":\"(root)\"},\"children\":[2]},"
+                       "{\"id\":2,\"callFrame\":{\"functionName\":\"a\",\"lineNumber\":1e300}}],"
+                       "\"samples\":[2,2,2],\"timeDeltas\":[1e300,1e300,1e300],\"startTime\":-1e300,\"endTime\":1e300}";
+    pp_profile *h = pp_profile_decode((const uint8_t *)huge, strlen(huge), PP_FORMAT_CPUPROFILE, err, sizeof err);
+    CHECK(h != NULL);
+    if (h) {
+        CHECK_EQ_INT(stack_total(h, 0, "a"), 3);
+        CHECK(stack_total(h, 1, "a") > 0);
+    }
+    pp_profile_free(h);
     /* a cycle of parents without two parents: 1 -> 2 -> 1 via 'parent' */
     const char *cyc = "{\"nodes\":[{\"id\":1,\"parent\":2,\"callFrame\":{\"functionName\":\"a\"}},"
                       "{\"id\":2,\"parent\":1,\"callFrame\":{\"functionName\":\"b\"}}],\"samples\":[1]}";
@@ -205,9 +216,39 @@ static void test_bad_input(void)
     CHECK(strstr(err, "cycle") != NULL);
 }
 
+/* Every prefix and many one-byte changes of a file we wrote: a profile or
+ * a message, never a crash (ASan and UBSan watch). */
+static void test_damaged_files(void)
+{
+    pp_profile *p = build();
+    const pp_format formats[] = {PP_FORMAT_SPEEDSCOPE, PP_FORMAT_CPUPROFILE, PP_FORMAT_COLLAPSED};
+    for (size_t k = 0; k < sizeof formats / sizeof formats[0]; k++) {
+        uint8_t *data;
+        size_t len;
+        CHECK_EQ_INT(pp_profile_encode(p, formats[k], 0, &data, &len, err, sizeof err), 0);
+        uint8_t *copy = malloc(len ? len : 1);
+        for (size_t cut = 0; cut < len; cut++) {
+            memcpy(copy, data, cut); /* exactly cut bytes, so ASan sees any read past them */
+            pp_profile *q = pp_profile_decode(copy, cut, formats[k], err, sizeof err);
+            CHECK(q != NULL || err[0] != 0);
+            pp_profile_free(q);
+        }
+        static const char junk[] = "\"{}[],:-9e99x0 ";
+        for (size_t i = 0; i < len; i += 3) {
+            memcpy(copy, data, len);
+            copy[i] = (uint8_t)junk[i % (sizeof junk - 1)];
+            pp_profile_free(pp_profile_decode(copy, len, formats[k], err, sizeof err));
+        }
+        free(copy);
+        free(data);
+    }
+    pp_profile_free(p);
+}
+
 int main(void)
 {
     test_round_trips();
+    test_damaged_files();
     test_speedscope_foreign();
     test_bad_input();
     TEST_MAIN_END();
