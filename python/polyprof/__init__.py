@@ -8,7 +8,7 @@
     print(profile.report(20))
 """
 from ._native import PolyprofError
-from ._profile import Frame, Profile, Sample, load, merge
+from ._profile import Frame, Profile, Sample, diff, load, merge
 from ._session import is_running, profile, start, stop
 from ._endpoint import profile_endpoint
 from ._continuous import ContinuousProfiler, Store
@@ -25,6 +25,7 @@ __all__ = [
     "PolyprofError",
     "Sample",
     "is_running",
+    "diff",
     "load",
     "merge",
     "profile",

@@ -135,6 +135,8 @@ def test_diff_html_and_sample_types(recorded, tmp_path):
     assert rc == 0, err
     html = page.read_text()
     assert "Differential flame graph: samples" in html and '"base":[' in html and "burn_alpha" in html
+    same = polyprof.diff(polyprof.load(str(recorded)), polyprof.load(str(recorded)), "text", "cpu")
+    assert same.startswith(b"Differential report: cpu") and b"(0 of 0 functions that grew)" in same
     rc, _, err = run_cli("diff", recorded, recorded, "--sample-index", "wall")
     assert rc != 0 and "no sample type 'wall'" in err and "cpu/nanoseconds" in err
     # a collapsed profile (samples/count) against a cpu default: a clear mismatch
