@@ -67,7 +67,7 @@ def _environment_limits():
     except ValueError:
         return {}
     opts = config["options"]
-    return {k: opts[k] for k in ("duration", "store", "service") if k in opts}
+    return {k: opts[k] for k in ("duration", "store", "store_key_file", "service") if k in opts}
 
 
 def _serve(opts):

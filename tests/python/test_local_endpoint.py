@@ -45,9 +45,13 @@ def test_go_tool_pprof_reads_a_live_process_started_by_the_environment(go_tool, 
                              os.path.join(WORKLOADS, "served_hot.py")],
                             env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        line = proc.stderr.readline()
-        m = re.search(r"serving profiles on (127\.0\.0\.1:\d+)", line)
-        assert m, "no address announced: %r" % line
+        lines = []
+        for _ in range(10):   # warnings may come first
+            lines.append(proc.stderr.readline())
+            m = re.search(r"serving profiles on (127\.0\.0\.1:\d+)", lines[-1])
+            if m or not lines[-1]:
+                break
+        assert m, "no address announced: %r" % lines
         address = m.group(1)
         status, body = fetch("http://%s/polyprof/status" % address)
         assert status == 200
