@@ -423,6 +423,42 @@ static void test_bad_requests(pp_endpoint *e)
     drop(&r);
 }
 
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* Stop frees the port and every descriptor: the same port serves again. */
+static void test_restart_same_port(void)
+{
+    char err[512], spec[64];
+    int fds = count_fds();
+    pp_endpoint *e = start_with("endpoint=:0", NULL, err, sizeof err);
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    int port = pp_endpoint_port(e);
+    reply r = get(port, "/polyprof/status");
+    drop(&r);
+    pp_endpoint_stop(e);
+    CHECK_EQ_INT(count_fds(), fds);
+    snprintf(spec, sizeof spec, "endpoint=127.0.0.1:%d", port);
+    e = start_with(spec, NULL, err, sizeof err);
+    CHECK(e != NULL);
+    if (e) {
+        r = get(port, "/polyprof/status");
+        CHECK_EQ_INT(r.status, 200);
+        drop(&r);
+    }
+    pp_endpoint_stop(e);
+    CHECK_EQ_INT(count_fds(), fds);
+}
+
 static void test_memory_hooks(void)
 {
     char err[512];
@@ -630,6 +666,7 @@ int main(void)
     test_fork(e);
     pp_endpoint_stop(e);
 
+    test_restart_same_port();
     test_memory_hooks();
     test_token();
     test_unix_socket();
