@@ -56,8 +56,9 @@ class FakeEndpoint:
     """An instance's endpoint: /polyprof/status and /debug/pprof/profile,
     answering from a script of (status, body) replies, the last one repeated."""
 
-    def __init__(self, replies, service="checkout", token=None):
+    def __init__(self, replies, service="checkout", token=None, gauge=None):
         self.replies = list(replies)
+        self.gauge = gauge   # a Gauge shared by several endpoints: captures in flight
         self.requests = []
         self.service = service
         self.token = token
@@ -76,6 +77,8 @@ class FakeEndpoint:
                 if not self.path.startswith("/debug/pprof/profile?seconds="):
                     return self._send(404, b"not found")
                 code, body = fake.replies.pop(0) if len(fake.replies) > 1 else fake.replies[0]
+                if fake.gauge is not None:
+                    fake.gauge.hold(0.4)
                 self._send(code, body, {"Retry-After": "0"} if code == 429 else {})
 
             def _send(self, code, body, headers=()):
@@ -96,6 +99,22 @@ class FakeEndpoint:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class Gauge:
+    """Counts captures in flight across endpoints; keeps the maximum."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.now = self.max = 0
+
+    def hold(self, seconds):
+        with self.lock:
+            self.now += 1
+            self.max = max(self.max, self.now)
+        time.sleep(seconds)
+        with self.lock:
+            self.now -= 1
 
 
 @pytest.fixture
@@ -234,6 +253,16 @@ def test_all_ok_exits_0_and_busy_instances_are_retried(recorded, endpoints, tmp_
     assert all(e["file"].endswith(".pb.gz.enc") for e in entries)
     merged = [encrypted.read(e) for e in entries if e["trigger"] == "fleet-merged"][0]
     assert {s.labels["instance"] for s in merged.samples()} == {busy.address, fine.address}
+
+
+def test_at_most_max_concurrent_captures_at_once(recorded, endpoints, tmp_path):
+    gauge = Gauge()
+    fakes = [endpoints([(200, recorded["burn_alpha"])], gauge=gauge) for _ in range(4)]
+    code, out, err = fleet("capture", "--targets", ",".join(f.address for f in fakes), "--seconds", "1",
+                           "--max-concurrent", "2", "--out", str(tmp_path))
+    assert code == 0, (out, err)
+    assert all(len(f.profile_requests()) == 1 for f in fakes)
+    assert gauge.max == 2
 
 
 def test_busy_after_every_retry_fails_that_instance_only(recorded, endpoints, tmp_path):
