@@ -297,7 +297,7 @@ class Fleet:
     result and the merge, and returns a Round."""
 
     def __init__(self, targets, seconds, store, max_concurrent=2, token=None, service=None, output=None,
-                 retries=3, backoff_s=0.5, margin_s=TIMEOUT_MARGIN_S, log=None):
+                 retries=3, backoff_s=0.5, margin_s=TIMEOUT_MARGIN_S):
         self.targets = list(targets)
         self.seconds = int(seconds)
         self.store = store
@@ -308,7 +308,6 @@ class Fleet:
         self.retries = int(retries)
         self.backoff_s = float(backoff_s)
         self.margin_s = float(margin_s)
-        self.log = log or sys.stderr
         self._stop = threading.Event()
 
     def stop(self):
