@@ -204,10 +204,15 @@ func TestServePageInChromium(t *testing.T) {
 	newer := "checkout_cpu_20251124T110000.000Z_p95.pb.gz"
 	writeStacks(t, filepath.Join(store, older), baseStacks)
 	writeStacks(t, filepath.Join(store, newer), newStacks)
+	// An encrypted entry (the store's header, then what no key here opens).
+	sealed := "billing_cpu_20251124T103000.000Z_manual.pb.gz.enc"
+	if err := os.WriteFile(filepath.Join(store, sealed), append([]byte("PPSTENC\x01"), make([]byte, 64)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	py, env := polyprofPython(t)
 	srv := exec.Command(py, "-m", "polyprof", "serve", store, "--port", "0")
-	srv.Env = env
+	srv.Env = append(env, "POLYPROF_STORE_KEY=")
 	stderr, err := srv.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -243,10 +248,25 @@ func TestServePageInChromium(t *testing.T) {
 		chromedp.Evaluate(`[...document.querySelectorAll('#profiles tbody tr')].map(r => r.dataset.file)`, &files)); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(files) != fmt.Sprint([]string{newer, older}) {
-		t.Errorf("the list should show both profiles, newest first: %v", files)
+	if fmt.Sprint(files) != fmt.Sprint([]string{newer, sealed, older}) {
+		t.Errorf("the list should show every profile, newest first: %v", files)
 	}
 	screenshot(t, ctx, "serve-list.png")
+
+	// The encrypted one says so, and the list still works afterwards.
+	var badge, message string
+	if err := chromedp.Run(ctx, chromedp.Text(`tr[data-file="`+sealed+`"] .enc`, &badge, chromedp.ByQuery),
+		chromedp.Click(`tr[data-file="`+sealed+`"] a.open`, chromedp.ByQuery),
+		chromedp.Text("#message", &message, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	if badge != "encrypted" || !strings.Contains(message, "is encrypted") || !strings.Contains(message, "POLYPROF_STORE_KEY") {
+		t.Errorf("the encrypted profile: badge %q, message %q", badge, message)
+	}
+	screenshot(t, ctx, "serve-encrypted.png")
+	if err := chromedp.Run(ctx, chromedp.Navigate(url), chromedp.WaitVisible("#profiles tbody tr")); err != nil {
+		t.Fatal(err)
+	}
 
 	// A profile's link opens its flame graph.
 	var frames []frame
@@ -260,7 +280,7 @@ func TestServePageInChromium(t *testing.T) {
 	screenshot(t, ctx, "serve-flamegraph.png")
 
 	// Back to the list: older as base, newer as new, Diff.
-	if err := chromedp.Run(ctx, chromedp.NavigateBack(), chromedp.WaitVisible("#profiles tbody tr"),
+	if err := chromedp.Run(ctx, chromedp.Navigate(url), chromedp.WaitVisible("#profiles tbody tr"),
 		chromedp.Click(`tr[data-file="`+older+`"] input[name=base]`, chromedp.ByQuery),
 		chromedp.Click(`tr[data-file="`+newer+`"] input[name=new]`, chromedp.ByQuery),
 		chromedp.Click("#diff", chromedp.ByQuery)); err != nil {
