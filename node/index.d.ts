@@ -122,9 +122,22 @@ export interface Session {
   stop(): Profile;
 }
 
-/** One CPU session (cpu, wall or v8) and one allocation session may run at once. */
+/** A time profile and an allocation profile at once (as Python's mode="cpu+alloc"). */
+export type CombinedMode = 'cpu+alloc' | 'wall+alloc' | 'v8+alloc';
+
+export interface CombinedSession {
+  readonly mode: CombinedMode;
+  /** Stops both: { cpu | wall | v8: Profile, alloc: Profile }. */
+  stop(): { cpu?: Profile; wall?: Profile; v8?: Profile; alloc: Profile };
+}
+
+/** One time session (cpu, wall or v8) and one allocation session may run at once. */
+export function start(options: Omit<StartOptions, 'mode'> & { mode: CombinedMode }): CombinedSession;
 export function start(options?: StartOptions): Session;
-/** Stops the one session start() started (with two running, stop each through its Session). */
+/**
+ * Stops the one session start() started (with two running, stop each
+ * through its Session; a combined mode's profiles come from CombinedSession.stop()).
+ */
 export function stop(): Profile;
 export function isRunning(): boolean;
 /** Profiles one call of fn and resolves to its Profile (written to options.output if given). */

@@ -11,10 +11,11 @@ const path = require('path');
 const { spawn } = require('child_process');
 
 const USAGE = `usage:
-  polyprof record [-o OUT] [--interval 10ms] [--duration 30s] [--mode cpu|wall|v8|alloc] [--alloc-interval 512k]
-                  [--format F] -- node [flags] app.js [args]
+  polyprof record [-o OUT] [--interval 10ms] [--duration 30s] [--mode cpu|wall|v8|alloc|cpu+alloc]
+                  [--alloc-interval 512k] [--format F] -- node [flags] app.js [args]
       runs the program with the profiler preloaded; the output suffix picks the format;
-      --mode alloc samples the main thread's allocations, one per --alloc-interval bytes on average
+      --mode alloc samples the main thread's allocations, one per --alloc-interval bytes on average;
+      cpu+alloc (wall+alloc, v8+alloc) both, the allocation profile to OUT with .alloc before the suffix
       (.pb.gz/.pprof pprof, .folded collapsed stacks, .top text report, .cpuprofile Chrome DevTools, .html flame graph)
   polyprof top PROFILE [-n 20] [--sample-index NAME]
       the hottest functions of a pprof profile
@@ -96,15 +97,26 @@ function record(argv) {
     'record',
   );
   const native = require('./native');
-  const { DEFAULT_MODE, DEFAULT_SIGNAL } = require('./options');
+  const { DEFAULT_MODE, DEFAULT_SIGNAL, withAllocations } = require('./options');
   const { checkOutputPath } = require('./session');
   const output = path.resolve(opts.output ?? 'profile.pb.gz');
-  const mode = opts.mode ?? DEFAULT_MODE;
+  const asked = opts.mode ?? DEFAULT_MODE;
+  // --mode cpu+alloc: the time profile goes to OUT, the allocation profile
+  // next to it (out.pb.gz -> out.alloc.pb.gz), as in Python's polyprof record.
+  const mode = withAllocations(asked) ?? asked;
+  const alloc = mode !== asked ? { event: 'alloc' } : null;
   const core = { interval: opts.interval ?? '10ms' };
   if (opts.duration !== undefined) core.duration = opts.duration;
   try {
-    if (opts.allocInterval !== undefined && mode !== 'alloc') {
-      throw new Error('--alloc-interval needs --mode alloc');
+    if (opts.allocInterval !== undefined && mode !== 'alloc' && !alloc) {
+      throw new Error('--alloc-interval needs --mode alloc (or cpu+alloc, wall+alloc, v8+alloc)');
+    }
+    if (alloc) {
+      if (opts.allocInterval !== undefined) alloc.alloc_interval = opts.allocInterval;
+      if (opts.duration !== undefined) alloc.duration = opts.duration;
+      native.parseOptions(alloc);
+      alloc.output = allocOutputPath(output);
+      checkOutputPath(alloc.output, opts.format);
     }
     if (mode === 'v8') {
       core.native = 'false';
@@ -124,7 +136,7 @@ function record(argv) {
   const [interp, args] = splitNodeCommand(rest);
   const child = spawn(interp, ['--require', path.join(__dirname, 'record.js'), ...args], {
     stdio: 'inherit',
-    env: { ...process.env, POLYPROF_RECORD: JSON.stringify({ output, format: opts.format ?? null, options: core }) },
+    env: { ...process.env, POLYPROF_RECORD: JSON.stringify({ output, format: opts.format ?? null, options: core, alloc }) },
   });
   // ^C goes to the whole process group: the child writes its profile and
   // exits; this process waits for it instead of dying first.
@@ -136,6 +148,14 @@ function record(argv) {
     process.removeListener('SIGINT', ignore);
     process.exit(signal ? 128 + (require('os').constants.signals[signal] ?? 0) : code);
   });
+}
+
+// Where the allocation profile of a combined mode goes: out.pb.gz -> out.alloc.pb.gz.
+function allocOutputPath(file) {
+  for (const suffix of ['.pb.gz', '.pprof', '.folded', '.collapsed', '.txt', '.top', '.cpuprofile', '.html']) {
+    if (file.endsWith(suffix)) return `${file.slice(0, -suffix.length)}.alloc${suffix}`;
+  }
+  return `${file}.alloc`;
 }
 
 function flamegraph(argv) {

@@ -65,6 +65,7 @@ function fromUserOptions(
   opts,
   where,
   allowed = ['intervalMs', 'mode', 'native', 'durationSeconds', 'allocInterval', 'options'],
+  { combined = false } = {},
 ) {
   if (opts === undefined || opts === null) opts = {};
   if (typeof opts !== 'object') throw new TypeError(`${where}: options must be an object, not ${typeof opts}`);
@@ -82,12 +83,21 @@ function fromUserOptions(
   checkKey('intervalMs', intervalMs, 'interval', core.interval);
   if (typeof mode !== 'string') throw new TypeError(`${where}: mode must be one of ${MODES.join(', ')}`);
   if (mode === 'alloc') return allocOptions(opts, where, core, durationSeconds);
+  const time = withAllocations(mode);
+  if (time) {
+    // 'cpu+alloc': a time profile and an allocation profile at once, {allocCore} the latter's keys.
+    if (!combined) throw new PolyprofError(`${where}: mode '${mode}' is for polyprof.start() and polyprof record`);
+    const { allocInterval, native: withNative, ...rest } = opts;
+    const first = fromUserOptions({ ...rest, native: withNative, mode: time }, where, allowed);
+    const second = allocOptions({ allocInterval }, where, coreKeys(where, opts.options), durationSeconds);
+    return { mode, core: first.core, allocCore: second.core };
+  }
   if (opts.allocInterval !== undefined) {
     throw new PolyprofError(`${where}: allocInterval needs mode 'alloc' (allocation profiling)`);
   }
   if (mode !== 'v8') {
     // The core's grammar knows cpu and wall; 'v8' is this bridge's.
-    checkKey('mode', mode, 'event', mode, " (or 'v8': V8's CpuProfiler, Node only)");
+    checkKey('mode', mode, 'event', mode, " (or 'v8': V8's CpuProfiler, Node only; or 'cpu+alloc', 'wall+alloc', 'v8+alloc': both)");
     core.event = mode;
     if (!('signal' in core)) core.signal = DEFAULT_SIGNAL;
   }
@@ -118,6 +128,14 @@ function setDuration(where, core, durationSeconds) {
     core.duration = `${durationSeconds}s`;
     checkKey('durationSeconds', durationSeconds, 'duration', core.duration);
   }
+}
+
+// 'cpu+alloc', 'wall+alloc', 'v8+alloc' -> the time mode; else null.
+function withAllocations(mode) {
+  const parts = mode.split('+').map((p) => p.trim());
+  if (parts.length !== 2 || !parts.includes('alloc')) return null;
+  const time = parts.find((p) => p !== 'alloc');
+  return time && MODES.includes(time) ? time : null;
 }
 
 // Mode 'alloc': allocInterval (bytes, or a size such as '512k') is the core's
@@ -168,6 +186,7 @@ module.exports = {
   fromUserOptions,
   coreKeys,
   setAllocInterval,
+  withAllocations,
   resolve,
   v8Spec,
   MODES,

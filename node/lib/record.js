@@ -42,11 +42,19 @@ function startRecording() {
   // they never overwrite the parent's profile.
   delete process.env.POLYPROF_RECORD;
   let settings, session, Profile;
+  const outputs = []; // [session, output]: the time or allocation profile, and with --mode cpu+alloc both
   try {
     settings = JSON.parse(raw);
     ({ Profile } = require('./profile'));
-    session = new (require('./session').Session)(settings.options);
+    const { Session } = require('./session');
+    session = new Session(settings.options);
+    outputs.push([session, settings.output]);
+    if (settings.alloc) {
+      const { output, ...allocOptions } = settings.alloc;
+      outputs.push([new Session(allocOptions), output]);
+    }
   } catch (e) {
+    for (const [started] of outputs) started.stop();
     // The program runs anyway, unprofiled: say so, never break it.
     process.stderr.write(`polyprof: could not start profiling: ${e.message}\n`);
     return;
@@ -55,8 +63,11 @@ function startRecording() {
   function write() {
     if (written) return;
     written = true;
+    for (const [s, output] of outputs) writeOne(s, output);
+  }
+  function writeOne(s, output) {
     try {
-      let prof = new Profile(session.stop());
+      let prof = new Profile(s.stop());
       const entry = commonJsEntry();
       if (entry) {
         // Stacks through the program's top level start there, not in Node's
@@ -65,13 +76,13 @@ function startRecording() {
         // module's wrapper function "(anonymous <file>:1)".
         prof = prof.showFrom(`(anonymous ${path.basename(entry)}:1)`, entry, true);
       }
-      prof.write(settings.output, settings.format ?? undefined);
+      prof.write(output, settings.format ?? undefined);
       const md = prof.metadata;
       process.stderr.write(
-        `polyprof: wrote ${settings.output} (${md.samples_taken ?? 0} samples, ${prof.durationSeconds.toFixed(1)}s)\n`,
+        `polyprof: wrote ${output} (${md.samples_taken ?? 0} samples, ${prof.durationSeconds.toFixed(1)}s)\n`,
       );
     } catch (e) {
-      process.stderr.write(`polyprof: could not write ${settings.output}: ${e.message}\n`);
+      process.stderr.write(`polyprof: could not write ${output}: ${e.message}\n`);
     }
   }
   process.on('exit', write);

@@ -12,7 +12,7 @@ const fs = require('fs');
 const path = require('path');
 const { isMainThread, threadId } = require('worker_threads');
 const native = require('./native');
-const { PolyprofError, fromUserOptions, resolve, v8Spec } = require('./options');
+const { PolyprofError, fromUserOptions, resolve, v8Spec, withAllocations } = require('./options');
 const { Profile, formatOf } = require('./profile');
 
 const THREAD_NAME = isMainThread ? 'main' : `worker ${threadId}`;
@@ -152,21 +152,29 @@ function checkOutputPath(output, format) {
 const userSessions = new Map();
 const kindOf = (mode) => (mode === 'alloc' ? 'alloc' : 'cpu');
 
-/** What start() returns: stops its own session. */
+/** What start() returns: stops its own session(s). */
 class RunningSession {
-  constructor(kind, mode, session) {
-    this.kind = kind;
+  /** @param {Array<[string, object]>} parts [kind, session]: one, or a time and an allocation session */
+  constructor(mode, parts) {
     this.mode = mode;
-    this._session = session;
+    this._parts = parts;
   }
 
-  /** Stops this session and returns its Profile. */
+  /**
+   * Stops this session and returns its Profile; for a combined mode
+   * ('cpu+alloc'), {cpu|wall|v8: Profile, alloc: Profile}.
+   */
   stop() {
-    if (userSessions.get(this.kind) !== this) {
+    const [kind] = this._parts[0];
+    if (userSessions.get(kind) !== this) {
       throw new PolyprofError(`this ${this.mode} profile was already stopped`);
     }
-    userSessions.delete(this.kind);
-    return new Profile(this._session.stop());
+    for (const [k] of this._parts) userSessions.delete(k);
+    if (this._parts.length === 1) return new Profile(this._parts[0][1].stop());
+    return {
+      [withAllocations(this.mode)]: new Profile(this._parts[0][1].stop()),
+      alloc: new Profile(this._parts[1][1].stop()),
+    };
   }
 }
 
@@ -174,43 +182,53 @@ class RunningSession {
  * Starts profiling. Options: intervalMs (default 10), mode ('cpu' default:
  * CPU time of every thread; 'wall': every thread whether running or
  * waiting; 'v8': V8's CpuProfiler on this thread only; 'alloc': sampled
- * allocations of this thread's heap), native (native frames, default true;
- * modes cpu and wall), allocInterval (mode alloc: mean bytes between
- * samples, default 512k), durationSeconds (stop collecting after this long;
- * stop() still returns the profile). One CPU and one allocation session may
- * run at once; the returned session's stop() ends it.
+ * allocations of this thread's heap; 'cpu+alloc', 'wall+alloc', 'v8+alloc':
+ * both at once), native (native frames, default true; modes cpu and wall),
+ * allocInterval (mean bytes between allocation samples, default 512k),
+ * durationSeconds (stop collecting after this long; stop() still returns
+ * the profile). One time and one allocation session may run at once; the
+ * returned session's stop() ends it.
  */
 function start(opts) {
-  const { mode, core } = fromUserOptions(opts, 'polyprof.start()');
-  const kind = kindOf(mode);
-  if (userSessions.has(kind)) {
-    throw new PolyprofError(
-      kind === 'alloc'
-        ? "polyprof.start({ mode: 'alloc' }) called twice: an allocation profile is already running; stop it first"
-        : 'polyprof.start() called twice: the profiler is already running; call polyprof.stop() first',
-    );
+  const { mode, core, allocCore } = fromUserOptions(opts, 'polyprof.start()', undefined, { combined: true });
+  const parts = allocCore ? [['cpu', core], ['alloc', allocCore]] : [[kindOf(mode), core]];
+  for (const [kind] of parts) {
+    if (userSessions.has(kind)) {
+      throw new PolyprofError(
+        kind === 'alloc'
+          ? `polyprof.start({ mode: '${mode}' }) called twice: an allocation profile is already running; stop it first`
+          : 'polyprof.start() called twice: the profiler is already running; call polyprof.stop() first',
+      );
+    }
   }
-  const s = new Session(core);
-  s.stopAfterDuration();
-  const running = new RunningSession(kind, mode, s);
-  userSessions.set(kind, running);
+  const sessions = [];
+  try {
+    for (const [kind, c] of parts) sessions.push([kind, new Session(c)]);
+  } catch (e) {
+    for (const [, started] of sessions) started.stop();
+    throw e;
+  }
+  for (const [, started] of sessions) started.stopAfterDuration();
+  const running = new RunningSession(mode, sessions);
+  for (const [kind] of sessions) userSessions.set(kind, running);
   return running;
 }
 
 /**
- * Stops the profiling started by start() and returns its Profile. With a
- * CPU and an allocation session running, stop each through the session
- * start() returned.
+ * Stops the profiling started by start() and returns its Profile (for a
+ * combined mode, {cpu: Profile, alloc: Profile}). With two sessions
+ * started separately, stop each through the session start() returned.
  */
 function stop() {
-  if (userSessions.size === 0) throw new PolyprofError('polyprof.stop() called without polyprof.start()');
-  if (userSessions.size > 1) {
-    const modes = [...userSessions.values()].map((s) => s.mode).join(' and ');
+  const running = new Set(userSessions.values());
+  if (running.size === 0) throw new PolyprofError('polyprof.stop() called without polyprof.start()');
+  if (running.size > 1) {
+    const modes = [...running].map((s) => s.mode).join(' and ');
     throw new PolyprofError(
       `polyprof.stop(): two profiles run (${modes}); call stop() on the session each polyprof.start() returned`,
     );
   }
-  return userSessions.values().next().value.stop();
+  return running.values().next().value.stop();
 }
 
 function isRunning() {

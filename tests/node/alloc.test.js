@@ -159,6 +159,22 @@ test('polyprof record --mode alloc, and the core writes every format', () => {
   assert.match(r.stderr, /^polyprof: wrote .*rec\.pb\.gz \(\d+ samples/);
   const prof = polyprof.load(out);
   assert.ok(valueIn(prof, 'hoard', 'inuse_space') > 0);
+  // Both at once, as in Python: the allocation profile next to the output.
+  const both = path.join(dir, 'both.pb.gz');
+  const r2 = spawnSync(process.execPath, [CLI, 'record', '--mode', 'cpu+alloc', '--alloc-interval', '32k', '-o', both, '--', 'node', app], {
+    encoding: 'utf8',
+  });
+  assert.strictEqual(r2.status, 0, r2.stderr);
+  assert.match(r2.stderr, /wrote .*both\.pb\.gz \(\d+ samples.*\n.*wrote .*both\.alloc\.pb\.gz \(/);
+  assert.strictEqual(polyprof.load(both).valueTypes[1][0], 'cpu');
+  assert.ok(valueIn(polyprof.load(path.join(dir, 'both.alloc.pb.gz')), 'hoard', 'alloc_space') > 0);
+  // And from start(): one session, both profiles.
+  const combined = polyprof.start({ mode: 'v8+alloc', allocInterval: '16k' });
+  assert.throws(() => polyprof.start({ mode: 'alloc' }), /called twice/);
+  const got = combined.stop();
+  assert.deepStrictEqual(Object.keys(got), ['v8', 'alloc']);
+  assert.ok(got.alloc instanceof polyprof.Profile);
+  assert.strictEqual(polyprof.isRunning(), false);
   for (const [file, check] of [
     ['rec.folded', /;hoard \d+\n/],
     ['rec.top', /inuse_space.*\n[\s\S]*hoard/],
@@ -303,24 +319,26 @@ test('POLYPROF_OPTIONS=endpoint= serves heap profiles from polyprof/auto', async
   const auto = path.join(REPO, 'node/lib/auto.js');
   const script = `
     const state = require(${JSON.stringify(auto)});
-    console.log(state.endpoint.port);
     const keep = [];
     function autoHoard() { for (let i = 0; i < 1e5; i++) keep.push([i]); }
     autoHoard();
-    setTimeout(() => {}, 1500);
+    console.log(state.endpoint.port); // the test asks once the hoard is in the heap
+    process.stdin.resume(); // until the test is done with the endpoint
+    process.stdin.on('end', () => process.exit(0));
   `;
   const env = { ...process.env, POLYPROF_OPTIONS: 'endpoint=127.0.0.1:0,alloc_interval=32k' };
   delete env.ENABLE_PROFILING;
   const { spawn } = require('child_process');
-  const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['-e', script], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
   const res = await fetch(`http://127.0.0.1:${port}/debug/pprof/heap`);
   const file = path.join(tmpdir(), 'auto-heap.pb.gz');
   fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
-  assert.strictEqual(res.status, 200);
-  assert.ok(valueIn(polyprof.load(file), 'autoHoard', 'inuse_space') > 0);
+  child.stdin.end();
   await new Promise((resolve) => child.once('exit', resolve));
+  assert.strictEqual(res.status, 200, fs.readFileSync(file, 'utf8'));
+  assert.ok(valueIn(polyprof.load(file), 'autoHoard', 'inuse_space') > 0);
   assert.match(stderr, /^polyprof: serving profiles on 127\.0\.0\.1:\d+ \(\/debug\/pprof\/, \/polyprof\/status\)\n$/);
 });

@@ -14,6 +14,11 @@ const allocSession: polyprof.Session = polyprof.start({ mode: 'alloc', allocInte
 const allocProfile: Profile = allocSession.stop();
 polyprof.start({ mode: 'alloc', allocInterval: 65536, durationSeconds: 5 }).stop().write('heap.pb.gz');
 new polyprof.ContinuousProfiler({ mode: 'alloc', allocInterval: '1m', windowSeconds: 60 });
+const both = polyprof.start({ mode: 'cpu+alloc', allocInterval: '64k' }).stop();
+const heapOfBoth: Profile = both.alloc;
+const cpuOfBoth: Profile | undefined = both.cpu;
+// @ts-expect-error: two time modes cannot combine
+polyprof.start({ mode: 'cpu+wall' });
 const server: polyprof.Endpoint = polyprof.serve({ endpoint: ':0', allocInterval: '256k' });
 const port: number = server.port;
 const url: string | null = polyprof.serving()?.url ?? null;
@@ -82,7 +87,7 @@ checkout('seven');
 // @ts-expect-error: Profiles come from stop(), profile() and load()
 new Profile();
 
-void allocProfile, port, url, running, text, bytes, type, unit, seconds, inside, nodes, loaded, main, order;
+void allocProfile, heapOfBoth, cpuOfBoth, port, url, running, text, bytes, type, unit, seconds, inside, nodes, loaded, main, order;
 
 const continuous = new polyprof.ContinuousProfiler({
   intervalMs: 100,
