@@ -650,6 +650,52 @@ PP_API int pp_events_record(pp_events *e, const char *leaf_name, const pp_raw_fr
 PP_API pp_profile *pp_events_export(pp_events *e, const pp_runtime *rt);
 PP_API void pp_events_free(pp_events *e);
 
+/* ---------------------------------------------------------------- heap tracker */
+
+/* Sampled allocations with live-heap tracking, for runtimes that hook their
+ * allocator (the Python bridge's PyMem hooks): each sampled block's stack
+ * and weighted size, and, until it is freed, its place in the live heap. The
+ * runtime decides which allocations to sample (on average one per
+ * `interval` bytes, exponentially spaced, as Go's MemProfileRate); the
+ * tracker weights each sample by 1/(1-e^(-size/interval)) so totals estimate
+ * every allocation. Profiles have the values alloc_objects/count,
+ * alloc_space/bytes, inuse_objects/count, inuse_space/bytes (Go's heap
+ * profile). Memory: the stacks and the live-block table share max_memory;
+ * past it samples go to the overflow stack and blocks are not tracked
+ * (counted). Thread-safe (one mutex); not async-signal-safe. Every free of
+ * the runtime should first ask the lock-free pp_heap_maybe_tracked
+ * (core/src/heap_tracker.h) and call pp_heap_record_free only when it says
+ * maybe. */
+typedef struct pp_heap pp_heap;
+
+/* A tracked block's share of the live heap. */
+typedef struct pp_heap_block {
+    uint32_t stack;
+    int64_t count, bytes; /* weighted */
+} pp_heap_block;
+
+PP_API pp_heap *pp_heap_new(uint64_t interval, size_t max_memory);
+/* Only when no thread can call into it any more. */
+PP_API void pp_heap_free(pp_heap *h);
+/* A sampled allocation of size bytes at addr, frames leaf first (leaf_name
+ * as in pp_events_record). A block already tracked at addr (its free was
+ * missed) leaves the live heap first. 0, or -1 when it went to the overflow. */
+PP_API int pp_heap_record_alloc(pp_heap *h, uintptr_t addr, uint64_t size, const char *leaf_name,
+                                const pp_raw_frame *frames, uint32_t n_frames);
+/* addr was freed: 1 when it was tracked (its live values are taken back). */
+PP_API int pp_heap_record_free(pp_heap *h, uintptr_t addr);
+/* For realloc: takes the block at addr out of the table, still live (1 when
+ * it was tracked), and puts it back at its new address. */
+PP_API int pp_heap_detach(pp_heap *h, uintptr_t addr, pp_heap_block *out);
+PP_API void pp_heap_attach(pp_heap *h, uintptr_t addr, const pp_heap_block *b);
+/* The profile so far. inuse_default: inuse_space is the last value (the
+ * default, as in Go's /debug/pprof/heap); else alloc_space is (allocs). */
+PP_API pp_profile *pp_heap_export(pp_heap *h, int inuse_default, const pp_runtime *rt);
+/* The profile so far, then allocations start a new window: alloc values go
+ * back to zero, live blocks and their inuse values carry over. */
+PP_API pp_profile *pp_heap_rotate(pp_heap *h, int inuse_default, const pp_runtime *rt);
+PP_API size_t pp_heap_live_blocks(pp_heap *h);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "events.h"
 #include "idmap.h"
 #include "merge.h"
 #include "polyprof.h"
@@ -164,7 +165,7 @@ static int add_values(pp_events *e, int64_t *dst, const int64_t *values)
 }
 
 /* Caller holds the lock. */
-static int add_stack(pp_events *e, const uint32_t *ids, uint32_t n, const int64_t *values)
+static int add_stack(pp_events *e, const uint32_t *ids, uint32_t n, const int64_t *values, uint32_t *stack)
 {
     uint64_t h = fnv(14695981039346656037ULL, ids, n * sizeof *ids);
     for (uint64_t salt = 0;; salt++) {
@@ -205,17 +206,25 @@ static int add_stack(pp_events *e, const uint32_t *ids, uint32_t n, const int64_
                 return -1;
             e->n_stack_frames += n;
             add_values(e, s->values, values);
-            e->n_stacks++;
+            *stack = e->n_stacks++;
             return 0;
         }
         ev_stack *s = &e->stacks[id];
-        if (s->n == n && !memcmp(e->stack_frames + s->first, ids, n * sizeof *ids))
+        if (s->n == n && !memcmp(e->stack_frames + s->first, ids, n * sizeof *ids)) {
+            *stack = id;
             return add_values(e, s->values, values);
+        }
     }
 }
 
 int pp_events_record(pp_events *e, const char *leaf_name, const pp_raw_frame *frames, uint32_t n_frames,
                      const int64_t *values)
+{
+    return pp_events_record_stack(e, leaf_name, frames, n_frames, values, NULL);
+}
+
+int pp_events_record_stack(pp_events *e, const char *leaf_name, const pp_raw_frame *frames, uint32_t n_frames,
+                           const int64_t *values, uint32_t *stack_out)
 {
     uint32_t ids[PP_MAX_EVENT_FRAMES + 1];
     if (n_frames > PP_MAX_EVENT_FRAMES)
@@ -232,8 +241,11 @@ int pp_events_record(pp_events *e, const char *leaf_name, const pp_raw_frame *fr
         ids[n] = intern_frame(e, &frames[i], NULL);
         ok = ids[n++] != UINT32_MAX;
     }
-    if (ok && add_stack(e, ids, n, values) != 0)
+    uint32_t stack = PP_EVENTS_OVERFLOW;
+    if (ok && add_stack(e, ids, n, values, &stack) != 0)
         ok = 0;
+    if (stack_out)
+        *stack_out = ok ? stack : PP_EVENTS_OVERFLOW;
     if (!ok) {
         /* Past the cap (or out of memory): counted in one overflow stack. */
         e->dropped++;
@@ -242,6 +254,35 @@ int pp_events_record(pp_events *e, const char *leaf_name, const pp_raw_frame *fr
     int dropped = !ok;
     pthread_mutex_unlock(&e->lock);
     return dropped ? -1 : 0;
+}
+
+void pp_events_add(pp_events *e, uint32_t stack, const int64_t *values)
+{
+    pthread_mutex_lock(&e->lock);
+    if (stack < e->n_stacks)
+        add_values(e, e->stacks[stack].values, values);
+    else
+        add_values(e, e->overflow, values);
+    pthread_mutex_unlock(&e->lock);
+}
+
+void pp_events_new_window(pp_events *e, uint32_t clear_mask)
+{
+    pthread_mutex_lock(&e->lock);
+    for (uint32_t i = 0; i < e->n_values; i++) {
+        if (!(clear_mask & (1u << i)))
+            continue;
+        for (uint32_t s = 0; s < e->n_stacks; s++)
+            e->stacks[s].values[i] = 0;
+        e->overflow[i] = 0;
+    }
+    e->recorded = 0;
+    e->dropped = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    e->start_wall_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    e->start_ns = pp_now_ns();
+    pthread_mutex_unlock(&e->lock);
 }
 
 typedef struct named {
@@ -301,12 +342,24 @@ static void add_count(pp_profile *p, const char *key, unsigned long long v)
     pp_profile_add_metadata(p, line);
 }
 
-pp_profile *pp_events_export(pp_events *e, const pp_runtime *rt)
+pp_profile *pp_events_export(pp_events *e, const pp_runtime *rt) { return pp_events_export_ordered(e, rt, NULL); }
+
+static int all_zero(const int64_t *v, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i])
+            return 0;
+    return 1;
+}
+
+pp_profile *pp_events_export_ordered(pp_events *e, const pp_runtime *rt, const uint32_t *order)
 {
     const char *types[4], *units[4];
+    uint32_t ord[4];
     for (uint32_t i = 0; i < e->n_values; i++) {
-        types[i] = e->types[i];
-        units[i] = e->units[i];
+        ord[i] = order && order[i] < e->n_values ? order[i] : i;
+        types[i] = e->types[ord[i]];
+        units[i] = e->units[ord[i]];
     }
     pp_profile *p = pp_profile_create(types, units, e->n_values, e->period_type, e->period_unit, e->period);
     if (!p)
@@ -319,15 +372,25 @@ pp_profile *pp_events_export(pp_events *e, const pp_runtime *rt)
         name_frames(e, rt, names);
     for (uint32_t s = 0; rc == 0 && s < e->n_stacks; s++) {
         const ev_stack *st = &e->stacks[s];
+        int64_t v[4];
+        for (uint32_t i = 0; i < e->n_values; i++)
+            v[i] = st->values[ord[i]];
+        /* Nothing left in this window (an event profile whose live values
+         * went back to zero, or a new window): not worth a sample. */
+        if (all_zero(v, e->n_values))
+            continue;
         for (uint32_t i = 0; i < st->n; i++) {
             const named *n = &names[e->stack_frames[st->first + i]];
             specs[i] = (pp_frame_spec){n->name, n->file, n->line, n->start_line, n->kind};
         }
-        rc = pp_profile_append(p, specs, st->n, NULL, 0, st->values);
+        rc = pp_profile_append(p, specs, st->n, NULL, 0, v);
     }
-    if (rc == 0 && e->dropped) {
+    if (rc == 0 && !all_zero(e->overflow, e->n_values)) {
+        int64_t v[4];
+        for (uint32_t i = 0; i < e->n_values; i++)
+            v[i] = e->overflow[ord[i]];
         specs[0] = (pp_frame_spec){pp_special_name(PP_SPECIAL_OVERFLOW), "", 0, 0, 2};
-        rc = pp_profile_append(p, specs, 1, NULL, 0, e->overflow);
+        rc = pp_profile_append(p, specs, 1, NULL, 0, v);
     }
     add_count(p, "events_recorded", e->recorded);
     add_count(p, "dropped_memory_cap", e->dropped);

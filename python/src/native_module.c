@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_module.h"
 #include "native_module.h"
 #include "polyprof.h"
 #include "py_frames.h"
@@ -745,7 +746,7 @@ PyMODINIT_FUNC PyInit__native(void)
         goto fail;
     }
     PyModule_AddIntConstant(m, "MIXED_MODE", pp_py_mixed_mode_available());
-    if (add_production(m) != 0)
+    if (add_production(m) != 0 || add_alloc(m) != 0)
         goto fail;
     if (add_endpoint(m) != 0)
         goto fail;

@@ -127,6 +127,11 @@ static int capture(void *ctx, void *ucontext, pp_raw_frame *out, int max, uint32
     PyThreadState *ts = PyGILState_GetThisThreadState();
     if (!ts)
         return 0;
+    return pp_py_capture_thread(ts, out, max, flags);
+}
+
+int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, int max, uint32_t *flags)
+{
     void *frame;
     if (layout.tstate_cframe >= 0) {
         void *cframe = FIELD(ts, layout.tstate_cframe, void *);
@@ -207,7 +212,8 @@ typedef struct resolver {
     size_t n_known, cap_known; /* open addressing, code == 0 empty */
 } resolver;
 
-static resolver the_resolver;
+static resolver the_resolver;      /* the sampler's (its drain thread) */
+static resolver events_resolver;   /* event profiles' (allocations): exported on other threads */
 
 static size_t known_slot(uintptr_t code, size_t cap) { return (size_t)((code >> 4) * 0x9e3779b97f4a7c15ULL) & (cap - 1); }
 
@@ -747,6 +753,19 @@ int pp_py_register_runtime(char *err, size_t errlen)
     if (pp_symbols_object_range((uintptr_t)&PyEval_EvalCode, &rt.plumbing[0]) == 0)
         rt.n_plumbing = 1;
     return pp_sampler_set_runtime(&rt, err, errlen);
+}
+
+void pp_py_events_runtime(pp_runtime *rt, int with_gil)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->name = "python";
+    rt->ctx = &events_resolver;
+    rt->resolve_fast = resolve_fast;
+    if (with_gil) {
+        rt->resolve_begin = resolve_begin;
+        rt->resolve = resolve;
+        rt->resolve_end = resolve_end;
+    }
 }
 
 int pp_py_mixed_mode_available(void)

@@ -1,0 +1,470 @@
+/* Sampled allocation profiling for CPython: PyMem_SetAllocator hooks on the
+ * raw, mem and object domains that chain every call to the allocators they
+ * replaced, and sample about one allocation per `alloc_interval` bytes into
+ * the core's heap tracker (stacks, weighted values, live blocks).
+ *
+ * Cost: an allocation that is not sampled costs one thread-local subtract
+ * and compare; a free costs one load of the active tracker and one byte of
+ * its filter. Sampling is Go's MemProfileRate scheme: each thread counts
+ * down bytes to its next sample, the distances drawn from an exponential
+ * distribution of mean alloc_interval, so every byte has the same chance
+ * and the tracker's weights make the totals unbiased.
+ *
+ * Threads: the raw domain is called without the GIL (and from threads
+ * Python never saw); the others with it. Stacks are captured on the
+ * allocating thread from its own thread state, inside the core's fault
+ * guard. Capturing and recording never allocate through PyMem, and a
+ * thread-local flag keeps the hooks from sampling or locking again while
+ * this thread is inside the profiler. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "alloc_module.h"
+#include "fault_guard.h"
+#include "heap_tracker.h"
+#include "native_module.h"
+#include "py_frames.h"
+
+#define ERR_LEN 512
+#define MAX_FRAMES 256
+/* While no profile runs, hooks left in the chain (someone installed theirs
+ * above ours) look at the state again after this many bytes per thread. */
+#define IDLE_RECHECK_BYTES (1 << 20)
+
+typedef struct hook_domain {
+    PyMemAllocatorDomain domain;
+    const char *name;
+    PyMemAllocatorEx prev; /* what every call is passed on to */
+    int installed;         /* our hooks are in the chain, on top or under another's */
+} hook_domain;
+
+static hook_domain domains[3] = {
+    {PYMEM_DOMAIN_RAW, "raw", {0}, 0},
+    {PYMEM_DOMAIN_MEM, "mem", {0}, 0},
+    {PYMEM_DOMAIN_OBJ, "object", {0}, 0},
+};
+
+/* Per thread. initial-exec: a fixed offset from the thread pointer, so the
+ * fast path has no __tls_get_addr call (a few bytes of the static TLS
+ * reserve). Zero on a new thread: its first allocation takes the slow path,
+ * which draws its first distance. */
+typedef struct thread_state {
+    int64_t remaining; /* bytes to the next sample */
+    uint32_t gen;      /* the profile `remaining` was drawn for */
+    uint32_t busy;     /* inside the profiler: no sampling, no locking */
+    uint32_t nested;   /* inside a hooked call that may call another */
+    uint64_t rng;
+} thread_state;
+static __thread thread_state tl __attribute__((tls_model("initial-exec")));
+
+static _Atomic(pp_heap *) active;
+static _Atomic uint32_t generation;
+static uint64_t interval_bytes;
+static int with_native;
+/* A stopped profile's tracker: a hook on another thread may still hold its
+ * pointer for a moment, so it is freed at the next start, not at stop. */
+static pp_heap *retired;
+/* One export at a time (the events resolver is not thread-safe). */
+static pthread_mutex_t export_lock = PTHREAD_MUTEX_INITIALIZER;
+static PyObject *started_options; /* for the status of the endpoint */
+
+/* Frees seen while this thread exports (its locks held): applied after. */
+#define MAX_DEFERRED 1024
+static uintptr_t deferred[MAX_DEFERRED];
+static _Atomic uint32_t n_deferred;
+static uint64_t lost_frees;
+
+/* ------------------------------------------------------------ sampling */
+
+static uint64_t next_random(void)
+{
+    /* xorshift64*: the thread's own stream, seeded on first use. */
+    uint64_t x = tl.rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    tl.rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Bytes to the next sample: exponential with mean interval_bytes. */
+static int64_t draw_distance(void)
+{
+    double u = ((double)(next_random() >> 11) + 0.5) * 0x1.0p-53;
+    double d = -log(u) * (double)interval_bytes;
+    return d > 1e18 ? (int64_t)1e18 : (int64_t)d + 1;
+}
+
+static PyThreadState *this_thread_state(void)
+{
+    /* The thread's own state from its TSS slot: set while it holds the GIL
+     * and while it has released it (its frames then stand still); NULL on
+     * threads Python never saw. */
+    return PyGILState_GetThisThreadState();
+}
+
+static int finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
+static void record(pp_heap *h, void *p, size_t size)
+{
+    pp_raw_frame frames[MAX_FRAMES];
+    int n = 0;
+    uint32_t flags = 0;
+    PyThreadState *ts = finalizing() ? NULL : this_thread_state();
+    if (ts) {
+        /* The frames are this thread's own and consistent, but a frame
+         * being pushed or a thread state being torn down may hold a stale
+         * pointer: a fault costs this sample's frames, not the process. */
+        sigjmp_buf jb;
+        if (pp_fault_guard_enter(&jb) == 0 && sigsetjmp(jb, 0) == 0)
+            n = pp_py_capture_thread(ts, frames, MAX_FRAMES, &flags);
+        else
+            n = 0;
+        pp_fault_guard_leave();
+    }
+    (void)with_native;
+    pp_heap_record_alloc(h, (uintptr_t)p, size, n == 0 ? "[no Python frames]" : NULL, frames, (uint32_t)n);
+}
+
+/* The countdown went below zero: this allocation crossed a sample point. */
+static __attribute__((noinline)) void sampled(void *p, size_t size)
+{
+    pp_heap *h = atomic_load_explicit(&active, memory_order_acquire);
+    if (!h) {
+        tl.remaining = IDLE_RECHECK_BYTES;
+        return;
+    }
+    uint32_t gen = atomic_load_explicit(&generation, memory_order_relaxed);
+    if (tl.gen != gen) {
+        /* The first allocation of this thread in this profile. */
+        if (!tl.rng)
+            tl.rng = ((uint64_t)(uintptr_t)&tl * 0x9E3779B97F4A7C15ULL) ^ pp_now_ns() ^ 1;
+        tl.gen = gen;
+        tl.remaining = draw_distance() - (int64_t)size;
+        if (tl.remaining >= 0)
+            return;
+    }
+    tl.remaining = draw_distance();
+    if (!p || tl.busy)
+        return;
+    tl.busy = 1;
+    record(h, p, size);
+    tl.busy = 0;
+}
+
+static inline void count_bytes(void *p, size_t size)
+{
+    if (__builtin_expect((tl.remaining -= (int64_t)size) < 0, 0))
+        sampled(p, size);
+}
+
+static void forget_block(pp_heap *h, void *p)
+{
+    if (tl.busy) {
+        /* This thread holds the tracker's locks (it is exporting). */
+        uint32_t i = atomic_fetch_add(&n_deferred, 1);
+        if (i < MAX_DEFERRED)
+            deferred[i] = (uintptr_t)p;
+        return;
+    }
+    pp_heap_record_free(h, (uintptr_t)p);
+}
+
+/* The object and mem domains (pymalloc) pass blocks above 512 bytes on to
+ * the raw domain: the outer call counts the bytes, the nested one does not
+ * (tracemalloc does the same). */
+#define CALL_PREV(d, expr)     \
+    do {                       \
+        tl.nested++;           \
+        p = (expr);            \
+        tl.nested--;           \
+    } while (0)
+
+static void *hook_malloc(void *ctx, size_t size)
+{
+    hook_domain *d = ctx;
+    void *p;
+    CALL_PREV(d, d->prev.malloc(d->prev.ctx, size));
+    if (!tl.nested)
+        count_bytes(p, size);
+    return p;
+}
+
+static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    hook_domain *d = ctx;
+    void *p;
+    CALL_PREV(d, d->prev.calloc(d->prev.ctx, nelem, elsize));
+    if (!tl.nested)
+        count_bytes(p, nelem * elsize);
+    return p;
+}
+
+static void *hook_realloc(void *ctx, void *ptr, size_t size)
+{
+    hook_domain *d = ctx;
+    pp_heap *h = atomic_load_explicit(&active, memory_order_acquire);
+    pp_heap_block b;
+    int moved = 0;
+    if (h && ptr && pp_heap_maybe_tracked(h, (uintptr_t)ptr)) {
+        if (tl.busy)
+            forget_block(h, ptr);
+        else
+            moved = pp_heap_detach(h, (uintptr_t)ptr, &b);
+    }
+    void *p;
+    CALL_PREV(d, d->prev.realloc(d->prev.ctx, ptr, size));
+    /* A tracked block keeps its stack and weight at its new address (or
+     * stays where it was when realloc failed). */
+    if (moved)
+        pp_heap_attach(h, (uintptr_t)(p ? p : ptr), &b);
+    if (!tl.nested)
+        count_bytes(p, size);
+    return p;
+}
+
+static void hook_free(void *ctx, void *ptr)
+{
+    hook_domain *d = ctx;
+    pp_heap *h = atomic_load_explicit(&active, memory_order_acquire);
+    if (h && ptr && pp_heap_maybe_tracked(h, (uintptr_t)ptr))
+        forget_block(h, ptr);
+    d->prev.free(d->prev.ctx, ptr);
+}
+
+static int is_ours(const PyMemAllocatorEx *a, const hook_domain *d)
+{
+    return a->malloc == hook_malloc && a->ctx == d;
+}
+
+/* ------------------------------------------------------------ export */
+
+static void apply_deferred(pp_heap *h)
+{
+    uint32_t n = atomic_exchange(&n_deferred, 0);
+    if (n > MAX_DEFERRED) {
+        lost_frees += n - MAX_DEFERRED;
+        n = MAX_DEFERRED;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        pp_heap_record_free(h, deferred[i]);
+}
+
+/* Caller holds export_lock. with_gil: the caller holds the GIL too, and
+ * frames are named through it. */
+static pp_profile *export_locked(pp_heap *h, int inuse_default, int rotate, int with_gil)
+{
+    pp_runtime rt;
+    pp_py_events_runtime(&rt, with_gil);
+    uint32_t was_busy = tl.busy;
+    tl.busy = 1;
+    pp_profile *p = rotate ? pp_heap_rotate(h, inuse_default, &rt) : pp_heap_export(h, inuse_default, &rt);
+    tl.busy = was_busy;
+    apply_deferred(h);
+    if (p && lost_frees) {
+        char line[64];
+        snprintf(line, sizeof line, "frees_missed=%llu", (unsigned long long)lost_frees);
+        pp_profile_add_metadata(p, line);
+    }
+    return p;
+}
+
+static pp_profile *export_heap(pp_heap *h, int inuse_default, int rotate)
+{
+    pthread_mutex_lock(&export_lock);
+    pp_profile *p = export_locked(h, inuse_default, rotate, 1);
+    pthread_mutex_unlock(&export_lock);
+    return p;
+}
+
+pp_profile *pp_py_alloc_profile(int inuse_default, char *err, size_t errlen)
+{
+    /* Under export_lock the tracker cannot be freed (start frees a retired
+     * one under it). The GIL is never taken here: frames named before (by
+     * an export with the GIL) are named, others read "[unresolved frame]". */
+    pthread_mutex_lock(&export_lock);
+    pp_heap *h = atomic_load(&active);
+    pp_profile *p = h ? export_locked(h, inuse_default, 0, 0) : NULL;
+    pthread_mutex_unlock(&export_lock);
+    if (!h)
+        snprintf(err, errlen, "allocation profiling is not running (start it with mode=alloc)");
+    else if (!p)
+        snprintf(err, errlen, "out of memory exporting the allocation profile");
+    return p;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void install_hooks(void)
+{
+    for (int i = 0; i < 3; i++) {
+        hook_domain *d = &domains[i];
+        if (d->installed)
+            continue; /* still in the chain from an earlier profile */
+        PyMemAllocatorEx ours = {d, hook_malloc, hook_calloc, hook_realloc, hook_free};
+        PyMem_GetAllocator(d->domain, &d->prev);
+        PyMem_SetAllocator(d->domain, &ours);
+        d->installed = 1;
+    }
+}
+
+/* Puts back what was there before, where ours are still on top. Where
+ * someone installed theirs above ours since (tracemalloc started after us),
+ * ours stay in their chain, idle: taking them out would cut theirs off. */
+static void uninstall_hooks(void)
+{
+    for (int i = 2; i >= 0; i--) {
+        hook_domain *d = &domains[i];
+        if (!d->installed)
+            continue;
+        PyMemAllocatorEx cur;
+        PyMem_GetAllocator(d->domain, &cur);
+        if (is_ours(&cur, d)) {
+            PyMem_SetAllocator(d->domain, &d->prev);
+            d->installed = 0;
+        }
+    }
+}
+
+static PyObject *mod_alloc_start(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *opts = NULL;
+    if (!PyArg_ParseTuple(args, "|O:alloc_start", &opts))
+        return NULL;
+    pp_options o;
+    if (options_from_dict(opts, &o) != 0)
+        return NULL;
+    if (atomic_load(&active)) {
+        PyErr_SetString(PolyprofError, "allocation profiling is already running in this process; stop it first "
+                                       "(polyprof.stop())");
+        return NULL;
+    }
+    if (pp_fault_guard_install() != 0) {
+        PyErr_SetString(PolyprofError, "cannot install the fault guard (SIGSEGV handler)");
+        return NULL;
+    }
+    pp_heap *h = pp_heap_new(o.alloc_interval, o.max_memory);
+    if (!h)
+        return PyErr_NoMemory();
+    pthread_mutex_lock(&export_lock);
+    pp_heap_free(retired);
+    retired = NULL;
+    pthread_mutex_unlock(&export_lock);
+    interval_bytes = o.alloc_interval;
+    with_native = o.native;
+    Py_XDECREF(started_options);
+    started_options = Py_BuildValue("{sKsi}", "alloc_interval", (unsigned long long)o.alloc_interval, "native",
+                                    o.native);
+    atomic_fetch_add(&generation, 1);
+    install_hooks();
+    atomic_store_explicit(&active, h, memory_order_release);
+    Py_RETURN_NONE;
+}
+
+static pp_heap *running_heap(void)
+{
+    pp_heap *h = atomic_load(&active);
+    if (!h)
+        PyErr_SetString(PolyprofError, "allocation profiling is not running");
+    return h;
+}
+
+static PyObject *mod_alloc_stop(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    pp_heap *h = running_heap();
+    if (!h)
+        return NULL;
+    atomic_store(&active, NULL);
+    uninstall_hooks();
+    pp_profile *p = export_heap(h, 0, 0);
+    retired = h;
+    return wrap_profile(p);
+}
+
+static PyObject *mod_alloc_snapshot(PyObject *m, PyObject *args, PyObject *kw)
+{
+    (void)m;
+    static char *kwlist[] = {"inuse", "rotate", NULL};
+    int inuse = 0, rotate = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pp:alloc_snapshot", kwlist, &inuse, &rotate))
+        return NULL;
+    pp_heap *h = running_heap();
+    if (!h)
+        return NULL;
+    return wrap_profile(export_heap(h, inuse, rotate));
+}
+
+static PyObject *mod_alloc_running(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return PyBool_FromLong(atomic_load(&active) != NULL);
+}
+
+/* {domain: "top" | "chained" | "none"}: where our hooks are (tests). */
+static PyObject *mod_alloc_hooks(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    PyObject *out = PyDict_New();
+    for (int i = 0; out && i < 3; i++) {
+        PyMemAllocatorEx cur;
+        PyMem_GetAllocator(domains[i].domain, &cur);
+        const char *where = is_ours(&cur, &domains[i]) ? "top" : domains[i].installed ? "chained" : "none";
+        PyObject *v = PyUnicode_FromString(where);
+        if (!v || PyDict_SetItemString(out, domains[i].name, v) != 0) {
+            Py_XDECREF(v);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(v);
+    }
+    return out;
+}
+
+static void forget_in_child(void)
+{
+    /* The parent's tracker may be locked by a thread that does not exist
+     * here: the child leaves it alone (leaked) and starts idle. */
+    atomic_store(&active, NULL);
+    retired = NULL;
+    tl.busy = 0;
+    atomic_store(&n_deferred, 0);
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    export_lock = fresh;
+}
+
+static PyMethodDef alloc_methods[] = {
+    {"alloc_start", mod_alloc_start, METH_VARARGS,
+     "alloc_start(options={}): sample allocations (alloc_interval, memory, native keys)"},
+    {"alloc_stop", mod_alloc_stop, METH_NOARGS, "alloc_stop() -> NativeProfile; restores the allocators"},
+    {"alloc_snapshot", (PyCFunction)(void (*)(void))mod_alloc_snapshot, METH_VARARGS | METH_KEYWORDS,
+     "alloc_snapshot(inuse=False, rotate=False) -> NativeProfile so far (rotate: alloc values start afresh)"},
+    {"alloc_running", mod_alloc_running, METH_NOARGS, "whether allocation profiling runs"},
+    {"alloc_hooks", mod_alloc_hooks, METH_NOARGS, "{domain: top|chained|none}"},
+    {NULL, NULL, 0, NULL},
+};
+
+int add_alloc(PyObject *m)
+{
+    static int atfork_done;
+    if (!atfork_done && pthread_atfork(NULL, NULL, forget_in_child) == 0)
+        atfork_done = 1;
+    return PyModule_AddFunctions(m, alloc_methods);
+}
