@@ -2,7 +2,7 @@
  * (events.c) with four values, plus a table of the sampled blocks still
  * live, keyed by address, so a free takes its block's weighted size back
  * out of its stack's inuse values. Only sampled blocks are in the table, so
- * it stays small (about live heap / interval entries); the counting filter
+ * it stays small (about live heap / interval entries); the filter
  * in front of it (heap_tracker.h) lets the runtime skip the lock on every
  * other free. */
 #include <math.h>
@@ -22,8 +22,11 @@ typedef struct live_slot {
     pp_heap_block block;
 } live_slot;
 
+#define FILTER_SLOTS (1u << PP_HEAP_FILTER_BITS)
+
 struct pp_heap {
-    uint8_t filter[1u << PP_HEAP_FILTER_BITS]; /* first: see heap_tracker.h */
+    uint64_t filter[FILTER_SLOTS / 64]; /* first: see heap_tracker.h */
+    uint16_t filter_counts[FILTER_SLOTS]; /* tracked blocks per bit; 65535 sticks */
     pthread_mutex_t lock;
     pp_events *events;
     uint64_t interval;
@@ -32,13 +35,19 @@ struct pp_heap {
     uint64_t untracked; /* live blocks the table had no room for */
 };
 
+/* Caller holds the lock (readers only test bits). */
 static void filter_add(pp_heap *h, uintptr_t addr, int delta)
 {
-    uint8_t *f = &h->filter[pp_heap_filter_slot(addr)];
-    uint8_t v = *f;
-    if (v == 255) /* saturated: stays a (harmless) false positive */
+    uint32_t slot = pp_heap_filter_slot(addr);
+    uint16_t *count = &h->filter_counts[slot];
+    if (*count == UINT16_MAX) /* saturated: the bit stays, a harmless false positive */
         return;
-    __atomic_store_n(f, (uint8_t)(v + delta), __ATOMIC_RELAXED);
+    *count = (uint16_t)(*count + delta);
+    uint64_t bit = 1ULL << (slot & 63);
+    if (delta > 0 && *count == 1)
+        __atomic_fetch_or(&h->filter[slot >> 6], bit, __ATOMIC_RELAXED);
+    else if (delta < 0 && *count == 0)
+        __atomic_fetch_and(&h->filter[slot >> 6], ~bit, __ATOMIC_RELAXED);
 }
 
 pp_heap *pp_heap_new(uint64_t interval, size_t max_memory)

@@ -2,10 +2,12 @@
 core's pp_continuous and pp_store (windows, rotation, retention and the
 exporter thread all live in C)."""
 import os
+import threading
+import time
 
 from . import _native
 from ._profile import Profile
-from ._session import core_options
+from ._session import WITH_ALLOC, core_options
 
 
 class Store:
@@ -91,10 +93,10 @@ class ContinuousProfiler:
     Grafana Pyroscope server; push_stats() counts what happened to them."""
 
     def __init__(self, interval_ms=100, window_s=60, exporter=None, store=None, mode="cpu", native=True,
-                 service=None, options=None, push=None):
+                 service=None, options=None, push=None, alloc_interval=None):
         if exporter is not None and not callable(exporter):
             raise TypeError("exporter must be callable as exporter(profile, metadata), or None")
-        opts = core_options(interval_ms, mode, native, None, options)
+        opts = core_options(interval_ms, mode, native, None, options, alloc_interval)
         if window_s is not None:
             if isinstance(window_s, bool) or not isinstance(window_s, (int, float)):
                 raise TypeError("window_s must be a number of seconds, not %r" % (window_s,))
@@ -133,13 +135,28 @@ class ContinuousProfiler:
     def start(self):
         if self._running is not None:
             raise _native.PolyprofError("this ContinuousProfiler is already running")
+        opts = dict(self._options)
+        with_alloc = opts.pop(WITH_ALLOC, None) is not None or opts.get("event") == "alloc"
+        alloc = _AllocWindows(opts, self._exporter) if with_alloc else None
+        if opts.get("event") == "alloc":
+            self._running = alloc.start()
+            return self
         exporter = None
         if self._exporter is not None:
             user = self._exporter
 
             def exporter(native_profile, metadata):
                 user(Profile(native_profile), metadata)
-        self._running = _native.continuous_start(self._options, exporter)
+        sampler = _native.continuous_start(opts, exporter)
+        if alloc is not None:
+            try:
+                alloc.start()
+            except BaseException:
+                sampler.stop()
+                raise
+            self._running = _Both(sampler, alloc)
+        else:
+            self._running = sampler
         return self
 
     def stop(self):
@@ -171,7 +188,7 @@ class ContinuousProfiler:
 
     @property
     def windows(self):
-        """Windows exported so far."""
+        """Windows exported so far (of each kind, when sampling allocations too)."""
         return self._running.windows if self._running is not None else 0
 
     def __enter__(self):
@@ -179,3 +196,104 @@ class ContinuousProfiler:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class _AllocWindows:
+    """The allocation side of a ContinuousProfiler (mode "alloc", "cpu+alloc"):
+    the heap tracker hands over one profile per window, its allocations since
+    the last window and the live heap now, from a thread of ours (naming
+    Python frames needs the GIL). Stored as <service>_alloc_..._continuous.pb.gz."""
+
+    def __init__(self, opts, exporter):
+        self.opts = dict(opts, event="alloc")
+        values = _native.options_values(",".join("%s=%s" % kv for kv in self.opts.items()
+                                                 if kv[0] in ("window", "duration")))
+        window_ns = int(values["window"][:-2])
+        duration_ns = int(values["duration"][:-2])
+        if duration_ns and duration_ns < window_ns:   # every capture has a hard maximum
+            window_ns = duration_ns
+        self.window_s = window_ns / 1e9
+        self.exporter = exporter
+        self.service = self.opts.get("service") or _program_name()
+        self.store = None
+        self.windows = 0
+        self.index = 0
+        self.stopping = threading.Event()
+        self.thread = None
+        self.started = None
+
+    def start(self):
+        if self.exporter is None:
+            self.store = Store(self.opts.get("store"))
+        _native.alloc_start(self.opts)
+        self.started = time.time()
+        self.thread = threading.Thread(target=self._run, name="polyprof-alloc-windows", daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def running(self):
+        return self.thread is not None and self.thread.is_alive()
+
+    def _run(self):
+        while not self.stopping.wait(self.window_s):
+            self._export(_native.alloc_snapshot(rotate=True))
+
+    def _export(self, native_profile):
+        start, end = self.started, time.time()
+        self.started = end
+        prof = Profile(native_profile)
+        metadata = {"trigger": "continuous", "window": self.index, "start": start, "end": end, "type": "alloc"}
+        self.index += 1
+        try:
+            if self.exporter is not None:
+                self.exporter(prof, metadata)
+            else:
+                self.store.put(prof, self.service, "alloc", "continuous", start)
+            self.windows += 1
+        except Exception as e:   # the windows go on, as the core's do
+            import sys
+            sys.stderr.write("polyprof: allocation window %d not exported: %s\n" % (metadata["window"], e))
+
+    def stop(self, wait=True):
+        self.stopping.set()
+        if self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join()
+        if _native.alloc_running():
+            self._export(_native.alloc_stop())
+
+    def push_stats(self):
+        return None   # allocation windows go to the exporter or the store
+
+
+class _Both:
+    """A CPU (or wall) continuous profile and its allocation windows."""
+
+    def __init__(self, sampler, alloc):
+        self.sampler, self.alloc = sampler, alloc
+
+    @property
+    def running(self):
+        return self.sampler.running and self.alloc.running
+
+    @property
+    def windows(self):
+        return self.sampler.windows
+
+    def stop(self, wait=True):
+        try:
+            self.alloc.stop()
+        finally:
+            self.sampler.stop(wait)
+
+    def push_stats(self):
+        return self.sampler.push_stats()
+
+
+def _program_name():
+    """The program's name as ps shows it: the store's default service, as the core's."""
+    try:
+        with open("/proc/self/comm") as f:
+            return f.read().strip() or "app"
+    except OSError:
+        return "app"

@@ -15,9 +15,35 @@ _lock = threading.Lock()
 _user_collector = None
 _user_endpoint = None   # the endpoint start(endpoint=...) serves until stop()
 _open_collectors = set()   # stopped at exit so the core never outlives the interpreter
+_open_captures = set()     # captures sampling allocations: their hooks come out at exit
 
 
-def core_options(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None):
+# Marks options whose capture samples allocations too (mode="cpu+alloc"); never passed to the core.
+WITH_ALLOC = "+alloc"
+MODE_HELP = "'cpu', 'wall', 'alloc', or 'cpu+alloc' / 'wall+alloc'"
+
+
+def _mode_parts(mode):
+    """mode -> (the signal sampler's event or None, whether allocations are sampled)."""
+    if not isinstance(mode, str):
+        raise TypeError("mode must be %s, not %r" % (MODE_HELP, mode))
+    parts = [p.strip() for p in mode.split("+")]
+    sampler = [p for p in parts if p != "alloc"]
+    if "" in parts or len(set(parts)) != len(parts) or len(sampler) > 1:
+        raise ValueError("mode=%r: expected %s" % (mode, MODE_HELP))
+    return (sampler[0] if sampler else None), "alloc" in parts
+
+
+def alloc_output_path(path):
+    """Where the allocation profile of a combined capture goes: out.pb.gz -> out.alloc.pb.gz."""
+    path = os.fspath(path)
+    for suffix in (".pb.gz", ".pprof", ".folded", ".collapsed", ".txt", ".top", ".cpuprofile", ".html"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)] + ".alloc" + suffix
+    return path + ".alloc"
+
+
+def core_options(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None, alloc_interval=None):
     """Keyword arguments -> the core's option keys. Validation is the core's:
     this only names the Python argument in front of the core's message."""
     opts = {}
@@ -37,10 +63,17 @@ def core_options(interval_ms=10, mode="cpu", native=True, duration_s=None, optio
         opts["interval"] = "%rms" % (interval_ms,)
         checks.append(("interval_ms", interval_ms, "interval"))
     if mode is not None:
-        if not isinstance(mode, str):
-            raise TypeError("mode must be 'cpu' or 'wall', not %r" % (mode,))
-        opts["event"] = mode
+        sampler, with_alloc = _mode_parts(mode)
+        opts["event"] = sampler or "alloc"
+        if sampler and with_alloc:
+            opts[WITH_ALLOC] = "true"
         checks.append(("mode", mode, "event"))
+    if alloc_interval is not None:
+        if isinstance(alloc_interval, bool) or not isinstance(alloc_interval, (int, str)):
+            raise TypeError("alloc_interval must be a number of bytes or a size such as '512k', not %r"
+                            % (alloc_interval,))
+        opts["alloc_interval"] = str(alloc_interval)
+        checks.append(("alloc_interval", alloc_interval, "alloc_interval"))
     if native is not None:
         opts["native"] = "true" if native else "false"
     if duration_s is not None:
@@ -128,18 +161,75 @@ def open_collector(opts, filter_key=None, filter_value=None):
     return collector
 
 
-def start(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None, endpoint=None):
+class Capture:
+    """One capture of start() or profile(): a collector on the signal
+    sampler, the allocation hooks, or both (mode="cpu+alloc")."""
+
+    def __init__(self, opts):
+        opts = dict(opts)
+        with_alloc = opts.pop(WITH_ALLOC, None) is not None or opts.get("event") == "alloc"
+        self.mode = opts.get("event", "cpu")
+        self.collector = None
+        self.alloc = False
+        if with_alloc and _native.alloc_running():
+            raise PolyprofError("allocation profiling is already running in this process; stop it first "
+                                "(polyprof.stop())")
+        if self.mode != "alloc":
+            self.collector = open_collector(opts)
+        if with_alloc:
+            try:
+                _native.alloc_start(dict(opts, event="alloc"))
+            except BaseException:
+                if self.collector is not None:
+                    finish(self.collector)
+                raise
+            self.alloc = True
+            _open_captures.add(self)
+
+    def finish(self):
+        """The Profile of a single mode; {"cpu" or "wall": Profile, "alloc": Profile} for a combination."""
+        profiles = {}
+        if self.collector is not None:
+            collector, self.collector = self.collector, None
+            profiles[self.mode] = finish(collector)
+        if self.alloc:
+            self.alloc = False
+            _open_captures.discard(self)
+            profiles["alloc"] = Profile(_native.alloc_stop())
+        return next(iter(profiles.values())) if len(profiles) == 1 else profiles
+
+
+def write_profiles(profiles, output, format=None):
+    """Writes what Capture.finish returned: a combination's allocation
+    profile goes next to the output (out.pb.gz -> out.alloc.pb.gz)."""
+    if isinstance(profiles, Profile):
+        profiles.write(output, format)
+        return [output]
+    written = []
+    for mode, prof in profiles.items():
+        path = alloc_output_path(output) if mode == "alloc" else output
+        prof.write(path, format)
+        written.append(path)
+    return written
+
+
+def start(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None, endpoint=None,
+          alloc_interval=None):
     """Start profiling every thread of this process.
 
+    mode: "cpu" (default), "wall", "alloc" (sampled allocations and the live
+    heap), or "cpu+alloc" / "wall+alloc" for both at once.
     interval_ms: sampling period (CPU time per thread in "cpu" mode, wall time
     in "wall" mode). native: include native frames (C extensions, libraries).
     duration_s: stop collecting after this long (stop() still returns it).
+    alloc_interval: mean bytes allocated between two allocation samples
+    (default 512k; a number of bytes or a size such as "64k").
     options: extra settings in the core's grammar, e.g. "memory=32m,signal=SIGPROF".
     endpoint: also serve the local HTTP endpoint there ("127.0.0.1:6060", ":0";
     see polyprof.serve) until stop().
     """
     global _user_collector, _user_endpoint
-    opts = core_options(interval_ms, mode, native, duration_s, options)
+    opts = core_options(interval_ms, mode, native, duration_s, options, alloc_interval)
     with _lock:
         if _user_collector is not None:
             raise PolyprofError("polyprof.start() called twice: the profiler is already running; "
@@ -149,7 +239,7 @@ def start(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None
             from ._local_endpoint import serve
             served = serve(endpoint)
         try:
-            _user_collector = open_collector(opts)
+            _user_collector = Capture(opts)
         except BaseException:
             if served is not None:
                 served.stop()
@@ -158,16 +248,17 @@ def start(interval_ms=10, mode="cpu", native=True, duration_s=None, options=None
 
 
 def stop():
-    """Stop the profiling started by start() and return its Profile."""
+    """Stop the profiling started by start() and return its Profile, or for
+    a combined mode ("cpu+alloc") a dict {"cpu": Profile, "alloc": Profile}."""
     global _user_collector, _user_endpoint
     with _lock:
-        collector, _user_collector = _user_collector, None
+        capture, _user_collector = _user_collector, None
         served, _user_endpoint = _user_endpoint, None
     if served is not None:
         served.stop()
-    if collector is None:
+    if capture is None:
         raise PolyprofError("polyprof.stop() called without polyprof.start()")
-    return finish(collector)
+    return capture.finish()
 
 
 def is_running():
@@ -185,11 +276,13 @@ class profile:
         def work(): ...
     """
 
-    def __init__(self, output=None, format=None, interval_ms=10, mode="cpu", native=True, options=None):
+    def __init__(self, output=None, format=None, interval_ms=10, mode="cpu", native=True, options=None,
+                 alloc_interval=None):
         self.output = os.fspath(output) if output is not None else None
         self.format = format
-        self._settings = dict(interval_ms=interval_ms, mode=mode, native=native, options=options)
-        self._opts = core_options(interval_ms, mode, native, None, options)
+        self._settings = dict(interval_ms=interval_ms, mode=mode, native=native, options=options,
+                              alloc_interval=alloc_interval)
+        self._opts = core_options(interval_ms, mode, native, None, options, alloc_interval)
         if self.output is not None and format is None:
             check_output_path(self.output)
         self._collector = None
@@ -198,14 +291,14 @@ class profile:
     def __enter__(self):
         if self._collector is not None:
             raise PolyprofError("this polyprof.profile block is already running")
-        self._collector = open_collector(self._opts)
+        self._collector = Capture(self._opts)
         return self
 
     def __exit__(self, *exc):
-        collector, self._collector = self._collector, None
-        self.profile = finish(collector)
+        capture, self._collector = self._collector, None
+        self.profile = capture.finish()
         if self.output is not None:
-            self.profile.write(self.output, self.format)
+            write_profiles(self.profile, self.output, self.format)
         return False
 
     def __call__(self, fn):
@@ -269,6 +362,7 @@ def _forget_after_fork():
     _user_collector = None
     _user_endpoint = None
     _open_collectors.clear()
+    _open_captures.clear()
     _thread_hook.uninstall()
 
 
@@ -285,3 +379,10 @@ def _stop_at_exit():
         except Exception:
             pass
         _open_collectors.discard(collector)
+    # Allocation hooks come out before the interpreter finalizes.
+    _open_captures.clear()
+    if _native.alloc_running():
+        try:
+            _native.alloc_stop()
+        except Exception:
+            pass

@@ -18,7 +18,7 @@ def main():
     argv = sys.argv[2:]
     output, fmt = settings["output"], settings.get("format")
     program = {}   # the program's own top-level code, to root stacks there
-    collector = _session.open_collector(settings["options"])
+    capture = _session.Capture(settings["options"])
     lock = threading.Lock()
     done = []
 
@@ -28,15 +28,23 @@ def main():
                 return
             done.append(True)
             try:
-                prof = _session.finish(collector)
-                if program:
-                    # Main-thread stacks start at the program, not in this
-                    # runner and runpy; other threads' stacks are kept whole.
-                    prof = prof.show_from("<module>", program["file"], keep_unmatched=True)
-                prof.write(output, fmt)
-                md = prof.metadata
-                sys.stderr.write("polyprof: wrote %s (%d samples, %.1fs)\n"
-                                 % (output, md.get("samples_taken", 0), prof.duration_s))
+                profiles = capture.finish()
+                single = not isinstance(profiles, dict)
+                if single:
+                    profiles = {"": profiles}
+                for mode, prof in profiles.items():
+                    if program:
+                        # Main-thread stacks start at the program, not in this
+                        # runner and runpy; other threads' stacks are kept whole.
+                        profiles[mode] = prof.show_from("<module>", program["file"], keep_unmatched=True)
+                written = _session.write_profiles(profiles[""] if single else profiles, output, fmt)
+                for path, prof in zip(written, profiles.values()):
+                    md = prof.metadata
+                    if "events_recorded" in md:
+                        what = "%d allocation samples" % md["events_recorded"]
+                    else:
+                        what = "%d samples" % md.get("samples_taken", 0)
+                    sys.stderr.write("polyprof: wrote %s (%s, %.1fs)\n" % (path, what, prof.duration_s))
             except Exception as e:
                 sys.stderr.write("polyprof: could not write %s: %s\n" % (output, e))
 

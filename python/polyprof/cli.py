@@ -1,6 +1,7 @@
 """polyprof command line: record a Python program, report on a profile.
 
     polyprof record -o out.pb.gz -- python app.py [args]
+    polyprof record --mode alloc -o allocs.pb.gz -- python app.py
     polyprof top out.pb.gz
     polyprof diff base.pb.gz new.pb.gz -o diff.html
     polyprof convert in.pb.gz -o out.speedscope.json
@@ -67,7 +68,8 @@ def _check_interpreter(interp):
 
 def cmd_record(args):
     try:
-        opts = _session.core_options(interval_ms=None, mode=args.mode, native=args.native)
+        opts = _session.core_options(interval_ms=None, mode=args.mode, native=args.native,
+                                     alloc_interval=args.alloc_interval)
         _native.parse_options("interval=%s" % args.interval)   # the core's check and message
         opts["interval"] = args.interval
     except ValueError as e:
@@ -271,7 +273,11 @@ def build_parser():
                    help="output file; the suffix picks the format (.pb.gz pprof, .folded collapsed, .top text, "
                         ".html flame graph)")
     r.add_argument("--interval", default="10ms", help="sampling interval, e.g. 10ms (default), 1ms, 100us")
-    r.add_argument("--mode", default="cpu", help="cpu (CPU time per thread, default) or wall (wall clock)")
+    r.add_argument("--mode", default="cpu", help="cpu (CPU time per thread, default), wall (wall clock), alloc "
+                                                 "(sampled allocations and live heap), or cpu+alloc / wall+alloc "
+                                                 "(the allocation profile goes to OUT with .alloc before the suffix)")
+    r.add_argument("--alloc-interval", default=None,
+                   help="alloc: mean bytes allocated between samples, e.g. 512k (default), 64k")
     r.add_argument("--duration", default=None, help="stop after this long, e.g. 30s (default: until exit)")
     r.add_argument("--native", dest="native", action="store_true", default=True,
                    help="include native frames (default)")

@@ -183,23 +183,29 @@ static void forget_block(pp_heap *h, void *p)
     pp_heap_record_free(h, (uintptr_t)p);
 }
 
-/* The object and mem domains (pymalloc) pass blocks above 512 bytes on to
- * the raw domain: the outer call counts the bytes, the nested one does not
- * (tracemalloc does the same). */
-#define CALL_PREV(d, expr)     \
-    do {                       \
-        tl.nested++;           \
-        p = (expr);            \
-        tl.nested--;           \
+/* The object and mem domains (pymalloc) pass requests above 512 bytes on
+ * to the raw domain: the outer call counts the bytes, the nested one does
+ * not (tracemalloc does the same). Only those requests mark the nesting,
+ * so small ones, nearly all of them, pay nothing for it. */
+#define PYMALLOC_MAX_SMALL 512
+
+#define CALL_PREV(size, expr)                       \
+    do {                                            \
+        if ((size) > PYMALLOC_MAX_SMALL) {          \
+            tl.nested++;                            \
+            p = (expr);                             \
+            tl.nested--;                            \
+        } else {                                    \
+            p = (expr);                             \
+        }                                           \
     } while (0)
 
 static void *hook_malloc(void *ctx, size_t size)
 {
     hook_domain *d = ctx;
     void *p;
-    CALL_PREV(d, d->prev.malloc(d->prev.ctx, size));
-    if (!tl.nested)
-        count_bytes(p, size);
+    CALL_PREV(size, d->prev.malloc(d->prev.ctx, size));
+    count_bytes(p, size);
     return p;
 }
 
@@ -207,15 +213,15 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
 {
     hook_domain *d = ctx;
     void *p;
-    CALL_PREV(d, d->prev.calloc(d->prev.ctx, nelem, elsize));
-    if (!tl.nested)
-        count_bytes(p, nelem * elsize);
+    CALL_PREV(nelem * elsize, d->prev.calloc(d->prev.ctx, nelem, elsize));
+    count_bytes(p, nelem * elsize);
     return p;
 }
 
-static void *hook_realloc(void *ctx, void *ptr, size_t size)
+/* A tracked block keeps its stack and weight at its new address (or stays
+ * where it was when realloc failed). */
+static void *realloc_tracked(hook_domain *d, void *ptr, size_t size, int nests)
 {
-    hook_domain *d = ctx;
     pp_heap *h = atomic_load_explicit(&active, memory_order_acquire);
     pp_heap_block b;
     int moved = 0;
@@ -226,11 +232,44 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size)
             moved = pp_heap_detach(h, (uintptr_t)ptr, &b);
     }
     void *p;
-    CALL_PREV(d, d->prev.realloc(d->prev.ctx, ptr, size));
-    /* A tracked block keeps its stack and weight at its new address (or
-     * stays where it was when realloc failed). */
+    if (nests)
+        CALL_PREV(size, d->prev.realloc(d->prev.ctx, ptr, size));
+    else
+        p = d->prev.realloc(d->prev.ctx, ptr, size);
     if (moved)
         pp_heap_attach(h, (uintptr_t)(p ? p : ptr), &b);
+    return p;
+}
+
+static void *hook_realloc(void *ctx, void *ptr, size_t size)
+{
+    void *p = realloc_tracked(ctx, ptr, size, 1);
+    count_bytes(p, size);
+    return p;
+}
+
+/* The raw domain: called on its own, or nested in the calls above. */
+static void *raw_malloc(void *ctx, size_t size)
+{
+    hook_domain *d = ctx;
+    void *p = d->prev.malloc(d->prev.ctx, size);
+    if (!tl.nested)
+        count_bytes(p, size);
+    return p;
+}
+
+static void *raw_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    hook_domain *d = ctx;
+    void *p = d->prev.calloc(d->prev.ctx, nelem, elsize);
+    if (!tl.nested)
+        count_bytes(p, nelem * elsize);
+    return p;
+}
+
+static void *raw_realloc(void *ctx, void *ptr, size_t size)
+{
+    void *p = realloc_tracked(ctx, ptr, size, 0);
     if (!tl.nested)
         count_bytes(p, size);
     return p;
@@ -247,7 +286,7 @@ static void hook_free(void *ctx, void *ptr)
 
 static int is_ours(const PyMemAllocatorEx *a, const hook_domain *d)
 {
-    return a->malloc == hook_malloc && a->ctx == d;
+    return (a->malloc == hook_malloc || a->malloc == raw_malloc) && a->ctx == d;
 }
 
 /* ------------------------------------------------------------ export */
@@ -315,6 +354,8 @@ static void install_hooks(void)
         if (d->installed)
             continue; /* still in the chain from an earlier profile */
         PyMemAllocatorEx ours = {d, hook_malloc, hook_calloc, hook_realloc, hook_free};
+        if (d->domain == PYMEM_DOMAIN_RAW)
+            ours = (PyMemAllocatorEx){d, raw_malloc, raw_calloc, raw_realloc, hook_free};
         PyMem_GetAllocator(d->domain, &d->prev);
         PyMem_SetAllocator(d->domain, &ours);
         d->installed = 1;

@@ -104,7 +104,8 @@ int main(void)
     for (int i = 0; i < 100; i++)
         CHECK_EQ_INT(pp_heap_record_free(h, kept[i]), 1);
     CHECK_EQ_INT(pp_heap_live_blocks(h), 0);
-    /* The filter is exact again once every block is gone. */
+    /* A freed block's bit goes with the last tracked block hashing to it:
+     * the filter is exact again once every block is gone. */
     for (int i = 0; i < 100; i++)
         CHECK(!pp_heap_maybe_tracked(h, kept[i]));
     pp_heap_free(h);

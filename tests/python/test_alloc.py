@@ -1,0 +1,236 @@
+"""Sampled allocation profiling (mode="alloc"): shares of allocated and live
+bytes by function, what go tool pprof reads, chaining with tracemalloc, the
+command line and continuous windows. The hooks are process-wide but restored
+by stop(), so these run in the test process; each test stops what it
+started."""
+import os
+import subprocess
+import sys
+import threading
+import tracemalloc
+
+import pytest
+
+import polyprof
+from polyprof import _native
+
+from conftest import REPO
+
+BLOCK = 16 * 1024   # below glibc's mmap threshold: the allocator, not the kernel, is exercised
+
+
+def share(prof, function, value):
+    """Share of `value` (a sample type name) in stacks through `function`."""
+    index = [t for t, _ in prof.value_types].index(value)
+    samples = prof.samples()
+    total = sum(s.values[index] for s in samples)
+    hit = sum(s.values[index] for s in samples if function in [f.name for f in s.frames])
+    return hit / total if total else 0.0
+
+
+def allocate_three(n):
+    for _ in range(n):
+        b = bytearray(3 * BLOCK)
+    return b
+
+
+def allocate_one(n):
+    for _ in range(n):
+        b = bytearray(BLOCK)
+    return b
+
+
+kept = []
+
+
+def leak(n):
+    for _ in range(n):
+        kept.append(bytearray(BLOCK))
+
+
+def churn(n):
+    for _ in range(n):
+        b = bytearray(BLOCK)
+        del b
+
+
+@pytest.fixture(autouse=True)
+def stopped():
+    yield
+    if _native.alloc_running():
+        _native.alloc_stop()
+    if polyprof.is_running():
+        polyprof.stop()
+    kept.clear()
+
+
+def test_alloc_space_follows_bytes_allocated():
+    polyprof.start(mode="alloc", alloc_interval="64k")
+    for _ in range(50):
+        allocate_three(80)
+        allocate_one(80)
+    prof = polyprof.stop()
+    assert [t for t, _ in prof.value_types] == ["inuse_objects", "inuse_space", "alloc_objects", "alloc_space"]
+    three, one = share(prof, "allocate_three", "alloc_space"), share(prof, "allocate_one", "alloc_space")
+    assert abs(three - 0.75) <= 0.10 and abs(one - 0.25) <= 0.10, (three, one)
+    # Weighted samples estimate what was allocated: 50 * 80 * 4 blocks.
+    index = [t for t, _ in prof.value_types].index("alloc_space")
+    total = sum(s.values[index] for s in prof.samples())
+    assert 0.8 * 16000 * BLOCK <= total <= 1.3 * 16000 * BLOCK, total
+
+
+def test_inuse_space_is_the_leak_and_alloc_space_both():
+    polyprof.start(mode="alloc", alloc_interval="64k")
+    for _ in range(30):
+        leak(100)
+        churn(100)
+    prof = polyprof.stop()
+    assert share(prof, "leak", "inuse_space") >= 0.9
+    assert share(prof, "churn", "inuse_space") <= 0.05
+    assert abs(share(prof, "churn", "alloc_space") - 0.5) <= 0.12
+    index = [t for t, _ in prof.value_types].index("inuse_space")
+    live = sum(s.values[index] for s in prof.samples() if "leak" in [f.name for f in s.frames])
+    assert 0.7 * 3000 * BLOCK <= live <= 1.4 * 3000 * BLOCK, live
+
+
+def test_threads_and_frames_named_as_in_cpu_profiles():
+    polyprof.start(mode="alloc", alloc_interval="32k")
+
+    def worker():
+        allocate_one(2000)
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    prof = polyprof.stop()
+    stacks = [[f.name for f in s.frames] for s in prof.samples()]
+    hit = [st for st in stacks if "allocate_one" in st]
+    assert hit, stacks[:5]
+    # Leaf first, caller after: the worker's own function is rootward.
+    st = hit[0]
+    assert st.index("allocate_one") < st.index("test_threads_and_frames_named_as_in_cpu_profiles.<locals>.worker"
+                                               if sys.version_info >= (3, 11) else "worker")
+    frame = next(f for s in prof.samples() for f in s.frames if f.name == "allocate_one")
+    assert frame.file.endswith("test_alloc.py") and frame.kind == "python"
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(ValueError, match="alloc_interval"):
+        polyprof.start(mode="alloc", alloc_interval=0)
+    with pytest.raises(ValueError, match="alloc_interval"):
+        polyprof.start(mode="alloc", alloc_interval="lots")
+    with pytest.raises(ValueError, match="mode"):
+        polyprof.start(mode="alloc+alloc")
+    with pytest.raises(ValueError, match="mode"):
+        polyprof.start(mode="cpu+wall")
+    polyprof.start(mode="alloc")
+    with pytest.raises(polyprof.PolyprofError, match="already running"):
+        with polyprof.profile(mode="alloc"):
+            pass
+    polyprof.stop()
+    assert _native.alloc_hooks() == {"raw": "none", "mem": "none", "object": "none"}
+
+
+def test_chains_to_tracemalloc_started_before():
+    tracemalloc.start()
+    try:
+        polyprof.start(mode="alloc", alloc_interval="64k")
+        assert _native.alloc_hooks() == {"raw": "top", "mem": "top", "object": "top"}
+        allocate_one(2000)
+        prof = polyprof.stop()
+        assert share(prof, "allocate_one", "alloc_space") > 0.8
+        # tracemalloc's hooks are back on top and still trace.
+        assert _native.alloc_hooks() == {"raw": "none", "mem": "none", "object": "none"}
+        before = tracemalloc.get_traced_memory()[0]
+        block = bytearray(1 << 20)
+        assert tracemalloc.get_traced_memory()[0] - before >= 1 << 20
+        del block
+    finally:
+        tracemalloc.stop()
+
+
+def test_tracemalloc_started_after_keeps_working():
+    polyprof.start(mode="alloc", alloc_interval="64k")
+    tracemalloc.start()
+    try:
+        allocate_one(2000)
+        prof = polyprof.stop()
+        assert share(prof, "allocate_one", "alloc_space") > 0.8
+        # Ours stay in tracemalloc's chain, idle; tracemalloc still traces.
+        assert set(_native.alloc_hooks().values()) == {"chained"}
+        before = tracemalloc.get_traced_memory()[0]
+        block = bytearray(1 << 20)
+        assert tracemalloc.get_traced_memory()[0] - before >= 1 << 20
+        del block
+    finally:
+        tracemalloc.stop()
+    # The next profile reuses the idle hooks and its stop takes them out.
+    polyprof.start(mode="alloc")
+    polyprof.stop()
+    assert _native.alloc_hooks() == {"raw": "none", "mem": "none", "object": "none"}
+
+
+def test_fork_while_sampling():
+    polyprof.start(mode="alloc", alloc_interval="4k")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            allocate_one(500)
+            leak(100)
+            kept.clear()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    allocate_one(200)
+    prof = polyprof.stop()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert share(prof, "allocate_one", "alloc_space") > 0.5
+
+
+SCRIPT = """
+keep = []
+def grow():
+    for _ in range(2000):
+        keep.append(bytearray(16384))
+def spin():
+    for _ in range(6000):
+        bytearray(16384)
+grow()
+spin()
+"""
+
+
+def test_record_alloc_read_by_go_tool_pprof(tmp_path, go_tool):
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    out = tmp_path / "out.pb.gz"
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    subprocess.run([sys.executable, "-m", "polyprof", "record", "--mode", "cpu+alloc", "--alloc-interval", "64k",
+                    "-o", str(out), "--", sys.executable, str(script)], check=True, env=env, timeout=120,
+                   cwd=str(tmp_path))
+    alloc = tmp_path / "out.alloc.pb.gz"
+    assert out.exists() and alloc.exists()
+    tops = {}
+    for index in ("alloc_space", "inuse_space"):
+        proc = subprocess.run([go_tool, "tool", "pprof", "-sample_index=" + index, "-top", str(alloc)],
+                              capture_output=True, text=True, timeout=120, check=True)
+        tops[index] = proc.stdout
+    assert "grow" in tops["alloc_space"] and "spin" in tops["alloc_space"], tops["alloc_space"]
+    flat_rows = [l.split() for l in tops["inuse_space"].splitlines() if l.strip().endswith(("grow", "spin"))]
+    assert flat_rows and flat_rows[0][-1] == "grow", tops["inuse_space"]
+
+
+def test_continuous_alloc_windows_go_to_the_store(tmp_path):
+    store = tmp_path / "store"
+    cp = polyprof.ContinuousProfiler(mode="alloc", window_s=1, store=str(store), service="svc",
+                                     alloc_interval="64k")
+    cp.start()
+    try:
+        for _ in range(12):
+            allocate_one(300)
+            threading.Event().wait(0.1)
+    finally:
+        cp.stop()
+    entries = polyprof.Store(str(store)).list()
+    assert entries and all(e["type"] == "alloc" and e["service"] == "svc" for e in entries)
+    assert all("_alloc_" in e["file"] for e in entries)
+    assert len(entries) >= 2
