@@ -74,10 +74,16 @@ static pp_heap *retired;
 static pthread_mutex_t export_lock = PTHREAD_MUTEX_INITIALIZER;
 static PyObject *started_options; /* for the status of the endpoint */
 
-/* Frees seen while this thread exports (its locks held): applied after. */
-#define MAX_DEFERRED 1024
+/* While an export names frames it holds the tracker's locks, and naming
+ * may run Python code on this thread or wait for the GIL (held by a thread
+ * that may be freeing a tracked block). So while `exporting` is set no hook
+ * takes those locks: allocations are not sampled, and frees of tracked
+ * blocks are noted here and applied after. */
+static _Atomic int exporting;
+#define MAX_DEFERRED 4096
+static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
 static uintptr_t deferred[MAX_DEFERRED];
-static _Atomic uint32_t n_deferred;
+static uint32_t n_deferred;
 static uint64_t lost_frees;
 
 /* ------------------------------------------------------------ sampling */
@@ -109,21 +115,12 @@ static PyThreadState *this_thread_state(void)
     return PyGILState_GetThisThreadState();
 }
 
-static int finalizing(void)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    return Py_IsFinalizing();
-#else
-    return _Py_IsFinalizing();
-#endif
-}
-
 static void record(pp_heap *h, void *p, size_t size)
 {
     pp_raw_frame frames[MAX_FRAMES];
     int n = 0;
     uint32_t flags = 0;
-    PyThreadState *ts = finalizing() ? NULL : this_thread_state();
+    PyThreadState *ts = pp_py_finalizing() ? NULL : this_thread_state();
     if (ts) {
         /* The frames are this thread's own and consistent, but a frame
          * being pushed or a thread state being torn down may hold a stale
@@ -158,7 +155,7 @@ static __attribute__((noinline)) void sampled(void *p, size_t size)
             return;
     }
     tl.remaining = draw_distance();
-    if (!p || tl.busy)
+    if (!p || tl.busy || atomic_load_explicit(&exporting, memory_order_relaxed))
         return;
     tl.busy = 1;
     record(h, p, size);
@@ -171,16 +168,27 @@ static inline void count_bytes(void *p, size_t size)
         sampled(p, size);
 }
 
+/* 1 when the free was noted for after the export running now. */
+static int defer_free(void *p)
+{
+    if (!tl.busy && !atomic_load(&exporting))
+        return 0;
+    pthread_mutex_lock(&defer_lock);
+    int noted = atomic_load(&exporting);
+    if (noted) {
+        if (n_deferred < MAX_DEFERRED)
+            deferred[n_deferred++] = (uintptr_t)p;
+        else
+            lost_frees++;
+    }
+    pthread_mutex_unlock(&defer_lock);
+    return noted;
+}
+
 static void forget_block(pp_heap *h, void *p)
 {
-    if (tl.busy) {
-        /* This thread holds the tracker's locks (it is exporting). */
-        uint32_t i = atomic_fetch_add(&n_deferred, 1);
-        if (i < MAX_DEFERRED)
-            deferred[i] = (uintptr_t)p;
-        return;
-    }
-    pp_heap_record_free(h, (uintptr_t)p);
+    if (!defer_free(p))
+        pp_heap_record_free(h, (uintptr_t)p);
 }
 
 /* The object and mem domains (pymalloc) pass requests above 512 bytes on
@@ -225,12 +233,8 @@ static void *realloc_tracked(hook_domain *d, void *ptr, size_t size, int nests)
     pp_heap *h = atomic_load_explicit(&active, memory_order_acquire);
     pp_heap_block b;
     int moved = 0;
-    if (h && ptr && pp_heap_maybe_tracked(h, (uintptr_t)ptr)) {
-        if (tl.busy)
-            forget_block(h, ptr);
-        else
-            moved = pp_heap_detach(h, (uintptr_t)ptr, &b);
-    }
+    if (h && ptr && pp_heap_maybe_tracked(h, (uintptr_t)ptr) && !defer_free(ptr))
+        moved = pp_heap_detach(h, (uintptr_t)ptr, &b);
     void *p;
     if (nests)
         CALL_PREV(size, d->prev.realloc(d->prev.ctx, ptr, size));
@@ -293,26 +297,28 @@ static int is_ours(const PyMemAllocatorEx *a, const hook_domain *d)
 
 static void apply_deferred(pp_heap *h)
 {
-    uint32_t n = atomic_exchange(&n_deferred, 0);
-    if (n > MAX_DEFERRED) {
-        lost_frees += n - MAX_DEFERRED;
-        n = MAX_DEFERRED;
-    }
+    static uintptr_t todo[MAX_DEFERRED];
+    pthread_mutex_lock(&defer_lock);
+    atomic_store(&exporting, 0);
+    uint32_t n = n_deferred;
+    memcpy(todo, deferred, n * sizeof *todo);
+    n_deferred = 0;
+    pthread_mutex_unlock(&defer_lock);
     for (uint32_t i = 0; i < n; i++)
-        pp_heap_record_free(h, deferred[i]);
+        pp_heap_record_free(h, todo[i]);
 }
 
-/* Caller holds export_lock. with_gil: the caller holds the GIL too, and
- * frames are named through it. */
-static pp_profile *export_locked(pp_heap *h, int inuse_default, int rotate, int with_gil)
+/* Caller holds export_lock (so `todo` above is ours too). */
+static pp_profile *export_locked(pp_heap *h, int inuse_default, int rotate)
 {
     pp_runtime rt;
-    pp_py_events_runtime(&rt, with_gil);
+    pp_py_events_runtime(&rt);
     uint32_t was_busy = tl.busy;
     tl.busy = 1;
+    atomic_store(&exporting, 1);
     pp_profile *p = rotate ? pp_heap_rotate(h, inuse_default, &rt) : pp_heap_export(h, inuse_default, &rt);
-    tl.busy = was_busy;
     apply_deferred(h);
+    tl.busy = was_busy;
     if (p && lost_frees) {
         char line[64];
         snprintf(line, sizeof line, "frees_missed=%llu", (unsigned long long)lost_frees);
@@ -324,7 +330,7 @@ static pp_profile *export_locked(pp_heap *h, int inuse_default, int rotate, int 
 static pp_profile *export_heap(pp_heap *h, int inuse_default, int rotate)
 {
     pthread_mutex_lock(&export_lock);
-    pp_profile *p = export_locked(h, inuse_default, rotate, 1);
+    pp_profile *p = export_locked(h, inuse_default, rotate);
     pthread_mutex_unlock(&export_lock);
     return p;
 }
@@ -332,11 +338,12 @@ static pp_profile *export_heap(pp_heap *h, int inuse_default, int rotate)
 pp_profile *pp_py_alloc_profile(int inuse_default, char *err, size_t errlen)
 {
     /* Under export_lock the tracker cannot be freed (start frees a retired
-     * one under it). The GIL is never taken here: frames named before (by
-     * an export with the GIL) are named, others read "[unresolved frame]". */
+     * one under it). The GIL is never waited for: frames named before (by
+     * an export with the GIL) are named fully, others from the code object
+     * read without it (the function's first line). */
     pthread_mutex_lock(&export_lock);
     pp_heap *h = atomic_load(&active);
-    pp_profile *p = h ? export_locked(h, inuse_default, 0, 0) : NULL;
+    pp_profile *p = h ? export_locked(h, inuse_default, 0) : NULL;
     pthread_mutex_unlock(&export_lock);
     if (!h)
         snprintf(err, errlen, "allocation profiling is not running (start it with mode=alloc)");
@@ -486,9 +493,11 @@ static void forget_in_child(void)
     atomic_store(&active, NULL);
     retired = NULL;
     tl.busy = 0;
-    atomic_store(&n_deferred, 0);
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    atomic_store(&exporting, 0);
+    n_deferred = 0;
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER, fresh2 = PTHREAD_MUTEX_INITIALIZER;
     export_lock = fresh;
+    defer_lock = fresh2;
 }
 
 static PyMethodDef alloc_methods[] = {

@@ -4,6 +4,7 @@
  * which reads counters only (never the GIL). */
 #include "native_module.h"
 
+#include "alloc_module.h"
 #include "py_frames.h"
 
 #define ERR_LEN 512
@@ -23,6 +24,14 @@ static int python_status(void *ctx, char *out, size_t len)
     snprintf(out, len, "\"python_version\": \"%s\", \"batches_named_without_gil\": %llu", python_version,
              pp_py_batches_without_gil());
     return 0;
+}
+
+/* The endpoint's thread: /debug/pprof/allocs and /heap from the running
+ * allocation profile (mode="alloc"), without waiting for the GIL. */
+static pp_profile *python_memory_profile(void *ctx, pp_memory_kind kind, char *err, size_t errlen)
+{
+    (void)ctx;
+    return pp_py_alloc_profile(kind == PP_MEMORY_HEAP, err, errlen);
 }
 
 static void endpoint_stop_now(EndpointObject *self)
@@ -101,7 +110,8 @@ static PyObject *mod_endpoint_start(PyObject *m, PyObject *opts)
     if (!self)
         return NULL;
     self->endpoint = NULL;
-    pp_endpoint_hooks hooks = {.runtime = "python", .status_json = python_status};
+    pp_endpoint_hooks hooks = {.runtime = "python", .status_json = python_status,
+                               .memory_profile = python_memory_profile};
     char err[ERR_LEN] = "";
     pp_endpoint *e;
     Py_BEGIN_ALLOW_THREADS e = pp_endpoint_start(&o, &hooks, err, sizeof err);

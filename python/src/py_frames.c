@@ -297,6 +297,8 @@ static int is_finalizing(void)
 #endif
 }
 
+int pp_py_finalizing(void) { return is_finalizing(); }
+
 /* ------------------------------------------------------------ the GIL, with a bound */
 
 /* The drain thread must never wait for the GIL without a bound: a thread
@@ -441,19 +443,26 @@ static void gil_thread_release(void)
 
 unsigned long long pp_py_batches_without_gil(void) { return atomic_load(&batches_without_gil); }
 
+/* Names with the GIL this thread holds, when it is a Python thread that
+ * has it (an export called from Python): 1 when so. (PyGILState_Check alone
+ * says yes everywhere once a subinterpreter exists; the core's threads have
+ * no thread state.) */
+static int begin_direct(resolver *r)
+{
+    if (!PyGILState_GetThisThreadState() || !PyGILState_Check())
+        return 0;
+    r->mode = NAME_DIRECT;
+    r->gil = PyGILState_Ensure();
+    return 1;
+}
+
 static int resolve_begin(void *ctx)
 {
     resolver *r = ctx;
     if (is_finalizing())
         return 1;
-    if (PyGILState_GetThisThreadState() && PyGILState_Check()) {
-        /* A Python thread that has the GIL (an export called from Python).
-         * (PyGILState_Check alone says yes everywhere once a
-         * subinterpreter exists; the core's threads have no thread state.) */
-        r->mode = NAME_DIRECT;
-        r->gil = PyGILState_Ensure();
+    if (begin_direct(r))
         return 0;
-    }
     if (gil_thread_acquire()) {
         r->mode = NAME_VIA_GIL_THREAD;
     } else {
@@ -755,17 +764,29 @@ int pp_py_register_runtime(char *err, size_t errlen)
     return pp_sampler_set_runtime(&rt, err, errlen);
 }
 
-void pp_py_events_runtime(pp_runtime *rt, int with_gil)
+/* Event profiles are exported by a Python thread holding the GIL (stop(),
+ * snapshots), or by a native thread that must not wait (the local
+ * endpoint): the latter names frames without the GIL, never through the
+ * GIL thread, which serves the sampler's drain one call at a time. */
+static int events_resolve_begin(void *ctx)
+{
+    resolver *r = ctx;
+    if (is_finalizing())
+        return 1;
+    if (!begin_direct(r))
+        r->mode = NAME_WITHOUT_GIL;
+    return 0;
+}
+
+void pp_py_events_runtime(pp_runtime *rt)
 {
     memset(rt, 0, sizeof *rt);
     rt->name = "python";
     rt->ctx = &events_resolver;
     rt->resolve_fast = resolve_fast;
-    if (with_gil) {
-        rt->resolve_begin = resolve_begin;
-        rt->resolve = resolve;
-        rt->resolve_end = resolve_end;
-    }
+    rt->resolve_begin = events_resolve_begin;
+    rt->resolve = resolve;
+    rt->resolve_end = resolve_end;
 }
 
 int pp_py_mixed_mode_available(void)

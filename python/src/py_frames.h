@@ -15,11 +15,12 @@ int pp_py_register_runtime(char *err, size_t errlen);
  * (the same raw frames, so they are named the same way). Reads ts's frames
  * without locks or allocation: call it on ts's own thread. */
 int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, int max, uint32_t *flags);
+/* Whether the interpreter is finalizing (frames are then left alone). */
+int pp_py_finalizing(void);
 /* A runtime for event profiles (pp_events_export, pp_heap_export), with its
- * own resolver: callers serialize its use. with_gil: frames not named before
- * are named under the GIL (the caller may hold it); without it, only frames
- * it has named before are (no waiting for the interpreter). */
-void pp_py_events_runtime(pp_runtime *rt, int with_gil);
+ * own resolver: callers serialize its use. Frames are named with the GIL
+ * when the exporting thread holds it, else without it (never waiting). */
+void pp_py_events_runtime(pp_runtime *rt);
 /* Whether the eval loop's address range was found (needed for mixed mode). */
 int pp_py_mixed_mode_available(void);
 /* Drain batches that named frames without the GIL because another thread

@@ -19,13 +19,16 @@ from conftest import REPO
 BLOCK = 16 * 1024   # below glibc's mmap threshold: the allocator, not the kernel, is exercised
 
 
-def share(prof, function, value):
-    """Share of `value` (a sample type name) in stacks through `function`."""
+def total(prof, value, function=None):
+    """Sum of `value` (a sample type name) over the stacks through `function` (None: all)."""
     index = [t for t, _ in prof.value_types].index(value)
-    samples = prof.samples()
-    total = sum(s.values[index] for s in samples)
-    hit = sum(s.values[index] for s in samples if function in [f.name for f in s.frames])
-    return hit / total if total else 0.0
+    return sum(s.values[index] for s in prof.samples() if function is None or function in [f.name for f in s.frames])
+
+
+def share(prof, function, value):
+    """Share of `value` in stacks through `function`."""
+    whole = total(prof, value)
+    return total(prof, value, function) / whole if whole else 0.0
 
 
 def allocate_three(n):
@@ -74,9 +77,8 @@ def test_alloc_space_follows_bytes_allocated():
     three, one = share(prof, "allocate_three", "alloc_space"), share(prof, "allocate_one", "alloc_space")
     assert abs(three - 0.75) <= 0.10 and abs(one - 0.25) <= 0.10, (three, one)
     # Weighted samples estimate what was allocated: 50 * 80 * 4 blocks.
-    index = [t for t, _ in prof.value_types].index("alloc_space")
-    total = sum(s.values[index] for s in prof.samples())
-    assert 0.8 * 16000 * BLOCK <= total <= 1.3 * 16000 * BLOCK, total
+    allocated = total(prof, "alloc_space")
+    assert 0.8 * 16000 * BLOCK <= allocated <= 1.3 * 16000 * BLOCK, allocated
 
 
 def test_inuse_space_is_the_leak_and_alloc_space_both():
@@ -88,8 +90,7 @@ def test_inuse_space_is_the_leak_and_alloc_space_both():
     assert share(prof, "leak", "inuse_space") >= 0.9
     assert share(prof, "churn", "inuse_space") <= 0.05
     assert abs(share(prof, "churn", "alloc_space") - 0.5) <= 0.12
-    index = [t for t, _ in prof.value_types].index("inuse_space")
-    live = sum(s.values[index] for s in prof.samples() if "leak" in [f.name for f in s.frames])
+    live = total(prof, "inuse_space", "leak")
     assert 0.7 * 3000 * BLOCK <= live <= 1.4 * 3000 * BLOCK, live
 
 
@@ -234,3 +235,34 @@ def test_continuous_alloc_windows_go_to_the_store(tmp_path):
     assert entries and all(e["type"] == "alloc" and e["service"] == "svc" for e in entries)
     assert all("_alloc_" in e["file"] for e in entries)
     assert len(entries) >= 2
+
+
+def test_endpoint_serves_allocs_and_heap():
+    import urllib.error
+    import urllib.request
+    polyprof.start(mode="alloc", alloc_interval="64k", endpoint="127.0.0.1:0")
+    try:
+        from polyprof._local_endpoint import _serving
+        url = _serving.url
+        leak(500)
+        churn(500)
+        got = {}
+        for route in ("allocs", "heap"):
+            with urllib.request.urlopen(url + "/debug/pprof/" + route, timeout=30) as r:
+                got[route] = polyprof.Profile(_native.decode_pprof(r.read()))
+    finally:
+        polyprof.stop()
+    # Go's conventions: the same four values, the default (last) differs.
+    assert got["allocs"].value_types[-1] == ("alloc_space", "bytes")
+    assert got["heap"].value_types[-1] == ("inuse_space", "bytes")
+    assert share(got["heap"], "leak", "inuse_space") >= 0.9
+    assert share(got["allocs"], "churn", "alloc_space") >= 0.3
+    # Without allocation profiling the routes say how to get one.
+    polyprof.start(mode="cpu", endpoint="127.0.0.1:0")
+    try:
+        from polyprof._local_endpoint import _serving
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(_serving.url + "/debug/pprof/heap", timeout=30)
+        assert e.value.code == 404 and b"mode=alloc" in e.value.read()
+    finally:
+        polyprof.stop()
