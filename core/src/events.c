@@ -14,6 +14,7 @@
 #include "idmap.h"
 #include "merge.h"
 #include "polyprof.h"
+#include "symbols.h"
 
 #define EV_NAME_MAX 256
 
@@ -116,7 +117,7 @@ static uint32_t intern_frame(pp_events *e, const pp_raw_frame *raw, const char *
     } else {
         a = raw->code;
         b = raw->check;
-        c = ((uint64_t)raw->offset << 8) | 1;
+        c = ((uint64_t)raw->offset << 8) | 1 | ((raw->flags & PP_RAW_NATIVE_PC) ? 4 : 0);
     }
     /* Named frames are keyed by a hash: confirm the text (probing on). */
     for (uint64_t salt = 0;; salt++) {
@@ -148,7 +149,7 @@ static uint32_t intern_frame(pp_events *e, const pp_raw_frame *raw, const char *
         e->bytes += strlen(name) + 1;
     } else {
         f->raw = *raw;
-        f->raw.flags = 0;
+        f->raw.flags = raw->flags & PP_RAW_NATIVE_PC;
     }
     if (pp_idmap_put(&e->frame_keys, a, b, c, e->n_frames) != 0) {
         free(f->name);
@@ -290,19 +291,46 @@ typedef struct named {
     char file[512];
     int64_t line, start_line;
     int kind;
+    int omit; /* runtime plumbing: left out of stacks */
 } named;
+
+/* A native return address: its function (or object+offset), through the
+ * ELF symbol tables; the caller's call site is pc - 1. */
+static void name_native(pp_symbolizer **sym, const pp_runtime *rt, uintptr_t pc, named *n)
+{
+    if (!*sym)
+        *sym = pp_symbolizer_new();
+    pp_symbol_info si;
+    n->kind = 0;
+    if (*sym && pp_symbolizer_lookup(*sym, pc - 1, &si) == 0) {
+        if (si.name)
+            copy_name(n->name, sizeof n->name, si.name);
+        else
+            snprintf(n->name, sizeof n->name, "%s+0x%llx", si.object_base ? si.object_base : "?",
+                     (unsigned long long)si.offset_in_object);
+        copy_name(n->file, sizeof n->file, si.object);
+        n->omit = si.name && rt && rt->is_plumbing && rt->is_plumbing(rt->ctx, si.name);
+    } else {
+        snprintf(n->name, sizeof n->name, "[unknown]+0x%llx", (unsigned long long)pc);
+    }
+}
 
 /* Names every frame once; frames that cannot be named become
  * "[unresolved frame]", as in sampled profiles. */
 static void name_frames(pp_events *e, const pp_runtime *rt, named *out)
 {
     int begun = 0;
+    pp_symbolizer *sym = NULL;
     for (uint32_t i = 0; i < e->n_frames; i++) {
         named *n = &out[i];
         memset(n, 0, sizeof *n);
         if (e->frames[i].name) {
             copy_name(n->name, sizeof n->name, e->frames[i].name);
             n->kind = 1;
+            continue;
+        }
+        if (e->frames[i].raw.flags & PP_RAW_NATIVE_PC) {
+            name_native(&sym, rt, e->frames[i].raw.code, n);
             continue;
         }
         pp_resolved_frame r;
@@ -333,6 +361,7 @@ static void name_frames(pp_events *e, const pp_runtime *rt, named *out)
     }
     if (begun > 0 && rt->resolve_end)
         rt->resolve_end(rt->ctx);
+    pp_symbolizer_free(sym);
 }
 
 static void add_count(pp_profile *p, const char *key, unsigned long long v)
@@ -379,11 +408,13 @@ pp_profile *pp_events_export_ordered(pp_events *e, const pp_runtime *rt, const u
          * went back to zero, or a new window): not worth a sample. */
         if (all_zero(v, e->n_values))
             continue;
+        uint32_t depth = 0;
         for (uint32_t i = 0; i < st->n; i++) {
             const named *n = &names[e->stack_frames[st->first + i]];
-            specs[i] = (pp_frame_spec){n->name, n->file, n->line, n->start_line, n->kind};
+            if (!n->omit)
+                specs[depth++] = (pp_frame_spec){n->name, n->file, n->line, n->start_line, n->kind};
         }
-        rc = pp_profile_append(p, specs, st->n, NULL, 0, v);
+        rc = pp_profile_append(p, specs, depth, NULL, 0, v);
     }
     if (rc == 0 && !all_zero(e->overflow, e->n_values)) {
         int64_t v[4];

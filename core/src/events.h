@@ -9,6 +9,11 @@
 
 #include "polyprof.h"
 
+/* A raw frame that is a native return address (pp_raw_frame.code = pc),
+ * named at export through the core's ELF symbolizer. Frames whose symbol
+ * the runtime's is_plumbing calls machinery are left out of the stack. */
+#define PP_RAW_NATIVE_PC 0x100u
+
 /* The aggregate of samples that went past the memory cap. */
 #define PP_EVENTS_OVERFLOW UINT32_MAX
 

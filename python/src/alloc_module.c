@@ -19,6 +19,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 
 #include "alloc_module.h"
+#include "events.h"
 #include "fault_guard.h"
 #include "heap_tracker.h"
 #include "native_module.h"
@@ -67,6 +70,12 @@ static _Atomic(pp_heap *) active;
 static _Atomic uint32_t generation;
 static uint64_t interval_bytes;
 static int with_native;
+/* native=true: the native frames leafward of the leafmost Python frame (the
+ * C code that asked for the memory), cut where the eval loop starts; this
+ * module's own frames are skipped. Set at start. */
+#define MAX_NATIVE 64
+static pp_addr_range eval_ranges[PP_MAX_RANGES], own_range;
+static int n_eval_ranges;
 /* A stopped profile's tracker: a hook on another thread may still hold its
  * pointer for a moment, so it is freed at the next start, not at stop. */
 static pp_heap *retired;
@@ -115,10 +124,36 @@ static PyThreadState *this_thread_state(void)
     return PyGILState_GetThisThreadState();
 }
 
+static int in_ranges(const pp_addr_range *r, int n, uintptr_t pc)
+{
+    for (int i = 0; i < n; i++)
+        if (pc >= r[i].start && pc < r[i].end)
+            return 1;
+    return 0;
+}
+
+/* Leaf first: return addresses up to the eval loop, as PP_RAW_NATIVE_PC
+ * frames (named at export; the allocator's own functions are left out
+ * there by name). libunwind allocates only through libc, never PyMem. */
+static int capture_native(pp_raw_frame *out, int max)
+{
+    void *pcs[MAX_NATIVE];
+    int got = unw_backtrace(pcs, MAX_NATIVE), n = 0;
+    for (int i = 0; i < got && n < max; i++) {
+        uintptr_t pc = (uintptr_t)pcs[i];
+        if (in_ranges(&own_range, 1, pc))
+            continue;
+        if (in_ranges(eval_ranges, n_eval_ranges, pc))
+            break;
+        out[n++] = (pp_raw_frame){pc, 0, 0, PP_RAW_NATIVE_PC};
+    }
+    return n;
+}
+
 static void record(pp_heap *h, void *p, size_t size)
 {
     pp_raw_frame frames[MAX_FRAMES];
-    int n = 0;
+    int n = with_native ? capture_native(frames, MAX_NATIVE) : 0, n_py = 0;
     uint32_t flags = 0;
     PyThreadState *ts = pp_py_finalizing() ? NULL : this_thread_state();
     if (ts) {
@@ -127,13 +162,13 @@ static void record(pp_heap *h, void *p, size_t size)
          * pointer: a fault costs this sample's frames, not the process. */
         sigjmp_buf jb;
         if (pp_fault_guard_enter(&jb) == 0 && sigsetjmp(jb, 0) == 0)
-            n = pp_py_capture_thread(ts, frames, MAX_FRAMES, &flags);
+            n_py = pp_py_capture_thread(ts, frames + n, MAX_FRAMES - n, &flags);
         else
-            n = 0;
+            n_py = 0;
         pp_fault_guard_leave();
     }
-    (void)with_native;
-    pp_heap_record_alloc(h, (uintptr_t)p, size, n == 0 ? "[no Python frames]" : NULL, frames, (uint32_t)n);
+    pp_heap_record_alloc(h, (uintptr_t)p, size, n_py == 0 ? "[no Python frames]" : NULL, frames,
+                         (uint32_t)(n + n_py));
 }
 
 /* The countdown went below zero: this allocation crossed a sample point. */
@@ -414,6 +449,12 @@ static PyObject *mod_alloc_start(PyObject *m, PyObject *args)
     pthread_mutex_unlock(&export_lock);
     interval_bytes = o.alloc_interval;
     with_native = o.native;
+    if (with_native) {
+        int n = pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, eval_ranges, PP_MAX_RANGES);
+        n_eval_ranges = n > 0 ? n : 0;
+        if (pp_symbols_object_range((uintptr_t)&record, &own_range) != 0)
+            own_range = (pp_addr_range){0, 0};
+    }
     Py_XDECREF(started_options);
     started_options = Py_BuildValue("{sKsi}", "alloc_interval", (unsigned long long)o.alloc_interval, "native",
                                     o.native);

@@ -778,6 +778,22 @@ static int events_resolve_begin(void *ctx)
     return 0;
 }
 
+/* Allocation stacks' native frames: the allocator's own functions (and a
+ * tracer's chained hooks) say nothing about who allocated. */
+static const char *const allocator_prefixes[] = {
+    "PyMem_", "_PyMem_", "PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc", "_PyObject_Malloc",
+    "_PyObject_Calloc", "_PyObject_Realloc", "pymalloc_", "_PyObject_GC_", "PyObject_GC_", "gc_alloc",
+    "_PyObject_New", "PyType_GenericAlloc", "_PyType_AllocNoTrack", "tracemalloc_",
+};
+
+static int events_is_plumbing(void *ctx, const char *symbol)
+{
+    for (size_t i = 0; i < sizeof allocator_prefixes / sizeof allocator_prefixes[0]; i++)
+        if (strncmp(symbol, allocator_prefixes[i], strlen(allocator_prefixes[i])) == 0)
+            return 1;
+    return is_plumbing(ctx, symbol);
+}
+
 void pp_py_events_runtime(pp_runtime *rt)
 {
     memset(rt, 0, sizeof *rt);
@@ -787,6 +803,7 @@ void pp_py_events_runtime(pp_runtime *rt)
     rt->resolve_begin = events_resolve_begin;
     rt->resolve = resolve;
     rt->resolve_end = resolve_end;
+    rt->is_plumbing = events_is_plumbing;
 }
 
 int pp_py_mixed_mode_available(void)

@@ -266,3 +266,28 @@ def test_endpoint_serves_allocs_and_heap():
         assert e.value.code == 404 and b"mode=alloc" in e.value.read()
     finally:
         polyprof.stop()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_native_frames_leafward_of_python(native):
+    polyprof.start(mode="alloc", alloc_interval="64k", native=native)
+    allocate_one(2000)
+    prof = polyprof.stop()
+    index = [t for t, _ in prof.value_types].index("alloc_space")
+    stacks = [s for s in prof.samples() if "allocate_one" in [f.name for f in s.frames]]
+    assert stacks
+    with_native = 0
+    for s in stacks:
+        leafward = s.frames[:[f.name for f in s.frames].index("allocate_one")]
+        # The C code that asked for the memory, not the allocator itself.
+        assert all(f.kind == "native" for f in leafward), s.frames
+        assert not any(f.name.startswith(("PyMem_", "PyObject_Malloc", "_PyObject_Malloc")) for f in leafward)
+        with_native += s.values[index] if leafward else 0
+    if native:
+        assert with_native >= 0.9 * total(prof, "alloc_space", "allocate_one")
+    else:
+        assert with_native == 0
+    stacks = [s.frames for s in stacks]
+    if native:
+        names = {f.name for frames in stacks for f in frames}
+        assert any("bytearray" in n.lower() for n in names), names
