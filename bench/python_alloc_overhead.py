@@ -2,7 +2,7 @@
 """Overhead of polyprof's allocation profiling (mode="alloc") on an
 allocation-heavy Python program, next to tracemalloc and memray.
 
-    python bench/python_alloc_overhead.py              # 7 rounds, ~2 s workload
+    python bench/python_alloc_overhead.py              # 7 rounds, ~1 s workload
     python bench/python_alloc_overhead.py --quick      # smoke run
     python bench/python_alloc_overhead.py --rounds 11 --json results.json
 
@@ -130,8 +130,7 @@ CONFIGS = [
     ("none2", "no profiler, repeat (noise floor)"),
     ("polyprof", "polyprof alloc, alloc_interval=512k"),
     ("polyprof64k", "polyprof alloc, alloc_interval=64k"),
-    ("tracemalloc", "tracemalloc (1 frame)"),
-    ("tracemalloc16", "tracemalloc (16 frames)"),
+    ("tracemalloc", "tracemalloc (1 frame, its default)"),
     ("memray", "memray Tracker (Python frames)"),
 ]
 
@@ -140,8 +139,8 @@ def child_argv(key, python, scale, out):
     argv = [python, os.path.abspath(__file__), "--child", "--scale", str(scale), "--out", out]
     if key.startswith("polyprof"):
         argv += ["--profiler", "polyprof", "--alloc-interval", "64k" if key == "polyprof64k" else "512k"]
-    elif key.startswith("tracemalloc"):
-        argv += ["--profiler", "tracemalloc", "--frames", "16" if key == "tracemalloc16" else "1"]
+    elif key == "tracemalloc":
+        argv += ["--profiler", "tracemalloc", "--frames", "1"]
     elif key == "memray":
         argv += ["--profiler", "memray"]
     return argv
@@ -178,7 +177,7 @@ def main():
     ap.add_argument("--alloc-interval", default="512k", help=argparse.SUPPRESS)
     ap.add_argument("--frames", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--scale", type=int, default=None, help="workload units (default 600, ~2 s; --quick 150)")
+    ap.add_argument("--scale", type=int, default=None, help="workload units (default 1500, ~1 s; --quick 300)")
     ap.add_argument("--rounds", type=int, default=None, help="rounds (default 7; --quick 2)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--python", default=sys.executable)
@@ -187,7 +186,7 @@ def main():
     args = ap.parse_args()
     if args.child:
         return child(args)
-    args.scale = args.scale or (150 if args.quick else 600)
+    args.scale = args.scale or (300 if args.quick else 1500)
     args.rounds = args.rounds or (2 if args.quick else 7)
     python = args.python
     cfgs = [c for c in CONFIGS if c[0] != "memray" or available(python, "memray")]

@@ -117,6 +117,9 @@ class ContinuousProfiler:
         elif "store" not in opts and os.environ.get("POLYPROF_STORE"):
             opts["store"] = os.environ["POLYPROF_STORE"]
         if push is not None:
+            if opts.get("event") == "alloc" or WITH_ALLOC in opts:
+                raise ValueError("push: allocation windows are not pushed to Pyroscope; use mode='cpu' or 'wall' "
+                                 "with push, and a second ContinuousProfiler(mode='alloc') for the store")
             opts.update(push_options(push))
         self._options = opts
         self._exporter = exporter
@@ -224,7 +227,11 @@ class _AllocWindows:
 
     def start(self):
         if self.exporter is None:
-            self.store = Store(self.opts.get("store"))
+            # The same store, retention and encryption as the core's windows.
+            values = _native.options_values(",".join("%s=%s" % kv for kv in self.opts.items()
+                                                     if kv[0] in ("store_max_age", "store_max_bytes")))
+            self.store = Store(self.opts.get("store"), max_age_s=int(values["store_max_age"][:-2]) / 1e9,
+                               max_bytes=int(values["store_max_bytes"]), key_file=self.opts.get("store_key_file"))
         _native.alloc_start(self.opts)
         self.started = time.time()
         self.thread = threading.Thread(target=self._run, name="polyprof-alloc-windows", daemon=True)

@@ -221,6 +221,8 @@ def test_record_alloc_read_by_go_tool_pprof(tmp_path, go_tool):
 
 
 def test_continuous_alloc_windows_go_to_the_store(tmp_path):
+    with pytest.raises(ValueError, match="push"):
+        polyprof.ContinuousProfiler(mode="cpu+alloc", push="http://127.0.0.1:1")
     store = tmp_path / "store"
     cp = polyprof.ContinuousProfiler(mode="alloc", window_s=1, store=str(store), service="svc",
                                      alloc_interval="64k")
