@@ -14,8 +14,6 @@ import pytest
 import polyprof
 from polyprof import _native
 
-from conftest import REPO
-
 BLOCK = 16 * 1024   # below glibc's mmap threshold: the allocator, not the kernel, is exercised
 
 
@@ -204,10 +202,8 @@ def test_record_alloc_read_by_go_tool_pprof(tmp_path, go_tool):
     script = tmp_path / "app.py"
     script.write_text(SCRIPT)
     out = tmp_path / "out.pb.gz"
-    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     subprocess.run([sys.executable, "-m", "polyprof", "record", "--mode", "cpu+alloc", "--alloc-interval", "64k",
-                    "-o", str(out), "--", sys.executable, str(script)], check=True, env=env, timeout=120,
-                   cwd=str(tmp_path))
+                    "-o", str(out), "--", sys.executable, str(script)], check=True, timeout=120, cwd=str(tmp_path))
     alloc = tmp_path / "out.alloc.pb.gz"
     assert out.exists() and alloc.exists()
     tops = {}
