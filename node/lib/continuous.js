@@ -6,6 +6,7 @@ const path = require('path');
 const native = require('./native');
 const { PolyprofError, fromUserOptions } = require('./options');
 const { Profile } = require('./profile');
+const { THREAD_NAME } = require('./session');
 
 function defaultStoreDir() {
   return process.env.POLYPROF_STORE || 'profiles';
@@ -75,7 +76,7 @@ class AllocWindows {
   constructor(core, exporter) {
     this.core = core;
     this.exporter = exporter;
-    this.handle = native.allocStart(core);
+    this.handle = native.allocStart(core, THREAD_NAME);
     this.index = 0;
     this.start = Date.now() / 1000;
     const windowMs = native.parseOptions(core).windowNs / 1e6;

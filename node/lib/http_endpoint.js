@@ -8,6 +8,7 @@
 // profiler, one sample per allocInterval bytes).
 const native = require('./native');
 const { PolyprofError, coreKeys, setAllocInterval, DEFAULT_SIGNAL } = require('./options');
+const { THREAD_NAME } = require('./session');
 
 let serving = null; // the Endpoint this process serves (one per process)
 
@@ -93,7 +94,7 @@ function serveCore(core, heap = true) {
   if (!('signal' in core)) core.signal = DEFAULT_SIGNAL;
   // The endpoint's CPU captures sample time; allocations come from the heap hook.
   if (core.event === 'alloc') delete core.event;
-  const [handle, bound] = native.endpointStart(core, heap);
+  const [handle, bound] = native.endpointStart(core, heap, THREAD_NAME);
   serving = new Endpoint(handle, bound);
   return serving;
 }

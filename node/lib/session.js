@@ -99,7 +99,7 @@ class AllocSession extends TimedSession {
     super();
     this.settings = resolve(core);
     try {
-      this.handle = native.allocStart(core);
+      this.handle = native.allocStart(core, THREAD_NAME);
     } catch (e) {
       throw new PolyprofError(e.message); // e.g. alloc_interval unlike the running allocation profile's
     }

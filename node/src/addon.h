@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -110,7 +111,8 @@ void AllocTeardown(Addon* addon);
 // with err); HeapBrokerProfile is pp_endpoint_hooks.memory_profile with ctx
 // pointing at the shared_ptr; Close releases a waiting request (before
 // pp_endpoint_stop), Stop frees the rest (after it).
-std::shared_ptr<HeapBroker> HeapBrokerStart(Addon* addon, const pp_options& o, char* err, size_t errlen);
+std::shared_ptr<HeapBroker> HeapBrokerStart(Addon* addon, const pp_options& o, const std::string& thread_name,
+                                            char* err, size_t errlen);
 pp_profile* HeapBrokerProfile(void* ctx, pp_memory_kind kind, char* err, size_t errlen);
 void HeapBrokerClose(const std::shared_ptr<HeapBroker>& b);
 void HeapBrokerStop(const std::shared_ptr<HeapBroker>& b);

@@ -39,7 +39,7 @@ EndpointHandle* HandleOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
 }  // namespace
 
-// endpointStart(options {key: value}, heap: boolean) -> [handle, address]
+// endpointStart(options {key: value}, heap: boolean, threadName) -> [handle, address]
 void EndpointStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   Addon* addon = AddonOf(args);
@@ -49,7 +49,8 @@ void EndpointStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   auto* h = new EndpointHandle();
   h->addon = addon;
   if (args[1]->BooleanValue(isolate)) {
-    h->broker = HeapBrokerStart(addon, o, err, sizeof err);
+    v8::String::Utf8Value name(isolate, args[2]);
+    h->broker = HeapBrokerStart(addon, o, *name ? *name : "main", err, sizeof err);
     if (!h->broker) {
       delete h;
       return ThrowError(isolate, err);

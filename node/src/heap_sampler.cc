@@ -94,6 +94,7 @@ struct AllocCollector {
   uint64_t period_samples = 0;
   std::unordered_map<uint32_t, AllocTotals> alloc;  // stack index -> totals
   std::string spec;
+  std::string thread_name;  // "main", "worker <threadId>": every sample's label
 };
 
 // Per environment: V8's one sampling heap profiler of this isolate, shared
@@ -103,6 +104,7 @@ struct HeapSampler {
   uint64_t max_sample_id = 0;   // highest sample id absorbed
   int depth = 0;                // nested reads (a read can allocate, and so run a GC)
   uint64_t reads = 0, read_cpu_ns = 0;
+  uint64_t reads_skipped = 0;  // GC prologues near the heap limit (see OnGcPrologue)
   std::vector<HeapFrame> frames;
   std::unordered_map<std::string, uint32_t> frame_index;  // script id, position, name -> frame
   std::vector<std::vector<uint32_t>> stacks;              // frames, leaf first
@@ -233,8 +235,24 @@ v8::AllocationProfile* Read(Addon* addon) {
   return prof;
 }
 
-void OnGcPrologue(v8::Isolate*, v8::GCType, v8::GCCallbackFlags, void* data) {
-  delete Read(static_cast<Addon*>(data));
+// A read allocates (V8 builds its profile on the heap): near the heap
+// limit, or in V8's last-resort collection, those allocations could be the
+// ones that exhaust it. The read is skipped then, and counted
+// (heap_reads_skipped): samples that GC frees are missing from alloc_*.
+bool NearHeapLimit(v8::Isolate* isolate, v8::GCCallbackFlags flags) {
+  if (flags & v8::kGCCallbackFlagCollectAllAvailableGarbage) return true;
+  v8::HeapStatistics st;
+  isolate->GetHeapStatistics(&st);
+  return st.used_heap_size() > st.heap_size_limit() / 10 * 9;
+}
+
+void OnGcPrologue(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags flags, void* data) {
+  auto* addon = static_cast<Addon*>(data);
+  if (NearHeapLimit(isolate, flags)) {
+    if (addon->heap) addon->heap->reads_skipped++;
+    return;
+  }
+  delete Read(addon);
 }
 
 constexpr v8::GCType kCollectingGcs =
@@ -287,6 +305,7 @@ pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate, bool alloc_defa
   for (const auto& [stack, t] : c->alloc) rows[stack].first = t;
   for (const auto& [stack, t] : inuse) rows[stack].second = t;
   std::vector<pp_frame_spec> frames;
+  pp_label_view label = {"thread_name", c->thread_name.c_str(), 0};
   bool ok = true;
   for (const auto& [stack, v] : rows) {
     frames.clear();
@@ -299,7 +318,7 @@ pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate, bool alloc_defa
     int64_t values[4] = {std::llround(first.objects), std::llround(first.bytes), std::llround(second.objects),
                          std::llround(second.bytes)};
     if (!values[0] && !values[1] && !values[2] && !values[3]) continue;
-    if (pp_profile_append(p, frames.data(), static_cast<uint32_t>(frames.size()), nullptr, 0, values) != 0) {
+    if (pp_profile_append(p, frames.data(), static_cast<uint32_t>(frames.size()), &label, 1, values) != 0) {
       ok = false;
       break;
     }
@@ -315,6 +334,7 @@ pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate, bool alloc_defa
   AddMetadata(p, "sampler=v8-sampling-heap-profiler");
   AddMetadata(p, "heap_reads=" + std::to_string(hs->reads));
   AddMetadata(p, "heap_read_cpu_ns=" + std::to_string(hs->read_cpu_ns));
+  AddMetadata(p, "heap_reads_skipped=" + std::to_string(hs->reads_skipped));
   AddMetadata(p, "options=" + c->spec);
   if (rotate) {
     c->alloc.clear();
@@ -343,7 +363,8 @@ void FreeCollector(Addon* addon, AllocCollector* c) {
 // A new collector on this isolate's heap sampler, which starts V8's profiler
 // unless another collector runs it already (then alloc_interval must match).
 // NULL with a message naming the problem.
-AllocCollector* NewCollector(Addon* addon, const pp_options& o, char* err, size_t errlen) {
+AllocCollector* NewCollector(Addon* addon, const pp_options& o, const std::string& thread_name, char* err,
+                             size_t errlen) {
   v8::Isolate* isolate = addon->isolate;
   if (!addon->heap) addon->heap = new HeapSampler();
   HeapSampler* hs = addon->heap;
@@ -369,14 +390,14 @@ AllocCollector* NewCollector(Addon* addon, const pp_options& o, char* err, size_
   char spec[PP_PATH_MAX + 256];
   pp_options_format(&o, spec, sizeof spec);
   int64_t now = RealtimeNs();
-  auto* c = new AllocCollector{hs->max_sample_id, now, now, 0, {}, spec};
+  auto* c = new AllocCollector{hs->max_sample_id, now, now, 0, {}, spec, thread_name};
   hs->collectors.insert(c);
   return c;
 }
 
 }  // namespace
 
-// allocStart(options {key: value}) -> handle. Starts V8's sampling heap
+// allocStart(options {key: value}, threadName) -> handle. Starts V8's sampling heap
 // profiler on this isolate unless another collector runs it already (then
 // alloc_interval must match).
 void AllocStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -385,7 +406,8 @@ void AllocStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   pp_options o;
   if (!OptionsFrom(isolate, args[0], &o)) return;
   char err[kErrLen];
-  AllocCollector* c = NewCollector(addon, o, err, sizeof err);
+  v8::String::Utf8Value name(isolate, args[1]);
+  AllocCollector* c = NewCollector(addon, o, *name ? *name : "main", err, sizeof err);
   if (!c) return ThrowError(isolate, err);
   args.GetReturnValue().Set(v8::External::New(isolate, c));
 }
@@ -502,8 +524,9 @@ void OnBrokerInterrupt(v8::Isolate*, void* data) {
 
 }  // namespace
 
-std::shared_ptr<HeapBroker> HeapBrokerStart(Addon* addon, const pp_options& o, char* err, size_t errlen) {
-  AllocCollector* c = NewCollector(addon, o, err, errlen);
+std::shared_ptr<HeapBroker> HeapBrokerStart(Addon* addon, const pp_options& o, const std::string& thread_name,
+                                            char* err, size_t errlen) {
+  AllocCollector* c = NewCollector(addon, o, thread_name, err, errlen);
   if (!c) return nullptr;
   auto b = std::make_shared<HeapBroker>();
   b->addon = addon;

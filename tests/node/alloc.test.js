@@ -236,17 +236,22 @@ test('a worker profiles its own heap', async () => {
     const keep = [];
     function inWorker() { for (let i = 0; i < 5e4; i++) keep.push({ i }); }
     inWorker();
-    const names = s.stop().samples().flatMap((x) => x.frames.map((f) => f.name));
-    parentPort.postMessage(names);
+    const samples = s.stop().samples();
+    parentPort.postMessage({ names: samples.flatMap((x) => x.frames.map((f) => f.name)), threads: [...new Set(samples.map((x) => x.labels.thread_name))] });
   `;
   const main = polyprof.start({ mode: 'alloc', allocInterval: '16k' });
-  const names = await new Promise((resolve, reject) => {
+  let workerId;
+  const { names, threads } = await new Promise((resolve, reject) => {
     const w = new Worker(code, { eval: true });
+    workerId = w.threadId;
     w.once('message', resolve);
     w.once('error', reject);
   });
   assert.ok(names.includes('inWorker'), names.join(', '));
-  const mainNames = main.stop().samples().flatMap((x) => x.frames.map((f) => f.name));
+  assert.deepStrictEqual(threads, [`worker ${workerId}`], 'samples labelled thread_name: worker <threadId>');
+  const mainSamples = main.stop().samples();
+  assert.ok(mainSamples.every((x) => x.labels.thread_name === 'main'));
+  const mainNames = mainSamples.flatMap((x) => x.frames.map((f) => f.name));
   assert.ok(!mainNames.includes('inWorker'), 'the main thread profile has its own heap only');
 });
 
