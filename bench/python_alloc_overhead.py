@@ -4,6 +4,7 @@ allocation-heavy Python program, next to tracemalloc and memray.
 
     python bench/python_alloc_overhead.py              # 7 rounds, ~1 s workload
     python bench/python_alloc_overhead.py --quick      # smoke run
+    python bench/python_alloc_overhead.py --workload mixed   # a CPU-bound program instead
     python bench/python_alloc_overhead.py --rounds 11 --json results.json
 
 Run it with an interpreter that has polyprof and memray (pip install memray);
@@ -88,6 +89,16 @@ def workload(scale):
     return checksum, len(cache)
 
 
+def run_workload(name, scale):
+    """(checksum, blocks kept) of the allocation-heavy workload above, or of
+    bench/workloads.py's CPU-bound "mixed" one (less allocation per second)."""
+    if name == "mixed":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from workloads import mixed
+        return mixed(scale), 0
+    return workload(scale)
+
+
 # ------------------------------------------------------------------ child
 
 
@@ -97,7 +108,7 @@ def child(args):
     tracker = None
     if args.profiler == "polyprof":
         import polyprof
-        polyprof.start(mode="alloc", alloc_interval=args.alloc_interval, native=False)
+        polyprof.start(mode="alloc", alloc_interval=args.alloc_interval, native=bool(args.native))
     elif args.profiler == "tracemalloc":
         import tracemalloc
         tracemalloc.start(args.frames)
@@ -106,7 +117,7 @@ def child(args):
         tracker = memray.Tracker(out + ".bin", native_traces=False)
         tracker.__enter__()
     w0 = time.process_time()
-    checksum, kept = workload(args.scale)
+    checksum, kept = run_workload(args.workload, args.scale)
     w1 = time.process_time()
     record = {"checksum": checksum, "kept": kept, "work_cpu_s": w1 - w0}
     if args.profiler == "polyprof":
@@ -128,17 +139,20 @@ def child(args):
 CONFIGS = [
     ("none", "no profiler"),
     ("none2", "no profiler, repeat (noise floor)"),
-    ("polyprof", "polyprof alloc, alloc_interval=512k"),
-    ("polyprof64k", "polyprof alloc, alloc_interval=64k"),
+    ("polyprof", "polyprof alloc, defaults (512k, native frames)"),
+    ("polyprof_py", "polyprof alloc, 512k, Python frames only"),
+    ("polyprof64k", "polyprof alloc, 64k, Python frames only"),
     ("tracemalloc", "tracemalloc (1 frame, its default)"),
     ("memray", "memray Tracker (Python frames)"),
 ]
 
 
-def child_argv(key, python, scale, out):
-    argv = [python, os.path.abspath(__file__), "--child", "--scale", str(scale), "--out", out]
+def child_argv(key, python, workload_name, scale, out):
+    argv = [python, os.path.abspath(__file__), "--child", "--workload", workload_name, "--scale", str(scale),
+            "--out", out]
     if key.startswith("polyprof"):
-        argv += ["--profiler", "polyprof", "--alloc-interval", "64k" if key == "polyprof64k" else "512k"]
+        argv += ["--profiler", "polyprof", "--alloc-interval", "64k" if key == "polyprof64k" else "512k",
+                 "--native", "1" if key == "polyprof" else "0"]
     elif key == "tracemalloc":
         argv += ["--profiler", "tracemalloc", "--frames", "1"]
     elif key == "memray":
@@ -176,8 +190,12 @@ def main():
     ap.add_argument("--profiler", default="none", help=argparse.SUPPRESS)
     ap.add_argument("--alloc-interval", default="512k", help=argparse.SUPPRESS)
     ap.add_argument("--frames", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--native", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--workload", choices=["alloc", "mixed"], default="alloc",
+                    help="alloc: allocation-heavy (default); mixed: bench/workloads.py's CPU-bound mix")
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--scale", type=int, default=None, help="workload units (default 1500, ~1 s; --quick 300)")
+    ap.add_argument("--scale", type=int, default=None,
+                    help="workload units (alloc: default 1500, ~1 s, --quick 300; mixed: 250 and 60)")
     ap.add_argument("--rounds", type=int, default=None, help="rounds (default 7; --quick 2)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--python", default=sys.executable)
@@ -186,14 +204,17 @@ def main():
     args = ap.parse_args()
     if args.child:
         return child(args)
-    args.scale = args.scale or (300 if args.quick else 1500)
+    if args.workload == "mixed":
+        args.scale = args.scale or (60 if args.quick else 250)
+    else:
+        args.scale = args.scale or (300 if args.quick else 1500)
     args.rounds = args.rounds or (2 if args.quick else 7)
     python = args.python
     cfgs = [c for c in CONFIGS if c[0] != "memray" or available(python, "memray")]
     skipped = [c[1] for c in CONFIGS if c not in cfgs]
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print("polyprof allocation-profiling overhead   %s"
-          % datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"))
+    print("polyprof allocation-profiling overhead, %s workload (scale %d)   %s"
+          % (args.workload, args.scale, datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")))
     print("  cpu %s, %d CPUs; %s; Python %s; memray %s; load %s"
           % (cpu_model, os.cpu_count(), " ".join(platform.uname()[i] for i in (0, 2)),
              subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True,
@@ -209,7 +230,7 @@ def main():
             rng.shuffle(order)
             for key, label in order:
                 out = os.path.join(tmp, "%s-%d" % (key, r))
-                rec = run(child_argv(key, python, args.scale, out))
+                rec = run(child_argv(key, python, args.workload, args.scale, out))
                 runs[key].append(rec)
                 if "error" in rec:
                     print("  round %d %s: ERROR %s" % (r + 1, label, rec["error"]))
