@@ -243,22 +243,52 @@ static void forget_block(pp_heap *h, void *p)
         }                                           \
     } while (0)
 
+/* The fast paths count the bytes first and pass the call on as a tail
+ * call: a small allocation that is not sampled costs a subtract, two
+ * compares and a jump. The rest (large requests, sample points) go here. */
+static __attribute__((noinline)) void *malloc_slow(hook_domain *d, size_t size, int counted)
+{
+    void *p;
+    CALL_PREV(size, d->prev.malloc(d->prev.ctx, size));
+    if (counted)
+        sampled(p, size);
+    else
+        count_bytes(p, size);
+    return p;
+}
+
 static void *hook_malloc(void *ctx, size_t size)
 {
     hook_domain *d = ctx;
+    if (__builtin_expect(size <= PYMALLOC_MAX_SMALL, 1)) {
+        if (__builtin_expect((tl.remaining -= (int64_t)size) >= 0, 1))
+            return d->prev.malloc(d->prev.ctx, size);
+        return malloc_slow(d, size, 1);
+    }
+    return malloc_slow(d, size, 0);
+}
+
+static __attribute__((noinline)) void *calloc_slow(hook_domain *d, size_t nelem, size_t elsize, int counted)
+{
     void *p;
-    CALL_PREV(size, d->prev.malloc(d->prev.ctx, size));
-    count_bytes(p, size);
+    CALL_PREV(nelem * elsize, d->prev.calloc(d->prev.ctx, nelem, elsize));
+    if (counted)
+        sampled(p, nelem * elsize);
+    else
+        count_bytes(p, nelem * elsize);
     return p;
 }
 
 static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
 {
     hook_domain *d = ctx;
-    void *p;
-    CALL_PREV(nelem * elsize, d->prev.calloc(d->prev.ctx, nelem, elsize));
-    count_bytes(p, nelem * elsize);
-    return p;
+    size_t size = nelem * elsize;
+    if (__builtin_expect(size <= PYMALLOC_MAX_SMALL, 1)) {
+        if (__builtin_expect((tl.remaining -= (int64_t)size) >= 0, 1))
+            return d->prev.calloc(d->prev.ctx, nelem, elsize);
+        return calloc_slow(d, nelem, elsize, 1);
+    }
+    return calloc_slow(d, nelem, elsize, 0);
 }
 
 /* A tracked block keeps its stack and weight at its new address (or stays
@@ -287,23 +317,36 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size)
     return p;
 }
 
-/* The raw domain: called on its own, or nested in the calls above. */
+/* The raw domain: called on its own, or nested in the calls above (then
+ * not counted). */
+static __attribute__((noinline)) void *raw_malloc_slow(hook_domain *d, size_t size)
+{
+    void *p = d->prev.malloc(d->prev.ctx, size);
+    sampled(p, size);
+    return p;
+}
+
 static void *raw_malloc(void *ctx, size_t size)
 {
     hook_domain *d = ctx;
-    void *p = d->prev.malloc(d->prev.ctx, size);
-    if (!tl.nested)
-        count_bytes(p, size);
+    if (__builtin_expect(tl.nested || (tl.remaining -= (int64_t)size) >= 0, 1))
+        return d->prev.malloc(d->prev.ctx, size);
+    return raw_malloc_slow(d, size);
+}
+
+static __attribute__((noinline)) void *raw_calloc_slow(hook_domain *d, size_t nelem, size_t elsize)
+{
+    void *p = d->prev.calloc(d->prev.ctx, nelem, elsize);
+    sampled(p, nelem * elsize);
     return p;
 }
 
 static void *raw_calloc(void *ctx, size_t nelem, size_t elsize)
 {
     hook_domain *d = ctx;
-    void *p = d->prev.calloc(d->prev.ctx, nelem, elsize);
-    if (!tl.nested)
-        count_bytes(p, nelem * elsize);
-    return p;
+    if (__builtin_expect(tl.nested || (tl.remaining -= (int64_t)(nelem * elsize)) >= 0, 1))
+        return d->prev.calloc(d->prev.ctx, nelem, elsize);
+    return raw_calloc_slow(d, nelem, elsize);
 }
 
 static void *raw_realloc(void *ctx, void *ptr, size_t size)
@@ -314,13 +357,23 @@ static void *raw_realloc(void *ctx, void *ptr, size_t size)
     return p;
 }
 
+static __attribute__((noinline)) void free_slow(hook_domain *d, pp_heap *h, void *ptr)
+{
+    if (ptr)
+        forget_block(h, ptr);
+    d->prev.free(d->prev.ctx, ptr);
+}
+
+/* Every free of the process: one load, a multiply and a bit test, then a
+ * tail call, unless the address may be a tracked block's. */
 static void hook_free(void *ctx, void *ptr)
 {
     hook_domain *d = ctx;
     pp_heap *h = atomic_load_explicit(&active, memory_order_acquire);
-    if (h && ptr && pp_heap_maybe_tracked(h, (uintptr_t)ptr))
-        forget_block(h, ptr);
-    d->prev.free(d->prev.ctx, ptr);
+    if (__builtin_expect(h != NULL && pp_heap_maybe_tracked(h, (uintptr_t)ptr), 0))
+        free_slow(d, h, ptr);
+    else
+        d->prev.free(d->prev.ctx, ptr);
 }
 
 static int is_ours(const PyMemAllocatorEx *a, const hook_domain *d)
