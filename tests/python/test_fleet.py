@@ -423,7 +423,7 @@ def test_real_endpoints_one_busy_then_retried(instances, tmp_path):
     # Another client's capture runs on a when the fleet asks: 429 with
     # Retry-After, then the retry gets a capture.
     other = threading.Thread(target=lambda: urllib.request.urlopen(
-        "http://%s/debug/pprof/profile?seconds=2" % a, timeout=30).read())
+        "http://%s/debug/pprof/profile?seconds=1" % a, timeout=30).read())
     other.start()
     deadline = time.time() + 10
     while time.time() < deadline:
