@@ -500,6 +500,11 @@ static void *sampler_main(void *arg)
     uint64_t sampler_cpu_base = atomic_load(&sampler_cpu_ns);
     unsigned budget_shift = 0; /* the CPU budget doubled the interval this many times */
     uint64_t budget_next = next + PP_BUDGET_PERIOD_NS, budget_own = own_cpu_ns(), budget_proc = process_cpu_ns();
+    /* The first period pays for starting (symbol tables, a runtime's code
+     * enumeration), once per process or per sampler start, not per sample:
+     * judged, it would slow every short capture (an endpoint's 2 s profile)
+     * for good. It only sets the baseline. */
+    int budget_warm = 0;
     while (!atomic_load(&sampler_stop)) {
         uint64_t now = pp_now_ns();
         atomic_store(&sampler_cpu_ns, sampler_cpu_base + thread_cpu_ns());
@@ -507,7 +512,11 @@ static void *sampler_main(void *arg)
             budget_next = now + PP_BUDGET_PERIOD_NS;
             uint64_t own = own_cpu_ns(), proc = process_cpu_ns();
             /* An idle process says little: judge once enough CPU was spent. */
-            if (proc - budget_proc >= PP_BUDGET_MIN_PROCESS_NS) {
+            if (!budget_warm) {
+                budget_warm = 1;
+                budget_own = own;
+                budget_proc = proc;
+            } else if (proc - budget_proc >= PP_BUDGET_MIN_PROCESS_NS) {
                 double pct = 100.0 * (double)(own - budget_own) / (double)(proc - budget_proc);
                 if (pct > session_options.cpu_budget_pct) {
                     if (atomic_load(&current_interval_ns) >= PP_BUDGET_MAX_INTERVAL_NS) {

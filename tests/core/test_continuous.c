@@ -49,7 +49,7 @@ int main(void)
         TEST_MAIN_END();
     }
     CHECK(pp_sampler_running());
-    burn_ms(3300);
+    burn_wall_ms(3300);
     pp_continuous_stop(c); /* + the partial window */
     CHECK(!pp_sampler_running());
     CHECK(atomic_load(&windows) >= 3 && atomic_load(&windows) <= 5);

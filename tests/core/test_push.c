@@ -396,7 +396,7 @@ static void test_windows_reach_a_good_server(void)
         server_stop(s);
         return;
     }
-    burn_ms(2300);
+    burn_wall_ms(2300);
     uint64_t windows = pp_continuous_windows(c);
     pp_push_stats st;
     CHECK_EQ_INT(pp_continuous_finish(c, &st), 0); /* the partial window is pushed before it returns */

@@ -158,9 +158,10 @@ test('the CPU budget lowers the rate; the overhead is in the metadata and the st
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const { stats } = lines.find((l) => l.stats);
   const { md } = lines.find((l) => l.md);
-  assert.ok(stats.intervalNs >= 4e6, JSON.stringify(stats));
+  // The first second (start-up) is not judged; then it doubles each second.
+  assert.ok(stats.intervalNs >= 2e6, JSON.stringify(stats));
   assert.ok(stats.overheadPct > 0);
-  assert.ok(Number(md.overhead_pct) > 0 && Number(md.budget_interval_us) >= 4000, JSON.stringify(md));
+  assert.ok(Number(md.overhead_pct) > 0 && Number(md.budget_interval_us) >= 2000, JSON.stringify(md));
 });
 
 test('options in the core grammar reach the sampler: memory cap and CPU budget in the metadata', () => {

@@ -203,11 +203,12 @@ def test_cpu_budget_lowers_the_rate_and_the_overhead_is_reported():
         stats = _native.stats()
     finally:
         prof = polyprof.stop()
-    assert stats["interval_ns"] >= 4_000_000, stats     # 1 -> 2 -> 4 ms: doubled each second
+    # The first second (start-up) is not judged; then it doubles each second.
+    assert stats["interval_ns"] >= 2_000_000, stats
     assert stats["overhead_pct"] > 0
     md = prof.metadata
     assert float(md["overhead_pct"]) > 0
-    assert int(md["budget_interval_us"]) >= 4000
+    assert int(md["budget_interval_us"]) >= 2000
     # The samples still add up to the CPU spent.
     assert 2.0e9 < prof.total(1) < 4.5e9
     # Without a budget the rate stays, and the overhead is still reported.
