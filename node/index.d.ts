@@ -26,6 +26,8 @@ export interface StartOptions {
   allocInterval?: number | string;
   /** Everything else in the core's option grammar, e.g. 'memory=32m,cpu_budget=1%'. */
   options?: string;
+  /** Also serve the local HTTP endpoint there ('127.0.0.1:6060', ':0') until the session stops: see serve(). */
+  endpoint?: string | number;
 }
 
 /** Output format names; by default the file suffix picks one. */
@@ -118,6 +120,8 @@ export class PolyprofError extends Error {}
 /** What start() returns. */
 export interface Session {
   readonly mode: Mode;
+  /** The endpoint start({ endpoint }) serves until stop(), else null. */
+  readonly endpoint: Endpoint | null;
   /** Stops this session and returns its profile. */
   stop(): Profile;
 }
@@ -169,10 +173,14 @@ export interface Endpoint {
   readonly url: string | null;
   readonly running: boolean;
   stop(): void;
+  /** The same as stop(). */
+  close(): void;
 }
 
 /** The local profiling endpoint in Go's net/http/pprof conventions (/debug/pprof/profile, allocs, heap), on the core's threads; one per process. */
 export function serve(options?: ServeOptions): Endpoint;
+/** serve({ endpoint, ...options }). */
+export function serve(endpoint: string | number, options?: Omit<ServeOptions, 'endpoint'>): Endpoint;
 /** The Endpoint this process serves, or null. */
 export function serving(): Endpoint | null;
 

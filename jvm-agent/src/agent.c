@@ -10,7 +10,8 @@
  *  - neither: the environment decides (ENABLE_PROFILING and friends, read by
  *    the core), as in every runtime.
  * In every mode dev.polyprof.Profiler's triggered captures and the circuit
- * breaker are available (policies.c). Any failure prints one line and leaves
+ * breaker are available (policies.c), and endpoint=ADDR serves the local
+ * HTTP endpoint (serve.c). Any failure prints one line and leaves
  * the JVM running without the profiler. Only Agent_OnLoad, Agent_OnAttach and
  * Agent_OnUnload are exported (everything else is hidden). */
 #include <dlfcn.h>
@@ -31,6 +32,7 @@
 #include "jthreads.h"
 #include "methods.h"
 #include "policies.h"
+#include "serve.h"
 
 ppj_agent ppj;
 
@@ -124,14 +126,15 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
     runtime.resolve = ppj_resolve;
     runtime.resolve_end = ppj_resolve_end;
     runtime.thread_name = ppj_thread_name;
-    if (ppj.options.mode == PP_MODE_ALLOC) {
-        if (!oneshot)
-            return 0;
+    int alloc = ppj.options.mode == PP_MODE_ALLOC;
+    if (alloc && oneshot) {
         if (ppj_alloc_start(jvmti, ppj.options.alloc_interval, ppj.options.max_memory, err, errlen) != 0)
             return -1;
         alloc_running = 1;
-        return 0;
     }
+    /* The endpoint's CPU captures need the Java frames in every mode. */
+    if (alloc && !ppj.options.endpoint[0])
+        return 0;
     if (ppj_agct_init(err, errlen) != 0)
         return -1;
     /* Without the anchor's offsets (not HotSpot as we know it) samples in
@@ -150,7 +153,7 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
         return -1;
     ppj_methods_prime(jvmti, jni);
     ppj_jthreads_note_current(jvmti, thread);
-    if (!oneshot)
+    if (!oneshot || alloc)
         return 0;
     collector = pp_collector_start(&ppj.options, NULL, NULL, err, errlen);
     return collector ? 0 : -1;
@@ -179,6 +182,15 @@ static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
         if (!have_timer_thread)
             ppj_log("cannot start the duration timer: the profile is written at exit");
     }
+    if (rc == 0 && ppj.options.endpoint[0]) {
+        pp_options eo = ppj.options;
+        /* A one-shot profile's duration is its own length, not the cap of
+         * the endpoint's captures (the production configuration's is). */
+        if (oneshot)
+            eo.duration_ns = 0;
+        if (ppj_serve_start(&eo, &runtime, err, sizeof err) != 0)
+            ppj_log("the endpoint stays off: %s", err); /* the profiler itself runs on */
+    }
     pthread_mutex_unlock(&lock);
 }
 
@@ -186,6 +198,8 @@ static void JNICALL on_vm_death(jvmtiEnv *jvmti, JNIEnv *jni)
 {
     (void)jvmti;
     (void)jni;
+    /* First: its captures name frames through the VM that is going. */
+    ppj_serve_stop();
     pthread_mutex_lock(&lock);
     vm_dying = 1;
     pthread_cond_broadcast(&wake);
@@ -377,13 +391,14 @@ static int setup(JavaVM *vm, const char *options, int *quiet_off, char *err, siz
     }
     ppj.jvmti = jvmti;
     int alloc = ppj.options.mode == PP_MODE_ALLOC;
+    int cpu_frames = !alloc || ppj.options.endpoint[0]; /* AsyncGetCallTrace will be used */
     jvmtiCapabilities caps;
     memset(&caps, 0, sizeof caps);
     caps.can_get_source_file_name = 1;
     caps.can_get_line_numbers = 1;
     if (alloc)
         caps.can_generate_sampled_object_alloc_events = 1;
-    else
+    if (cpu_frames)
         caps.can_generate_compiled_method_load_events = 1;
     if (!jvmti_ok((*jvmti)->AddCapabilities(jvmti, &caps), "AddCapabilities", err, errlen))
         return -1;
@@ -404,7 +419,7 @@ static int setup(JavaVM *vm, const char *options, int *quiet_off, char *err, siz
     events[n++] = JVMTI_EVENT_VM_INIT;
     events[n++] = JVMTI_EVENT_VM_DEATH;
     events[n++] = JVMTI_EVENT_CLASS_PREPARE; /* alloc stacks need jmethodIDs too */
-    if (!alloc) {
+    if (cpu_frames) {
         events[n++] = JVMTI_EVENT_CLASS_LOAD;
         events[n++] = JVMTI_EVENT_COMPILED_METHOD_LOAD;
         events[n++] = JVMTI_EVENT_THREAD_START;

@@ -10,6 +10,7 @@
 #define MAX_DEPTH 128
 
 static _Atomic(pp_events *) events;
+static atomic_int sampling; /* between start and stop */
 static uint64_t sampling_interval;
 
 int ppj_alloc_start(jvmtiEnv *jvmti, uint64_t interval, size_t max_memory, char *err, size_t errlen)
@@ -29,6 +30,7 @@ int ppj_alloc_start(jvmtiEnv *jvmti, uint64_t interval, size_t max_memory, char 
         snprintf(err, errlen, "option 'event': alloc needs JVMTI heap sampling (JDK 11+): error %d", (int)rc);
         return -1;
     }
+    atomic_store(&sampling, 1);
     return 0;
 }
 
@@ -67,8 +69,15 @@ void JNICALL ppj_on_sampled_alloc(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, 
     pp_events_record(e, cls, frames, (uint32_t)n, values);
 }
 
+pp_profile *ppj_alloc_snapshot(const pp_runtime *rt)
+{
+    pp_events *e = atomic_load(&events);
+    return e && atomic_load(&sampling) ? pp_events_export(e, rt) : NULL;
+}
+
 pp_profile *ppj_alloc_stop(jvmtiEnv *jvmti, const pp_runtime *rt)
 {
+    atomic_store(&sampling, 0);
     (*jvmti)->SetEventNotificationMode(jvmti, JVMTI_DISABLE, JVMTI_EVENT_SAMPLED_OBJECT_ALLOC, NULL);
     pp_events *e = atomic_load(&events);
     /* The table is not freed: a callback that read it before the event was

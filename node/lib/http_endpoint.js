@@ -5,7 +5,8 @@
 // works against a Node process, as against Python's polyprof.serve().
 // /debug/pprof/allocs and /heap come from this thread's heap: the endpoint
 // keeps an allocation profile running from its start (V8's sampling heap
-// profiler, one sample per allocInterval bytes).
+// profiler, one sample per allocInterval bytes). It answers while the event
+// loop is stuck: see endpoint_server.cc.
 const native = require('./native');
 const { PolyprofError, coreKeys, setAllocInterval, DEFAULT_SIGNAL } = require('./options');
 const { THREAD_NAME } = require('./session');
@@ -35,6 +36,11 @@ class Endpoint {
     if (h) native.endpointStop(h);
   }
 
+  /** The same as stop(). */
+  close() {
+    this.stop();
+  }
+
   get running() {
     return this._handle !== null;
   }
@@ -59,9 +65,16 @@ function environmentLimits() {
  * non-loopback address needs remote: true and a token (tokenFile, or
  * $POLYPROF_ENDPOINT_TOKEN). heap: false leaves /debug/pprof/allocs and
  * /heap out (404) and V8's heap profiler off. One endpoint per process.
+ * serve(endpoint, options) is serve({ endpoint, ...options }).
  */
-function serve(opts) {
+function serve(opts, more) {
   const where = 'polyprof.serve()';
+  if (typeof opts === 'string' || typeof opts === 'number') {
+    if (more !== undefined && more !== null && typeof more !== 'object') {
+      throw new TypeError(`${where}: options must be an object`);
+    }
+    opts = { ...more, endpoint: opts };
+  }
   if (opts === undefined || opts === null) opts = {};
   if (typeof opts !== 'object') throw new TypeError(`${where}: options must be an object`);
   const { endpoint = '127.0.0.1:6060', remote = false, tokenFile, heap = true, allocInterval, options } = opts;

@@ -155,9 +155,11 @@ const kindOf = (mode) => (mode === 'alloc' ? 'alloc' : 'cpu');
 /** What start() returns: stops its own session(s). */
 class RunningSession {
   /** @param {Array<[string, object]>} parts [kind, session]: one, or a time and an allocation session */
-  constructor(mode, parts) {
+  constructor(mode, parts, endpoint = null) {
     this.mode = mode;
     this._parts = parts;
+    /** The endpoint start({ endpoint }) serves until stop(), or null. */
+    this.endpoint = endpoint;
   }
 
   /**
@@ -170,6 +172,7 @@ class RunningSession {
       throw new PolyprofError(`this ${this.mode} profile was already stopped`);
     }
     for (const [k] of this._parts) userSessions.delete(k);
+    if (this.endpoint) this.endpoint.stop();
     if (this._parts.length === 1) return new Profile(this._parts[0][1].stop());
     return {
       [withAllocations(this.mode)]: new Profile(this._parts[0][1].stop()),
@@ -186,11 +189,16 @@ class RunningSession {
  * both at once), native (native frames, default true; modes cpu and wall),
  * allocInterval (mean bytes between allocation samples, default 512k),
  * durationSeconds (stop collecting after this long; stop() still returns
- * the profile). One time and one allocation session may run at once; the
+ * the profile), endpoint (also serve the local endpoint there until stop():
+ * see serve()). One time and one allocation session may run at once; the
  * returned session's stop() ends it.
  */
 function start(opts) {
-  const { mode, core, allocCore } = fromUserOptions(opts, 'polyprof.start()', undefined, { combined: true });
+  const isObject = opts !== null && typeof opts === 'object';
+  const { endpoint, ...rest } = isObject ? opts : {};
+  const { mode, core, allocCore } = fromUserOptions(isObject ? rest : opts, 'polyprof.start()', undefined, {
+    combined: true,
+  });
   const parts = allocCore ? [['cpu', core], ['alloc', allocCore]] : [[kindOf(mode), core]];
   for (const [kind] of parts) {
     if (userSessions.has(kind)) {
@@ -201,17 +209,28 @@ function start(opts) {
       );
     }
   }
+  // The endpoint's CPU captures sample as this profile does.
+  const served = endpoint === undefined || endpoint === null ? null : serveLike(endpoint, core, rest.options);
   const sessions = [];
   try {
     for (const [kind, c] of parts) sessions.push([kind, new Session(c)]);
   } catch (e) {
     for (const [, started] of sessions) started.stop();
+    if (served) served.stop();
     throw e;
   }
   for (const [, started] of sessions) started.stopAfterDuration();
-  const running = new RunningSession(mode, sessions);
+  const running = new RunningSession(mode, sessions, served);
   for (const [kind] of sessions) userSessions.set(kind, running);
   return running;
+}
+
+// start({ endpoint }): serve() with the sampling keys of the profile's core
+// options (mode cpu or wall), so that both share the sampler.
+function serveLike(endpoint, core, options) {
+  const keys = core.event === 'cpu' || core.event === 'wall' ? ['interval', 'native', 'signal'] : ['signal'];
+  const same = keys.filter((k) => k in core).map((k) => `${k}=${core[k]}`);
+  return require('./http_endpoint').serve(endpoint, { options: [options, ...same].filter(Boolean).join(',') });
 }
 
 /**

@@ -52,6 +52,7 @@ struct Addon {
   std::vector<V8Session> sessions;
   // modes 'cpu' and 'wall'
   bool slot_registered = false;               // this isolate takes part in signal sampling
+  bool code_events_kept = false;              // KeepCodeEvents' pin, held until teardown
   std::unordered_set<pp_collector*> collectors;  // started here, not stopped yet
   std::unordered_set<void*> continuous;           // production.cc's running handles
   std::unordered_set<void*> captures;             // production.cc's timed captures
@@ -130,6 +131,16 @@ void CoreStop(const v8::FunctionCallbackInfo<v8::Value>& args);
 void CoreStats(const v8::FunctionCallbackInfo<v8::Value>& args);
 // Environment teardown: stops what this environment started, leaves the sampler.
 void UnregisterIsolate(Addon* addon);
+// JIT code events stay on in every registered isolate while pinned (besides
+// while the sampler runs): for captures started off the JavaScript thread
+// (the endpoint's), whose frames are named from the code map. From the
+// addon's thread; each pin is undone once.
+void PinCodeEvents(Addon* addon);
+void UnpinCodeEvents(Addon* addon);
+// One pin for the environment's life (idempotent): for triggered captures,
+// which would otherwise block the event loop to enumerate V8's code at each
+// trigger, when latency is already bad.
+void KeepCodeEvents(Addon* addon);
 
 }  // namespace polyprof_node
 

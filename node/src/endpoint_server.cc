@@ -2,11 +2,17 @@
 // /debug/pprof/profile from the shared sampler, and /debug/pprof/allocs and
 // /heap from this environment's heap through the broker in heap_sampler.cc.
 // The server runs on the core's own threads; nothing here runs on them but
-// the broker's hook.
+// the broker's hook and the status line. A CPU capture is the core's signal
+// sampler, whose JavaScript frames are named on the core's threads from the
+// JIT code map (js_code_map.cc): V8's code events, which only the isolate's
+// own thread can turn on, stay on while the endpoint serves, so a capture
+// asked for while the event loop is stuck still names the stuck function.
+#include <cstdio>
 #include <memory>
 #include <string>
 
 #include "addon.h"
+#include "js_code_map.h"
 
 namespace polyprof_node {
 
@@ -14,6 +20,7 @@ struct EndpointHandle {
   Addon* addon;
   pp_endpoint* endpoint = nullptr;
   std::shared_ptr<HeapBroker> broker;  // empty: no heap profiles (404)
+  bool pinned = false;                 // holds a PinCodeEvents
 };
 
 namespace {
@@ -24,6 +31,7 @@ void StopEndpoint(EndpointHandle* h) {
   if (h->broker) HeapBrokerClose(h->broker);  // a request waiting on this thread gives up
   pp_endpoint_stop(h->endpoint);              // joins the endpoint's threads
   if (h->broker) HeapBrokerStop(h->broker);
+  if (h->pinned) UnpinCodeEvents(h->addon);
   h->addon->endpoints.erase(h);
   delete h;
 }
@@ -35,6 +43,12 @@ EndpointHandle* HandleOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
   ThrowError(args.GetIsolate(), "this endpoint was already stopped");
   return nullptr;
+}
+
+// An endpoint thread: what /polyprof/status adds for Node.
+int StatusJson(void*, char* out, size_t len) {
+  snprintf(out, len, "\"js_code_map_entries\": %zu", CodeMapSize());
+  return 0;
 }
 
 }  // namespace
@@ -58,10 +72,14 @@ void EndpointStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
   pp_endpoint_hooks hooks = {};
   hooks.runtime = "node";
+  hooks.status_json = StatusJson;
   if (h->broker) {
     hooks.ctx = &h->broker;
     hooks.memory_profile = HeapBrokerProfile;
   }
+  // Code events first: the first capture may come while this thread is busy.
+  PinCodeEvents(addon);
+  h->pinned = true;
   h->endpoint = pp_endpoint_start(&o, &hooks, err, sizeof err);
   addon->endpoints.insert(h);
   if (!h->endpoint) {

@@ -100,6 +100,7 @@ struct ContinuousHandle {
   std::mutex lock;
   std::deque<Window> pending;  // finished windows not handed to JavaScript yet
   bool closed = false;
+  bool pinned = false;  // holds a PinCodeEvents: its windows name JavaScript frames
 };
 
 // Push counters as the core reports them (stop() returns the last ones, so
@@ -176,6 +177,10 @@ void StopHandle(ContinuousHandle* h, bool deliver, PushFinal* final = nullptr, b
     if (final) *final = f;
     h->continuous = nullptr;
   }
+  if (h->pinned) {
+    h->pinned = false;
+    UnpinCodeEvents(h->addon);
+  }
   if (deliver && !h->exporter.IsEmpty()) Deliver(h);
   {
     std::lock_guard<std::mutex> g(h->lock);
@@ -224,6 +229,9 @@ void ContinuousStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   h->async.data = h;
   uv_unref(reinterpret_cast<uv_handle_t*>(&h->async));  // never keeps the program alive
   char err[kErrLen] = "";
+  // The core's threads start the sampler: JIT code events must be on first.
+  PinCodeEvents(addon);
+  h->pinned = true;
   h->continuous = pp_continuous_start(&o, h->exporter.IsEmpty() ? nullptr : QueueWindow, h, err, sizeof err);
   addon->continuous.insert(h);
   if (!h->continuous) {
@@ -473,6 +481,9 @@ void OnCaptureAsync(uv_async_t* a) {
   if (h->delivered) FinishCapture(h, false);  // the capture thread is done: join it, release the handle
 }
 
+// keepCodeEvents(): a TriggeredProfiler's, at construction (see KeepCodeEvents).
+void KeepCodeEventsJs(const v8::FunctionCallbackInfo<v8::Value>& args) { KeepCodeEvents(AddonOf(args)); }
+
 // captureStart(options, onDone) -> handle; onDone(profile, start, end) on the event loop
 void CaptureStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
@@ -493,6 +504,9 @@ void CaptureStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   uv_unref(reinterpret_cast<uv_handle_t*>(&h->async));
   addon->captures.insert(h);
   char err[kErrLen] = "";
+  // The core's thread starts the sampler: JIT code events must be on (and
+  // stay on: see KeepCodeEvents) for its JavaScript frames to be named.
+  KeepCodeEvents(addon);
   h->capture = pp_capture_start(&o, CaptureDone, h, err, sizeof err);
   if (!h->capture) {
     FinishCapture(h, false);
@@ -681,6 +695,7 @@ void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> ex
   set_method(context, exports, data, "triggerRecord", TriggerRecord);
   set_method(context, exports, data, "triggerManual", TriggerManual);
   set_method(context, exports, data, "captureStart", CaptureStart);
+  set_method(context, exports, data, "keepCodeEvents", KeepCodeEventsJs);
   set_method(context, exports, data, "captureFinish", CaptureFinish);
   set_method(context, exports, data, "captureDone", CaptureDoneJs);
   set_method(context, exports, data, "storePrune", StorePrune);

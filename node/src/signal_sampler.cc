@@ -421,13 +421,20 @@ void DisableCodeEvents(v8::Isolate* isolate) {
   }
 }
 
+// Pins taken by captures that start off the JavaScript thread (the
+// endpoint's): code events stay on while there are any.
+std::atomic<int> g_code_event_pins{0};
+
+// Whether JavaScript frames may be sampled now or at any moment.
+bool CodeEventsWanted() { return pp_sampler_running() || g_code_event_pins.load() > 0; }
+
 // Runs on the isolate's own thread at its next interrupt check: the JIT
 // handler may only be changed there.
 void EnableInterrupt(v8::Isolate* isolate, void*) {
-  if (pp_sampler_running()) EnableCodeEvents(isolate);
+  if (CodeEventsWanted()) EnableCodeEvents(isolate);
 }
 void DisableInterrupt(v8::Isolate* isolate, void*) {
-  if (!pp_sampler_running()) DisableCodeEvents(isolate);
+  if (!CodeEventsWanted()) DisableCodeEvents(isolate);
 }
 
 // From the thread of `self`: ask every other registered isolate to switch.
@@ -480,6 +487,10 @@ static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, si
 }
 
 void UnregisterIsolate(Addon* addon) {
+  if (addon->code_events_kept) {  // code events go off below with the slot
+    addon->code_events_kept = false;
+    g_code_event_pins.fetch_sub(1);
+  }
   // Sessions this environment started and never stopped: nobody can ask
   // for their profiles any more.
   for (pp_collector* c : addon->collectors) pp_profile_free(pp_collector_stop(c));
@@ -509,8 +520,8 @@ void Register(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::String::Utf8Value name(isolate, args[0]);
   char err[kErrLen];
   if (!RegisterIsolate(addon, *name ? *name : "", err, sizeof err)) return ThrowError(isolate, err);
-  // A worker started while the sampler runs joins in at once.
-  if (pp_sampler_running()) EnableCodeEvents(isolate);
+  // A worker started while the sampler runs (or may run) joins in at once.
+  if (CodeEventsWanted()) EnableCodeEvents(isolate);
 }
 
 // coreStart(spec, filterKey?, filterValue?) -> collector handle (External)
@@ -529,7 +540,7 @@ void CoreStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   EnableCodeEvents(isolate);
   pp_collector* c = pp_collector_start(&o, nullptr, nullptr, err, sizeof err);
   if (!c) {
-    if (!pp_sampler_running()) DisableCodeEvents(isolate);
+    if (!CodeEventsWanted()) DisableCodeEvents(isolate);
     return ThrowError(isolate, err);
   }
   addon->collectors.insert(c);
@@ -546,12 +557,30 @@ void CoreStop(const v8::FunctionCallbackInfo<v8::Value>& args) {
   // Each handle stops once, and only in the thread that started it.
   if (!addon->collectors.erase(c)) return ThrowError(isolate, "this profiling session was already stopped");
   pp_profile* p = pp_collector_stop(c);
-  if (!pp_sampler_running()) {
+  if (!CodeEventsWanted()) {
     DisableCodeEvents(isolate);
     RequestAll(isolate, DisableInterrupt);
   }
   v8::Local<v8::Object> obj;
   if (WrapProfile(AddonOf(args), p).ToLocal(&obj)) args.GetReturnValue().Set(obj);
+}
+
+void PinCodeEvents(Addon* addon) {
+  g_code_event_pins.fetch_add(1);
+  EnableCodeEvents(addon->isolate);
+  RequestAll(addon->isolate, EnableInterrupt);
+}
+
+void KeepCodeEvents(Addon* addon) {
+  if (addon->code_events_kept) return;
+  addon->code_events_kept = true;
+  PinCodeEvents(addon);
+}
+
+void UnpinCodeEvents(Addon* addon) {
+  if (g_code_event_pins.fetch_sub(1) != 1 || pp_sampler_running()) return;
+  DisableCodeEvents(addon->isolate);
+  RequestAll(addon->isolate, DisableInterrupt);
 }
 
 // coreStats() -> {codeMapEntries, ...}: for tests and diagnostics.

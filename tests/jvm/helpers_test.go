@@ -158,9 +158,9 @@ func runJava(t *testing.T, j jdk, options string, class string, args ...string) 
 	return runJavaEnv(t, j, nil, options, class, args...)
 }
 
-// runJavaEnv: runJava with extra environment variables (NAME=value).
-func runJavaEnv(t *testing.T, j jdk, env []string, options string, class string, args ...string) run {
-	t.Helper()
+// javaCommand: the JVM running a workload class with the agent and the
+// given options ("-": no agent), extra environment variables (NAME=value).
+func javaCommand(j jdk, env []string, options string, class string, args ...string) *exec.Cmd {
 	var cmdArgs []string
 	if options != "-" {
 		cmdArgs = append(cmdArgs, "-agentpath:"+agentPath+"="+options)
@@ -169,14 +169,21 @@ func runJavaEnv(t *testing.T, j jdk, env []string, options string, class string,
 	cmdArgs = append(cmdArgs, args...)
 	cmd := exec.Command(filepath.Join(j.home, "bin", "java"), cmdArgs...)
 	// The production variables come only from the test: the runner's own
-	// environment must not turn profiling on.
+	// environment must not turn profiling on (nor add JVM options).
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ENABLE_PROFILING=") && !strings.HasPrefix(kv, "PROFILE_") &&
-			!strings.HasPrefix(kv, "POLYPROF_") {
+			!strings.HasPrefix(kv, "POLYPROF_") && !strings.HasPrefix(kv, "JAVA_TOOL_OPTIONS=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+// runJavaEnv: runJava with extra environment variables (NAME=value).
+func runJavaEnv(t *testing.T, j jdk, env []string, options string, class string, args ...string) run {
+	t.Helper()
+	cmd := javaCommand(j, env, options, class, args...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

@@ -2,7 +2,6 @@ package jvmtests
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -52,15 +51,7 @@ func commentFloat(t *testing.T, comments []string, key string) float64 {
 // burnt, measured by the kernel.
 func mustRunCPU(t *testing.T, j jdk, options, class string, args ...string) (run, time.Duration) {
 	t.Helper()
-	cmdArgs := []string{"-agentpath:" + agentPath + "=" + options, "-Xmx256m",
-		"-cp", j.classes + string(os.PathListSeparator) + apiJar, "com.example." + class}
-	cmd := exec.Command(filepath.Join(j.home, "bin", "java"), append(cmdArgs, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ENABLE_PROFILING=") && !strings.HasPrefix(kv, "PROFILE_") &&
-			!strings.HasPrefix(kv, "POLYPROF_") && !strings.HasPrefix(kv, "JAVA_TOOL_OPTIONS=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
+	cmd := javaCommand(j, nil, options, class, args...)
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

@@ -191,3 +191,29 @@ test('the memory cap is enforced; dropped samples are counted and shown as a fra
   assert.strictEqual(overflow, Number(md.dropped_memory_cap));
   assert.strictEqual(samples, Number(md.samples_weight));
 });
+
+test('continuous windows and triggered captures name JavaScript functions', () => {
+  // Both start the sampler on the core's threads: V8's code events must be on
+  // for the JavaScript frames to be named.
+  const script = `
+    const p = require(${JSON.stringify(REPO)});
+    function hotInWindow() { let x = 0; for (let i = 0; i < 2e5; i++) x += Math.sqrt(i); return x; }
+    const names = (prof) => new Set(prof.samples().flatMap((s) => s.frames.map((f) => f.name)));
+    const seen = {};
+    const c = new p.ContinuousProfiler({ intervalMs: 10, windowSeconds: 1,
+      exporter: (prof) => { seen.window = seen.window || names(prof).has('hotInWindow'); } }).start();
+    const t = new p.TriggeredProfiler({ profileDurationSeconds: 0.8, intervalMs: 10,
+      exporter: (prof) => { seen.capture = names(prof).has('hotInWindow'); } });
+    const end = Date.now() + 2500;
+    let fired = false;
+    (function tick() {
+      const slice = Date.now() + 30;
+      while (Date.now() < slice) hotInWindow();
+      if (!fired && Date.now() > end - 1200) fired = t.trigger('test');
+      if (Date.now() < end) return setTimeout(tick, 1);
+      t.stop(); c.stop(); console.log(JSON.stringify(seen));
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.deepStrictEqual(JSON.parse(r.stdout), { window: true, capture: true });
+});

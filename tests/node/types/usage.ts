@@ -113,3 +113,13 @@ triggered.recordLatency(700);
 const mw = polyprof.latencyMiddleware({ breaker, triggered });
 void mw;
 void tripped;
+
+const served: polyprof.Endpoint = polyprof.serve(':0', { tokenFile: '/run/secrets/pprof', heap: false });
+const servedPort: number = served.port;
+const servedUrl: string | null = served.url;
+served.close();
+const withEndpoint: polyprof.Endpoint | null = polyprof.start({ endpoint: '127.0.0.1:6060', mode: 'cpu' }).endpoint;
+const current: polyprof.Endpoint | null = polyprof.serving();
+// @ts-expect-error: remote is a boolean
+polyprof.serve('0.0.0.0:6060', { remote: 'yes' });
+void servedPort, servedUrl, current, withEndpoint;
