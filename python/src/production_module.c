@@ -37,7 +37,10 @@ static PyObject *options_dict(const pp_options *o)
         return NULL;
     char buf[64];
     int ok = 1;
-    ok &= set_item(d, "event", PyUnicode_FromString(o->mode == PP_MODE_WALL ? "wall" : "cpu")) == 0;
+    const char *event = o->mode == PP_MODE_WALL ? "wall" : o->mode == PP_MODE_ALLOC ? "alloc" : "cpu";
+    ok &= set_item(d, "event", PyUnicode_FromString(event)) == 0;
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)o->alloc_interval);
+    ok &= set_item(d, "alloc_interval", PyUnicode_FromString(buf)) == 0;
     snprintf(buf, sizeof buf, "%lluns", (unsigned long long)o->interval_ns);
     ok &= set_item(d, "interval", PyUnicode_FromString(buf)) == 0;
     snprintf(buf, sizeof buf, "%lluns", (unsigned long long)o->duration_ns);

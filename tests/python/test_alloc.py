@@ -289,3 +289,20 @@ def test_native_frames_leafward_of_python(native):
     if native:
         names = {f.name for frames in stacks for f in frames}
         assert any("bytearray" in n.lower() for n in names), names
+
+
+def test_production_configuration_event_alloc(tmp_path):
+    """ENABLE_PROFILING with POLYPROF_OPTIONS=event=alloc: polyprof.auto stores allocation windows."""
+    store = tmp_path / "profiles"
+    code = ("import polyprof.auto, time\n"
+            "keep = []\n"
+            "for _ in range(25):\n"
+            "    keep.append(bytearray(1 << 20)); time.sleep(0.06)\n")
+    env = dict(os.environ, ENABLE_PROFILING="true", POLYPROF_STORE=str(store),
+               POLYPROF_OPTIONS="event=alloc,window=1s,alloc_interval=64k,service=svc")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    entries = polyprof.Store(str(store)).list()
+    assert entries and {e["type"] for e in entries} == {"alloc"}, entries
+    last = polyprof.load(os.path.join(str(store), entries[-1]["file"]))
+    assert total(last, "inuse_space", "<module>") >= 10 << 20
