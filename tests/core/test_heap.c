@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "events.h"
 #include "heap_tracker.h"
 #include "polyprof.h"
 
@@ -14,6 +15,17 @@ static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
     (void)ctx;
     snprintf(out->name, sizeof out->name, "fn%u", (unsigned)f->code);
     return 0;
+}
+
+/* Native frames of allocation stacks are named through the ELF symbol
+ * tables at export; the runtime's plumbing is left out. */
+__attribute__((noinline)) void heap_test_caller(void) { __asm__ volatile(""); }
+__attribute__((noinline)) void heap_test_plumbing(void) { __asm__ volatile(""); }
+
+static int plumbing(void *ctx, const char *symbol)
+{
+    (void)ctx;
+    return !strcmp(symbol, "heap_test_plumbing");
 }
 
 /* Sum of value `type` over samples whose leaf is `leaf`. */
@@ -109,6 +121,27 @@ int main(void)
     for (int i = 0; i < 100; i++)
         CHECK(!pp_heap_maybe_tracked(h, kept[i]));
     pp_heap_free(h);
+
+    /* A native return address inside a function names it (lookups take
+     * pc - 1, the call instruction); plumbing frames are dropped. */
+    h = pp_heap_new(interval, 8u << 20);
+    rt.is_plumbing = plumbing;
+    pp_raw_frame mixed[] = {{(uintptr_t)&heap_test_plumbing + 2, 0, 0, PP_RAW_NATIVE_PC},
+                            {(uintptr_t)&heap_test_caller + 2, 0, 0, PP_RAW_NATIVE_PC},
+                            {5, 0, 0, 0}};
+    CHECK_EQ_INT(pp_heap_record_alloc(h, 0x9000, 5000, NULL, mixed, 3), 0);
+    p = pp_heap_export(h, 1, &rt);
+    CHECK_EQ_INT(pp_profile_num_samples(p), 1);
+    CHECK_EQ_INT(pp_profile_sample_depth(p, 0), 2);
+    pp_frame_view f;
+    pp_profile_sample_frame(p, 0, 0, &f);
+    CHECK_STR(f.name, "heap_test_caller");
+    CHECK_EQ_INT(f.kind, 0);
+    pp_profile_sample_frame(p, 0, 1, &f);
+    CHECK_STR(f.name, "fn5");
+    pp_profile_free(p);
+    pp_heap_free(h);
+    rt.is_plumbing = NULL;
 
     /* Memory cap: a tiny budget; stacks past it go to the overflow frame,
      * and the totals are kept. */
