@@ -33,6 +33,7 @@
 #include "heap_tracker.h"
 #include "native_module.h"
 #include "py_frames.h"
+#include "signal_mask.h"
 
 #define ERR_LEN 512
 #define MAX_FRAMES 256
@@ -153,6 +154,11 @@ static int capture_native(pp_raw_frame *out, int max)
 static void record(pp_heap *h, void *p, size_t size)
 {
     pp_raw_frame frames[MAX_FRAMES];
+    /* The CPU sampler's signal handler guards its own reads with the same
+     * per-thread fault guard, which does not nest: no signal while this
+     * thread captures (two mask changes per sample, not per allocation). */
+    sigset_t old;
+    pp_block_async_signals(&old);
     int n = with_native ? capture_native(frames, MAX_NATIVE) : 0, n_py = 0;
     uint32_t flags = 0;
     PyThreadState *ts = pp_py_finalizing() ? NULL : this_thread_state();
@@ -167,6 +173,7 @@ static void record(pp_heap *h, void *p, size_t size)
             n_py = 0;
         pp_fault_guard_leave();
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pp_heap_record_alloc(h, (uintptr_t)p, size, n_py == 0 ? "[no Python frames]" : NULL, frames,
                          (uint32_t)(n + n_py));
 }

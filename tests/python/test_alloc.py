@@ -306,3 +306,19 @@ def test_production_configuration_event_alloc(tmp_path):
     assert entries and {e["type"] for e in entries} == {"alloc"}, entries
     last = polyprof.load(os.path.join(str(store), entries[-1]["file"]))
     assert total(last, "inuse_space", "<module>") >= 10 << 20
+
+
+def test_cpu_and_alloc_together_from_threads():
+    """The CPU sampler's signal lands on threads that are capturing allocation stacks."""
+    polyprof.start(mode="cpu+alloc", interval_ms=1, alloc_interval="4k")
+    threads = [threading.Thread(target=allocate_one, args=(6000,)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    allocate_three(3000)
+    for t in threads:
+        t.join()
+    profiles = polyprof.stop()
+    assert set(profiles) == {"cpu", "alloc"}
+    assert share(profiles["alloc"], "allocate_one", "alloc_space") > 0.3
+    assert share(profiles["alloc"], "allocate_three", "alloc_space") > 0.3
+    assert any("allocate_one" in [f.name for f in s.frames] for s in profiles["cpu"].samples())
