@@ -7,6 +7,7 @@ instance=<host:port>. A failed instance does not fail the fleet.
 Captures start by hand, on a schedule or from an Alertmanager webhook; all
 three go through the core's process-wide rate limiter (pp_rate_limit_*).
 The HTTP client is the standard library's (urllib)."""
+import collections
 import ipaddress
 import json
 import os
@@ -29,6 +30,7 @@ STATUS_TIMEOUT_S = 5.0
 MAX_PROFILE_BYTES = 64 << 20
 MAX_RETRY_AFTER_S = 60.0
 WEBHOOK_MAX_BODY = 1 << 20
+ROUNDS_KEPT = 100            # the webhook's GET /status lists the last rounds
 
 
 class ParameterError(ValueError):
@@ -473,9 +475,10 @@ class RateLimiter:
             return _native.trigger_manual(self._trigger, _native.now_ns() if now_ns is None else now_ns)
 
 
-def run_every(fleet, every_s, limiter, out=sys.stdout):
+def run_every(fleet, every_s, limiter, out=None):
     """A round now, then one every every_s, until interrupted; the next
     round is due every_s after the previous one started."""
+    out = out or sys.stdout
     while True:
         now = _native.now_ns()
         if limiter.take(now):
@@ -499,13 +502,13 @@ class AlertWebhook:
     time); resolved alerts are ignored; a malformed body gets 400. GET
     /status reports the rounds so far."""
 
-    def __init__(self, fleet, limiter, host="127.0.0.1", port=9095, out=sys.stdout):
+    def __init__(self, fleet, limiter, host="127.0.0.1", port=9095, out=None):
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.fleet = fleet
         self.limiter = limiter
-        self.out = out
-        self.rounds = []
+        self.out = out or sys.stdout
+        self.rounds = collections.deque(maxlen=ROUNDS_KEPT)
         self._busy = threading.Lock()
         self._thread = None
         hook = self
