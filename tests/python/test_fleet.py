@@ -358,7 +358,7 @@ def test_webhook_firing_alert_captures_resolved_ignored_malformed_400(recorded, 
 def test_serve_refuses_non_loopback_and_stops_on_ctrl_c(endpoints, tmp_path):
     code, _, err = fleet("serve", "--targets", "a:1", "--listen", "0.0.0.0:9095", "--out", str(tmp_path))
     assert code == 2 and "not a loopback address" in err
-    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "..", "python"))
+    env = dict(os.environ)  # the polyprof under test: installed, or PYTHONPATH as the caller set it
     proc = subprocess.Popen([sys.executable, "-m", "polyprof", "fleet", "serve", "--targets", dead_address(),
                              "--listen", "127.0.0.1:0", "--out", str(tmp_path), "--rate-limit", "5/1m"],
                             stderr=subprocess.PIPE, text=True, env=env)
@@ -377,7 +377,7 @@ def test_serve_refuses_non_loopback_and_stops_on_ctrl_c(endpoints, tmp_path):
 
 def test_every_runs_the_first_round_at_once_and_ctrl_c_is_clean(recorded, endpoints, tmp_path):
     a = endpoints([(200, recorded["burn_alpha"])])
-    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "..", "python"))
+    env = dict(os.environ)  # the polyprof under test: installed, or PYTHONPATH as the caller set it
     proc = subprocess.Popen([sys.executable, "-m", "polyprof", "fleet", "capture", "--targets", a.address,
                              "--seconds", "1", "--every", "1s", "--out", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
