@@ -4,8 +4,8 @@
  * the core's heap tracker (stacks, weighted values, live blocks).
  *
  * Cost: an allocation that is not sampled costs one thread-local subtract
- * and compare; a free costs one load of the active tracker and one byte of
- * its filter. Sampling is Go's MemProfileRate scheme: each thread counts
+ * and compare; a free costs one load of the active tracker and one bit of
+ * its filter; both then pass the call on as a tail call. Sampling is Go's MemProfileRate scheme: each thread counts
  * down bytes to its next sample, the distances drawn from an exponential
  * distribution of mean alloc_interval, so every byte has the same chance
  * and the tracker's weights make the totals unbiased.
@@ -82,7 +82,6 @@ static int n_eval_ranges;
 static pp_heap *retired;
 /* One export at a time (the events resolver is not thread-safe). */
 static pthread_mutex_t export_lock = PTHREAD_MUTEX_INITIALIZER;
-static PyObject *started_options; /* for the status of the endpoint */
 
 /* While an export names frames it holds the tracker's locks, and naming
  * may run Python code on this thread or wait for the GIL (held by a thread
@@ -515,9 +514,6 @@ static PyObject *mod_alloc_start(PyObject *m, PyObject *args)
         if (pp_symbols_object_range((uintptr_t)&record, &own_range) != 0)
             own_range = (pp_addr_range){0, 0};
     }
-    Py_XDECREF(started_options);
-    started_options = Py_BuildValue("{sKsi}", "alloc_interval", (unsigned long long)o.alloc_interval, "native",
-                                    o.native);
     atomic_fetch_add(&generation, 1);
     install_hooks();
     atomic_store_explicit(&active, h, memory_order_release);
