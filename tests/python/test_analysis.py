@@ -15,6 +15,8 @@ import pytest
 import polyprof
 from polyprof import cli
 
+pytestmark = pytest.mark.version_independent
+
 
 def burn_alpha(seconds):
     t = time.process_time()

@@ -21,6 +21,8 @@ import pytest
 import polyprof
 from polyprof import cli
 
+pytestmark = pytest.mark.version_independent
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

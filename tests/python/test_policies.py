@@ -9,6 +9,8 @@ import pytest
 import polyprof
 from polyprof import _native
 
+pytestmark = pytest.mark.version_independent
+
 
 class Clock:
     def __init__(self, t=1000.0):

@@ -1,6 +1,8 @@
 """The profiler in someone else's process: fork, signals, and many cycles."""
 import os
 
+import pytest
+
 import polyprof
 from conftest import run_workload
 
@@ -32,6 +34,7 @@ def rss_kib():
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.version_independent
 def test_thousand_start_stop_cycles_keep_rss_bounded():
     def cycles(n):
         for _ in range(n):

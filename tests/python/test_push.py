@@ -12,6 +12,8 @@ import pytest
 import polyprof
 from polyprof import _native
 
+pytestmark = pytest.mark.version_independent
+
 
 class Ingest(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

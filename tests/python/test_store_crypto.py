@@ -13,6 +13,8 @@ import pytest
 import polyprof
 from polyprof import _native, cli
 
+pytestmark = pytest.mark.version_independent
+
 KEY = bytes(range(32))
 OTHER = bytes(range(1, 33))
 
