@@ -377,11 +377,23 @@ static void release_job(pp_endpoint *e)
     pthread_mutex_unlock(&e->lock);
 }
 
+/* A capture someone asked for is read at Go's rate (100 Hz) or finer: the
+ * production configuration's interval (PROFILE_INTERVAL_MS, 100 ms) is for
+ * always-on windows, and would leave a 5 s capture with 50 samples. The CPU
+ * budget still holds it back. */
+#define CAPTURE_MAX_INTERVAL_NS 10000000ULL
+
+static uint64_t capture_interval_ns(const pp_endpoint *e)
+{
+    return e->options.interval_ns < CAPTURE_MAX_INTERVAL_NS ? e->options.interval_ns : CAPTURE_MAX_INTERVAL_NS;
+}
+
 static pp_options capture_options(const pp_endpoint *e, int seconds)
 {
     pp_options o = e->options;
     o.mode = PP_MODE_CPU;
     o.duration_ns = (uint64_t)seconds * 1000000000ULL;
+    o.interval_ns = capture_interval_ns(e);
     return o;
 }
 
@@ -557,7 +569,7 @@ static enum MHD_Result route_status(pp_endpoint *e, struct MHD_Connection *conn)
                   (unsigned long long)st.samples, (unsigned long long)(st.dropped_ring + st.dropped_memory),
                   (unsigned long long)st.dropped_ring, (unsigned long long)st.dropped_memory, st.overhead_pct,
                   st.budget_stopped ? "true" : "false", (unsigned long long)(e->max_ns / 1000000000ULL),
-                  (double)e->options.interval_ns / 1e6, e->options.cpu_budget_pct);
+                  (double)capture_interval_ns(e) / 1e6, e->options.cpu_budget_pct);
     if (job == JOB_NONE)
         pp_buf_append_str(&b, ", \"endpoint_capture\": null");
     else

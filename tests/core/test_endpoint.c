@@ -459,6 +459,33 @@ static void test_restart_same_port(void)
     CHECK_EQ_INT(count_fds(), fds);
 }
 
+/* The production interval (100 ms) is for always-on windows; a capture
+ * asked for is read at 100 Hz, and a finer interval stays finer. */
+static void test_capture_interval(void)
+{
+    char err[512];
+    pp_endpoint *e = start_with("endpoint=:0,interval=100ms", NULL, err, sizeof err);
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    reply r = get(pp_endpoint_port(e), "/polyprof/status");
+    CHECK(body_has(&r, "\"capture_interval_ms\": 10.000"));
+    drop(&r);
+    r = get(pp_endpoint_port(e), "/debug/pprof/profile?seconds=1");
+    CHECK_EQ_INT(r.status, 200);
+    pp_profile *p = r.body ? pp_profile_decode_pprof(r.body, r.len, err, sizeof err) : NULL;
+    CHECK(p != NULL);
+    if (p) {
+        int found = 0; /* the options line: "options=event=cpu,interval=10000us,..." */
+        for (uint32_t i = 0; i < pp_profile_num_comments(p); i++)
+            found |= strstr(pp_profile_comment(p, i), "interval=10000us") != NULL;
+        CHECK(found);
+        pp_profile_free(p);
+    }
+    drop(&r);
+    pp_endpoint_stop(e);
+}
+
 static void test_memory_hooks(void)
 {
     char err[512];
@@ -667,6 +694,7 @@ int main(void)
     pp_endpoint_stop(e);
 
     test_restart_same_port();
+    test_capture_interval();
     test_memory_hooks();
     test_token();
     test_unix_socket();
