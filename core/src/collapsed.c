@@ -180,9 +180,11 @@ static int read_line(reader *r, const char *s, size_t len, size_t lineno, char *
     while (stack_len && s[stack_len - 1] == ' ')
         stack_len--;
     /* Frames arrive root first; pp_profile stacks are leaf first, so the
-     * line is split from its end. */
+     * line is split from its end. The writer's name for an empty stack
+     * reads back as one, so that round trips keep it. */
     size_t n = 0;
-    for (size_t end = stack_len;;) {
+    int no_frames = stack_len == strlen(NO_FRAMES) && !memcmp(s, NO_FRAMES, stack_len);
+    for (size_t end = stack_len; !no_frames;) {
         size_t start = end;
         while (start > 0 && s[start - 1] != ';')
             start--;

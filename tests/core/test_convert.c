@@ -42,6 +42,8 @@ static pp_profile *build(void)
     pp_profile_append(p, a, 3, NULL, 0, va);
     pp_profile_append(p, b, 2, NULL, 0, vb);
     pp_profile_append(p, a + 1, 2, NULL, 0, vb); /* handler itself, under main */
+    int64_t none[2] = {2, 20000000};
+    pp_profile_append(p, NULL, 0, NULL, 0, none); /* a sample whose stack could not be taken */
     return p;
 }
 
@@ -76,10 +78,13 @@ static void test_round_trips(void)
     CHECK(c != NULL);
     if (c) {
         check_stacks(c, 0, 10000000);
+        CHECK_EQ_INT(stack_total(c, 0, ""), 2 * 10000000); /* "[no frames]" reads back as no frames */
         pp_profile *c2 = round_trip(c, PP_FORMAT_PPROF);
         CHECK(c2 != NULL);
-        if (c2)
+        if (c2) {
             check_stacks(c2, 0, 10000000);
+            CHECK_EQ_INT(stack_total(c2, 0, ""), 2 * 10000000);
+        }
         pp_profile_free(c2);
     }
     pp_profile_free(c);
