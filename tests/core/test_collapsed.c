@@ -95,7 +95,9 @@ static void test_read(void)
     pp_profile_value_type(p, 0, &type, &unit);
     CHECK_STR(type, "samples");
     CHECK_STR(unit, "count");
-    CHECK_EQ_INT(p->n_frames, 5); /* "main" is one frame shared by the lines */
+    /* "main" is one frame shared by the lines; "[no frames]" is an empty stack. */
+    CHECK_EQ_INT(p->n_frames, 4);
+    CHECK_EQ_INT(pp_profile_sample_depth(p, 2), 0);
     CHECK_EQ_INT(pp_profile_sample_depth(p, 1), 3);
     pp_frame_view v;
     pp_profile_sample_frame(p, 1, 0, &v); /* leaf first */
