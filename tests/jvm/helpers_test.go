@@ -183,7 +183,12 @@ func javaCommand(j jdk, env []string, options string, class string, args ...stri
 // runJavaEnv: runJava with extra environment variables (NAME=value).
 func runJavaEnv(t *testing.T, j jdk, env []string, options string, class string, args ...string) run {
 	t.Helper()
-	cmd := javaCommand(j, env, options, class, args...)
+	return runCommand(t, javaCommand(j, env, options, class, args...))
+}
+
+// runCommand runs a java command to its end, keeping its output and exit code.
+func runCommand(t *testing.T, cmd *exec.Cmd) run {
+	t.Helper()
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()

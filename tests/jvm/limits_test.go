@@ -1,8 +1,6 @@
 package jvmtests
 
 import (
-	"bytes"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -52,15 +50,7 @@ func commentFloat(t *testing.T, comments []string, key string) float64 {
 func mustRunCPU(t *testing.T, j jdk, options, class string, args ...string) (run, time.Duration) {
 	t.Helper()
 	cmd := javaCommand(j, nil, options, class, args...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	r := run{so.String(), se.String(), 0}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.exit = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("java: %v", err)
-	}
+	r := runCommand(t, cmd)
 	if r.exit != 0 || !strings.Contains(r.stdout, "done") {
 		t.Fatalf("java %s (agent %q) exit %d\nstdout: %s\nstderr: %s", class, options, r.exit, r.stdout, r.stderr)
 	}
