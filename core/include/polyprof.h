@@ -61,7 +61,8 @@ typedef struct pp_options {
     int native;              /* native=true|false                     true     */
     int signo;               /* signal=SIGPROF|PROF|<number>          SIGPROF  */
     size_t max_memory;       /* memory=64m: cap on the aggregation tables     */
-    uint32_t ring_slots;     /* ring=256: raw samples buffered between drains */
+    uint32_t ring_slots;     /* ring=N: raw samples buffered between drains;
+                                0 = enough for 250 ms on every CPU, 256-2048 */
     char file[PP_PATH_MAX];  /* file=out.pb.gz                                */
     pp_format format;        /* format=pprof|collapsed|text|cpuprofile (default: suffix) */
     uint64_t alloc_interval; /* alloc_interval=512k: mean bytes between allocation samples */

@@ -15,7 +15,6 @@
 
 #define PP_DEFAULT_INTERVAL_NS 10000000ULL
 #define PP_DEFAULT_MAX_MEMORY (64u << 20)
-#define PP_DEFAULT_RING_SLOTS 256u
 #define PP_DEFAULT_ALLOC_INTERVAL (512u << 10)
 #define PP_DEFAULT_WINDOW_NS 60000000000ULL
 #define PP_DEFAULT_STORE_MAX_AGE_NS (7ULL * 86400 * 1000000000ULL)
@@ -32,7 +31,7 @@ void pp_options_default(pp_options *o)
     o->native = 1;
     o->signo = SIGPROF;
     o->max_memory = PP_DEFAULT_MAX_MEMORY;
-    o->ring_slots = PP_DEFAULT_RING_SLOTS;
+    o->ring_slots = 0; /* sized by the sampler from the interval and the CPUs */
     o->format = PP_FORMAT_AUTO;
     o->alloc_interval = PP_DEFAULT_ALLOC_INTERVAL;
     o->window_ns = PP_DEFAULT_WINDOW_NS;

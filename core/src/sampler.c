@@ -650,6 +650,26 @@ static void on_fork_child(void)
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void init_once(void) { pthread_atfork(NULL, NULL, on_fork_child); }
 
+/* The drain empties the ring every 20 ms, but on a loaded machine it can be
+ * descheduled for much longer; a ring that holds 250 ms of samples from every
+ * CPU rides that out. A slot is about 4 KiB: 256 slots (1 MiB, the old
+ * fixed size) is the floor, 2048 (8 MiB) the ceiling. The ring is made once per process, so the first
+ * session's interval sizes it; `ring=` overrides. */
+static uint32_t auto_ring_slots(uint64_t interval_ns)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        cpus = 1;
+    if (interval_ns < 100000)
+        interval_ns = 100000;
+    uint64_t slots = (uint64_t)cpus * 250000000ULL / interval_ns;
+    if (slots < 256)
+        slots = 256;
+    if (slots > 2048)
+        slots = 2048;
+    return (uint32_t)slots;
+}
+
 /* Caller holds drain_lock and state_lock; session not running. */
 static int start_session(const pp_options *o, char *err, size_t errlen)
 {
@@ -663,7 +683,7 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
      * runtime's generated code, so the unwinder need not walk past it. */
     pp_unwind_set_stop_ranges(runtime.eval, have_runtime && runtime.pair_from_leaf ? runtime.n_eval : 0);
     if (!atomic_load(&live.ring)) {
-        pp_ring *r = pp_ring_new(o->ring_slots);
+        pp_ring *r = pp_ring_new(o->ring_slots ? o->ring_slots : auto_ring_slots(o->interval_ns));
         if (!r)
             return set_err(err, errlen, "out of memory allocating the sample ring");
         atomic_store(&live.ring, r);
