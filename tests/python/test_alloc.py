@@ -216,6 +216,53 @@ def test_record_alloc_read_by_go_tool_pprof(tmp_path, go_tool):
     assert flat_rows and flat_rows[0][-1] == "grow", tops["inuse_space"]
 
 
+THREE_TO_ONE = """
+def big_three(n):
+    for _ in range(n):
+        b = bytearray(3 * 16384)
+
+def big_one(n):
+    for _ in range(n):
+        b = bytearray(16384)
+
+def small_three(n):          # 423-byte objects: pymalloc's small-object path
+    for _ in range(n):
+        b = bytes(390)
+
+def small_one(n):            # 141 bytes
+    for _ in range(n):
+        b = bytes(108)
+
+big_three(6000)
+big_one(6000)
+small_three(700000)
+small_one(700000)
+"""
+
+
+def test_record_alloc_at_the_default_interval(tmp_path, go_tool):
+    """record --mode alloc alone, at the default 512 KiB: 3:1 by bytes holds
+    for large blocks and for pymalloc's small objects (about 750
+    samples a pair), and alloc_space is the profile's default value."""
+    script = tmp_path / "three_to_one.py"
+    script.write_text(THREE_TO_ONE)
+    out = tmp_path / "heap.pb.gz"
+    subprocess.run([sys.executable, "-m", "polyprof", "record", "--mode", "alloc", "-o", str(out), "--",
+                    sys.executable, str(script)], check=True, timeout=120, cwd=str(tmp_path))
+    assert not (tmp_path / "heap.alloc.pb.gz").exists()
+    prof = polyprof.load(str(out))
+    assert [t for t, _ in prof.value_types][-1] == "alloc_space"
+    for three, one in (("big_three", "big_one"), ("small_three", "small_one")):
+        a, b = total(prof, "alloc_space", three), total(prof, "alloc_space", one)
+        assert a > 0 and b > 0, (three, a, one, b)
+        assert abs(a / (a + b) - 0.75) <= 0.10, (three, a, one, b)
+    top = subprocess.run([go_tool, "tool", "pprof", "-top", str(out)], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert "Type: alloc_space" in top, top
+    ranked = [l.split()[-1] for l in top.splitlines() if l.strip().endswith(("big_three", "big_one"))]
+    assert ranked[:2] == ["big_three", "big_one"], top
+
+
 def test_continuous_alloc_windows_go_to_the_store(tmp_path):
     with pytest.raises(ValueError, match="push"):
         polyprof.ContinuousProfiler(mode="cpu+alloc", push="http://127.0.0.1:1")
