@@ -27,7 +27,13 @@ var servingLine = regexp.MustCompile(`polyprof: serving profiles on (127\.0\.0\.
 // address once the agent has said it; the JVM is killed when the test ends.
 func startServing(t *testing.T, j jdk, options, class string, args ...string) (addr string, stderr func() string) {
 	t.Helper()
-	cmd := javaCommand(j, nil, options, class, args...)
+	return startServingEnv(t, j, nil, options, class, args...)
+}
+
+// startServingEnv: startServing with extra environment variables (NAME=value).
+func startServingEnv(t *testing.T, j jdk, env []string, options, class string, args ...string) (addr string, stderr func() string) {
+	t.Helper()
+	cmd := javaCommand(j, env, options, class, args...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +136,25 @@ func TestEndpointCPU(t *testing.T) {
 		r := mustRun(t, j, "endpoint=10.1.2.3:6060", "Burn", "1")
 		if !strings.Contains(r.stderr, "polyprof: the endpoint stays off: option 'endpoint': 10.1.2.3:6060 is not a loopback address") {
 			t.Errorf("stderr: %s", r.stderr)
+		}
+	})
+}
+
+// The endpoint from the environment: POLYPROF_OPTIONS=endpoint=127.0.0.1:0
+// with no endpoint in the -agentpath options (only interval=10ms, which
+// applies on top of the environment) serves the same CPU profiles.
+func TestEndpointFromEnvironment(t *testing.T) {
+	forEachJDK(t, func(t *testing.T, j jdk) {
+		addr, stderr := startServingEnv(t, j, []string{"POLYPROF_OPTIONS=endpoint=127.0.0.1:0"}, "interval=10ms", "Burn", "60")
+		code, body := httpGet(t, "http://"+addr+"/polyprof/status")
+		if code != 200 || !strings.Contains(string(body), `"runtime": "jvm"`) {
+			t.Fatalf("status %d: %s", code, body)
+		}
+		top := pprofTopURL(t, "http://"+addr+"/debug/pprof/profile?seconds=3")
+		heavy, light := cumShare(top, "com.example.Burn.heavy"), cumShare(top, "com.example.Burn.light")
+		t.Logf("heavy %.1f%% light %.1f%%", heavy, light)
+		if heavy < 40 || light < 0 || heavy <= light || cumShare(top, "com.example.Burn.main") < heavy {
+			t.Errorf("want com.example.Burn.heavy above light, under main:\n%s\nstderr:\n%s", top, stderr())
 		}
 	})
 }

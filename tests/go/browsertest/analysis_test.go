@@ -177,10 +177,12 @@ func TestDiffPageInChromium(t *testing.T) {
 	}
 	ctx, cancel := browserContext(t)
 	defer cancel()
+	requests := watchRequests(t, ctx)
 	if err := chromedp.Run(ctx, chromedp.Navigate("file://"+page)); err != nil {
 		t.Fatal(err)
 	}
 	checkDiffPage(t, ctx, "diff")
+	checkSelfContained(t, ctx, requests, page)
 }
 
 // polyprofPython: an interpreter that imports polyprof (POLYPROF_PYTHON, as

@@ -1,9 +1,9 @@
 // The flame graph page in a real browser (headless Chromium, driven through
 // the DevTools protocol by chromedp): frames render with widths that match
 // the profile, a click zooms, the search highlights, hovering explains, and
-// a screenshot is saved. The page comes from the product's own command:
-// `polyprof flamegraph` of a profile this test writes with Google's pprof
-// library.
+// a screenshot is saved, and the browser fetches nothing but the page
+// itself. The page comes from the product's own command: `polyprof
+// flamegraph` of a profile this test writes with Google's pprof library.
 package browsertest
 
 import (
@@ -13,8 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/google/pprof/profile"
 )
@@ -91,6 +94,82 @@ func named[T interface{ name() string }](fs []T, name string) *T {
 
 func byName(fs []frame, name string) *frame { return named(fs, name) }
 
+// requestLog: every request the tab makes, as the browser reports it to
+// DevTools (Network.requestWillBeSent, each redirect included, and WebSocket
+// opens): scripts, styles, fonts, images, XHR/fetch, the page itself.
+type requestLog struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (l *requestLog) add(url string) {
+	l.mu.Lock()
+	l.urls = append(l.urls, url)
+	l.mu.Unlock()
+}
+
+// watchRequests starts recording the requests of the tab at ctx; call it
+// before navigating.
+func watchRequests(t *testing.T, ctx context.Context) *requestLog {
+	t.Helper()
+	l := &requestLog{}
+	chromedp.ListenTarget(ctx, func(ev interface{}) {
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			l.add(ev.Request.URL)
+		case *network.EventWebSocketCreated:
+			l.add(ev.URL)
+		}
+	})
+	if err := chromedp.Run(ctx, network.Enable()); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// settled: the requests so far, taken once the document has loaded and
+// what the last interaction started has had time to be requested (events
+// arrive in order, before the answer to the last command).
+func (l *requestLog) settled(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	var ignored interface{}
+	if err := chromedp.Run(ctx, chromedp.Poll(`document.readyState === 'complete'`, nil),
+		chromedp.Sleep(500*time.Millisecond), chromedp.Evaluate(`0`, &ignored)); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.urls...)
+}
+
+// fetchedBesides: the requests other than the page's own load of itself.
+// data: URLs are let through: their content is in the page, nothing is
+// fetched (the pages use none today).
+func fetchedBesides(page string, urls []string) (self int, others []string) {
+	for _, u := range urls {
+		switch {
+		case u == "file://"+page:
+			self++
+		case strings.HasPrefix(u, "data:"):
+		default:
+			others = append(others, u)
+		}
+	}
+	return self, others
+}
+
+// checkSelfContained: after loading file://page and using it, the browser
+// requested the page, once, and nothing else.
+func checkSelfContained(t *testing.T, ctx context.Context, l *requestLog, page string) {
+	t.Helper()
+	urls := l.settled(t, ctx)
+	self, others := fetchedBesides(page, urls)
+	if self != 1 || len(others) > 0 {
+		t.Errorf("the page must be one self-contained file: want one request, for file://%s; the browser made %d: %q",
+			page, len(urls), urls)
+	}
+}
+
 func TestFlameGraphInChromium(t *testing.T) {
 	dir := t.TempDir()
 	in, page := filepath.Join(dir, "in.pb.gz"), filepath.Join(dir, "flame.html")
@@ -109,6 +188,7 @@ func TestFlameGraphInChromium(t *testing.T) {
 
 	ctx, cancel := browserContext(t)
 	defer cancel()
+	requests := watchRequests(t, ctx)
 
 	var before []frame
 	if err := chromedp.Run(ctx, chromedp.Navigate("file://"+page), chromedp.WaitVisible("#graph .f"),
@@ -186,4 +266,32 @@ func TestFlameGraphInChromium(t *testing.T) {
 	}
 
 	screenshot(t, ctx, "flamegraph.png")
+	// Loaded, hovered, zoomed in and out, searched: nothing was fetched.
+	checkSelfContained(t, ctx, requests, page)
+
+	// The check can fail: the same page with an image from the network and
+	// a stylesheet next to it, each of which the browser requests.
+	t.Run("negative control", func(t *testing.T) {
+		leaky := filepath.Join(dir, "leaky.html")
+		extra := `<img src="http://127.0.0.1:1/x.png"><link rel="stylesheet" href="style.css">`
+		doc := strings.Replace(string(html), "<body>", "<body>"+extra, 1)
+		if doc == string(html) {
+			t.Fatal("the page has no <body> tag to add to")
+		}
+		if err := os.WriteFile(leaky, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tab, cancel := chromedp.NewContext(ctx)
+		defer cancel()
+		l := watchRequests(t, tab)
+		if err := chromedp.Run(tab, chromedp.Navigate("file://"+leaky)); err != nil {
+			t.Fatal(err)
+		}
+		self, others := fetchedBesides(leaky, l.settled(t, tab))
+		want := []string{"http://127.0.0.1:1/x.png", "file://" + filepath.Join(dir, "style.css")}
+		if self != 1 || strings.Join(others, " ") != strings.Join(want, " ") &&
+			strings.Join(others, " ") != strings.Join([]string{want[1], want[0]}, " ") {
+			t.Errorf("the leaky page's requests besides itself (%d loads of it): %q, want %q", self, others, want)
+		}
+	})
 }
