@@ -8,8 +8,10 @@
  * and from each worker that has loaded polyprof. 'v8': V8's CpuProfiler
  * samples the JavaScript thread that started the profile (wall time,
  * JavaScript frames only). 'alloc': V8's sampling heap profiler on this
- * thread's heap: alloc_objects, alloc_space, inuse_objects, inuse_space
- * (JavaScript frames only).
+ * thread's heap: inuse_objects, inuse_space, alloc_objects, alloc_space
+ * (JavaScript frames only); alloc_space, last, is the value reports and
+ * pprof show by default, as in Python's and the JVM agent's allocation
+ * profiles (the endpoint's /debug/pprof/heap: inuse_space).
  */
 export type Mode = 'cpu' | 'wall' | 'v8' | 'alloc';
 
@@ -197,6 +199,8 @@ export interface WindowMetadata {
   /** Unix seconds. */
   start: number;
   end: number;
+  /** 'alloc' for an allocation window (mode 'alloc', 'cpu+alloc', 'wall+alloc'); absent for CPU and wall windows. */
+  type?: 'alloc';
 }
 
 export interface ContinuousOptions {
@@ -208,14 +212,19 @@ export interface ContinuousOptions {
   exporter?: (profile: Profile, metadata: WindowMetadata) => unknown;
   /** Store directory or Store (default $POLYPROF_STORE or ./profiles). */
   store?: string | Store;
-  /** 'alloc': this thread's sampled allocations per window (stored with type "alloc"). */
-  mode?: 'cpu' | 'wall' | 'alloc';
+  /**
+   * 'alloc': this thread's sampled allocations per window (stored with type
+   * "alloc", alloc_space the default value); 'cpu+alloc' / 'wall+alloc': both
+   * kinds of windows side by side, as Python's. Allocation windows are not
+   * pushed: push takes 'cpu' or 'wall'.
+   */
+  mode?: 'cpu' | 'wall' | 'alloc' | 'cpu+alloc' | 'wall+alloc';
   native?: boolean;
-  /** Mode 'alloc': mean bytes between samples (default 512k). */
+  /** Modes with 'alloc': mean bytes between samples (default 512k). */
   allocInterval?: number | string;
   /** Names stored files (default: the program's name). */
   service?: string;
-  /** Also push every window to a Grafana Pyroscope server: its URL, or the details. */
+  /** Also push every window to a Grafana Pyroscope server: its URL, or the details (modes 'cpu' and 'wall' only). */
   push?: string | PushOptions;
 }
 
@@ -254,6 +263,7 @@ export class ContinuousProfiler {
   /** Hands over the last, partial window, then stops. */
   stop(): void;
   readonly running: boolean;
+  /** Windows exported so far (with 'cpu+alloc' / 'wall+alloc': the time windows). */
   readonly windows: number;
   /** Push counters (after stop(): as the last flush left them); null without push. */
   pushStats(): PushStats | null;

@@ -4,7 +4,7 @@
 // thread live in C, the same for every runtime).
 const path = require('path');
 const native = require('./native');
-const { PolyprofError, fromUserOptions } = require('./options');
+const { PolyprofError, fromUserOptions, withAllocations } = require('./options');
 const { Profile } = require('./profile');
 const { THREAD_NAME } = require('./session');
 
@@ -68,10 +68,12 @@ class Store {
   }
 }
 
-// Mode 'alloc' windows: V8's heap profiler answers on the JavaScript thread
-// only, so the windows are cut by a timer on the event loop (unref'd), not
-// by the core's continuous thread; each window is the allocations sampled
-// in it plus what is still alive of those sampled since the start.
+// Mode 'alloc' windows (and the allocation side of 'cpu+alloc'): V8's heap
+// profiler answers on the JavaScript thread only, so the windows are cut by
+// a timer on the event loop (unref'd), not by the core's continuous thread;
+// each window is the allocations sampled in it plus what is still alive of
+// those sampled since the start, alloc_space its default value. Stored as
+// <service>_alloc_<UTC start>_continuous.pb.gz, as Python's.
 class AllocWindows {
   constructor(core, exporter) {
     this.core = core;
@@ -87,7 +89,7 @@ class AllocWindows {
   cut() {
     const start = this.start;
     this.start = Date.now() / 1000;
-    const md = { trigger: 'continuous', window: this.index++, start, end: this.start };
+    const md = { trigger: 'continuous', window: this.index++, start, end: this.start, type: 'alloc' };
     try {
       if (this.exporter) this.exporter(native.allocRotate(this.handle), md);
       else native.allocStoreWindow(this.handle, this.core);
@@ -107,13 +109,50 @@ class AllocWindows {
   }
 }
 
+// Mode 'cpu+alloc' / 'wall+alloc': the core's CPU (or wall) windows and the
+// allocation windows beside them, as Python's. The signal sampler and V8's
+// heap profiler are independent (as in start({ mode: 'cpu+alloc' })); only
+// the time windows are pushed, and windows counts those.
+class BothWindows {
+  constructor(core, allocCore, exporter) {
+    this.time = native.continuousStart(core, exporter);
+    try {
+      this.alloc = new AllocWindows(allocCore, exporter);
+    } catch (e) {
+      native.continuousStop(this.time);
+      throw e;
+    }
+  }
+
+  // -> the time side's push stats
+  stop(waitForPush = true) {
+    let stats = null;
+    try {
+      this.alloc.stop();
+    } finally {
+      stats = waitForPush ? native.continuousStop(this.time) : native.continuousStop(this.time, false);
+    }
+    return stats;
+  }
+
+  pushStats() {
+    return native.continuousPushStats(this.time);
+  }
+
+  windows() {
+    return native.continuousWindows(this.time);
+  }
+}
+
 /**
  * Always-on profiling at a low rate: one profile per window, handed to
- * `exporter(profile, metadata)` (metadata: trigger, window, start, end) on
- * the event loop, or written to the local store. Modes 'cpu' and 'wall'
- * sample the whole process (one sampler: other sessions share it and must
- * use the same mode); mode 'alloc' samples this thread's allocations
- * (stored with type "alloc").
+ * `exporter(profile, metadata)` (metadata: trigger, window, start, end;
+ * type: 'alloc' for allocation windows) on the event loop, or written to the
+ * local store. Modes 'cpu' and 'wall' sample the whole process (one sampler:
+ * other sessions share it and must use the same mode); mode 'alloc' samples
+ * this thread's allocations (stored with type "alloc", alloc_space the
+ * default value); 'cpu+alloc' / 'wall+alloc' both, as Python's. Allocation
+ * windows are not pushed: push takes mode 'cpu' or 'wall'.
  */
 class ContinuousProfiler {
   constructor({
@@ -130,23 +169,43 @@ class ContinuousProfiler {
     if (exporter !== undefined && exporter !== null && typeof exporter !== 'function') {
       throw new TypeError('exporter must be a function (profile, metadata) => {}');
     }
-    if (mode === 'v8') throw new PolyprofError("ContinuousProfiler samples with signals or V8's heap profiler: mode 'cpu', 'wall' or 'alloc'");
-    const { core } = fromUserOptions({ intervalMs, mode, native: withNative, allocInterval }, 'ContinuousProfiler');
+    if (mode === 'v8' || (typeof mode === 'string' && withAllocations(mode) === 'v8')) {
+      throw new PolyprofError(
+        "ContinuousProfiler samples with signals or V8's heap profiler: mode 'cpu', 'wall', 'alloc', 'cpu+alloc' or 'wall+alloc'",
+      );
+    }
+    const { core, allocCore } = fromUserOptions({ intervalMs, mode, native: withNative, allocInterval }, 'ContinuousProfiler', undefined, {
+      combined: true,
+    });
     if (typeof windowSeconds !== 'number' || !Number.isFinite(windowSeconds)) {
       throw new TypeError(`ContinuousProfiler: windowSeconds must be a number, not ${JSON.stringify(windowSeconds)}`);
     }
-    core.window = `${windowSeconds}s`;
-    core.cpu_budget = '1%'; // production default: at most 1% of the process's CPU
-    if (service !== undefined) core.service = service;
-    core.store = store instanceof Store ? store.directory : store ?? defaultStoreDir();
-    if (store instanceof Store && store.keyFile) core.store_key_file = store.keyFile;
-    if (push !== undefined && push !== null) Object.assign(core, pushOptions(push));
+    // The keys both sides of 'cpu+alloc' share: windows, budget, store.
+    const shared = { window: `${windowSeconds}s`, cpu_budget: '1%' }; // production default: at most 1% of the process's CPU
+    if (service !== undefined) shared.service = service;
+    shared.store = store instanceof Store ? store.directory : store ?? defaultStoreDir();
+    if (store instanceof Store && store.keyFile) shared.store_key_file = store.keyFile;
+    Object.assign(core, shared);
+    if (allocCore) Object.assign(allocCore, shared);
+    if (push !== undefined && push !== null) {
+      if (core.event === 'alloc' || allocCore) {
+        // As Python's: the allocation windows are cut on the event loop, not
+        // by the core's continuous thread, which is what pushes.
+        throw new PolyprofError(
+          `ContinuousProfiler: push takes mode 'cpu' or 'wall', not '${mode}': allocation windows are not pushed to Pyroscope; ` +
+            "use a second ContinuousProfiler({ mode: 'alloc' }) for the store",
+        );
+      }
+      Object.assign(core, pushOptions(push));
+    }
     try {
       native.parseOptions(core); // every key checked by the core, messages naming it
+      if (allocCore) native.parseOptions(allocCore);
     } catch (e) {
       throw new PolyprofError(`ContinuousProfiler: ${e.message}`);
     }
     this._core = core;
+    this._allocCore = allocCore ?? null;
     this._exporter = exporter ?? null;
     this._handle = null;
     this._pushFinal = null;
@@ -155,6 +214,7 @@ class ContinuousProfiler {
   static _fromCoreOptions(core, exporter = null) {
     const p = Object.create(ContinuousProfiler.prototype);
     p._core = { ...core };
+    p._allocCore = null;
     p._exporter = exporter;
     p._handle = null;
     p._pushFinal = null;
@@ -182,6 +242,8 @@ class ContinuousProfiler {
         // continuous thread, which is what pushes.
         if (this._core.push) throw new PolyprofError("ContinuousProfiler: push takes mode 'cpu' or 'wall', not 'alloc'");
         this._handle = new AllocWindows(this._core, exporter ?? null);
+      } else if (this._allocCore) {
+        this._handle = new BothWindows(this._core, this._allocCore, exporter);
       } else {
         this._handle = native.continuousStart(this._core, exporter);
       }
@@ -196,6 +258,7 @@ class ContinuousProfiler {
     const h = this._handle;
     this._handle = null;
     if (h instanceof AllocWindows) h.stop();
+    else if (h instanceof BothWindows) this._pushFinal = h.stop();
     else if (h) this._pushFinal = native.continuousStop(h);
   }
 
@@ -205,7 +268,7 @@ class ContinuousProfiler {
     const h = this._handle;
     if (h instanceof AllocWindows || !h) return this.stop();
     this._handle = null;
-    this._pushFinal = native.continuousStop(h, false);
+    this._pushFinal = h instanceof BothWindows ? h.stop(false) : native.continuousStop(h, false);
   }
 
   /**
@@ -215,6 +278,7 @@ class ContinuousProfiler {
    */
   pushStats() {
     if (this._handle instanceof AllocWindows) return null;
+    if (this._handle instanceof BothWindows) return this._handle.pushStats();
     return this._handle ? native.continuousPushStats(this._handle) : this._pushFinal;
   }
 
@@ -222,9 +286,9 @@ class ContinuousProfiler {
     return this._handle !== null;
   }
 
-  /** Windows exported so far. */
+  /** Windows exported so far (with 'cpu+alloc': the time windows). */
   get windows() {
-    if (this._handle instanceof AllocWindows) return this._handle.windows();
+    if (this._handle instanceof AllocWindows || this._handle instanceof BothWindows) return this._handle.windows();
     return this._handle ? native.continuousWindows(this._handle) : 0;
   }
 }

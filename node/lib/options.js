@@ -86,7 +86,7 @@ function fromUserOptions(
   const time = withAllocations(mode);
   if (time) {
     // 'cpu+alloc': a time profile and an allocation profile at once, {allocCore} the latter's keys.
-    if (!combined) throw new PolyprofError(`${where}: mode '${mode}' is for polyprof.start() and polyprof record`);
+    if (!combined) throw new PolyprofError(`${where}: mode '${mode}' is for polyprof.start(), polyprof record and ContinuousProfiler`);
     const { allocInterval, native: withNative, ...rest } = opts;
     const first = fromUserOptions({ ...rest, native: withNative, mode: time }, where, allowed);
     const second = allocOptions({ allocInterval }, where, coreKeys(where, opts.options), durationSeconds);

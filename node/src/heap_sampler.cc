@@ -271,9 +271,11 @@ void AddMetadata(pp_profile* p, const std::string& line) { pp_profile_add_metada
 
 // The collector's profile: alloc_* since its period began, inuse_* from a
 // fresh read. Restarts its period when `rotate`. The last value is the one
-// reports and pprof rank by: inuse_space, or alloc_space when
-// `alloc_default` (Go's /debug/pprof/allocs against /heap).
-pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate, bool alloc_default = false) {
+// reports and pprof rank by: alloc_space when `alloc_default`, as for
+// Python's and the JVM agent's allocation profiles (stop(), record,
+// continuous windows) and Go's /debug/pprof/allocs; inuse_space otherwise,
+// for the endpoint's /debug/pprof/heap.
+pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate, bool alloc_default) {
   HeapSampler* hs = addon->heap;
   v8::Isolate* isolate = addon->isolate;
   v8::HandleScope scope(isolate);
@@ -417,7 +419,7 @@ void AllocStop(const v8::FunctionCallbackInfo<v8::Value>& args) {
   Addon* addon = AddonOf(args);
   AllocCollector* c = CollectorOf(args);
   if (!c) return;
-  pp_profile* p = Export(addon, c, false);
+  pp_profile* p = Export(addon, c, false, true);
   FreeCollector(addon, c);
   v8::Local<v8::Object> obj;
   if (WrapProfile(addon, p).ToLocal(&obj)) args.GetReturnValue().Set(obj);
@@ -429,7 +431,7 @@ void AllocRotate(const v8::FunctionCallbackInfo<v8::Value>& args) {
   AllocCollector* c = CollectorOf(args);
   if (!c) return;
   v8::Local<v8::Object> obj;
-  if (WrapProfile(addon, Export(addon, c, true)).ToLocal(&obj)) args.GetReturnValue().Set(obj);
+  if (WrapProfile(addon, Export(addon, c, true, true)).ToLocal(&obj)) args.GetReturnValue().Set(obj);
 }
 
 // allocStoreWindow(handle, options) -> path: the period that ends now goes to
@@ -444,7 +446,7 @@ void AllocStoreWindow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!OptionsFrom(isolate, args[1], &o)) return;
   char err[kErrLen], service[128], path[PP_PATH_MAX + 256];
   int64_t start = c->period_wall_ns;
-  pp_profile* p = Export(addon, c, true);
+  pp_profile* p = Export(addon, c, true, true);
   if (!p) return ThrowError(isolate, "polyprof: out of memory");
   pp_service_name(&o, service, sizeof service);
   pp_store* store =

@@ -37,14 +37,18 @@ function share(prof, a, b, type) {
   return va / (va + vb);
 }
 
+// stop()'s profiles, as Python's and the JVM agent's allocation profiles:
+// alloc_space last, the value reports and pprof show by default.
+const STOP_TYPES = [
+  ['inuse_objects', 'count'],
+  ['inuse_space', 'bytes'],
+  ['alloc_objects', 'count'],
+  ['alloc_space', 'bytes'],
+];
+
 test('3:1 allocators by bytes: alloc_space and alloc_objects shares within 10 points', () => {
   const prof = runWorkload('ratio', path.join(tmpdir(), 'ratio.pb.gz'));
-  assert.deepStrictEqual(prof.valueTypes, [
-    ['alloc_objects', 'count'],
-    ['alloc_space', 'bytes'],
-    ['inuse_objects', 'count'],
-    ['inuse_space', 'bytes'],
-  ]);
+  assert.deepStrictEqual(prof.valueTypes, STOP_TYPES);
   const bytes = share(prof, 'allocA', 'allocB', 'alloc_space');
   const objects = share(prof, 'allocA', 'allocB', 'alloc_objects');
   console.log(`allocA share: ${(100 * bytes).toFixed(1)}% of bytes, ${(100 * objects).toFixed(1)}% of objects (truth 75%)`);
@@ -78,26 +82,36 @@ test('a leak dominates inuse_space; garbage at the same rate shows in alloc_spac
   assert.ok(retained > 300e3 * 240 * 0.8, `inuse_space of leaky ${retained}`);
 });
 
-test('go tool pprof -sample_index=alloc_space -top names the allocating functions', () => {
+// pprof -top's flat% of `name` (the row ending in the function's name), or null.
+function flatPercent(top, name) {
+  const m = top.match(new RegExp(`^\\s*\\S+\\s+([\\d.]+)%.*\\s${name}$`, 'm'));
+  return m ? Number(m[1]) : null;
+}
+
+test('go tool pprof -top ranks the 3x allocator first, by alloc_space by default', () => {
   const file = path.join(tmpdir(), 'ratio.pb.gz');
   runWorkload('ratio', file, '256k');
   const go = findGo();
-  const top = execFileSync(go, ['tool', 'pprof', '-sample_index=alloc_space', '-top', file], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  assert.match(top, /Type: alloc_space/);
-  assert.match(top, /allocA\n/);
-  assert.match(top, /allocB\n/);
-  const inuse = execFileSync(go, ['tool', 'pprof', '-sample_index=inuse_space', '-top', file], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const pprofTop = (...flags) =>
+    execFileSync(go, ['tool', 'pprof', ...flags, '-top', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  // No -sample_index: pprof's default is the last value, alloc_space.
+  for (const top of [pprofTop('-sample_index=alloc_space'), pprofTop()]) {
+    assert.match(top, /Type: alloc_space/);
+    const a = top.search(/allocA\n/);
+    const b = top.search(/allocB\n/);
+    assert.ok(a >= 0 && b >= 0, top);
+    assert.ok(a < b, `allocA (3x the bytes) ranked above allocB:\n${top}`);
+    const pa = flatPercent(top, 'allocA');
+    const pb = flatPercent(top, 'allocB');
+    console.log(`pprof -top flat: allocA ${pa}%, allocB ${pb}% (truth 75:25)`);
+    assert.ok(Math.abs(pa / (pa + pb) - 0.75) <= 0.1, `allocA's share of the two ${pa / (pa + pb)}`);
+  }
+  const inuse = pprofTop('-sample_index=inuse_space');
   assert.match(inuse, /Type: inuse_space/);
   const summary = checkPprof(file);
   assert.deepStrictEqual(
     summary.sample_types.map(([type, unit]) => `${type}/${unit}`),
-    ['alloc_objects/count', 'alloc_space/bytes', 'inuse_objects/count', 'inuse_space/bytes'],
+    STOP_TYPES.map(([type, unit]) => `${type}/${unit}`),
   );
 });
 
@@ -115,7 +129,7 @@ test('a CPU and an allocation session at once, each stopped through its own hand
   assert.strictEqual(polyprof.isRunning(), true);
   assert.throws(() => polyprof.stop(), { name: 'PolyprofError', message: /two profiles run \(alloc and v8\)/ });
   assert.ok(c.stop() instanceof polyprof.Profile);
-  assert.deepStrictEqual(a.stop().valueTypes.map(([t]) => t), ['alloc_objects', 'alloc_space', 'inuse_objects', 'inuse_space']);
+  assert.deepStrictEqual(a.stop().valueTypes, STOP_TYPES);
   assert.strictEqual(polyprof.isRunning(), false);
   assert.throws(() => a.stop(), { name: 'PolyprofError', message: /already stopped/ });
 });
@@ -158,6 +172,7 @@ test('polyprof record --mode alloc, and the core writes every format', () => {
   assert.strictEqual(r.status, 0, r.stderr);
   assert.match(r.stderr, /^polyprof: wrote .*rec\.pb\.gz \(\d+ samples/);
   const prof = polyprof.load(out);
+  assert.deepStrictEqual(prof.valueTypes, STOP_TYPES, 'alloc_space is the default, as in Python');
   assert.ok(valueIn(prof, 'hoard', 'inuse_space') > 0);
   // Both at once, as in Python: the allocation profile next to the output.
   const both = path.join(dir, 'both.pb.gz');
@@ -167,17 +182,20 @@ test('polyprof record --mode alloc, and the core writes every format', () => {
   assert.strictEqual(r2.status, 0, r2.stderr);
   assert.match(r2.stderr, /wrote .*both\.pb\.gz \(\d+ samples.*\n.*wrote .*both\.alloc\.pb\.gz \(/);
   assert.strictEqual(polyprof.load(both).valueTypes[1][0], 'cpu');
-  assert.ok(valueIn(polyprof.load(path.join(dir, 'both.alloc.pb.gz')), 'hoard', 'alloc_space') > 0);
+  const bothAlloc = polyprof.load(path.join(dir, 'both.alloc.pb.gz'));
+  assert.deepStrictEqual(bothAlloc.valueTypes, STOP_TYPES);
+  assert.ok(valueIn(bothAlloc, 'hoard', 'alloc_space') > 0);
   // And from start(): one session, both profiles.
   const combined = polyprof.start({ mode: 'v8+alloc', allocInterval: '16k' });
   assert.throws(() => polyprof.start({ mode: 'alloc' }), /called twice/);
   const got = combined.stop();
   assert.deepStrictEqual(Object.keys(got), ['v8', 'alloc']);
   assert.ok(got.alloc instanceof polyprof.Profile);
+  assert.deepStrictEqual(got.alloc.valueTypes, STOP_TYPES);
   assert.strictEqual(polyprof.isRunning(), false);
   for (const [file, check] of [
     ['rec.folded', /;hoard \d+\n/],
-    ['rec.top', /inuse_space.*\n[\s\S]*hoard/],
+    ['rec.top', /alloc_space.*\n[\s\S]*hoard/],
     ['rec.html', /<html/i],
   ]) {
     prof.write(path.join(dir, file));
@@ -206,10 +224,67 @@ test('continuous allocation windows go to the store as type alloc', () => {
     assert.match(e.file, /^shop_alloc_\d{8}T\d{6}\.\d{3}Z_continuous\.pb\.gz$/);
   }
   const first = polyprof.load(path.join(dir, entries[0].file));
+  assert.deepStrictEqual(first.valueTypes, STOP_TYPES);
   assert.ok(valueIn(first, 'grow', 'alloc_space') > 0);
   const second = polyprof.load(path.join(dir, entries[1].file));
   // The second window allocates less (0.6 s) but still holds the first's arrays.
   assert.ok(valueIn(second, 'grow', 'inuse_space') >= valueIn(first, 'grow', 'inuse_space') * 0.9);
+});
+
+test("mode 'cpu+alloc': CPU and allocation windows side by side in the store, as Python's", () => {
+  const dir = tmpdir();
+  const script = `
+    const polyprof = require(${JSON.stringify(REPO)});
+    const keep = [];
+    function grow() { for (let i = 0; i < 2e4; i++) keep.push(new Array(8).fill(i)); }
+    function burn() { const end = Date.now() + 20; let x = 0; while (Date.now() < end) x += Math.sqrt(x + 1); return x; }
+    function run(opts, then) {
+      const cont = new polyprof.ContinuousProfiler({ mode: 'cpu+alloc', windowSeconds: 1, intervalMs: 10, allocInterval: '64k', ...opts }).start();
+      const t = setInterval(() => { grow(); burn(); }, 50);
+      setTimeout(() => { clearInterval(t); cont.stop(); then(); }, 1600);
+    }
+    const seen = [];
+    run({ store: ${JSON.stringify(dir)}, service: 'shop' }, () =>
+      run({ exporter: (p, md) => seen.push({ type: md.type ?? null, valueTypes: p.valueTypes.map(([t]) => t) }) }, () =>
+        console.log(JSON.stringify(seen))));
+  `;
+  const r = spawnSync(process.execPath, ['--no-opt', '-e', script], { encoding: 'utf8' });
+  assert.strictEqual(r.status, 0, r.stderr);
+  const entries = new polyprof.Store(dir).list();
+  const byType = (type) => entries.filter((e) => e.type === type);
+  assert.deepStrictEqual([...new Set(entries.map((e) => e.type))].sort(), ['alloc', 'cpu'], entries.map((e) => e.file).join(', '));
+  for (const type of ['cpu', 'alloc']) {
+    assert.ok(byType(type).length >= 2, `${type}: a full window and the last, partial one`);
+    for (const e of byType(type)) {
+      assert.strictEqual(e.trigger, 'continuous');
+      assert.match(e.file, new RegExp(`^shop_${type}_\\d{8}T\\d{6}\\.\\d{3}Z_continuous\\.pb\\.gz$`));
+    }
+  }
+  const load = (e) => polyprof.load(path.join(dir, e.file));
+  const allocs = byType('alloc').map(load);
+  for (const prof of allocs) assert.deepStrictEqual(prof.valueTypes, STOP_TYPES);
+  assert.ok(allocs.reduce((sum, prof) => sum + valueIn(prof, 'grow', 'alloc_space'), 0) > 0, 'grow in the allocation windows');
+  const cpus = byType('cpu').map(load);
+  assert.strictEqual(cpus[0].valueTypes[1][0], 'cpu');
+  assert.ok(cpus.reduce((sum, prof) => sum + valueIn(prof, 'burn', 'cpu'), 0) > 0, 'burn in the CPU windows');
+  // With an exporter: both kinds, the allocation windows marked type 'alloc'.
+  const seen = JSON.parse(r.stdout);
+  const allocSeen = seen.filter((w) => w.type === 'alloc');
+  const cpuSeen = seen.filter((w) => w.type === null);
+  assert.ok(allocSeen.length >= 2 && cpuSeen.length >= 2, JSON.stringify(seen));
+  for (const w of allocSeen) assert.strictEqual(w.valueTypes.at(-1), 'alloc_space');
+  for (const w of cpuSeen) assert.strictEqual(w.valueTypes.at(-1), 'cpu');
+  assert.strictEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.pb.gz')).length, entries.length, 'exported windows are not stored');
+
+  // 'wall+alloc' too; allocation windows are never pushed, as in Python; V8's CpuProfiler is not continuous.
+  assert.doesNotThrow(() => new polyprof.ContinuousProfiler({ mode: 'wall+alloc', exporter: () => {} }));
+  for (const mode of ['cpu+alloc', 'alloc']) {
+    assert.throws(() => new polyprof.ContinuousProfiler({ mode, push: 'http://127.0.0.1:4040' }), {
+      name: 'PolyprofError',
+      message: /push takes mode 'cpu' or 'wall'.*allocation windows are not pushed/,
+    });
+  }
+  assert.throws(() => new polyprof.ContinuousProfiler({ mode: 'v8+alloc' }), { name: 'PolyprofError', message: /'cpu\+alloc' or 'wall\+alloc'/ });
 });
 
 test('ENABLE_PROFILING with event=alloc: allocation windows from the environment', () => {

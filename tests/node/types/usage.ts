@@ -14,6 +14,7 @@ const allocSession: polyprof.Session = polyprof.start({ mode: 'alloc', allocInte
 const allocProfile: Profile = allocSession.stop();
 polyprof.start({ mode: 'alloc', allocInterval: 65536, durationSeconds: 5 }).stop().write('heap.pb.gz');
 new polyprof.ContinuousProfiler({ mode: 'alloc', allocInterval: '1m', windowSeconds: 60 });
+new polyprof.ContinuousProfiler({ mode: 'cpu+alloc', allocInterval: '1m', exporter: (_p, md) => md.type === 'alloc' });
 const both = polyprof.start({ mode: 'cpu+alloc', allocInterval: '64k' }).stop();
 const heapOfBoth: Profile = both.alloc;
 const cpuOfBoth: Profile | undefined = both.cpu;
