@@ -150,6 +150,36 @@ static int capture_native(pp_raw_frame *out, int max)
     return n;
 }
 
+/* Code objects in sampled allocation stacks are kept alive until the
+ * process ends, as the CPU resolver's pinned ones are: the frames are named
+ * at export, and by then a module's <module> code (freed when its body
+ * ends), an exec'd string's or a dropped closure's would be gone and read
+ * "[unresolved frame]". Only with the GIL (the mem and object domains, and
+ * raw calls made holding it), which also guards the table; past its fill
+ * limit frames are kept no more, and may again go unresolved. */
+#define KEPT_CODE_SLOTS (1u << 15)
+static uintptr_t kept_code[KEPT_CODE_SLOTS];
+static uint32_t n_kept_code;
+
+static void keep_code_objects(const pp_raw_frame *frames, int n)
+{
+    if (!PyGILState_Check())
+        return;
+    for (int i = 0; i < n; i++) {
+        uintptr_t code = frames[i].code;
+        uint32_t slot = (uint32_t)((code >> 4) * 0x9E3779B97F4A7C15ULL >> 49) & (KEPT_CODE_SLOTS - 1);
+        while (kept_code[slot] && kept_code[slot] != code)
+            slot = (slot + 1) & (KEPT_CODE_SLOTS - 1);
+        if (kept_code[slot] || n_kept_code >= KEPT_CODE_SLOTS / 4 * 3)
+            continue;
+        /* A frame of this thread's own stack: the object is alive, and a
+         * reference count changes no allocator state. */
+        Py_INCREF((PyObject *)code);
+        kept_code[slot] = code;
+        n_kept_code++;
+    }
+}
+
 static void record(pp_heap *h, void *p, size_t size)
 {
     pp_raw_frame frames[MAX_FRAMES];
@@ -173,6 +203,8 @@ static void record(pp_heap *h, void *p, size_t size)
         pp_fault_guard_leave();
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (n_py > 0)
+        keep_code_objects(frames + n, n_py);
     pp_heap_record_alloc(h, (uintptr_t)p, size, n_py == 0 ? "[no Python frames]" : NULL, frames,
                          (uint32_t)(n + n_py));
 }
