@@ -491,6 +491,23 @@ PP_API int pp_continuous_push_stats(const pp_continuous *c, pp_push_stats *out);
 /* pp_continuous_stop that reports the push counters after the last flush
  * (zeroed when c did not push); returns 0 when c pushed, -1 otherwise. */
 PP_API int pp_continuous_finish(pp_continuous *c, pp_push_stats *push_out);
+/* A Pyroscope pusher of the bridge's own, for windows the core's continuous
+ * profiler does not make (the bridges' allocation windows): the same queue,
+ * uploader thread, credentials and counters as a continuous profile's push.
+ * Opened from o->push_* (o->push_url set); the application is o->push_app,
+ * else o->service, else the runtime's name, as for continuous windows. */
+typedef struct pp_push pp_push;
+PP_API pp_push *pp_push_open(const pp_options *o, char *err, size_t errlen);
+/* Encodes p (gzip pprof) and queues it for [start, end): O(1) on the
+ * network's side, never waits for it. 0, or -1 with err when p cannot be
+ * encoded. Any thread, one at a time. */
+PP_API int pp_push_profile(pp_push *push, const pp_profile *p, int64_t start_unix_ns, int64_t end_unix_ns, char *err,
+                           size_t errlen);
+PP_API void pp_push_get_stats(pp_push *push, pp_push_stats *out);
+/* Sends what is queued for at most push_flush, stops the uploader and frees
+ * push; final (optional) gets the counters as they ended. */
+PP_API void pp_push_stop(pp_push *push, pp_push_stats *final);
+
 /* pp_continuous_stop for a latency-sensitive thread (a tripped circuit
  * breaker): the queued windows are pushed in the background, for push_flush
  * at most, instead of before it returns. */

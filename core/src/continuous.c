@@ -58,15 +58,11 @@ static int store_window(void *ctx, pp_profile *window, const pp_window_info *inf
 /* Encoded here, queued in O(1): the network is the push thread's business. */
 static void push_window(pp_continuous *c, const pp_profile *p, const pp_window_info *info)
 {
-    uint8_t *data = NULL;
-    size_t len = 0;
     char err[256];
-    if (pp_profile_encode(p, PP_FORMAT_PPROF, 0, &data, &len, err, sizeof err) != 0) {
+    if (pp_push_profile(c->push, p, info->start_unix_ns, info->end_unix_ns, err, sizeof err) != 0) {
         fprintf(stderr, "polyprof: continuous profiling: push: %s\n", err);
         atomic_fetch_add(&c->failures, 1);
-        return;
     }
-    pp_push_enqueue(c->push, data, len, info->start_unix_ns, info->end_unix_ns);
 }
 
 static void export_window(pp_continuous *c)
@@ -147,13 +143,7 @@ pp_continuous *pp_continuous_start(const pp_options *o, pp_window_fn fn, void *c
         }
     }
     if (o->push_url[0]) {
-        /* Pyroscope's application: push_app, else service, else the runtime. */
-        char app[128];
-        if (o->service[0])
-            snprintf(app, sizeof app, "%s", o->service);
-        else
-            pp_sampler_runtime_name(app, sizeof app);
-        c->push = pp_push_start(o, app[0] ? app : c->service, err, errlen);
+        c->push = pp_push_open(o, err, errlen);
         if (!c->push) {
             pp_store_close(c->store);
             free(c);

@@ -21,6 +21,7 @@
  * copies. AddressSanitizer refuses RTLD_DEEPBIND, so sanitized builds (the
  * core's unit tests, never inside Node) load without it. */
 #include "push.h"
+#include "service_name.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -335,6 +336,17 @@ void pp_push_enqueue(pp_push *p, uint8_t *pprof, size_t len, int64_t start_unix_
         atomic_fetch_add(&p->dropped_full, 1);
         push_log(p, LOG_QUEUE_FULL, "the upload queue was full: the oldest window was dropped");
     }
+}
+
+int pp_push_profile(pp_push *push, const pp_profile *p, int64_t start_unix_ns, int64_t end_unix_ns, char *err,
+                    size_t errlen)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if (pp_profile_encode(p, PP_FORMAT_PPROF, 0, &data, &len, err, errlen) != 0)
+        return -1;
+    pp_push_enqueue(push, data, len, start_unix_ns, end_unix_ns);
+    return 0;
 }
 
 void pp_push_get_stats(pp_push *p, pp_push_stats *out)
@@ -774,6 +786,20 @@ fail:
     free(basic);
     push_free(p);
     return NULL;
+}
+
+pp_push *pp_push_open(const pp_options *o, char *err, size_t errlen)
+{
+    /* Pyroscope's application: push_app (pp_push_start), else service,
+     * else the runtime, else the program's name as the store has it. */
+    char app[128];
+    if (o->service[0])
+        snprintf(app, sizeof app, "%s", o->service);
+    else
+        pp_sampler_runtime_name(app, sizeof app);
+    if (!app[0])
+        pp_service_name(o, app, sizeof app);
+    return pp_push_start(o, app, err, errlen);
 }
 
 void pp_push_stop(pp_push *p, pp_push_stats *final)

@@ -11,8 +11,6 @@
 
 #include "polyprof.h"
 
-typedef struct pp_push pp_push;
-
 /* Checks for the option grammar (options.c): 0, or -1 with the reason in why. */
 int pp_push_check_url(const char *url, char *why, size_t whylen);
 int pp_push_check_app(const char *app, char *why, size_t whylen);
@@ -28,11 +26,10 @@ pp_push *pp_push_start(const pp_options *o, const char *app, char *err, size_t e
  * [start, end). O(1); never waits for the network: when the queue is full
  * the oldest window is dropped and counted. */
 void pp_push_enqueue(pp_push *p, uint8_t *pprof, size_t len, int64_t start_unix_ns, int64_t end_unix_ns);
-void pp_push_get_stats(pp_push *p, pp_push_stats *out);
-/* Sends what is queued for at most o->push_flush_ns, then stops the thread
- * (an upload still running then is aborted) and frees p; final (optional)
- * gets the counters as they ended. */
-void pp_push_stop(pp_push *p, pp_push_stats *final);
+/* pp_push_open, pp_push_profile, pp_push_get_stats and pp_push_stop are
+ * declared in polyprof.h, for the bridges. */
+/* pp_push_stop (polyprof.h): an upload still running after push_flush is
+ * aborted. */
 /* The same without waiting: the thread sends what is queued for at most
  * push_flush in the background, then frees p. */
 void pp_push_release(pp_push *p);

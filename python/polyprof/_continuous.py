@@ -117,9 +117,6 @@ class ContinuousProfiler:
         elif "store" not in opts and os.environ.get("POLYPROF_STORE"):
             opts["store"] = os.environ["POLYPROF_STORE"]
         if push is not None:
-            if opts.get("event") == "alloc" or WITH_ALLOC in opts:
-                raise ValueError("push: allocation windows are not pushed to Pyroscope; use mode='cpu' or 'wall' "
-                                 "with push, and a second ContinuousProfiler(mode='alloc') for the store")
             opts.update(push_options(push))
         self._options = opts
         self._exporter = exporter
@@ -205,7 +202,9 @@ class _AllocWindows:
     """The allocation side of a ContinuousProfiler (mode "alloc", "cpu+alloc"):
     the heap tracker hands over one profile per window, its allocations since
     the last window and the live heap now, from a thread of ours (naming
-    Python frames needs the GIL). Stored as <service>_alloc_..._continuous.pb.gz."""
+    Python frames needs the GIL). Stored as <service>_alloc_..._continuous.pb.gz,
+    and pushed with push= through a pusher of its own (the core's queue,
+    uploader thread and counters)."""
 
     def __init__(self, opts, exporter):
         self.opts = dict(opts, event="alloc")
@@ -224,6 +223,8 @@ class _AllocWindows:
         self.stopping = threading.Event()
         self.thread = None
         self.started = None
+        self.pusher = None
+        self.push_final = None
 
     def start(self):
         if self.exporter is None:
@@ -232,7 +233,14 @@ class _AllocWindows:
                                                      if kv[0] in ("store_max_age", "store_max_bytes")))
             self.store = Store(self.opts.get("store"), max_age_s=int(values["store_max_age"][:-2]) / 1e9,
                                max_bytes=int(values["store_max_bytes"]), key_file=self.opts.get("store_key_file"))
-        _native.alloc_start(self.opts)
+        if "push" in self.opts:
+            self.pusher = _native.push_open(self.opts)
+        try:
+            _native.alloc_start(self.opts)
+        except BaseException:
+            if self.pusher is not None:
+                self.pusher.stop()
+            raise
         self.started = time.time()
         self.thread = threading.Thread(target=self._run, name="polyprof-alloc-windows", daemon=True)
         self.thread.start()
@@ -253,6 +261,12 @@ class _AllocWindows:
         metadata = {"trigger": "continuous", "window": self.index, "start": start, "end": end, "type": "alloc"}
         self.index += 1
         try:
+            if self.pusher is not None:
+                self.pusher.push(native_profile, start, end)
+        except Exception as e:
+            import sys
+            sys.stderr.write("polyprof: allocation window %d not pushed: %s\n" % (metadata["window"], e))
+        try:
             if self.exporter is not None:
                 self.exporter(prof, metadata)
             else:
@@ -268,9 +282,16 @@ class _AllocWindows:
             self.thread.join()
         if _native.alloc_running():
             self._export(_native.alloc_stop())
+        if self.pusher is not None:
+            self.push_final = self.pusher.stop() if wait else self.pusher.stats()
+            if not wait:   # the uploads finish in the background, for push_flush at most
+                threading.Thread(target=self.pusher.stop, name="polyprof-alloc-push-flush", daemon=True).start()
+            self.pusher = None
 
     def push_stats(self):
-        return None   # allocation windows go to the exporter or the store
+        if self.pusher is not None:
+            return self.pusher.stats()
+        return self.push_final
 
 
 class _Both:
@@ -289,12 +310,16 @@ class _Both:
 
     def stop(self, wait=True):
         try:
-            self.alloc.stop()
+            self.alloc.stop(wait)
         finally:
             self.sampler.stop(wait)
 
     def push_stats(self):
-        return self.sampler.push_stats()
+        """Both kinds of windows' counters, added up."""
+        a, b = self.sampler.push_stats(), self.alloc.push_stats()
+        if a is None or b is None:
+            return a if b is None else b
+        return {k: a[k] + b[k] for k in a}
 
 
 def _program_name():

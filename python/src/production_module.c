@@ -197,6 +197,14 @@ static PyObject *continuous_get_running(ContinuousObject *self, void *closure)
     return PyBool_FromLong(self->continuous != NULL);
 }
 
+static PyObject *push_stats_dict(const pp_push_stats *st)
+{
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}", "pushed", (unsigned long long)st->pushed, "failed_attempts",
+                         (unsigned long long)st->failed_attempts, "dropped_queue_full",
+                         (unsigned long long)st->dropped_queue_full, "dropped_rejected",
+                         (unsigned long long)st->dropped_rejected, "queued", (unsigned long long)st->queued);
+}
+
 /* push_stats() -> dict of the push counters, or None without push. */
 static PyObject *continuous_push_stats(ContinuousObject *self, PyObject *unused)
 {
@@ -206,10 +214,7 @@ static PyObject *continuous_push_stats(ContinuousObject *self, PyObject *unused)
         self->pushed = pp_continuous_push_stats(self->continuous, &st);
     if (self->pushed != 0)
         Py_RETURN_NONE;
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K}", "pushed", (unsigned long long)st.pushed, "failed_attempts",
-                         (unsigned long long)st.failed_attempts, "dropped_queue_full",
-                         (unsigned long long)st.dropped_queue_full, "dropped_rejected",
-                         (unsigned long long)st.dropped_rejected, "queued", (unsigned long long)st.queued);
+    return push_stats_dict(&st);
 }
 
 static PyMethodDef continuous_methods[] = {
@@ -273,6 +278,116 @@ static PyObject *mod_continuous_start(PyObject *m, PyObject *args, PyObject *kw)
         return NULL;
     }
     self->continuous = c;
+    return (PyObject *)self;
+}
+
+/* ------------------------------------------------------------ Pusher */
+
+/* The allocation windows' own Pyroscope pusher (pp_push_open): the windows
+ * are cut by the bridge, not by the core's continuous thread. */
+typedef struct {
+    PyObject_HEAD pp_push *push;
+    pp_push_stats final; /* the counters after stop's flush */
+} PusherObject;
+
+static PyTypeObject PusherType;
+
+static void pusher_stop_now(PusherObject *self)
+{
+    pp_push *p = self->push;
+    self->push = NULL;
+    if (p) {
+        Py_BEGIN_ALLOW_THREADS pp_push_stop(p, &self->final);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+static void pusher_dealloc(PusherObject *self)
+{
+    pusher_stop_now(self);
+    PyObject_Free(self);
+}
+
+/* push(profile, start, end): queues the window; start and end in Unix seconds. */
+static PyObject *pusher_push(PusherObject *self, PyObject *args)
+{
+    PyObject *prof;
+    double start, end;
+    if (!PyArg_ParseTuple(args, "Odd:push", &prof, &start, &end))
+        return NULL;
+    pp_profile *p = unwrap_profile(prof);
+    if (!p)
+        return NULL;
+    if (!self->push) {
+        PyErr_SetString(PolyprofError, "this pusher is stopped");
+        return NULL;
+    }
+    char err[ERR_LEN];
+    if (pp_push_profile(self->push, p, (int64_t)(start * 1e9), (int64_t)(end * 1e9), err, sizeof err) != 0) {
+        PyErr_SetString(PolyprofError, err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *pusher_stats(PusherObject *self, PyObject *unused)
+{
+    (void)unused;
+    pp_push_stats st = self->final;
+    if (self->push)
+        pp_push_get_stats(self->push, &st);
+    return push_stats_dict(&st);
+}
+
+/* stop() -> the counters after the last flush (push_flush at most). */
+static PyObject *pusher_stop(PusherObject *self, PyObject *unused)
+{
+    pusher_stop_now(self);
+    return pusher_stats(self, unused);
+}
+
+static PyMethodDef pusher_methods[] = {
+    {"push", (PyCFunction)pusher_push, METH_VARARGS, "push(profile, start, end): queues one window"},
+    {"stats", (PyCFunction)pusher_stats, METH_NOARGS, "stats() -> the push counters"},
+    {"stop", (PyCFunction)pusher_stop, METH_NOARGS, "stop() -> the counters after the last flush"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject PusherType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "polyprof._native.Pusher",
+    .tp_basicsize = sizeof(PusherObject),
+    .tp_dealloc = (destructor)pusher_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Pushes profiles to a Pyroscope server; made by push_open().",
+    .tp_methods = pusher_methods,
+};
+
+/* push_open(options) -> Pusher: options with push=URL and the push_* keys. */
+static PyObject *mod_push_open(PyObject *m, PyObject *opts)
+{
+    (void)m;
+    pp_options o;
+    if (options_from_dict(opts, &o) != 0)
+        return NULL;
+    if (!o.push_url[0]) {
+        PyErr_SetString(PyExc_ValueError, "push_open: the options have no push URL");
+        return NULL;
+    }
+    char err[ERR_LEN] = "";
+    pp_push *p;
+    Py_BEGIN_ALLOW_THREADS p = pp_push_open(&o, err, sizeof err);
+    Py_END_ALLOW_THREADS if (!p)
+    {
+        PyErr_SetString(PolyprofError, err[0] ? err : "cannot start pushing to Pyroscope");
+        return NULL;
+    }
+    PusherObject *self = PyObject_New(PusherObject, &PusherType);
+    if (!self) {
+        pp_push_stop(p, NULL);
+        return NULL;
+    }
+    self->push = p;
+    memset(&self->final, 0, sizeof self->final);
     return (PyObject *)self;
 }
 
@@ -697,6 +812,7 @@ static PyMethodDef production_methods[] = {
     {"env_config", mod_env_config, METH_NOARGS, "env_config() -> {enabled, options, warnings}; ValueError"},
     {"continuous_start", (PyCFunction)(void (*)(void))mod_continuous_start, METH_VARARGS | METH_KEYWORDS,
      "continuous_start(options, exporter=None) -> Continuous"},
+    {"push_open", mod_push_open, METH_O, "push_open(options) -> Pusher: the push=URL and push_* keys"},
     {"store_open", mod_store_open, METH_VARARGS, "store_open(dir, max_age_s=0, max_bytes=0, key_file=None) -> Store"},
     {"store_key_check", mod_store_key_check, METH_VARARGS,
      "store_key_check(key_file=None) -> bool: a store key is configured; PolyprofError for a bad one"},
@@ -705,7 +821,7 @@ static PyMethodDef production_methods[] = {
 
 int add_production(PyObject *m)
 {
-    if (PyType_Ready(&ContinuousType) < 0 || PyType_Ready(&StoreType) < 0)
+    if (PyType_Ready(&ContinuousType) < 0 || PyType_Ready(&StoreType) < 0 || PyType_Ready(&PusherType) < 0)
         return -1;
     for (PyMethodDef *d = production_methods; d->ml_name; d++) {
         PyObject *f = PyCFunction_New(d, NULL);

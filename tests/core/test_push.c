@@ -634,11 +634,55 @@ static void test_server_errors(void)
     server_stop(s);
 }
 
+/* A bridge's own pusher (allocation windows): the application from
+ * service, the profile encoded by the core, its value types intact. */
+static void test_bridge_pusher(void)
+{
+    server *s = server_start();
+    pp_options o = push_options(s, "service=alloc-app,push_tags=env=test");
+    char err[512];
+    pp_push *push = pp_push_open(&o, err, sizeof err);
+    CHECK(push != NULL);
+    if (!push) {
+        fprintf(stderr, "%s\n", err);
+        server_stop(s);
+        return;
+    }
+    const char *types[] = {"alloc_objects", "alloc_space"}, *units[] = {"count", "bytes"};
+    pp_profile *p = pp_profile_create(types, units, 2, "space", "bytes", 524288);
+    pp_frame_spec f = {"grow", "app.py", 7, 9, 0};
+    int64_t v[] = {4, 2097152};
+    pp_profile_append(p, &f, 1, NULL, 0, v);
+    int64_t t0 = (int64_t)time(NULL);
+    CHECK_EQ_INT(pp_push_profile(push, p, t0 * 1000000000LL, (t0 + 1) * 1000000000LL, err, sizeof err), 0);
+    pp_profile_free(p);
+    pp_push_stats st;
+    pp_push_stop(push, &st);
+    CHECK_EQ_INT(st.pushed, 1);
+    CHECK_EQ_INT(server_requests(s), 1);
+    if (server_requests(s) == 1) {
+        char name[256];
+        CHECK_EQ_INT(query_param(s->reqs[0].line, "name", name, sizeof name), 0);
+        CHECK_STR(name, "alloc-app{env=test}");
+        pp_profile *got = profile_field(&s->reqs[0]);
+        CHECK(got != NULL);
+        if (got) {
+            const char *type, *unit;
+            pp_profile_value_type(got, 1, &type, &unit);
+            CHECK_STR(type, "alloc_space");
+            CHECK_EQ_INT(pp_profile_num_samples(got), 1);
+            pp_profile_free(got);
+        }
+    }
+    server_stop(s);
+}
+
 int main(void)
 {
     test_options();
     test_missing_libcurl();
     test_windows_reach_a_good_server();
+    test_bridge_pusher();
     test_basic_auth_file();
     test_silent_server();
     test_silent_server_does_not_slow_windows();

@@ -92,6 +92,46 @@ def test_windows_are_pushed_with_labels_auth_and_tenant(ingest_server, monkeypat
     assert len([f for f in tmp_path.iterdir() if f.name.endswith(".pb.gz")]) == 2
 
 
+def grow_heap(n):
+    kept = []
+    for _ in range(n):
+        kept.append(bytearray(16384))
+    return kept
+
+
+def test_allocation_windows_are_pushed_beside_cpu_windows(ingest_server, tmp_path):
+    url = "http://127.0.0.1:%d" % ingest_server.server_port
+    c = polyprof.ContinuousProfiler(interval_ms=10, window_s=1, store=tmp_path, service="py-heap", mode="cpu+alloc",
+                                    alloc_interval="64k", push={"url": url, "tags": {"env": "test"}}).start()
+    held = []
+    try:
+        t = time.time()
+        while time.time() - t < 1.4:
+            held.append(grow_heap(20))
+            burn(0.02)
+    finally:
+        c.stop()
+    stats = c.push_stats()
+    reqs = ingest_server.requests
+    assert stats["pushed"] == len(reqs) and stats["queued"] == stats["dropped_queue_full"] == 0, stats
+    kinds = {"cpu": [], "alloc_space": []}
+    for path, headers, body in reqs:
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        assert q["name"] == ["py-heap{env=test}"] and q["format"] == ["pprof"]
+        profile = polyprof.Profile(_native.decode_pprof(profile_field(headers, body)))
+        types = [t for t, _ in profile.value_types]
+        kinds["alloc_space" if "alloc_space" in types else "cpu"].append(profile)
+    # Two windows of each kind: the whole one and the partial one at stop().
+    assert len(kinds["cpu"]) == 2 and len(kinds["alloc_space"]) == 2, {k: len(v) for k, v in kinds.items()}
+    # What the loop keeps is grow_heap's; burn's ints are freed at once.
+    heap = kinds["alloc_space"][0]
+    index = [t for t, _ in heap.value_types].index("inuse_space")
+    through = sum(s.values[index] for s in heap.samples() if "grow_heap" in [f[0] for f in s.frames])
+    assert through >= 0.5 * sum(s.values[index] for s in heap.samples())
+    # The store still gets both kinds.
+    assert {e["type"] for e in polyprof.Store(str(tmp_path)).list()} == {"cpu", "alloc"}
+
+
 def test_server_errors_are_retried_then_pushed(ingest_server):
     ingest_server.statuses[:] = [503]
     c = polyprof.ContinuousProfiler(interval_ms=10, window_s=1, exporter=lambda p, md: None,
