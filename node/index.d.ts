@@ -215,8 +215,9 @@ export interface ContinuousOptions {
   /**
    * 'alloc': this thread's sampled allocations per window (stored with type
    * "alloc", alloc_space the default value); 'cpu+alloc' / 'wall+alloc': both
-   * kinds of windows side by side, as Python's. Allocation windows are not
-   * pushed: push takes 'cpu' or 'wall'.
+   * kinds of windows side by side, as Python's. With push, allocation windows
+   * are pushed too (memory profiles in Pyroscope: alloc_objects, alloc_space,
+   * inuse_objects, inuse_space).
    */
   mode?: 'cpu' | 'wall' | 'alloc' | 'cpu+alloc' | 'wall+alloc';
   native?: boolean;
@@ -224,7 +225,7 @@ export interface ContinuousOptions {
   allocInterval?: number | string;
   /** Names stored files (default: the program's name). */
   service?: string;
-  /** Also push every window to a Grafana Pyroscope server: its URL, or the details (modes 'cpu' and 'wall' only). */
+  /** Also push every window to a Grafana Pyroscope server (allocation windows too): its URL, or the details. */
   push?: string | PushOptions;
 }
 
@@ -265,7 +266,10 @@ export class ContinuousProfiler {
   readonly running: boolean;
   /** Windows exported so far (with 'cpu+alloc' / 'wall+alloc': the time windows). */
   readonly windows: number;
-  /** Push counters (after stop(): as the last flush left them); null without push. */
+  /**
+   * Push counters (after stop(): as the last flush left them); null without
+   * push. With 'cpu+alloc' / 'wall+alloc': both kinds of windows' counters, added up.
+   */
   pushStats(): PushStats | null;
 }
 

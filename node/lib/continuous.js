@@ -73,12 +73,21 @@ class Store {
 // a timer on the event loop (unref'd), not by the core's continuous thread;
 // each window is the allocations sampled in it plus what is still alive of
 // those sampled since the start, alloc_space its default value. Stored as
-// <service>_alloc_<UTC start>_continuous.pb.gz, as Python's.
+// <service>_alloc_<UTC start>_continuous.pb.gz, as Python's, and with push
+// queued for Pyroscope by a pusher of their own (the core's queue, uploader
+// thread and counters; Pyroscope shows them as memory profiles).
 class AllocWindows {
   constructor(core, exporter) {
     this.core = core;
     this.exporter = exporter;
-    this.handle = native.allocStart(core, THREAD_NAME);
+    this.pusher = core.push ? native.pushOpen(core) : null;
+    this.pushFinal = null;
+    try {
+      this.handle = native.allocStart(core, THREAD_NAME);
+    } catch (e) {
+      if (this.pusher) native.pushStop(this.pusher);
+      throw e;
+    }
     this.index = 0;
     this.start = Date.now() / 1000;
     const windowMs = native.parseOptions(core).windowNs / 1e6;
@@ -90,18 +99,55 @@ class AllocWindows {
     const start = this.start;
     this.start = Date.now() / 1000;
     const md = { trigger: 'continuous', window: this.index++, start, end: this.start, type: 'alloc' };
+    const startMs = start * 1000;
+    const endMs = this.start * 1000;
     try {
-      if (this.exporter) this.exporter(native.allocRotate(this.handle), md);
-      else native.allocStoreWindow(this.handle, this.core);
+      if (this.exporter) {
+        const prof = native.allocRotate(this.handle);
+        if (this.pusher) {
+          try {
+            native.pushProfile(this.pusher, prof, startMs, endMs);
+          } catch (e) {
+            reportNotPushed(md.window, e);
+          }
+        }
+        this.exporter(prof, md);
+      } else if (this.pusher) {
+        // Stored and pushed, the same profile (freed once, by the addon).
+        try {
+          native.allocStoreWindow(this.handle, this.core, this.pusher, startMs, endMs);
+        } catch (e) {
+          if (e && e.pushError) reportNotPushed(md.window, e);
+          else throw e;
+        }
+      } else {
+        native.allocStoreWindow(this.handle, this.core);
+      }
     } catch (e) {
       report(e);
     }
   }
 
-  stop() {
+  // -> the push counters after the last flush (without waiting: as stop
+  // began, the uploads going on in the background for push_flush at most),
+  // or null without push.
+  stop(waitForPush = true) {
     clearInterval(this.timer);
-    this.cut(); // the last, partial window
-    native.allocStop(this.handle);
+    try {
+      this.cut(); // the last, partial window
+      native.allocStop(this.handle);
+    } finally {
+      if (this.pusher) {
+        const pusher = this.pusher;
+        this.pusher = null;
+        this.pushFinal = native.pushStop(pusher, waitForPush);
+      }
+    }
+    return this.pushFinal;
+  }
+
+  pushStats() {
+    return this.pusher ? native.pushStats(this.pusher) : this.pushFinal;
   }
 
   windows() {
@@ -109,10 +155,19 @@ class AllocWindows {
   }
 }
 
+// Both kinds' push counters, added up (null when neither pushed).
+function addStats(a, b) {
+  if (!a || !b) return a ?? b ?? null;
+  const sum = {};
+  for (const k of Object.keys(a)) sum[k] = a[k] + b[k];
+  return sum;
+}
+
 // Mode 'cpu+alloc' / 'wall+alloc': the core's CPU (or wall) windows and the
 // allocation windows beside them, as Python's. The signal sampler and V8's
-// heap profiler are independent (as in start({ mode: 'cpu+alloc' })); only
-// the time windows are pushed, and windows counts those.
+// heap profiler are independent (as in start({ mode: 'cpu+alloc' })); both
+// kinds are pushed (each side its own pusher, pushStats() adds them up), and
+// windows counts the time windows.
 class BothWindows {
   constructor(core, allocCore, exporter) {
     this.time = native.continuousStart(core, exporter);
@@ -124,19 +179,19 @@ class BothWindows {
     }
   }
 
-  // -> the time side's push stats
+  // -> both sides' push stats, added up
   stop(waitForPush = true) {
     let stats = null;
     try {
-      this.alloc.stop();
+      this.alloc.stop(waitForPush);
     } finally {
       stats = waitForPush ? native.continuousStop(this.time) : native.continuousStop(this.time, false);
     }
-    return stats;
+    return addStats(stats, this.alloc.pushStats());
   }
 
   pushStats() {
-    return native.continuousPushStats(this.time);
+    return addStats(native.continuousPushStats(this.time), this.alloc.pushStats());
   }
 
   windows() {
@@ -151,8 +206,9 @@ class BothWindows {
  * local store. Modes 'cpu' and 'wall' sample the whole process (one sampler:
  * other sessions share it and must use the same mode); mode 'alloc' samples
  * this thread's allocations (stored with type "alloc", alloc_space the
- * default value); 'cpu+alloc' / 'wall+alloc' both, as Python's. Allocation
- * windows are not pushed: push takes mode 'cpu' or 'wall'.
+ * default value); 'cpu+alloc' / 'wall+alloc' both, as Python's. With push,
+ * every window is pushed to Pyroscope, the allocation ones too (memory
+ * profiles there: alloc_objects, alloc_space, inuse_*).
  */
 class ContinuousProfiler {
   constructor({
@@ -188,15 +244,11 @@ class ContinuousProfiler {
     Object.assign(core, shared);
     if (allocCore) Object.assign(allocCore, shared);
     if (push !== undefined && push !== null) {
-      if (core.event === 'alloc' || allocCore) {
-        // As Python's: the allocation windows are cut on the event loop, not
-        // by the core's continuous thread, which is what pushes.
-        throw new PolyprofError(
-          `ContinuousProfiler: push takes mode 'cpu' or 'wall', not '${mode}': allocation windows are not pushed to Pyroscope; ` +
-            "use a second ContinuousProfiler({ mode: 'alloc' }) for the store",
-        );
-      }
-      Object.assign(core, pushOptions(push));
+      // The allocation windows, cut on the event loop, get a pusher of their
+      // own with the same keys (AllocWindows).
+      const keys = pushOptions(push);
+      Object.assign(core, keys);
+      if (allocCore) Object.assign(allocCore, keys);
     }
     try {
       native.parseOptions(core); // every key checked by the core, messages naming it
@@ -238,9 +290,6 @@ class ContinuousProfiler {
     }
     try {
       if (this._core.event === 'alloc') {
-        // Allocation windows are cut on the event loop, not by the core's
-        // continuous thread, which is what pushes.
-        if (this._core.push) throw new PolyprofError("ContinuousProfiler: push takes mode 'cpu' or 'wall', not 'alloc'");
         this._handle = new AllocWindows(this._core, exporter ?? null);
       } else if (this._allocCore) {
         this._handle = new BothWindows(this._core, this._allocCore, exporter);
@@ -257,8 +306,7 @@ class ContinuousProfiler {
   stop() {
     const h = this._handle;
     this._handle = null;
-    if (h instanceof AllocWindows) h.stop();
-    else if (h instanceof BothWindows) this._pushFinal = h.stop();
+    if (h instanceof AllocWindows || h instanceof BothWindows) this._pushFinal = h.stop();
     else if (h) this._pushFinal = native.continuousStop(h);
   }
 
@@ -266,19 +314,19 @@ class ContinuousProfiler {
   // pushed in the background (for push_flush at most).
   _stopOnRequestPath() {
     const h = this._handle;
-    if (h instanceof AllocWindows || !h) return this.stop();
+    if (!h) return this.stop();
     this._handle = null;
-    this._pushFinal = h instanceof BothWindows ? h.stop(false) : native.continuousStop(h, false);
+    this._pushFinal = h instanceof AllocWindows || h instanceof BothWindows ? h.stop(false) : native.continuousStop(h, false);
   }
 
   /**
    * Pushing to Pyroscope: {pushed, failedAttempts, droppedQueueFull,
    * droppedRejected, queued} (after stop(): as the last flush left them), or
-   * null without push.
+   * null without push. With 'cpu+alloc' / 'wall+alloc': both kinds of
+   * windows' counters, added up.
    */
   pushStats() {
-    if (this._handle instanceof AllocWindows) return null;
-    if (this._handle instanceof BothWindows) return this._handle.pushStats();
+    if (this._handle instanceof AllocWindows || this._handle instanceof BothWindows) return this._handle.pushStats();
     return this._handle ? native.continuousPushStats(this._handle) : this._pushFinal;
   }
 
@@ -322,6 +370,10 @@ function pushOptions(push) {
   }
   if (!core.push) throw new PolyprofError("ContinuousProfiler: push needs 'url', the Pyroscope server's URL");
   return core;
+}
+
+function reportNotPushed(window, e) {
+  process.stderr.write(`polyprof: allocation window ${window} not pushed: ${e && e.message ? e.message : e}\n`);
 }
 
 function report(e) {

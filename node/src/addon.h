@@ -56,6 +56,7 @@ struct Addon {
   std::unordered_set<pp_collector*> collectors;  // started here, not stopped yet
   std::unordered_set<void*> continuous;           // production.cc's running handles
   std::unordered_set<void*> captures;             // production.cc's timed captures
+  std::unordered_set<void*> pushers;              // production.cc's Pyroscope pushers (allocation windows)
   // mode 'alloc': V8's sampling heap profiler and its collectors (heap_sampler.cc)
   HeapSampler* heap = nullptr;
   std::unordered_set<void*> endpoints;  // endpoint_server.cc's running endpoints
@@ -96,7 +97,11 @@ void V8Teardown(Addon* addon);
 void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> exports, v8::Local<v8::External> data,
                         void (*set_method)(v8::Local<v8::Context>, v8::Local<v8::Object>, v8::Local<v8::External>,
                                            const char*, v8::FunctionCallback));
-// Environment teardown: stops this environment's continuous profilers.
+// Queues p for [start_ms, end_ms) (Unix ms) on the pusher `handle` (a
+// pushOpen handle); false with an error thrown. p stays the caller's.
+bool PushWindow(Addon* addon, v8::Local<v8::Value> handle, const pp_profile* p, double start_ms, double end_ms);
+// Environment teardown: stops this environment's continuous profilers and
+// pushers (these flush for push_flush at most).
 void StopContinuous(Addon* addon);
 
 // heap_sampler.cc: mode 'alloc'

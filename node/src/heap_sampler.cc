@@ -434,9 +434,12 @@ void AllocRotate(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (WrapProfile(addon, Export(addon, c, true, true)).ToLocal(&obj)) args.GetReturnValue().Set(obj);
 }
 
-// allocStoreWindow(handle, options) -> path: the period that ends now goes to
-// the local store (options.store, its retention) as
-// <service>_alloc_<UTC start>_continuous.pb.gz; a new period begins.
+// allocStoreWindow(handle, options, pusher?, startMs?, endMs?) -> path: the
+// period that ends now goes to the local store (options.store, its retention)
+// as <service>_alloc_<UTC start>_continuous.pb.gz, and with a pusher (a
+// pushOpen handle) is queued for Pyroscope as [startMs, endMs); a new period
+// begins. Stored even when it cannot be pushed (then the push's error is
+// thrown after the store, marked pushError: true).
 void AllocStoreWindow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   Addon* addon = AddonOf(args);
@@ -444,10 +447,19 @@ void AllocStoreWindow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!c) return;
   pp_options o;
   if (!OptionsFrom(isolate, args[1], &o)) return;
+  bool push = !args[2]->IsUndefined() && !args[2]->IsNull();
+  if (push && (!args[3]->IsNumber() || !args[4]->IsNumber()))
+    return ThrowTypeError(isolate, "allocStoreWindow(handle, options, pusher, startMs, endMs)");
   char err[kErrLen], service[128], path[PP_PATH_MAX + 256];
   int64_t start = c->period_wall_ns;
   pp_profile* p = Export(addon, c, true, true);
   if (!p) return ThrowError(isolate, "polyprof: out of memory");
+  v8::Local<v8::Value> push_error;
+  if (push) {
+    v8::TryCatch tc(isolate);
+    if (!PushWindow(addon, args[2], p, args[3].As<v8::Number>()->Value(), args[4].As<v8::Number>()->Value()))
+      push_error = tc.Exception();
+  }
   pp_service_name(&o, service, sizeof service);
   pp_store* store =
       pp_store_open_keyed(o.store, o.store_max_age_ns, o.store_max_bytes, o.store_key_file, err, sizeof err);
@@ -455,6 +467,16 @@ void AllocStoreWindow(const v8::FunctionCallbackInfo<v8::Value>& args) {
   pp_store_close(store);
   pp_profile_free(p);
   if (rc != 0) return ThrowError(isolate, err);
+  if (!push_error.IsEmpty()) {
+    // Marked, so that the caller reports "not pushed" (the window is stored).
+    if (push_error->IsObject() &&
+        push_error.As<v8::Object>()
+            ->Set(isolate->GetCurrentContext(), Str(isolate, "pushError"), v8::True(isolate))
+            .IsNothing())
+      return;
+    isolate->ThrowException(push_error);
+    return;
+  }
   args.GetReturnValue().Set(Str(isolate, path));
 }
 

@@ -1,5 +1,6 @@
 // The core's production controls for Node: the environment's configuration
-// (pp_env_config_read), continuous profiling windows (pp_continuous_*) and
+// (pp_env_config_read), continuous profiling windows (pp_continuous_*), the
+// allocation windows' Pyroscope pushers (pp_push_*) and
 // the local store (pp_store_*). Policy stays in the core: this file converts
 // arguments, and carries each finished window from the core's thread to the
 // JavaScript exporter on the event loop (a uv_async handle that does not
@@ -12,6 +13,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "addon.h"
 
@@ -270,6 +272,88 @@ void ContinuousPushStats(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!h) return;
   PushFinal f;
   f.pushed = pp_continuous_push_stats(h->continuous, &f.stats);
+  args.GetReturnValue().Set(PushStatsObject(args.GetIsolate(), f));
+}
+
+// ------------------------------------------------------------------ pushers
+
+// The allocation windows' own Pyroscope pusher (pp_push_open): they are cut
+// on the event loop, not by the core's continuous thread, so they are queued
+// here, with the same queue, uploader thread, credentials and counters as a
+// continuous profile's push.
+struct PushHandle {
+  pp_push* push;
+};
+
+PushHandle* PushHandleOf(Addon* addon, v8::Isolate* isolate, v8::Local<v8::Value> v) {
+  if (!v->IsExternal()) {
+    ThrowTypeError(isolate, "not a push handle");
+    return nullptr;
+  }
+  auto* h = static_cast<PushHandle*>(v.As<v8::External>()->Value());
+  if (!addon->pushers.count(h)) {
+    ThrowError(isolate, "this pusher was already stopped");
+    return nullptr;
+  }
+  return h;
+}
+
+// Frees the handle; the pusher sends what is queued for push_flush at most,
+// before it returns (wait) or on a thread of its own.
+void StopPusher(Addon* addon, PushHandle* h, bool wait, pp_push_stats* final) {
+  addon->pushers.erase(h);
+  pp_push* p = h->push;
+  delete h;
+  if (wait) return pp_push_stop(p, final);
+  if (final) pp_push_get_stats(p, final);
+  std::thread([p] { pp_push_stop(p, nullptr); }).detach();
+}
+
+// pushOpen(options with push=URL and the push_* keys) -> handle
+void PushOpen(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  pp_options o;
+  if (!OptionsFrom(isolate, args[0], &o)) return;
+  if (!o.push_url[0]) return ThrowError(isolate, "pushOpen: the options have no push URL");
+  char err[kErrLen] = "";
+  pp_push* p = pp_push_open(&o, err, sizeof err);
+  if (!p) return ThrowError(isolate, err[0] ? err : "cannot start pushing to Pyroscope");
+  auto* h = new PushHandle{p};
+  AddonOf(args)->pushers.insert(h);
+  args.GetReturnValue().Set(v8::External::New(isolate, h));
+}
+
+// pushProfile(handle, profile, startMs, endMs): queues the window (never
+// waits for the network).
+void PushProfile(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  Addon* addon = AddonOf(args);
+  if (!args[2]->IsNumber() || !args[3]->IsNumber())
+    return ThrowTypeError(isolate, "pushProfile(handle, profile, startMs, endMs)");
+  pp_profile* p = UnwrapProfile(addon, args[1]);
+  if (!p) return;
+  PushWindow(addon, args[0], p, args[2].As<v8::Number>()->Value(), args[3].As<v8::Number>()->Value());
+}
+
+// pushStats(handle) -> the counters now
+void PushStats(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  PushHandle* h = PushHandleOf(AddonOf(args), args.GetIsolate(), args[0]);
+  if (!h) return;
+  PushFinal f;
+  f.pushed = 0;
+  pp_push_get_stats(h->push, &f.stats);
+  args.GetReturnValue().Set(PushStatsObject(args.GetIsolate(), f));
+}
+
+// pushStop(handle, wait = true) -> the counters after the last flush (push_flush
+// at most); without waiting, as stop began, the uploads going on in the background.
+void PushStop(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  Addon* addon = AddonOf(args);
+  PushHandle* h = PushHandleOf(addon, args.GetIsolate(), args[0]);
+  if (!h) return;
+  PushFinal f;
+  f.pushed = 0;
+  StopPusher(addon, h, !args[1]->IsFalse(), &f.stats);
   args.GetReturnValue().Set(PushStatsObject(args.GetIsolate(), f));
 }
 
@@ -685,6 +769,10 @@ void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> ex
   set_method(context, exports, data, "continuousStop", ContinuousStop);
   set_method(context, exports, data, "continuousWindows", ContinuousWindows);
   set_method(context, exports, data, "continuousPushStats", ContinuousPushStats);
+  set_method(context, exports, data, "pushOpen", PushOpen);
+  set_method(context, exports, data, "pushProfile", PushProfile);
+  set_method(context, exports, data, "pushStats", PushStats);
+  set_method(context, exports, data, "pushStop", PushStop);
   set_method(context, exports, data, "storeList", StoreList);
   set_method(context, exports, data, "storePut", StorePut);
   set_method(context, exports, data, "breakerNew", BreakerNew);
@@ -703,9 +791,22 @@ void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> ex
   set_method(context, exports, data, "storeKeyCheck", StoreKeyCheck);
 }
 
+bool PushWindow(Addon* addon, v8::Local<v8::Value> handle, const pp_profile* p, double start_ms, double end_ms) {
+  PushHandle* h = PushHandleOf(addon, addon->isolate, handle);
+  if (!h) return false;
+  char err[kErrLen] = "";
+  if (pp_push_profile(h->push, p, static_cast<int64_t>(start_ms * 1e6), static_cast<int64_t>(end_ms * 1e6), err,
+                      sizeof err) != 0) {
+    ThrowError(addon->isolate, err[0] ? err : "cannot encode the window for Pyroscope");
+    return false;
+  }
+  return true;
+}
+
 void StopContinuous(Addon* addon) {
   while (!addon->continuous.empty()) StopHandle(static_cast<ContinuousHandle*>(*addon->continuous.begin()), false);
   while (!addon->captures.empty()) FinishCapture(static_cast<CaptureHandle*>(*addon->captures.begin()), false);
+  while (!addon->pushers.empty()) StopPusher(addon, static_cast<PushHandle*>(*addon->pushers.begin()), true, nullptr);
 }
 
 }  // namespace polyprof_node

@@ -76,6 +76,70 @@ test('windows are pushed to a Pyroscope ingest endpoint', async () => {
   }
 });
 
+// 'cpu+alloc': the allocation windows are pushed too, beside the CPU ones
+// (Pyroscope shows them as memory profiles), stored as well, and counted in
+// the same pushStats().
+test("mode 'cpu+alloc': CPU and allocation windows are both pushed", async () => {
+  const worker = new Worker(SERVER, { eval: true });
+  const requests = [];
+  const port = await new Promise((resolve) => worker.on('message', (m) => (m.port ? resolve(m.port) : requests.push(m))));
+  const dir = tmpdir();
+  const c = new polyprof.ContinuousProfiler({
+    mode: 'cpu+alloc',
+    intervalMs: 10,
+    windowSeconds: 1,
+    allocInterval: '64k',
+    service: 'push-shop',
+    store: dir,
+    push: { url: `http://127.0.0.1:${port}`, tags: { env: 'test' } },
+  }).start();
+  const keep = [];
+  function hoardForPyroscope() {
+    for (let i = 0; i < 5000; i++) keep.push({ i, row: new Array(8).fill(i) });
+  }
+  const end = Date.now() + 1400;
+  while (Date.now() < end) {
+    hoardForPyroscope();
+    await workInBursts(40);
+  }
+  c.stop(); // + both partial windows, flushed before it returns
+  const stats = c.pushStats();
+  await new Promise((r) => setTimeout(r, 100)); // the worker's last messages
+  await worker.terminate();
+  assert.ok(keep.length > 0);
+  const windows = requests.map((r) => {
+    const url = new URL(r.url, 'http://x');
+    assert.strictEqual(url.pathname, '/ingest');
+    assert.strictEqual(url.searchParams.get('name'), 'push-shop{env=test}');
+    assert.strictEqual(url.searchParams.get('format'), 'pprof');
+    assert.ok(Number(url.searchParams.get('until')) > Number(url.searchParams.get('from')));
+    const file = path.join(tmpdir(), 'window.pb.gz');
+    fs.writeFileSync(file, profileField(r.headers, Buffer.from(r.body)));
+    return polyprof.load(file);
+  });
+  const types = (p) => p.valueTypes.map(([t]) => t);
+  const allocs = windows.filter((p) => types(p).includes('alloc_space'));
+  const cpus = windows.filter((p) => types(p).includes('cpu'));
+  assert.strictEqual(cpus.length, 2, `CPU windows: ${JSON.stringify(windows.map(types))}`);
+  assert.strictEqual(allocs.length, 2, `allocation windows: ${JSON.stringify(windows.map(types))}`);
+  assert.strictEqual(requests.length, 4);
+  assert.deepStrictEqual(stats, { pushed: requests.length, failedAttempts: 0, droppedQueueFull: 0, droppedRejected: 0, queued: 0 });
+  // The function that retains the objects holds most of what is alive.
+  for (const prof of allocs) {
+    const at = types(prof).indexOf('inuse_space');
+    let total = 0;
+    let hoarded = 0;
+    for (const s of prof.samples()) {
+      total += s.values[at];
+      if (s.frames.some((f) => f.name === 'hoardForPyroscope')) hoarded += s.values[at];
+    }
+    assert.ok(hoarded > total / 2, `hoardForPyroscope holds ${hoarded} of ${total} inuse_space bytes`);
+  }
+  // Pushed and stored alike.
+  const stored = new polyprof.Store(dir).list();
+  assert.strictEqual(stored.filter((e) => e.type === 'alloc').length, 2, stored.map((e) => e.file).join(', '));
+});
+
 // https with the server's certificate as push.caFile: libcurl's own OpenSSL
 // (loaded with RTLD_DEEPBIND), beside the one Node carries.
 test('windows are pushed over https, the certificate verified', async () => {
@@ -108,12 +172,13 @@ test('windows are pushed over https, the certificate verified', async () => {
 
 // A tripped breaker stops profiling on the request path: a server that never
 // answers does not hold the request for push_flush.
-test('a tripped breaker does not wait for the uploads', async () => {
+for (const mode of ['cpu', 'cpu+alloc']) test(`a tripped breaker does not wait for the uploads (mode '${mode}')`, async () => {
   const net = require('net');
   const held = [];
   const silent = net.createServer((sock) => held.push(sock)); // accepts, never answers
   await new Promise((r) => silent.listen(0, '127.0.0.1', r));
   const c = new polyprof.ContinuousProfiler({
+    mode,
     intervalMs: 10,
     windowSeconds: 1,
     exporter: () => {},
@@ -137,7 +202,7 @@ test('push options are checked by the core before anything starts', () => {
   assert.throws(() => new polyprof.ContinuousProfiler({ push: 'ftp://pyroscope' }), /push.*http:\/\/ or https:\/\//);
   assert.throws(() => new polyprof.ContinuousProfiler({ push: { url: 'http://p:4040', tags: { 'a-b': 'x' } } }), /push_tags/);
   assert.throws(() => new polyprof.ContinuousProfiler({ push: { url: 'http://p:4040', token: 'x' } }), /unknown key 'token'/);
-  assert.throws(() => new polyprof.ContinuousProfiler({ mode: 'alloc', push: 'http://p:4040' }).start(), /push takes mode 'cpu' or 'wall'/);
+  assert.throws(() => new polyprof.ContinuousProfiler({ mode: 'cpu+alloc', push: { url: 'http://p:4040', queue: 0 } }), /push_queue/);
   assert.strictEqual(new polyprof.ContinuousProfiler().pushStats(), null);
 });
 
