@@ -105,6 +105,18 @@ func httpGet(t *testing.T, url string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
+// A 3 s capture from the endpoint at addr, read by go tool pprof: Burn's
+// heavy method above its light one, both under main.
+func checkBurnCapture(t *testing.T, addr string, stderr func() string) {
+	t.Helper()
+	top := pprofTopURL(t, "http://"+addr+"/debug/pprof/profile?seconds=3")
+	heavy, light := cumShare(top, "com.example.Burn.heavy"), cumShare(top, "com.example.Burn.light")
+	t.Logf("heavy %.1f%% light %.1f%%", heavy, light)
+	if heavy < 40 || light < 0 || heavy <= light || cumShare(top, "com.example.Burn.main") < heavy {
+		t.Errorf("want com.example.Burn.heavy above light, under main:\n%s\nstderr:\n%s", top, stderr())
+	}
+}
+
 // go tool pprof against the endpoint of a JVM that samples nothing else:
 // the hot Java method, named through JVMTI on the core's threads.
 func TestEndpointCPU(t *testing.T) {
@@ -117,12 +129,7 @@ func TestEndpointCPU(t *testing.T) {
 			!strings.Contains(string(body), `"sampler_running": false`) {
 			t.Fatalf("status %d: %s", code, body)
 		}
-		top := pprofTopURL(t, "http://"+addr+"/debug/pprof/profile?seconds=3")
-		heavy, light := cumShare(top, "com.example.Burn.heavy"), cumShare(top, "com.example.Burn.light")
-		t.Logf("heavy %.1f%% light %.1f%%", heavy, light)
-		if heavy < 40 || light < 0 || heavy <= light || cumShare(top, "com.example.Burn.main") < heavy {
-			t.Errorf("want com.example.Burn.heavy above light, under main:\n%s\nstderr:\n%s", top, stderr())
-		}
+		checkBurnCapture(t, addr, stderr)
 		// Still serving, the sampler stopped again.
 		if code, body := httpGet(t, "http://"+addr+"/polyprof/status"); code != 200 ||
 			!strings.Contains(string(body), `"sampler_running": false`) {
@@ -150,12 +157,7 @@ func TestEndpointFromEnvironment(t *testing.T) {
 		if code != 200 || !strings.Contains(string(body), `"runtime": "jvm"`) {
 			t.Fatalf("status %d: %s", code, body)
 		}
-		top := pprofTopURL(t, "http://"+addr+"/debug/pprof/profile?seconds=3")
-		heavy, light := cumShare(top, "com.example.Burn.heavy"), cumShare(top, "com.example.Burn.light")
-		t.Logf("heavy %.1f%% light %.1f%%", heavy, light)
-		if heavy < 40 || light < 0 || heavy <= light || cumShare(top, "com.example.Burn.main") < heavy {
-			t.Errorf("want com.example.Burn.heavy above light, under main:\n%s\nstderr:\n%s", top, stderr())
-		}
+		checkBurnCapture(t, addr, stderr)
 	})
 }
 
