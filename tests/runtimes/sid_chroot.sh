@@ -33,22 +33,25 @@ mirror_from_apt() {
 mirror=$(mirror_from_apt | head -n 1)
 [ -n "$mirror" ] || { echo "sid_chroot.sh: no Debian mirror found in /etc/apt/sources.list{,.d}"; exit 1; }
 
-rm -rf "$dir"
-mkdir -p "$dir"
-echo "sid chroot: debootstrap sid from $mirror into $dir"
-# The sid Release file served can be past its Valid-Until date, and newer than
-# this machine's keyring: debootstrap checks the signature when it can.
-keyring_opt=()
-[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] && keyring_opt=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
-if ! debootstrap --variant=minbase "${keyring_opt[@]}" sid "$dir" "$mirror" >"$dir.debootstrap.log" 2>&1; then
-    if grep -qiE 'signature|NO_PUBKEY|Release signed by unknown key' "$dir.debootstrap.log"; then
-        echo "sid chroot: this machine's keyring does not know sid's signing key; retrying without the check"
-        rm -rf "$dir"; mkdir -p "$dir"
-        debootstrap --variant=minbase --no-check-gpg sid "$dir" "$mirror" >"$dir.debootstrap.log" 2>&1 \
-            || { tail -n 30 "$dir.debootstrap.log"; exit 1; }
-    else
-        tail -n 30 "$dir.debootstrap.log"; exit 1
+if [ ! -f "$dir/.debootstrap-done" ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "sid chroot: debootstrap sid from $mirror into $dir"
+    # The sid Release file served can be past its Valid-Until date, and newer than
+    # this machine's keyring: debootstrap checks the signature when it can.
+    keyring_opt=()
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] && keyring_opt=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
+    if ! debootstrap --variant=minbase "${keyring_opt[@]}" sid "$dir" "$mirror" >"$dir.debootstrap.log" 2>&1; then
+        if grep -qiE 'signature|NO_PUBKEY|Release signed by unknown key' "$dir.debootstrap.log"; then
+            echo "sid chroot: this machine's keyring does not know sid's signing key; retrying without the check"
+            rm -rf "$dir"; mkdir -p "$dir"
+            debootstrap --variant=minbase --no-check-gpg sid "$dir" "$mirror" >"$dir.debootstrap.log" 2>&1 \
+                || { tail -n 30 "$dir.debootstrap.log"; exit 1; }
+        else
+            tail -n 30 "$dir.debootstrap.log"; exit 1
+        fi
     fi
+    touch "$dir/.debootstrap-done"
 fi
 
 # pip and apt inside reach the registries through this machine's CA and pip.conf.
@@ -58,10 +61,17 @@ cp /usr/local/share/ca-certificates/*.crt "$dir/usr/local/share/ca-certificates/
 cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
 
 apt_opts=(-o Acquire::Check-Valid-Until=false -o APT::Install-Recommends=false -y -qq)
-chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" update >/dev/null
+# The JDK's maintainer scripts run java, which needs /proc: the install runs in
+# a private mount namespace with /proc mounted, gone when it ends.
 # shellcheck disable=SC2086
-chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install $packages >"$dir.apt.log" 2>&1 \
-    || { tail -n 30 "$dir.apt.log"; exit 1; }
-chroot "$dir" update-ca-certificates >/dev/null 2>&1 || true
+unshare --mount --propagation private bash -c '
+    set -e
+    dir=$1; shift
+    mount -t proc proc "$dir/proc"
+    chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get "$@" update >/dev/null
+    chroot "$dir" env DEBIAN_FRONTEND=noninteractive dpkg --configure -a
+    chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get "$@" install '"$(echo $packages)"'
+    chroot "$dir" update-ca-certificates >/dev/null 2>&1 || true
+' sid_chroot "$dir" "${apt_opts[@]}" >"$dir.apt.log" 2>&1 || { tail -n 30 "$dir.apt.log"; exit 1; }
 touch "$dir/.polyprof-ready"
 echo "$dir"
