@@ -15,7 +15,9 @@ packages="python3.14 python3.14-dev python3.14-venv python3.15 python3.15-dev py
 openjdk-21-jdk-headless build-essential cmake ninja-build pkg-config ca-certificates
 libunwind-dev zlib1g-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev libcjson-dev"
 
-if [ -f "$dir/.polyprof-ready" ]; then
+# The ready mark holds the package list it was made with: a changed list
+# installs what is new into the existing chroot.
+if [ -f "$dir/.polyprof-ready" ] && [ "$(cat "$dir/.polyprof-ready")" = "$(echo $packages)" ]; then
     echo "$dir"
     exit 0
 fi
@@ -73,5 +75,5 @@ unshare --mount --propagation private bash -c '
     chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get "$@" install '"$(echo $packages)"'
     chroot "$dir" update-ca-certificates >/dev/null 2>&1 || true
 ' sid_chroot "$dir" "${apt_opts[@]}" >"$dir.apt.log" 2>&1 || { tail -n 30 "$dir.apt.log"; exit 1; }
-touch "$dir/.polyprof-ready"
+echo $packages >"$dir/.polyprof-ready"
 echo "$dir"
