@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "polyprof.h"
+#include "code_names.h"
 #include "py_frames.h"
 #include "signal_mask.h"
 
@@ -112,6 +113,8 @@ static uintptr_t code_check(PyCodeObject *co)
 {
     return (uintptr_t)co->co_filename ^ ((uintptr_t)co->co_name << 1) ^ (uintptr_t)co->co_firstlineno;
 }
+
+uintptr_t pp_py_code_check(PyCodeObject *co) { return code_check(co); }
 
 /* Signal handler; async-signal-safe. Runs inside the core's fault guard, so a
  * stale pointer costs this sample, not the process. Only the sampled thread's
@@ -648,9 +651,8 @@ static int resolve_call_main(void *arg)
     return resolve_with_gil(c->r, c->f, c->out);
 }
 
-static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
+static int resolve_live(resolver *r, const pp_raw_frame *f, pp_resolved_frame *out)
 {
-    resolver *r = ctx;
     switch (r->mode) {
     case NAME_DIRECT:
         return resolve_with_gil(r, f, out);
@@ -661,6 +663,18 @@ static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
     default:
         return resolve_without_gil(f, out);
     }
+}
+
+/* A code object freed since the sample is named from what was kept when it
+ * died (code_names.c). */
+static int resolve(void *ctx, const pp_raw_frame *f, pp_resolved_frame *out)
+{
+    int rc = resolve_live(ctx, f, out);
+    if (rc < 0) {
+        memset(out, 0, sizeof *out);
+        rc = pp_code_names_find(f->code, f->check, out);
+    }
+    return rc;
 }
 
 /* threading's name for the thread with this native id, looked up in

@@ -15,6 +15,9 @@ int pp_py_register_runtime(char *err, size_t errlen);
  * (the same raw frames, so they are named the same way). Reads ts's frames
  * without locks or allocation: call it on ts's own thread. */
 int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, int max, uint32_t *flags);
+/* The identity word of a code object that a raw frame carries (its check):
+ * a freed code object's address reused by another gives another word. */
+uintptr_t pp_py_code_check(PyCodeObject *co);
 /* Whether the interpreter is finalizing (frames are then left alone). */
 int pp_py_finalizing(void);
 /* A runtime for event profiles (pp_events_export, pp_heap_export), with its
