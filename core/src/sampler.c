@@ -51,7 +51,8 @@ struct pp_collector {
     /* The process-wide counters when this collector started: its metadata
      * reports what happened during its own lifetime. */
     uint64_t samples_at_start, weight_at_start, dropped_ring_at_start, unwind_failed_at_start, truncated_at_start,
-        native_skipped_at_start, handler_ns_at_start;
+        native_skipped_at_start, handler_ns_at_start,
+        unguarded_at_start, guard_reinstalls_at_start;
     uint64_t own_cpu_at_start, process_cpu_at_start; /* for its overhead_pct */
     pp_options options;
 };
@@ -73,6 +74,9 @@ static struct {
      * overruns: the kernel fires CPU timers on its tick, so above the tick
      * rate one signal stands for several intervals). */
     _Atomic uint64_t samples, weight, dropped_ring, unwind_failed, truncated, native_skipped, handler_ns;
+    /* Samples taken while another SIGSEGV handler stood in front of the
+     * fault guard (until the next drain tick puts it back). */
+    _Atomic uint64_t unguarded;
 } live;
 
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -167,6 +171,7 @@ static void capture(pp_raw_sample *s, siginfo_t *si, void *uc)
         s->native[0] = (uintptr_t)ctx->uc_mcontext.gregs[REG_RIP];
         s->n_native = 1;
         s->flags |= PP_SAMPLE_NATIVE_SKIPPED | PP_SAMPLE_INTERP_FAULT;
+        atomic_fetch_add_explicit(&live.unguarded, 1, memory_order_relaxed);
         return;
     }
     if (sigsetjmp(jb, 0) == 0) {
@@ -569,8 +574,11 @@ static void *sampler_main(void *arg)
             expired = 0; /* a collector without a deadline joined: re-arm */
             next_scan = 0;
         }
+        /* Every tick: a SIGSEGV handler installed since (faulthandler,
+         * a crash reporter) displaced the fault guard; put it back in front
+         * before more samples go without stacks. */
+        pp_fault_guard_keep();
         if (!expired && now >= next_scan) {
-            pp_fault_guard_verify();
             int n = pp_threads_scan(&threads_cfg);
             (void)n;
             next_scan = now + PP_SCAN_PERIOD_NS;
@@ -675,9 +683,15 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
 {
     if (install_handler(o->signo, err, errlen) != 0)
         return -1;
-    if (pp_fault_guard_install() != 0)
-        return set_err(err, errlen, "cannot install the fault guard for SIGSEGV/SIGBUS");
-    pp_fault_guard_verify();
+    if (pp_fault_guard_install() != 0) {
+        /* Once lost mid-process (said on stderr then), later sessions run
+         * without it, as that one did; failing to install it at all is an
+         * error. */
+        pp_fault_guard_info gi;
+        pp_fault_guard_stats(&gi);
+        if (!gi.lost || !gi.reinstalls)
+            return set_err(err, errlen, "cannot install the fault guard for SIGSEGV/SIGBUS");
+    }
     pp_unwind_init();
     /* pair_from_leaf: the merge keeps no native frame rootward of the
      * runtime's generated code, so the unwinder need not walk past it. */
@@ -754,6 +768,10 @@ static void begin_period(pp_collector *c)
     c->truncated_at_start = atomic_load(&live.truncated);
     c->native_skipped_at_start = atomic_load(&live.native_skipped);
     c->handler_ns_at_start = atomic_load(&live.handler_ns);
+    c->unguarded_at_start = atomic_load(&live.unguarded);
+    pp_fault_guard_info gi;
+    pp_fault_guard_stats(&gi);
+    c->guard_reinstalls_at_start = gi.reinstalls;
     c->own_cpu_at_start = own_cpu_ns();
     c->process_cpu_at_start = process_cpu_ns();
 }
@@ -901,6 +919,17 @@ static pp_profile *export_locked(pp_collector *c)
     add_comment(p, "truncated", atomic_load(&live.truncated) - c->truncated_at_start);
     add_comment(p, "native_skipped", atomic_load(&live.native_skipped) - c->native_skipped_at_start);
     add_comment(p, "handler_ns", atomic_load(&live.handler_ns) - c->handler_ns_at_start);
+    {
+        pp_fault_guard_info gi;
+        pp_fault_guard_stats(&gi);
+        add_comment(p, "unguarded_samples", atomic_load(&live.unguarded) - c->unguarded_at_start);
+        add_comment(p, "fault_guard_reinstalled", gi.reinstalls - c->guard_reinstalls_at_start);
+        if (gi.lost) {
+            char line[256];
+            snprintf(line, sizeof line, "fault_guard_lost=%s", gi.lost_reason);
+            pp_profile_add_comment(p, line);
+        }
+    }
     {
         /* What profiling cost the process during this capture. */
         uint64_t own = own_cpu_ns() - c->own_cpu_at_start, proc = process_cpu_ns() - c->process_cpu_at_start;
