@@ -156,7 +156,7 @@ static void chain_foreign(int sig, siginfo_t *si, void *uc)
      * ignored. */
 }
 
-static void capture(pp_raw_sample *s, siginfo_t *si, void *uc)
+static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
 {
     s->tid = (int32_t)syscall(SYS_gettid);
     s->flags = 0;
@@ -176,7 +176,7 @@ static void capture(pp_raw_sample *s, siginfo_t *si, void *uc)
     }
     if (sigsetjmp(jb, 0) == 0) {
         if (atomic_load_explicit(&live.native, memory_order_relaxed)) {
-            s->n_native = (uint16_t)pp_unwind_native(uc, s->native, PP_RAW_MAX_NATIVE, &s->flags);
+            s->n_native = (uint32_t)pp_unwind_native(uc, s->native, depth, &s->flags);
         }
     } else {
         /* A read faulted mid-unwind: keep the interrupted pc. */
@@ -190,8 +190,8 @@ static void capture(pp_raw_sample *s, siginfo_t *si, void *uc)
     if (have_runtime && runtime.capture) {
         if (sigsetjmp(jb, 0) == 0) {
             uint32_t iflags = 0;
-            int n = runtime.capture(runtime.ctx, uc, s->interp, PP_RAW_MAX_INTERP, &iflags);
-            s->n_interp = (uint16_t)(n < 0 ? 0 : n);
+            int n = runtime.capture(runtime.ctx, uc, s->interp, depth, &iflags);
+            s->n_interp = (uint32_t)(n < 0 ? 0 : n);
             if (iflags & PP_CAPTURE_TRUNCATED)
                 s->flags |= PP_SAMPLE_INTERP_TRUNCATED;
             if (iflags & PP_CAPTURE_FAULT)
@@ -229,13 +229,15 @@ static void on_sample_signal(int sig, siginfo_t *si, void *uc)
     if (atomic_load(&live.active) && (uint32_t)cookie == atomic_load(&live.generation)) {
         uint64_t t0 = pp_now_ns();
         pp_ring *ring = atomic_load(&live.ring);
-        uint64_t pos;
-        pp_raw_sample *s = ring ? pp_ring_reserve(ring, &pos) : NULL;
+        pp_raw_sample *s = ring ? pp_ring_take(ring) : NULL;
+        uint64_t weight = 0;
         if (s) {
-            capture(s, si, uc);
-            pp_ring_commit(ring, pos);
+            capture(s, si, uc, (int)pp_ring_depth(ring));
+            weight = s->weight;
+        }
+        if (s && pp_ring_commit(ring, s) == 0) {
             atomic_fetch_add_explicit(&live.samples, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&live.weight, s->weight, memory_order_relaxed);
+            atomic_fetch_add_explicit(&live.weight, weight, memory_order_relaxed);
         } else {
             atomic_fetch_add_explicit(&live.dropped_ring, 1, memory_order_relaxed);
         }
@@ -352,11 +354,14 @@ typedef struct processed {
     uint64_t weight;
 } processed;
 
-static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const code_label *rules, int n_rules,
-                           processed *out)
+static void process_sample(const pp_raw_sample *s, uint32_t depth, pp_resolve_session *rs, const code_label *rules,
+                           int n_rules, processed *out)
 {
     pp_frame_ref refs[PP_MERGED_MAX];
-    static pp_raw_sample marked; /* drain thread only (drain_lock) */
+    /* drain thread only (drain_lock) */
+    static uintptr_t marked_native[PP_DEPTH_MAX + PP_RAW_NATIVE_SLACK];
+    static pp_raw_frame marked_interp[PP_DEPTH_MAX];
+    static pp_raw_sample marked = {.native = marked_native, .interp = marked_interp};
     if (have_runtime && runtime.mark_entries && s->n_interp) {
         /* The ring slot is the handler's; the bridge marks a copy. */
         marked.tid = s->tid;
@@ -366,10 +371,10 @@ static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const
         marked.n_interp = s->n_interp;
         memcpy(marked.native, s->native, sizeof(uintptr_t) * s->n_native);
         memcpy(marked.interp, s->interp, sizeof(pp_raw_frame) * s->n_interp);
-        runtime.mark_entries(runtime.ctx, marked.native, marked.n_native, marked.interp, marked.n_interp);
+        runtime.mark_entries(runtime.ctx, marked.native, (int)marked.n_native, marked.interp, (int)marked.n_interp);
         s = &marked;
     }
-    int n = pp_merge_stack(s, have_runtime ? &runtime : NULL, is_plumbing, NULL, refs);
+    int n = pp_merge_stack_depth(s, depth, have_runtime ? &runtime : NULL, is_plumbing, NULL, refs);
     out->n_frames = 0;
     for (int i = 0; i < n; i++) {
         uint32_t id;
@@ -390,7 +395,7 @@ static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const
     thread_label_ids(s->tid, rs, out->labels);
     out->n_labels = 2;
     for (int r = 0; r < n_rules; r++) {
-        for (int i = 0; i < s->n_interp; i++) {
+        for (uint32_t i = 0; i < s->n_interp; i++) {
             if (s->interp[i].code == rules[r].code) {
                 out->labels[out->n_labels++] = pp_framedict_label_str(dict, rules[r].key, rules[r].value);
                 break;
@@ -440,12 +445,15 @@ static void drain_locked(void)
     memcpy(rules, code_labels, sizeof(code_label) * (size_t)n_rules);
     pthread_mutex_unlock(&state_lock);
 
-    static processed batch[64];
+    /* Batched so that state_lock is taken once per batch; each entry holds
+     * a whole stack of up to PP_DEPTH_MAX frames (16 KiB). */
+    static processed batch[16];
+    uint32_t depth = pp_ring_depth(ring);
     for (;;) {
         int nb = 0;
         const pp_raw_sample *s;
-        while (nb < 64 && (s = pp_ring_peek(ring))) {
-            process_sample(s, &rs, rules, n_rules, &batch[nb++]);
+        while (nb < 16 && (s = pp_ring_peek(ring))) {
+            process_sample(s, depth, &rs, rules, n_rules, &batch[nb++]);
             pp_ring_release(ring);
         }
         if (nb == 0)
@@ -660,9 +668,12 @@ static void init_once(void) { pthread_atfork(NULL, NULL, on_fork_child); }
 
 /* The drain empties the ring every 20 ms, but on a loaded machine it can be
  * descheduled for much longer; a ring that holds 250 ms of samples from every
- * CPU rides that out. A slot is about 4 KiB: 256 slots (1 MiB, the old
- * fixed size) is the floor, 2048 (8 MiB) the ceiling. The ring is made once per process, so the first
+ * CPU rides that out. Counted in 4 KiB units (a sample of 128 native and 128
+ * interpreter frames; most take far less, a sample only takes the bytes its
+ * frames need): 256 (1 MiB) is the floor, 2048 (8 MiB) the ceiling. The ring
+ * is made once per process (again only for another depth), so the first
  * session's interval sizes it; `ring=` overrides. */
+#define PP_RING_UNIT_BYTES 4096
 static uint32_t auto_ring_slots(uint64_t interval_ns)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -696,8 +707,17 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
     /* pair_from_leaf: the merge keeps no native frame rootward of the
      * runtime's generated code, so the unwinder need not walk past it. */
     pp_unwind_set_stop_ranges(runtime.eval, have_runtime && runtime.pair_from_leaf ? runtime.n_eval : 0);
-    if (!atomic_load(&live.ring)) {
-        pp_ring *r = pp_ring_new(o->ring_slots ? o->ring_slots : auto_ring_slots(o->interval_ns));
+    pp_ring *old = atomic_load(&live.ring);
+    if (old && pp_ring_depth(old) != o->depth) {
+        /* Drained by the last stop, and no handler can hold it: each waits
+         * for in_flight, and none is in flight between sessions. */
+        atomic_store(&live.ring, NULL);
+        pp_ring_free(old);
+        old = NULL;
+    }
+    if (!old) {
+        uint32_t units = o->ring_slots ? o->ring_slots : auto_ring_slots(o->interval_ns);
+        pp_ring *r = pp_ring_new((size_t)units * PP_RING_UNIT_BYTES, o->depth);
         if (!r)
             return set_err(err, errlen, "out of memory allocating the sample ring");
         atomic_store(&live.ring, r);
