@@ -375,6 +375,9 @@ static void process_sample(const pp_raw_sample *s, uint32_t depth, pp_resolve_se
         s = &marked;
     }
     int n = pp_merge_stack_depth(s, depth, have_runtime ? &runtime : NULL, is_plumbing, NULL, refs);
+    int truncated = 0;
+    for (int i = n - 1; i >= 0 && refs[i].kind == PP_REF_SPECIAL; i--)
+        truncated |= refs[i].index == PP_SPECIAL_TRUNCATED;
     out->n_frames = 0;
     for (int i = 0; i < n; i++) {
         uint32_t id;
@@ -410,7 +413,8 @@ static void process_sample(const pp_raw_sample *s, uint32_t depth, pp_resolve_se
         atomic_fetch_add_explicit(&live.unwind_failed, 1, memory_order_relaxed);
     if (s->flags & PP_SAMPLE_NATIVE_SKIPPED)
         atomic_fetch_add_explicit(&live.native_skipped, 1, memory_order_relaxed);
-    if (s->flags & (PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_INTERP_TRUNCATED))
+    /* What the merged stack says: cut at the depth, or captured cut. */
+    if (truncated)
         atomic_fetch_add_explicit(&live.truncated, 1, memory_order_relaxed);
 }
 
