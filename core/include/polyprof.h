@@ -63,6 +63,9 @@ typedef struct pp_options {
     size_t max_memory;       /* memory=64m: cap on the aggregation tables     */
     uint32_t ring_slots;     /* ring=N: raw samples buffered between drains;
                                 0 = enough for 250 ms on every CPU, 256-2048 */
+    uint32_t depth;          /* depth=1024: frames kept per stack (8-4096);
+                                deeper stacks keep the leaf side, marked
+                                [truncated] */
     char file[PP_PATH_MAX];  /* file=out.pb.gz                                */
     pp_format format;        /* format=pprof|collapsed|text|cpuprofile (default: suffix) */
     uint64_t alloc_interval; /* alloc_interval=512k: mean bytes between allocation samples */

@@ -28,16 +28,28 @@ static int is_eval_frame(const pp_runtime *rt, uintptr_t pc)
 typedef struct emitter {
     pp_frame_ref *out;
     int n;
+    int limit;                  /* frames kept, leaf first */
+    int cut;                    /* a frame did not fit */
     const pp_raw_frame *frames; /* the sample's interpreter frames */
 } emitter;
 
 static void emit(emitter *e, uint8_t kind, uint32_t index)
 {
-    if (e->n < PP_MERGED_MAX) {
+    if (e->n < e->limit) {
         e->out[e->n].kind = kind;
         e->out[e->n].index = index;
         e->n++;
+    } else {
+        e->cut = 1;
     }
+}
+
+/* Markers go after the frames, past the limit (PP_MERGED_MAX has room). */
+static void emit_marker(emitter *e, pp_special which)
+{
+    e->out[e->n].kind = PP_REF_SPECIAL;
+    e->out[e->n].index = which;
+    e->n++;
 }
 
 /* Interpreter frames come leaf first; a frame flagged PP_RAW_ENTRY closes the
@@ -48,7 +60,7 @@ static int split_groups(const pp_raw_sample *s, int *group_start)
         return 0;
     int g = 0;
     group_start[g++] = 0;
-    for (int i = 0; i + 1 < s->n_interp; i++)
+    for (int i = 0; i + 1 < (int)s->n_interp; i++)
         if (s->interp[i].flags & PP_RAW_ENTRY)
             group_start[g++] = i + 1;
     group_start[g] = s->n_interp;
@@ -65,11 +77,11 @@ static void emit_group(emitter *e, const int *group_start, int g)
 static void emit_markers_for(emitter *e, uint32_t flags, int n_interp)
 {
     if (flags & PP_SAMPLE_INTERP_FAULT)
-        emit(e, PP_REF_SPECIAL, PP_SPECIAL_INTERP_FAULT);
-    if (flags & (PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_INTERP_TRUNCATED))
-        emit(e, PP_REF_SPECIAL, PP_SPECIAL_TRUNCATED);
+        emit_marker(e, PP_SPECIAL_INTERP_FAULT);
+    if ((flags & (PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_INTERP_TRUNCATED)) || e->cut)
+        emit_marker(e, PP_SPECIAL_TRUNCATED);
     else if ((flags & PP_SAMPLE_NATIVE_FAILED) && n_interp == 0)
-        emit(e, PP_REF_SPECIAL, PP_SPECIAL_UNWIND_FAILED);
+        emit_marker(e, PP_SPECIAL_UNWIND_FAILED);
 }
 
 static void emit_markers(emitter *e, const pp_raw_sample *s) { emit_markers_for(e, s->flags, s->n_interp); }
@@ -80,7 +92,7 @@ static void emit_markers(emitter *e, const pp_raw_sample *s) { emit_markers_for(
 static int emit_unspliced(emitter *e, const pp_raw_sample *s, const int *group_start, int n_groups,
                           pp_plumbing_fn is_plumbing, void *ctx)
 {
-    for (int j = 0; j < s->n_native; j++)
+    for (int j = 0; j < (int)s->n_native; j++)
         if (!n_groups || !is_plumbing || !is_plumbing(ctx, s->native[j], j == 0))
             emit(e, PP_REF_NATIVE, (uint32_t)j);
     for (int g = 0; g < n_groups; g++)
@@ -92,12 +104,20 @@ static int emit_unspliced(emitter *e, const pp_raw_sample *s, const int *group_s
 int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn is_plumbing, void *ctx,
                    pp_frame_ref *out)
 {
-    emitter e = {out, 0, s->interp};
-    int group_start[PP_RAW_MAX_INTERP + 1];
-    int n_groups = split_groups(s, group_start);
-    int n_native = s->n_native;
+    return pp_merge_stack_depth(s, PP_DEPTH_MAX, rt, is_plumbing, ctx, out);
+}
 
-    int eval_pos[PP_RAW_MAX_NATIVE];
+/* Not reentrant-light on the stack: three int arrays of PP_DEPTH_MAX (48 KiB);
+ * the drain thread's stack has room. */
+int pp_merge_stack_depth(const pp_raw_sample *s, uint32_t depth, const pp_runtime *rt, pp_plumbing_fn is_plumbing,
+                         void *ctx, pp_frame_ref *out)
+{
+    emitter e = {out, 0, (int)(depth > PP_DEPTH_MAX ? PP_DEPTH_MAX : depth), 0, s->interp};
+    int group_start[PP_DEPTH_MAX + 1];
+    int n_groups = split_groups(s, group_start);
+    int n_native = s->n_native > PP_DEPTH_MAX ? PP_DEPTH_MAX : (int)s->n_native;
+
+    int eval_pos[PP_DEPTH_MAX];
     int n_eval = 0;
     if (rt && n_groups)
         for (int j = 0; j < n_native; j++)
@@ -122,7 +142,7 @@ int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn 
     int complete = (s->flags & PP_SAMPLE_NATIVE_COMPLETE) && !(s->flags & PP_SAMPLE_INTERP_TRUNCATED) &&
                    !rt->pair_from_leaf;
     int offset = complete ? n_eval - n_groups : 0;
-    int pair[PP_RAW_MAX_NATIVE];
+    int pair[PP_DEPTH_MAX];
     int first_paired = -1, last_paired = -1;
     for (int k = 0; k < n_eval; k++) {
         int g = k - offset;

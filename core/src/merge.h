@@ -31,12 +31,17 @@ typedef struct pp_frame_ref {
     uint32_t index; /* native index, interp index, or pp_special */
 } pp_frame_ref;
 
-#define PP_MERGED_MAX (PP_RAW_MAX_NATIVE + PP_RAW_MAX_INTERP + 4)
+/* The deepest merged stack: depth frames and the markers after them. */
+#define PP_MERGED_MAX (PP_DEPTH_MAX + 4)
 
 /* Whether the native frame at pc is interpreter plumbing to drop. */
 typedef int (*pp_plumbing_fn)(void *ctx, uintptr_t pc, int leaf);
 
-/* Returns the number of refs written (at most PP_MERGED_MAX). */
+/* Returns the number of refs written: at most depth frames (the leaf side;
+ * a stack cut there ends in [truncated]) and the markers, so at most
+ * PP_MERGED_MAX. pp_merge_stack keeps up to PP_DEPTH_MAX frames. */
+int pp_merge_stack_depth(const pp_raw_sample *s, uint32_t depth, const pp_runtime *rt, pp_plumbing_fn is_plumbing,
+                         void *ctx, pp_frame_ref *out);
 int pp_merge_stack(const pp_raw_sample *s, const pp_runtime *rt, pp_plumbing_fn is_plumbing, void *ctx,
                    pp_frame_ref *out);
 

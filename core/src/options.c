@@ -4,6 +4,7 @@
 #include "polyprof.h"
 #include "push.h"
 #include "endpoint_listen.h"
+#include "raw_sample.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,6 +33,7 @@ void pp_options_default(pp_options *o)
     o->signo = SIGPROF;
     o->max_memory = PP_DEFAULT_MAX_MEMORY;
     o->ring_slots = 0; /* sized by the sampler from the interval and the CPUs */
+    o->depth = PP_DEPTH_DEFAULT;
     o->format = PP_FORMAT_AUTO;
     o->alloc_interval = PP_DEFAULT_ALLOC_INTERVAL;
     o->window_ns = PP_DEFAULT_WINDOW_NS;
@@ -290,6 +292,10 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
         if (parse_size(value, &u) != 0 || u < 8 || u > 65536)
             return fail(err, errlen, key, value, "expected a slot count from 8 to 65536");
         o->ring_slots = (uint32_t)u;
+    } else if (!strcmp(key, "depth")) {
+        if (parse_size(value, &u) != 0 || u < PP_DEPTH_MIN || u > PP_DEPTH_MAX)
+            return fail(err, errlen, key, value, "expected a frame count from 8 to 4096");
+        o->depth = (uint32_t)u;
     } else if (!strcmp(key, "file")) {
         if (!*value || strlen(value) >= sizeof o->file)
             return fail(err, errlen, key, value, "expected a path");
@@ -362,7 +368,7 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
     } else {
         if (err && errlen)
             snprintf(err, errlen, "unknown option '%s' (known: event, interval, duration, native, signal, "
-                                  "memory, ring, file, format, alloc_interval, window, store, store_max_age, "
+                                  "memory, ring, depth, file, format, alloc_interval, window, store, store_max_age, "
                                   "store_max_bytes, store_key_file, service, cpu_budget, push, push_app, push_tags, "
                                   "push_tenant, push_queue, push_timeout, push_flush, push_ca_file, push_token_file, "
                                   "push_basic_auth_file, endpoint, endpoint_remote, endpoint_token_file)", key);

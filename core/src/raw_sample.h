@@ -1,5 +1,7 @@
 /* What the signal handler records: raw words only, decoded later on the drain
- * thread. Fixed size so a ring slot can hold one without allocation. */
+ * thread. The frame arrays are as long as the session's depth (depth=, up to
+ * PP_DEPTH_MAX): the handler fills a preallocated capture buffer and the ring
+ * keeps only the frames it got, so deep stacks cost memory only when seen. */
 #ifndef PP_RAW_SAMPLE_H
 #define PP_RAW_SAMPLE_H
 
@@ -7,8 +9,14 @@
 
 #include "polyprof.h"
 
-#define PP_RAW_MAX_NATIVE 128
-#define PP_RAW_MAX_INTERP 128
+/* Frames kept per stack unless depth= says otherwise (async-profiler keeps
+ * 2048, py-spy whole stacks: real programs recurse past a few hundred). */
+#define PP_DEPTH_DEFAULT 1024
+#define PP_DEPTH_MIN 8
+#define PP_DEPTH_MAX 4096
+/* Room past the depth in a capture's native array: the unwinder's fast trace
+ * records the signal handler's own frames before the interrupted ones. */
+#define PP_RAW_NATIVE_SLACK 16
 
 /* Sample-wide flags */
 #define PP_SAMPLE_NATIVE_TRUNCATED 1u  /* more native frames than fit */
@@ -21,11 +29,11 @@
 typedef struct pp_raw_sample {
     int32_t tid;
     uint32_t flags;
-    uint64_t weight;       /* 1 + timer overruns */
-    uint16_t n_native;
-    uint16_t n_interp;
-    uintptr_t native[PP_RAW_MAX_NATIVE];   /* leaf first; [0] is the interrupted pc */
-    pp_raw_frame interp[PP_RAW_MAX_INTERP]; /* leaf first */
+    uint64_t weight; /* 1 + timer overruns */
+    uint32_t n_native;
+    uint32_t n_interp;
+    uintptr_t *native;    /* leaf first; [0] is the interrupted pc */
+    pp_raw_frame *interp; /* leaf first */
 } pp_raw_sample;
 
 #endif

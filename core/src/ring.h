@@ -1,7 +1,12 @@
-/* Bounded lock-free multi-producer single-consumer queue of raw samples
- * (Vyukov's bounded queue). Producers are signal handlers on any thread: the
- * reserve/commit pair is async-signal-safe (atomics only, never waits); a full
- * ring makes reserve fail, which the caller counts as a dropped sample. */
+/* The raw samples between the signal handlers and the drain: a byte ring of
+ * variable-length records (a sample takes as many bytes as it has frames),
+ * sized in bytes, plus a few capture buffers of the session's full depth that
+ * a handler fills before its sample is copied in.
+ *
+ * Producers are signal handlers on any thread: take/commit/give_back are
+ * async-signal-safe (atomics and memcpy only, never wait). No free capture
+ * buffer, or no room in the ring, makes them fail, which the caller counts as
+ * a dropped sample; nothing accepted is ever overwritten. One consumer. */
 #ifndef PP_RING_H
 #define PP_RING_H
 
@@ -11,28 +16,25 @@
 
 #include "raw_sample.h"
 
-typedef struct pp_ring_slot {
-    _Atomic uint64_t seq;
-    pp_raw_sample sample;
-} pp_ring_slot;
+typedef struct pp_ring pp_ring;
 
-typedef struct pp_ring {
-    uint64_t mask;
-    _Atomic uint64_t head; /* next position producers claim */
-    uint64_t tail;         /* next position the consumer reads; consumer-owned */
-    pp_ring_slot *slots;
-} pp_ring;
-
-/* slots is rounded up to a power of two. Not signal-safe (allocates). */
-pp_ring *pp_ring_new(uint32_t slots);
+/* bytes is rounded up to a power of two, at least 64 KiB; capture buffers
+ * hold depth frames each. Not signal-safe (allocates). */
+pp_ring *pp_ring_new(size_t bytes, uint32_t depth);
 void pp_ring_free(pp_ring *r);
+uint32_t pp_ring_depth(const pp_ring *r);
 
-/* Signal-safe. Returns the slot to fill, or NULL when full. The position is
- * written to *pos for the commit. */
-pp_raw_sample *pp_ring_reserve(pp_ring *r, uint64_t *pos);
-void pp_ring_commit(pp_ring *r, uint64_t pos);
+/* Signal-safe. A capture buffer: native has room for depth +
+ * PP_RAW_NATIVE_SLACK entries, interp for depth; NULL when all are in use. */
+pp_raw_sample *pp_ring_take(pp_ring *r);
+/* Signal-safe. Copies the sample's frames into the ring and gives the buffer
+ * back; -1 (buffer given back, sample dropped) when the ring is full. */
+int pp_ring_commit(pp_ring *r, pp_raw_sample *s);
+/* Signal-safe. Gives a buffer back unused. */
+void pp_ring_give_back(pp_ring *r, pp_raw_sample *s);
 
-/* Consumer side (one thread at a time): the next committed sample or NULL. */
+/* Consumer side (one thread at a time): the next committed sample or NULL.
+ * Its arrays point into the ring and stay valid until pp_ring_release. */
 const pp_raw_sample *pp_ring_peek(pp_ring *r);
 void pp_ring_release(pp_ring *r);
 

@@ -51,7 +51,8 @@ struct pp_collector {
     /* The process-wide counters when this collector started: its metadata
      * reports what happened during its own lifetime. */
     uint64_t samples_at_start, weight_at_start, dropped_ring_at_start, unwind_failed_at_start, truncated_at_start,
-        native_skipped_at_start, handler_ns_at_start;
+        native_skipped_at_start, handler_ns_at_start,
+        unguarded_at_start, guard_reinstalls_at_start;
     uint64_t own_cpu_at_start, process_cpu_at_start; /* for its overhead_pct */
     pp_options options;
 };
@@ -73,6 +74,9 @@ static struct {
      * overruns: the kernel fires CPU timers on its tick, so above the tick
      * rate one signal stands for several intervals). */
     _Atomic uint64_t samples, weight, dropped_ring, unwind_failed, truncated, native_skipped, handler_ns;
+    /* Samples taken while another SIGSEGV handler stood in front of the
+     * fault guard (until the next drain tick puts it back). */
+    _Atomic uint64_t unguarded;
 } live;
 
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -152,7 +156,7 @@ static void chain_foreign(int sig, siginfo_t *si, void *uc)
      * ignored. */
 }
 
-static void capture(pp_raw_sample *s, siginfo_t *si, void *uc)
+static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
 {
     s->tid = (int32_t)syscall(SYS_gettid);
     s->flags = 0;
@@ -167,11 +171,12 @@ static void capture(pp_raw_sample *s, siginfo_t *si, void *uc)
         s->native[0] = (uintptr_t)ctx->uc_mcontext.gregs[REG_RIP];
         s->n_native = 1;
         s->flags |= PP_SAMPLE_NATIVE_SKIPPED | PP_SAMPLE_INTERP_FAULT;
+        atomic_fetch_add_explicit(&live.unguarded, 1, memory_order_relaxed);
         return;
     }
     if (sigsetjmp(jb, 0) == 0) {
         if (atomic_load_explicit(&live.native, memory_order_relaxed)) {
-            s->n_native = (uint16_t)pp_unwind_native(uc, s->native, PP_RAW_MAX_NATIVE, &s->flags);
+            s->n_native = (uint32_t)pp_unwind_native(uc, s->native, depth, &s->flags);
         }
     } else {
         /* A read faulted mid-unwind: keep the interrupted pc. */
@@ -185,8 +190,8 @@ static void capture(pp_raw_sample *s, siginfo_t *si, void *uc)
     if (have_runtime && runtime.capture) {
         if (sigsetjmp(jb, 0) == 0) {
             uint32_t iflags = 0;
-            int n = runtime.capture(runtime.ctx, uc, s->interp, PP_RAW_MAX_INTERP, &iflags);
-            s->n_interp = (uint16_t)(n < 0 ? 0 : n);
+            int n = runtime.capture(runtime.ctx, uc, s->interp, depth, &iflags);
+            s->n_interp = (uint32_t)(n < 0 ? 0 : n);
             if (iflags & PP_CAPTURE_TRUNCATED)
                 s->flags |= PP_SAMPLE_INTERP_TRUNCATED;
             if (iflags & PP_CAPTURE_FAULT)
@@ -224,13 +229,15 @@ static void on_sample_signal(int sig, siginfo_t *si, void *uc)
     if (atomic_load(&live.active) && (uint32_t)cookie == atomic_load(&live.generation)) {
         uint64_t t0 = pp_now_ns();
         pp_ring *ring = atomic_load(&live.ring);
-        uint64_t pos;
-        pp_raw_sample *s = ring ? pp_ring_reserve(ring, &pos) : NULL;
+        pp_raw_sample *s = ring ? pp_ring_take(ring) : NULL;
+        uint64_t weight = 0;
         if (s) {
-            capture(s, si, uc);
-            pp_ring_commit(ring, pos);
+            capture(s, si, uc, (int)pp_ring_depth(ring));
+            weight = s->weight;
+        }
+        if (s && pp_ring_commit(ring, s) == 0) {
             atomic_fetch_add_explicit(&live.samples, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&live.weight, s->weight, memory_order_relaxed);
+            atomic_fetch_add_explicit(&live.weight, weight, memory_order_relaxed);
         } else {
             atomic_fetch_add_explicit(&live.dropped_ring, 1, memory_order_relaxed);
         }
@@ -347,11 +354,14 @@ typedef struct processed {
     uint64_t weight;
 } processed;
 
-static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const code_label *rules, int n_rules,
-                           processed *out)
+static void process_sample(const pp_raw_sample *s, uint32_t depth, pp_resolve_session *rs, const code_label *rules,
+                           int n_rules, processed *out)
 {
     pp_frame_ref refs[PP_MERGED_MAX];
-    static pp_raw_sample marked; /* drain thread only (drain_lock) */
+    /* drain thread only (drain_lock) */
+    static uintptr_t marked_native[PP_DEPTH_MAX + PP_RAW_NATIVE_SLACK];
+    static pp_raw_frame marked_interp[PP_DEPTH_MAX];
+    static pp_raw_sample marked = {.native = marked_native, .interp = marked_interp};
     if (have_runtime && runtime.mark_entries && s->n_interp) {
         /* The ring slot is the handler's; the bridge marks a copy. */
         marked.tid = s->tid;
@@ -361,10 +371,13 @@ static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const
         marked.n_interp = s->n_interp;
         memcpy(marked.native, s->native, sizeof(uintptr_t) * s->n_native);
         memcpy(marked.interp, s->interp, sizeof(pp_raw_frame) * s->n_interp);
-        runtime.mark_entries(runtime.ctx, marked.native, marked.n_native, marked.interp, marked.n_interp);
+        runtime.mark_entries(runtime.ctx, marked.native, (int)marked.n_native, marked.interp, (int)marked.n_interp);
         s = &marked;
     }
-    int n = pp_merge_stack(s, have_runtime ? &runtime : NULL, is_plumbing, NULL, refs);
+    int n = pp_merge_stack_depth(s, depth, have_runtime ? &runtime : NULL, is_plumbing, NULL, refs);
+    int truncated = 0;
+    for (int i = n - 1; i >= 0 && refs[i].kind == PP_REF_SPECIAL; i--)
+        truncated |= refs[i].index == PP_SPECIAL_TRUNCATED;
     out->n_frames = 0;
     for (int i = 0; i < n; i++) {
         uint32_t id;
@@ -385,7 +398,7 @@ static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const
     thread_label_ids(s->tid, rs, out->labels);
     out->n_labels = 2;
     for (int r = 0; r < n_rules; r++) {
-        for (int i = 0; i < s->n_interp; i++) {
+        for (uint32_t i = 0; i < s->n_interp; i++) {
             if (s->interp[i].code == rules[r].code) {
                 out->labels[out->n_labels++] = pp_framedict_label_str(dict, rules[r].key, rules[r].value);
                 break;
@@ -400,7 +413,8 @@ static void process_sample(const pp_raw_sample *s, pp_resolve_session *rs, const
         atomic_fetch_add_explicit(&live.unwind_failed, 1, memory_order_relaxed);
     if (s->flags & PP_SAMPLE_NATIVE_SKIPPED)
         atomic_fetch_add_explicit(&live.native_skipped, 1, memory_order_relaxed);
-    if (s->flags & (PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_INTERP_TRUNCATED))
+    /* What the merged stack says: cut at the depth, or captured cut. */
+    if (truncated)
         atomic_fetch_add_explicit(&live.truncated, 1, memory_order_relaxed);
 }
 
@@ -435,12 +449,15 @@ static void drain_locked(void)
     memcpy(rules, code_labels, sizeof(code_label) * (size_t)n_rules);
     pthread_mutex_unlock(&state_lock);
 
-    static processed batch[64];
+    /* Batched so that state_lock is taken once per batch; each entry holds
+     * a whole stack of up to PP_DEPTH_MAX frames (16 KiB). */
+    static processed batch[16];
+    uint32_t depth = pp_ring_depth(ring);
     for (;;) {
         int nb = 0;
         const pp_raw_sample *s;
-        while (nb < 64 && (s = pp_ring_peek(ring))) {
-            process_sample(s, &rs, rules, n_rules, &batch[nb++]);
+        while (nb < 16 && (s = pp_ring_peek(ring))) {
+            process_sample(s, depth, &rs, rules, n_rules, &batch[nb++]);
             pp_ring_release(ring);
         }
         if (nb == 0)
@@ -569,8 +586,11 @@ static void *sampler_main(void *arg)
             expired = 0; /* a collector without a deadline joined: re-arm */
             next_scan = 0;
         }
+        /* Every tick: a SIGSEGV handler installed since (faulthandler,
+         * a crash reporter) displaced the fault guard; put it back in front
+         * before more samples go without stacks. */
+        pp_fault_guard_keep();
         if (!expired && now >= next_scan) {
-            pp_fault_guard_verify();
             int n = pp_threads_scan(&threads_cfg);
             (void)n;
             next_scan = now + PP_SCAN_PERIOD_NS;
@@ -652,9 +672,12 @@ static void init_once(void) { pthread_atfork(NULL, NULL, on_fork_child); }
 
 /* The drain empties the ring every 20 ms, but on a loaded machine it can be
  * descheduled for much longer; a ring that holds 250 ms of samples from every
- * CPU rides that out. A slot is about 4 KiB: 256 slots (1 MiB, the old
- * fixed size) is the floor, 2048 (8 MiB) the ceiling. The ring is made once per process, so the first
+ * CPU rides that out. Counted in 4 KiB units (a sample of 128 native and 128
+ * interpreter frames; most take far less, a sample only takes the bytes its
+ * frames need): 256 (1 MiB) is the floor, 2048 (8 MiB) the ceiling. The ring
+ * is made once per process (again only for another depth), so the first
  * session's interval sizes it; `ring=` overrides. */
+#define PP_RING_UNIT_BYTES 4096
 static uint32_t auto_ring_slots(uint64_t interval_ns)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -675,15 +698,30 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
 {
     if (install_handler(o->signo, err, errlen) != 0)
         return -1;
-    if (pp_fault_guard_install() != 0)
-        return set_err(err, errlen, "cannot install the fault guard for SIGSEGV/SIGBUS");
-    pp_fault_guard_verify();
+    if (pp_fault_guard_install() != 0) {
+        /* Once lost mid-process (said on stderr then), later sessions run
+         * without it, as that one did; failing to install it at all is an
+         * error. */
+        pp_fault_guard_info gi;
+        pp_fault_guard_stats(&gi);
+        if (!gi.lost || !gi.reinstalls)
+            return set_err(err, errlen, "cannot install the fault guard for SIGSEGV/SIGBUS");
+    }
     pp_unwind_init();
     /* pair_from_leaf: the merge keeps no native frame rootward of the
      * runtime's generated code, so the unwinder need not walk past it. */
     pp_unwind_set_stop_ranges(runtime.eval, have_runtime && runtime.pair_from_leaf ? runtime.n_eval : 0);
-    if (!atomic_load(&live.ring)) {
-        pp_ring *r = pp_ring_new(o->ring_slots ? o->ring_slots : auto_ring_slots(o->interval_ns));
+    pp_ring *old = atomic_load(&live.ring);
+    if (old && pp_ring_depth(old) != o->depth) {
+        /* Drained by the last stop, and no handler can hold it: each waits
+         * for in_flight, and none is in flight between sessions. */
+        atomic_store(&live.ring, NULL);
+        pp_ring_free(old);
+        old = NULL;
+    }
+    if (!old) {
+        uint32_t units = o->ring_slots ? o->ring_slots : auto_ring_slots(o->interval_ns);
+        pp_ring *r = pp_ring_new((size_t)units * PP_RING_UNIT_BYTES, o->depth);
         if (!r)
             return set_err(err, errlen, "out of memory allocating the sample ring");
         atomic_store(&live.ring, r);
@@ -754,6 +792,10 @@ static void begin_period(pp_collector *c)
     c->truncated_at_start = atomic_load(&live.truncated);
     c->native_skipped_at_start = atomic_load(&live.native_skipped);
     c->handler_ns_at_start = atomic_load(&live.handler_ns);
+    c->unguarded_at_start = atomic_load(&live.unguarded);
+    pp_fault_guard_info gi;
+    pp_fault_guard_stats(&gi);
+    c->guard_reinstalls_at_start = gi.reinstalls;
     c->own_cpu_at_start = own_cpu_ns();
     c->process_cpu_at_start = process_cpu_ns();
 }
@@ -901,6 +943,17 @@ static pp_profile *export_locked(pp_collector *c)
     add_comment(p, "truncated", atomic_load(&live.truncated) - c->truncated_at_start);
     add_comment(p, "native_skipped", atomic_load(&live.native_skipped) - c->native_skipped_at_start);
     add_comment(p, "handler_ns", atomic_load(&live.handler_ns) - c->handler_ns_at_start);
+    {
+        pp_fault_guard_info gi;
+        pp_fault_guard_stats(&gi);
+        add_comment(p, "unguarded_samples", atomic_load(&live.unguarded) - c->unguarded_at_start);
+        add_comment(p, "fault_guard_reinstalled", gi.reinstalls - c->guard_reinstalls_at_start);
+        if (gi.lost) {
+            char line[256];
+            snprintf(line, sizeof line, "fault_guard_lost=%s", gi.lost_reason);
+            pp_profile_add_comment(p, line);
+        }
+    }
     {
         /* What profiling cost the process during this capture. */
         uint64_t own = own_cpu_ns() - c->own_cpu_at_start, proc = process_cpu_ns() - c->process_cpu_at_start;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <ucontext.h>
 
@@ -114,20 +115,24 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
      * pair libunwind wraps around every dl_iterate_phdr of the slow path.
      * It starts here, inside the handler; the interrupted frames begin at
      * the pc the signal stopped. */
-    void *trace[PP_RAW_MAX_NATIVE + 16];
+    /* The trace is written into out itself (it has PP_RAW_NATIVE_SLACK
+     * entries of room past max for the handler's own frames), then moved
+     * down: no stack buffer as deep as the deepest stack. */
+    void **trace = (void **)out;
+    int cap = max + PP_RAW_NATIVE_SLACK;
     /* With stop ranges the slow path is used: it can stop at the first
      * generated-code frame, the fast trace cannot. */
-    int depth = trace_warm && !n_stop_ranges ? unw_backtrace(trace, (int)(sizeof trace / sizeof trace[0])) : 0;
-    for (int i = 0; i < depth && i < 16; i++) {
+    int depth = trace_warm && !n_stop_ranges ? unw_backtrace(trace, cap) : 0;
+    for (int i = 0; i < depth && i < PP_RAW_NATIVE_SLACK; i++) {
         if ((uintptr_t)trace[i] != pc)
             continue;
-        int n = 0;
-        for (int j = i; j < depth && n < max; j++)
-            out[n++] = (uintptr_t)trace[j];
-        if (depth == (int)(sizeof trace / sizeof trace[0]) || depth - i > max) {
+        int n = depth - i < max ? depth - i : max;
+        uintptr_t last = (uintptr_t)trace[depth - 1] - 1;
+        int cut = depth == cap || depth - i > max;
+        memmove(out, trace + i, (size_t)n * sizeof *out);
+        if (cut) {
             *flags |= PP_SAMPLE_NATIVE_TRUNCATED;
         } else {
-            uintptr_t last = (uintptr_t)trace[depth - 1] - 1;
             int reached_root = 0;
             for (int r = 0; r < n_roots; r++)
                 reached_root |= in_range(&roots[r], last);
@@ -139,6 +144,7 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
         }
         return n;
     }
+    out[0] = pc; /* the trace may have written over it */
 
     unw_cursor_t cursor;
     /* On x86-64 unw_context_t is ucontext_t; SIGNAL_FRAME says the first pc is

@@ -23,8 +23,9 @@ void pp_unwind_warm_thread(void);
 void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n);
 
 /* Signal handler. Writes up to max return addresses, leaf first (out[0] is the
- * interrupted pc), and ORs PP_SAMPLE_NATIVE_* flags into *flags. Must be
- * called inside a fault-guarded section.
+ * interrupted pc), and ORs PP_SAMPLE_NATIVE_* flags into *flags; out must
+ * have room for max + PP_RAW_NATIVE_SLACK (scratch for the handler's own
+ * frames). Must be called inside a fault-guarded section.
  *
  * Async-signal-safety: libunwind's local unwinder with per-thread caching does
  * not allocate once the thread's caches exist, but libunwind keeps them in

@@ -35,8 +35,8 @@ namespace polyprof_node {
 namespace {
 
 constexpr int kMaxIsolates = 256;
-constexpr int kMaxJsFrames = 256;      // at least the core's interpreter frame limit
-constexpr int kMaxNativeFrames = 256;  // at least the core's native frame limit
+constexpr int kMaxJsFrames = 4096;      // at least the core's deepest depth= (4096)
+constexpr int kMaxNativeFrames = 4096;  // likewise
 constexpr size_t kErrLen = 512;
 
 struct Range {
@@ -152,7 +152,10 @@ int Capture(void*, void* ucontext, pp_raw_frame* frames, int max, uint32_t* flag
   state.pc = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RIP]);
   state.sp = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RSP]);
   state.fp = reinterpret_cast<void*>(uc->uc_mcontext.gregs[REG_RBP]);
-  void* pcs[kMaxJsFrames];
+  // V8 writes its pcs into the start of the core's frame array (8 bytes a pc,
+  // 24 a frame), widened in place below: no stack buffer as deep as the
+  // deepest stack on a signal stack.
+  void** pcs = reinterpret_cast<void**>(frames);
   if (max > kMaxJsFrames) max = kMaxJsFrames;
   // V8's stack sample starts at the interrupted frame's caller when that
   // frame runs machine code (V8's profiler names the leaf from the pc, its
@@ -180,8 +183,12 @@ int Capture(void*, void* ucontext, pp_raw_frame* frames, int max, uint32_t* flag
     return 1;
   }
   n += tos;
-  for (int i = 0; i < n; i++) {
-    frames[i].code = reinterpret_cast<uintptr_t>(pcs[i]);
+  // From the last: frame i (bytes 24i..24i+23) only covers pcs i..3i+2,
+  // of which pc i is read first and the others were widened already.
+  for (int i = n - 1; i >= 0; i--) {
+    uintptr_t pc_i;  // memcpy: the bytes are read as another type than written
+    memcpy(&pc_i, reinterpret_cast<const char*>(frames) + static_cast<size_t>(i) * sizeof(void*), sizeof pc_i);
+    frames[i].code = pc_i;
     frames[i].check = static_cast<uintptr_t>(gen);
     // The top of stack is an exact pc; callers' are return addresses (and
     // bytecode frames' are exact bytecode addresses: -1 stays inside).

@@ -180,6 +180,8 @@ int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, int max, uint32_t
             out[n].flags |= PP_RAW_ENTRY;
         n++;
     }
+    if (frame) /* the walk's own bound ended it: frames were left out */
+        *flags |= PP_CAPTURE_TRUNCATED;
     return n;
 }
 

@@ -60,14 +60,19 @@ static const char *render(const pp_frame_ref *r, int n)
     return buf;
 }
 
+static uintptr_t sample_native[PP_DEPTH_MAX];
+static pp_raw_frame sample_interp[PP_DEPTH_MAX];
 static pp_raw_sample sample;
 
 static void set_native(const uintptr_t *pcs, int n, uint32_t flags)
 {
     memset(&sample, 0, sizeof sample);
+    memset(sample_interp, 0, sizeof sample_interp);
+    sample.native = sample_native;
+    sample.interp = sample_interp;
     for (int i = 0; i < n; i++)
         sample.native[i] = pcs[i];
-    sample.n_native = (uint16_t)n;
+    sample.n_native = (uint32_t)n;
     sample.flags = flags;
 }
 
@@ -77,7 +82,7 @@ static void set_interp(int n, const uint32_t *flags)
         sample.interp[i].code = 0x100 + (uintptr_t)i;
         sample.interp[i].flags = flags[i];
     }
-    sample.n_interp = (uint16_t)n;
+    sample.n_interp = (uint32_t)n;
 }
 
 int main(void)
@@ -195,6 +200,18 @@ int main(void)
         set_native(pcs, 7, PP_SAMPLE_NATIVE_COMPLETE);
         n = pp_merge_stack(&sample, &v8, plumbing_v8, NULL, out);
         CHECK_STR(render(out, n), "N0 N1 N2 N3 N4 N5 N6");
+    }
+    /* depth: a stack deeper than it keeps its leaf side and says it was
+     * cut; one that fits is whole. */
+    {
+        uintptr_t pcs[] = {0x7000, 0x6001, 0x5001};
+        uint32_t fl[10] = {0};
+        set_native(pcs, 3, PP_SAMPLE_NATIVE_COMPLETE);
+        set_interp(10, fl);
+        n = pp_merge_stack_depth(&sample, 5, rt, plumbing, NULL, out);
+        CHECK_STR(render(out, n), "N0 N1 N2 I0 I1 S0");
+        n = pp_merge_stack_depth(&sample, 13, rt, plumbing, NULL, out);
+        CHECK_STR(render(out, n), "N0 N1 N2 I0 I1 I2 I3 I4 I5 I6 I7 I8 I9");
     }
     TEST_MAIN_END();
 }

@@ -89,14 +89,33 @@ def test_freed_code_objects_never_crash_or_mislabel():
     assert generated > 20
 
 
+def test_deep_recursion_is_whole_at_default_depth():
+    # 400 Python frames (and the native frames under them) fit the default
+    # depth of 1024: the root and the deepest frames are in one stack.
+    data, _ = run_workload("deep", 400)
+    samples = data["samples"]
+    total = sum(s["values"][0] for s in samples)
+    deep = [s for s in samples if "deepest" in [f[0] for f in s["frames"]]]
+    assert sum(s["values"][0] for s in deep) >= 0.8 * total
+    truncated = sum(s["values"][0] for s in samples if "[truncated]" in [f[0] for f in s["frames"]])
+    assert truncated <= 0.01 * total, (truncated, total)
+    whole = [s for s in deep if "root_of_recursion" in [f[0] for f in s["frames"]]]
+    assert sum(s["values"][0] for s in whole) >= 0.8 * total
+    for s in whole:
+        names = [f[0] for f in s["frames"]]
+        assert names.count("down") == 401, names.count("down")
+
+
 def test_truncated_stacks_are_named_and_counted():
-    data, _ = run_workload("deep")
-    deep = [s for s in data["samples"] if "down" in [f[0] for f in s["frames"]]]
+    data, _ = run_workload("deep", 400, "depth=64")
+    deep = [s for s in data["samples"] if "deepest" in [f[0] for f in s["frames"]]]
     assert deep
     for s in deep:
         # The leaf side is kept (that is where time goes); the lost root side
-        # is one named frame.
+        # is one named frame, and the stack is no deeper than asked.
         assert s["frames"][-1][0] == "[truncated]" and s["frames"][-1][3] == "special"
+        assert "root_of_recursion" not in [f[0] for f in s["frames"]]
+        assert len(s["frames"]) <= 64 + 2
     assert data["metadata"]["truncated"] > 0
 
 
