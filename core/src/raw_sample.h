@@ -30,6 +30,7 @@ typedef struct pp_raw_sample {
     int32_t tid;
     uint32_t flags;
     uint64_t weight; /* 1 + timer overruns */
+    uint64_t time_ns; /* CLOCK_MONOTONIC when taken: a duration is judged by it, not by when it is drained */
     uint32_t n_native;
     uint32_t n_interp;
     uintptr_t *native;    /* leaf first; [0] is the interrupted pc */

@@ -19,6 +19,7 @@ typedef struct record {
     int32_t tid;
     uint32_t flags;
     uint64_t weight;
+    uint64_t time_ns;
     uint32_t n_native;
     uint32_t n_interp;
     /* uintptr_t native[n_native]; pp_raw_frame interp[n_interp]; */
@@ -162,6 +163,7 @@ int pp_ring_commit(pp_ring *r, pp_raw_sample *s)
     rec->tid = s->tid;
     rec->flags = s->flags;
     rec->weight = s->weight;
+    rec->time_ns = s->time_ns;
     rec->n_native = nn;
     rec->n_interp = ni;
     unsigned char *frames = (unsigned char *)(rec + 1);
@@ -195,6 +197,7 @@ const pp_raw_sample *pp_ring_peek(pp_ring *r)
         r->view.tid = rec->tid;
         r->view.flags = rec->flags;
         r->view.weight = rec->weight;
+        r->view.time_ns = rec->time_ns;
         r->view.n_native = rec->n_native;
         r->view.n_interp = rec->n_interp;
         r->view.native = (uintptr_t *)(void *)(rec + 1);

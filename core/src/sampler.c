@@ -160,6 +160,7 @@ static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
 {
     s->tid = (int32_t)syscall(SYS_gettid);
     s->flags = 0;
+    s->time_ns = pp_now_ns(); /* clock_gettime: async-signal-safe */
     s->weight = 1 + (si->si_code == SI_TIMER && si->si_overrun > 0 ? (uint64_t)si->si_overrun : 0);
     s->n_native = 0;
     s->n_interp = 0;
@@ -352,6 +353,7 @@ typedef struct processed {
     uint32_t labels[2 + PP_MAX_CODE_LABELS];
     uint32_t n_labels;
     uint64_t weight;
+    uint64_t time_ns;
 } processed;
 
 static void process_sample(const pp_raw_sample *s, uint32_t depth, pp_resolve_session *rs, const code_label *rules,
@@ -367,6 +369,7 @@ static void process_sample(const pp_raw_sample *s, uint32_t depth, pp_resolve_se
         marked.tid = s->tid;
         marked.flags = s->flags;
         marked.weight = s->weight;
+        marked.time_ns = s->time_ns;
         marked.n_native = s->n_native;
         marked.n_interp = s->n_interp;
         memcpy(marked.native, s->native, sizeof(uintptr_t) * s->n_native);
@@ -406,6 +409,7 @@ static void process_sample(const pp_raw_sample *s, uint32_t depth, pp_resolve_se
         }
     }
     out->weight = s->weight;
+    out->time_ns = s->time_ns;
     /* A pair_from_leaf runtime (the JVM) expects the native unwind to stop
      * in its generated code: with interpreter frames to stand for the rest,
      * that is no failure. */
@@ -418,9 +422,11 @@ static void process_sample(const pp_raw_sample *s, uint32_t depth, pp_resolve_se
         atomic_fetch_add_explicit(&live.truncated, 1, memory_order_relaxed);
 }
 
-static int collector_accepts(pp_collector *c, const processed *p, uint64_t now)
+/* A sample counts if it was taken before the collector's deadline, however
+ * late the drain thread gets to it (a loaded machine delays the drain). */
+static int collector_accepts(pp_collector *c, const processed *p)
 {
-    if (c->deadline_ns && now >= c->deadline_ns)
+    if (c->deadline_ns && p->time_ns >= c->deadline_ns)
         return 0;
     if (!c->filter_key[0])
         return 1;
@@ -462,12 +468,11 @@ static void drain_locked(void)
         }
         if (nb == 0)
             break;
-        uint64_t now = pp_now_ns();
         uint64_t interval = atomic_load(&current_interval_ns);
         pthread_mutex_lock(&state_lock);
         for (int i = 0; i < nb; i++) {
             for (int c = 0; c < n_collectors; c++) {
-                if (!collector_accepts(collectors[c], &batch[i], now))
+                if (!collector_accepts(collectors[c], &batch[i]))
                     continue;
                 if (pp_stack_table_add(collectors[c]->table, batch[i].frames, batch[i].n_frames, batch[i].labels,
                                        batch[i].n_labels, batch[i].weight, batch[i].weight * interval) != 0)

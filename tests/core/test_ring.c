@@ -72,11 +72,11 @@ int main(void)
     }
     pp_ring_free(ring);
     ring = pp_ring_new(65536, 64);
-    /* Shallow samples (10 + 10 frames: 352 bytes) fill it by bytes. */
+    /* Shallow samples (40-byte header + 10 + 10 frames: 360 bytes) fill it by bytes. */
     int n = 0;
     while (put(0, (uint64_t)n, 10, 10) == 0)
         n++;
-    CHECK_EQ_INT(n, 65536 / 352);
+    CHECK_EQ_INT(n, 65536 / 360);
     for (int i = 0; i < n; i++) {
         const pp_raw_sample *s = pp_ring_peek(ring);
         CHECK(s != NULL);
