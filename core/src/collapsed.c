@@ -25,7 +25,9 @@ static void append_sanitized(pp_buf *b, const char *s)
 static void append_frame(pp_buf *b, const pp_profile *p, const pp_frame *f, unsigned flags)
 {
     const char *name = pp_strtab_get(&p->strings, f->name);
-    append_sanitized(b, *name ? name : UNNAMED);
+    /* A name of only blanks would read back as an empty frame (the reader
+     * trims blanks before the count). */
+    append_sanitized(b, name[strspn(name, " \t\r\n")] ? name : UNNAMED);
     const char *file = pp_strtab_get(&p->strings, f->file);
     if ((flags & PP_COLLAPSED_LINES) && f->kind == PP_FRAME_INTERP && *file) {
         pp_buf_append_str(b, " (");
