@@ -61,10 +61,12 @@ for h in $HARNESSES; do
     echo "==== fuzz_$h: ${SECONDS_EACH}s"
     # rss_limit: a reader's cost is bounded by its limits (docs/options.md),
     # far below this; malloc_limit catches one huge allocation.
-    if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    parallel=()
+    [ "$JOBS" -gt 1 ] && parallel=(-jobs="$JOBS" -workers="$JOBS")
+    if (cd "$OUT" && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
         "$OUT/fuzz_$h" "$corpus" -max_total_time="$SECONDS_EACH" -rss_limit_mb=1536 -malloc_limit_mb=1024 \
-        -timeout=20 -max_len=65536 -jobs="$JOBS" -workers="$JOBS" -print_final_stats=1 \
-        -artifact_prefix="$OUT/artifacts/${h}-" >"$OUT/fuzz_$h.log" 2>&1; then
+        -timeout=20 -max_len=65536 "${parallel[@]}" -print_final_stats=1 \
+        -artifact_prefix="$OUT/artifacts/${h}-" >"$OUT/fuzz_$h.log" 2>&1); then
         grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$OUT/fuzz_$h.log" | tr '\n' ' '
         echo
     else
