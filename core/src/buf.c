@@ -16,13 +16,17 @@ void pp_buf_free(pp_buf *b)
 void pp_buf_reset(pp_buf *b)
 {
     b->len = 0;
-    b->failed = 0;
+    b->failed = b->over_limit = 0;
 }
 
 int pp_buf_reserve(pp_buf *b, size_t extra)
 {
     if (b->failed)
         return -1;
+    if (b->limit && (extra > b->limit || b->len > b->limit - extra)) {
+        b->failed = b->over_limit = 1;
+        return -1;
+    }
     if (b->len + extra <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 256;

@@ -11,6 +11,8 @@ typedef struct pp_buf {
     size_t len;
     size_t cap;
     int failed; /* set once an allocation failed; later appends are no-ops */
+    size_t limit;     /* 0, or the most bytes the buffer may hold */
+    int over_limit;   /* failed because of `limit`, not memory */
 } pp_buf;
 
 void pp_buf_init(pp_buf *b);

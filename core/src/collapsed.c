@@ -1,5 +1,7 @@
 #include "collapsed.h"
 
+#include "read_limits.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,9 @@ static void append_sanitized(pp_buf *b, const char *s)
 static void append_frame(pp_buf *b, const pp_profile *p, const pp_frame *f, unsigned flags)
 {
     const char *name = pp_strtab_get(&p->strings, f->name);
-    append_sanitized(b, *name ? name : UNNAMED);
+    /* A name of only blanks would read back as an empty frame (the reader
+     * trims blanks before the count). */
+    append_sanitized(b, name[strspn(name, " \t\r\n")] ? name : UNNAMED);
     const char *file = pp_strtab_get(&p->strings, f->file);
     if ((flags & PP_COLLAPSED_LINES) && f->kind == PP_FRAME_INTERP && *file) {
         pp_buf_append_str(b, " (");
@@ -57,6 +61,7 @@ int pp_collapsed_write(const pp_profile *p, int value_index, unsigned flags, pp_
         return -1;
     pp_buf text;
     pp_buf_init(&text);
+    text.limit = out->limit; /* the lines before merging: as large as the output, or larger */
     line_ref *lines = malloc((p->n_samples ? p->n_samples : 1) * sizeof *lines);
     if (!lines) {
         snprintf(err, errlen, "collapsed: out of memory");
@@ -76,9 +81,13 @@ int pp_collapsed_write(const pp_profile *p, int value_index, unsigned flags, pp_
         lines[i].len = text.len - lines[i].off;
     }
     if (text.failed) {
+        int over_limit = text.over_limit;
         free(lines);
         pp_buf_free(&text);
-        snprintf(err, errlen, "collapsed: out of memory");
+        if (over_limit)
+            snprintf(err, errlen, "collapsed: the output exceeds the limit of %zu MiB", out->limit >> 20);
+        else
+            snprintf(err, errlen, "collapsed: out of memory");
         return -1;
     }
     /* Sorting brings identical stacks together (merged below) and makes the
@@ -208,10 +217,10 @@ static int read_line(reader *r, const char *s, size_t len, size_t lineno, char *
             break;
         end = start - 1;
     }
-    if (n > UINT32_MAX) {
-        snprintf(err, errlen, "collapsed: line %zu: too many frames", lineno);
+    char where[40];
+    snprintf(where, sizeof where, "line %zu", lineno);
+    if (pp_read_check_stack(r->p, n, "collapsed", where, err, errlen) != 0)
         return -1;
-    }
     int64_t values[PP_MAX_VALUES] = {count};
     if (pp_profile_add_sample(r->p, r->stack, (uint32_t)n, NULL, 0, values) != 0)
         goto oom;

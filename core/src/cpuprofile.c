@@ -8,6 +8,7 @@
 
 #include "idmap.h"
 #include "json.h"
+#include "read_limits.h"
 
 typedef struct node {
     uint32_t frame;    /* profile frame id; UINT32_MAX for the root */
@@ -25,6 +26,25 @@ static int value_index(const pp_profile *p, const char *unit, const char *type)
             return (int)i;
     }
     return -1;
+}
+
+/* Nanoseconds to whole microseconds, rounded; negative times count as 0. */
+static int64_t round_to_micros(int64_t ns)
+{
+    return ns <= 0 ? 0 : ns / 1000 + (ns % 1000 >= 500);
+}
+
+/* DevTools reads time from one `samples`/`timeDeltas` entry per tick. A
+ * sample's count decides its ticks, up to PP_CPUPROFILE_MAX_TICKS per
+ * sample: a count of billions (a merged or hand-made profile) would otherwise
+ * write billions of entries. The sample's whole time is spread over the ticks
+ * written, and its node's hitCount keeps the whole count. */
+static int64_t sample_ticks(const pp_profile *p, size_t i, int count_i)
+{
+    int64_t count = count_i >= 0 ? p->samples[i].values[count_i] : 1;
+    if (count <= 0)
+        return 0;
+    return count < PP_CPUPROFILE_MAX_TICKS ? count : PP_CPUPROFILE_MAX_TICKS;
 }
 
 int pp_cpuprofile_write(const pp_profile *p, pp_buf *out, char *err, size_t errlen)
@@ -65,7 +85,8 @@ int pp_cpuprofile_write(const pp_profile *p, pp_buf *out, char *err, size_t errl
             }
             cur = child;
         }
-        nodes[cur].hits += count_i >= 0 ? (uint64_t)s->values[count_i] : 1;
+        int64_t count = count_i >= 0 ? s->values[count_i] : 1;
+        nodes[cur].hits = (uint64_t)pp_add_sat((int64_t)nodes[cur].hits, count > 0 ? count : 0);
         leaf_of[i] = cur;
     }
 
@@ -99,8 +120,8 @@ int pp_cpuprofile_write(const pp_profile *p, pp_buf *out, char *err, size_t errl
     pp_buf_append_str(out, "],\"samples\":[");
     int first = 1;
     for (size_t i = 0; i < p->n_samples; i++) {
-        int64_t count = count_i >= 0 ? p->samples[i].values[count_i] : 1;
-        for (int64_t k = 0; k < count; k++) {
+        int64_t ticks = sample_ticks(p, i, count_i);
+        for (int64_t k = 0; k < ticks; k++) {
             pp_buf_printf(out, "%s%u", first ? "" : ",", leaf_of[i] + 1);
             first = 0;
         }
@@ -108,19 +129,20 @@ int pp_cpuprofile_write(const pp_profile *p, pp_buf *out, char *err, size_t errl
     pp_buf_append_str(out, "],\"timeDeltas\":[");
     first = 1;
     for (size_t i = 0; i < p->n_samples; i++) {
-        int64_t count = count_i >= 0 ? p->samples[i].values[count_i] : 1;
-        if (count <= 0)
+        int64_t ticks = sample_ticks(p, i, count_i);
+        if (ticks == 0)
             continue;
-        int64_t us = time_i >= 0 ? (p->samples[i].values[time_i] + 500) / 1000 : 0;
-        int64_t base = us / count, extra = us - base * count; /* spread so the sum is exact */
-        for (int64_t k = 0; k < count; k++) {
+        int64_t us = time_i >= 0 ? round_to_micros(p->samples[i].values[time_i]) : 0;
+        int64_t base = us / ticks, extra = us - base * ticks; /* spread so the sum is exact */
+        for (int64_t k = 0; k < ticks; k++) {
             int64_t delta = base + (k < extra ? 1 : 0);
             pp_buf_printf(out, "%s%" PRId64, first ? "" : ",", delta);
-            total_us += delta;
+            total_us = pp_add_sat(total_us, delta);
             first = 0;
         }
     }
-    pp_buf_printf(out, "],\"startTime\":%" PRId64 ",\"endTime\":%" PRId64 "}", start_us, start_us + total_us);
+    pp_buf_printf(out, "],\"startTime\":%" PRId64 ",\"endTime\":%" PRId64 "}", start_us,
+                  pp_add_sat(start_us, total_us));
     free(nodes);
     free(leaf_of);
     pp_idmap_free(&children);
@@ -143,6 +165,7 @@ typedef struct rnode {
     uint32_t parent;    /* node index + 1, 0 = none */
     uint32_t frame;     /* profile frame id + 1, 0 = not made yet */
     int64_t hits, ns;
+    int64_t hit_count;  /* the node's own hitCount */
 } rnode;
 
 static int node_index(const pp_idmap *ids, const cJSON *id, uint32_t *out)
@@ -219,8 +242,10 @@ pp_profile *pp_cpuprofile_read(const char *text, size_t len, char *err, size_t e
             goto oom;
         nodes[i].json = jn;
         const cJSON *hc = cJSON_GetObjectItemCaseSensitive(jn, "hitCount");
-        if (!cJSON_IsArray(samples) && cJSON_IsNumber(hc) && hc->valuedouble > 0)
-            nodes[i].hits = pp_json_int64(hc->valuedouble);
+        if (cJSON_IsNumber(hc) && hc->valuedouble > 0)
+            nodes[i].hit_count = pp_json_int64(hc->valuedouble);
+        if (!cJSON_IsArray(samples))
+            nodes[i].hits = nodes[i].hit_count;
         i++;
     }
     for (i = 0; i < n; i++) { /* parents from children (or from 'parent', which some writers give) */
@@ -253,6 +278,9 @@ pp_profile *pp_cpuprofile_read(const char *text, size_t len, char *err, size_t e
                 pp_json_add(&nodes[k].ns, pp_json_int64(d->valuedouble * 1000.0));
             d = d ? d->next : NULL;
         }
+        for (i = 0; i < n; i++)
+            if (nodes[i].hit_count > nodes[i].hits)
+                nodes[i].hits = nodes[i].hit_count;
     }
     for (i = 0; i < n; i++) {
         if (!nodes[i].hits && !nodes[i].ns)
@@ -263,11 +291,20 @@ pp_profile *pp_cpuprofile_read(const char *text, size_t len, char *err, size_t e
                 problem = "a cycle of parents";
                 goto bad;
             }
+            if (depth == PP_READ_MAX_DEPTH) {
+                snprintf(err, errlen, "cpuprofile: node %zu: its stack exceeds the limit of %d frames per stack", i,
+                         PP_READ_MAX_DEPTH);
+                goto fail;
+            }
             uint32_t f = node_frame(p, &nodes[k - 1]);
             if (f == UINT32_MAX)
                 goto oom;
             stack[depth++] = f;
         }
+        char where[40];
+        snprintf(where, sizeof where, "node %zu", i);
+        if (pp_read_check_stack(p, depth, "cpuprofile", where, err, errlen) != 0)
+            goto fail;
         int64_t values[PP_MAX_VALUES] = {nodes[i].hits, nodes[i].ns};
         if (pp_profile_add_sample(p, stack, depth, NULL, 0, values) != 0)
             goto oom;

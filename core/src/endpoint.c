@@ -25,14 +25,23 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "endpoint_guard.h"
 #include "endpoint_listen.h"
 #include "service_name.h"
 #include "signal_mask.h"
 
 #define MAX_BODY_BYTES 1024            /* no route takes a request body */
 #define CONNECTION_MEMORY (16u << 10)  /* request line + headers per connection */
-#define CONNECTION_LIMIT 32
+/* Slots, and how many of them may wait for a request's headers at once: the
+ * rest are a reserve that slow or stuck clients cannot take (docs/runbook.md,
+ * "Local endpoint"). */
+#define CONNECTION_LIMIT 128
+#define MAX_WAITING_FOR_HEADERS 64
+#define HEADER_DEADLINE_S 10           /* a request's whole header, however it trickles in */
 #define CONNECTION_TIMEOUT_S 15        /* idle connections; a waiting capture is suspended, not idle */
+/* Query arguments in one request: each costs libmicrohttpd ~50 bytes of the
+ * connection's memory, and past CONNECTION_MEMORY it stops answering. */
+#define MAX_QUERY_ARGS 64
 #define DEFAULT_SECONDS 30             /* Go's default for /debug/pprof/profile */
 #define DEFAULT_MAX_NS 60000000000ULL  /* PROFILE_MAX_DURATION's default */
 #define TOKEN_MAX 1024
@@ -44,11 +53,14 @@ static const char *const job_names[] = {"none", "cpu", "memory", "trigger"};
 /* One request (MHD's per-request context). */
 typedef struct request {
     size_t body_bytes;
+    int headers_in;     /* the handler has seen this request */
+    int too_many_args;
     int waiting; /* suspended until the job's result is in */
 } request;
 
 struct pp_endpoint {
     struct MHD_Daemon *daemon;
+    pp_conn_guard *guard;
     int fd;
     pp_listen_addr addr;
     char address[160];
@@ -650,6 +662,12 @@ static int authorized(pp_endpoint *e, struct MHD_Connection *conn)
     return same && n == e->token_len;
 }
 
+static pp_guarded_conn *guarded(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static int method_is(const char *method, const char *want) { return !strcmp(method, want); }
 
 static enum MHD_Result dispatch(pp_endpoint *e, struct MHD_Connection *conn, const char *url, const char *method,
@@ -690,11 +708,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     pp_endpoint *e = cls;
     request *req = *con_cls;
     if (!req) {
-        /* First call: headers only. Refuse big bodies before reading them. */
         req = calloc(1, sizeof *req);
         if (!req)
             return MHD_NO;
         *con_cls = req;
+    }
+    if (!req->headers_in) {
+        /* First call: headers only. Refuse big bodies before reading them. */
+        req->headers_in = 1;
+        pp_conn_guard_request_started(e->guard, guarded(conn));
+        if (req->too_many_args)
+            return send_text(conn, MHD_HTTP_URI_TOO_LONG, "at most %d query arguments", MAX_QUERY_ARGS);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > MAX_BODY_BYTES)
             return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request bodies are limited to %d bytes",
@@ -718,11 +742,50 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
     (void)toe;
+    pp_endpoint *e = cls;
+    pp_conn_guard_request_done(e->guard, guarded(conn));
     free(*con_cls);
     *con_cls = NULL;
+}
+
+/* Called with the request line, before libmicrohttpd parses its query into
+ * the connection's memory: a query of more than MAX_QUERY_ARGS arguments
+ * would exhaust that memory, and libmicrohttpd (0.9.75) then never answers.
+ * Its '&'s are blanked in place (the buffer is libmicrohttpd's read buffer,
+ * writable; the parse that follows then finds one argument) and the request
+ * gets 414. The returned context becomes the request's con_cls. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    request *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    char *query = strchr(uri, '?');
+    size_t args = 0;
+    for (const char *q = query; q && *q; q++)
+        args += *q == '&';
+    if (args + 1 > MAX_QUERY_ARGS) {
+        req->too_many_args = 1;
+        for (char *q = query; *q; q++)
+            if (*q == '&')
+                *q = '_';
+    }
+    return req;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    pp_endpoint *e = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? pp_conn_guard_opened(e->guard, (int)ci->connect_fd) : NULL;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        pp_conn_guard_closed(e->guard, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -873,15 +936,18 @@ pp_endpoint *pp_endpoint_start(const pp_options *o, const pp_endpoint_hooks *hoo
      * deliverable. */
     sigset_t old;
     pp_block_async_signals(&old);
-    e->daemon = MHD_start_daemon(
+    e->guard = pp_conn_guard_new(HEADER_DEADLINE_S, MAX_WAITING_FOR_HEADERS);
+    e->daemon = !e->guard ? NULL : MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, e,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)e->fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, e, MHD_OPTION_END);
+        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, e, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, e, MHD_OPTION_URI_LOG_CALLBACK, on_request_line, e, MHD_OPTION_END);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!e->daemon) {
         snprintf(err, errlen, "option 'endpoint': the HTTP server (libmicrohttpd) did not start on %s",
                  e->address);
+        pp_conn_guard_free(e->guard);
         close(e->fd);
         if (e->addr.is_unix)
             unlink(e->addr.path);
@@ -919,6 +985,7 @@ void pp_endpoint_stop(pp_endpoint *e)
      * then, as MHD_stop_daemon requires. */
     join_threads(t);
     MHD_stop_daemon(e->daemon);
+    pp_conn_guard_free(e->guard);
     /* MHD_OPTION_LISTEN_SOCKET: the daemon closes the socket it was given. */
     if (e->addr.is_unix)
         unlink(e->addr.path);

@@ -206,7 +206,8 @@ static int tree_add(ftree *t, const pp_profile *p, uint32_t vi, int is_base)
         if (v <= 0)
             continue;
         uint32_t cur = 0;
-        *(is_base ? &t->nodes[0].base : &t->nodes[0].value) += v;
+        int64_t *root_v = is_base ? &t->nodes[0].base : &t->nodes[0].value;
+        *root_v = pp_add_sat(*root_v, v);
         for (uint32_t d = s->n_frames; d-- > 0;) { /* root first */
             uint32_t sid = p->frames[p->stack[s->first_frame + d]].name;
             if (sid >= p->strings.count)
@@ -235,7 +236,8 @@ static int tree_add(ftree *t, const pp_profile *p, uint32_t vi, int is_base)
                 if (pp_idmap_put(&t->children, cur, name, 0, child) != 0)
                     goto out;
             }
-            *(is_base ? &t->nodes[child].base : &t->nodes[child].value) += v;
+            int64_t *child_v = is_base ? &t->nodes[child].base : &t->nodes[child].value;
+            *child_v = pp_add_sat(*child_v, v);
             cur = child;
         }
     }
@@ -283,6 +285,7 @@ static int write_page(const ftree *t, int diff, const char *type, const char *un
     pp_buf_init(&nodes_json);
     pp_buf_init(&base_json);
     pp_buf_init(&strings_json);
+    nodes_json.limit = base_json.limit = strings_json.limit = out->limit;
     uint32_t *stack = malloc(n * sizeof *stack), *depth = malloc(n * sizeof *depth);
     uint32_t *kids = malloc(n * sizeof *kids), *sid = malloc(t->names.count * sizeof *sid);
     uint32_t n_strings = 0;
@@ -342,6 +345,8 @@ static int write_page(const ftree *t, int diff, const char *type, const char *un
         pp_buf_append_byte(out, ']');
     }
     failed |= base_json.failed || nodes_json.failed || strings_json.failed;
+    if (base_json.over_limit || nodes_json.over_limit || strings_json.over_limit)
+        out->failed = out->over_limit = 1; /* so the caller names the limit */
     pp_buf_free(&base_json);
     pp_buf_free(&nodes_json);
     pp_buf_free(&strings_json);

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,12 +57,13 @@ static int fail(char *err, size_t errlen, const char *key, const char *value, co
  * default_unit_ns. Rejects negatives, garbage and overflow. */
 static int parse_duration(const char *v, uint64_t default_unit_ns, uint64_t *out)
 {
-    if (!*v || *v == '-' || *v == '+' || isspace((unsigned char)*v))
+    /* Decimal only: strtod would also take "nan", "inf" and hex. */
+    if (!isdigit((unsigned char)*v) && *v != '.')
         return -1;
     errno = 0;
     char *end;
     double num = strtod(v, &end);
-    if (errno || end == v || num < 0)
+    if (errno || end == v || !(num >= 0) || !isfinite(num) || strspn(v, "0123456789.eE+-") < (size_t)(end - v))
         return -1;
     double unit;
     if (!*end)
@@ -83,7 +85,7 @@ static int parse_duration(const char *v, uint64_t default_unit_ns, uint64_t *out
     else
         return -1;
     double ns = num * unit;
-    if (ns > 1e18)
+    if (!(ns <= 1e18)) /* NaN fails too: converting it to an integer is undefined */
         return -1;
     *out = (uint64_t)(ns + 0.5);
     return 0;
@@ -136,6 +138,12 @@ static const struct {
     {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}, {"ALRM", SIGALRM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
 };
 
+#ifdef __SIGRTMIN
+#define RESERVED_RT_FIRST __SIGRTMIN
+#else
+#define RESERVED_RT_FIRST 32
+#endif
+
 static int parse_signal(const char *v, int *out)
 {
     const char *name = v;
@@ -150,15 +158,18 @@ static int parse_signal(const char *v, int *out)
     if (!strncasecmp(name, "RTMIN+", 6)) {
         char *end;
         long k = strtol(name + 6, &end, 10);
-        if (*end || k < 0 || SIGRTMIN + k > SIGRTMAX)
+        if (*end || k < 0 || k > SIGRTMAX - SIGRTMIN)
             return -1;
         *out = SIGRTMIN + (int)k;
         return 0;
     }
     char *end;
     long n = strtol(v, &end, 10);
+    /* Below SIGRTMIN, glibc keeps real-time signals for its thread library
+     * (32 and 33 on Linux): taking one breaks pthread cancellation and setxid. */
+    int reserved_by_libc = n >= RESERVED_RT_FIRST && n < SIGRTMIN;
     if (*v && !*end && n > 0 && n < NSIG && n != SIGKILL && n != SIGSTOP && n != SIGSEGV && n != SIGBUS &&
-        n != SIGILL && n != SIGFPE) {
+        n != SIGILL && n != SIGFPE && !reserved_by_libc) {
         *out = (int)n;
         return 0;
     }

@@ -13,10 +13,6 @@
 /* Decompressed pprof larger than this is refused: a guard against gzip bombs
  * handed to the reader. */
 #define PP_PPROF_MAX_INFLATED ((size_t)512 << 20)
-/* Samples reference locations and a location may expand to many inlined
- * frames, so a small file can describe huge stacks: the reader refuses more
- * frame references than this over all samples (1 GiB of stack ids). */
-#define PP_PPROF_MAX_STACK ((size_t)1 << 28)
 
 /* Appends the uncompressed protobuf encoding of p to out. */
 int pp_pprof_encode_raw(const pp_profile *p, pp_buf *out, char *err, size_t errlen);

@@ -8,6 +8,7 @@
 #include "pbuf.h"
 #include "polyprof.h"
 #include "pprof.h"
+#include "read_limits.h"
 
 int pp_gunzip(const uint8_t *data, size_t len, size_t limit, pp_buf *out, char *err, size_t errlen)
 {
@@ -276,7 +277,8 @@ static int id_index_build(decoder *d, id_index *m, const uint64_t *ids, size_t n
         m->v[i].id = ids[i];
         m->v[i].index = (uint32_t)i;
     }
-    qsort(m->v, n, sizeof *m->v, cmp_id);
+    if (n > 1)
+        qsort(m->v, n, sizeof *m->v, cmp_id);
     for (size_t i = 1; i < n; i++) {
         if (m->v[i].id == m->v[i - 1].id) {
             snprintf(d->err, d->errlen, "pprof: duplicate %s id %" PRIu64, what, m->v[i].id);
@@ -610,18 +612,17 @@ static int read_sample(decoder *d, size_t i)
         uint32_t li;
         if (id_index_find(&d->location_ids, d->tmp_ids.v[k], &li) != 0)
             return missing(d, "sample", i, "location", d->tmp_ids.v[k]);
-        if (d->p->n_stack + depth + d->loc_n[li] > PP_PPROF_MAX_STACK) {
-            snprintf(d->err, d->errlen, "pprof: sample %zu: samples reference more than %zu frames in all", i,
-                     PP_PPROF_MAX_STACK);
+        char where[48];
+        snprintf(where, sizeof where, "sample %zu", i);
+        if (pp_read_check_stack(d->p, depth + d->loc_n[li], "pprof", where, d->err, d->errlen) != 0)
             return -1;
-        }
         if (grow((void **)&d->tmp_stack, &d->cap_stack, depth + d->loc_n[li], sizeof *d->tmp_stack) != 0)
             return oom(d);
         for (uint32_t j = 0; j < d->loc_n[li]; j++)
             d->tmp_stack[depth++] = d->loc_first[li] + j;
     }
     /* pp_sample indexes the shared label array with 32 bits (the stack is
-     * kept below that by PP_PPROF_MAX_STACK). */
+     * kept below that by PP_READ_MAX_FRAME_REFS). */
     if (d->p->n_labels + d->n_labels > UINT32_MAX) {
         snprintf(d->err, d->errlen, "pprof: sample %zu: too many labels in the profile", i);
         return -1;

@@ -244,7 +244,7 @@ int pp_pprof_encode_raw(const pp_profile *p, pp_buf *b, char *err, size_t errlen
         put_function(b, &p->frames[fi.func_frame[i]], i + 1);
     /* strtab id 0 is "", which is what pprof requires of string_table[0]. */
     for (uint32_t i = 0; i < p->strings.count; i++)
-        pp_pb_string(b, PROFILE_STRING_TABLE, p->strings.strs[i]);
+        pp_pb_bytes(b, PROFILE_STRING_TABLE, p->strings.strs[i], p->strings.lens[i]);
     put_nonzero(b, PROFILE_TIME_NANOS, (uint64_t)p->time_nanos);
     put_nonzero(b, PROFILE_DURATION_NANOS, (uint64_t)p->duration_nanos);
     if (p->period_type.type || p->period_type.unit)

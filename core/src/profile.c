@@ -129,7 +129,7 @@ int64_t pp_profile_total(const pp_profile *p, uint32_t index)
 {
     int64_t total = 0;
     for (size_t i = 0; i < p->n_samples; i++)
-        total += p->samples[i].values[index];
+        total = pp_add_sat(total, p->samples[i].values[index]);
     return total;
 }
 

@@ -114,7 +114,18 @@ struct pp_buf;
 int pp_text_finish(struct pp_buf *b, int rc, const char *what, uint8_t **out, size_t *outlen, char *err,
                    size_t errlen);
 
-/* Total of value `index` over all samples. */
+/* a + b, held at INT64_MAX / INT64_MIN instead of overflowing: sample
+ * values come from files, and a sum of them must not be undefined. */
+static inline int64_t pp_add_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+/* Total of value `index` over all samples (saturating). */
 int64_t pp_profile_total(const pp_profile *p, uint32_t index);
 
 #endif

@@ -15,6 +15,7 @@
 #include "polyprof.h"
 #include "pprof.h"
 #include "profile.h"
+#include "read_limits.h"
 #include "report.h"
 #include "speedscope.h"
 
@@ -93,6 +94,7 @@ int pp_profile_encode(const pp_profile *p, pp_format f, int top_n, uint8_t **out
         return pp_pprof_encode(p, out, outlen, err, errlen);
     pp_buf b;
     pp_buf_init(&b);
+    b.limit = PP_WRITE_MAX_BYTES;
     int rc;
     if (f == PP_FORMAT_COLLAPSED) {
         rc = pp_collapsed_write(p, -1, 0, &b, err, errlen);
@@ -116,7 +118,12 @@ int pp_text_finish(pp_buf *b, int rc, const char *what, uint8_t **out, size_t *o
     /* Text output ends with a NUL the length leaves out: callers may use it
      * as a C string, and an empty result is still a buffer to free. */
     pp_buf_append_byte(b, 0);
-    if (rc == 0 && b->failed) {
+    if (b->over_limit) {
+        /* Over the limit, a writer sees only a failed buffer: the message
+         * it wrote (if any) says "out of memory", which this replaces. */
+        snprintf(err, errlen, "%s: the output exceeds the limit of %zu MiB", what, b->limit >> 20);
+        rc = -1;
+    } else if (rc == 0 && b->failed) {
         snprintf(err, errlen, "%s: out of memory", what);
         rc = -1;
     }
@@ -231,7 +238,7 @@ pp_profile *pp_profile_copy_without_samples(const pp_profile *p)
     if (!q)
         return NULL;
     for (uint32_t i = 1; i < p->strings.count; i++)
-        if (pp_profile_intern(q, p->strings.strs[i]) != i)
+        if (pp_strtab_intern_len(&q->strings, p->strings.strs[i], p->strings.lens[i]) != i)
             goto fail;
     for (uint32_t i = 0; i < p->n_frames; i++)
         if (pp_profile_add_frame(q, &p->frames[i]) == UINT32_MAX)

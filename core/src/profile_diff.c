@@ -8,6 +8,7 @@
 #include "flamegraph.h"
 #include "idmap.h"
 #include "polyprof.h"
+#include "read_limits.h"
 
 static int find_type(const pp_profile *p, const char *type, const char *unit)
 {
@@ -122,7 +123,7 @@ static int add_profile(diff *d, const pp_profile *p, uint32_t vi, int side, int6
     for (size_t i = 0; i < p->n_samples; i++) {
         const pp_sample *s = &p->samples[i];
         int64_t v = s->values[vi];
-        *total += v;
+        *total = pp_add_sat(*total, v);
         for (uint32_t k = 0; k < s->n_frames; k++) {
             uint32_t fr = p->stack[s->first_frame + k];
             if (!func[fr]) {
@@ -133,12 +134,12 @@ static int add_profile(diff *d, const pp_profile *p, uint32_t vi, int side, int6
             }
             fstat *f = &d->funcs[func[fr] - 1];
             if (k == 0)
-                f->self[side] += v;
+                f->self[side] = pp_add_sat(f->self[side], v);
             /* A recursive function is on the stack several times, but the
              * sample's value is spent under it once. */
             if (f->seen[side] != i + 1) {
                 f->seen[side] = i + 1;
-                f->cum[side] += v;
+                f->cum[side] = pp_add_sat(f->cum[side], v);
             }
         }
     }
@@ -178,7 +179,8 @@ static void write_row(const diff *d, const fstat *f, int cum, int64_t bt, int64_
 static void write_section(diff *d, int cum, int top_n, int64_t bt, int64_t nt, pp_buf *out)
 {
     const char *what = cum ? "cumulative" : "self";
-    qsort(d->funcs, d->n, sizeof *d->funcs, cum ? by_cum_desc : by_self_desc);
+    if (d->n > 1) /* an empty profile has no array: qsort must not see NULL */
+        qsort(d->funcs, d->n, sizeof *d->funcs, cum ? by_cum_desc : by_self_desc);
     size_t grew = 0, shrank = 0;
     for (size_t i = 0; i < d->n; i++) {
         double x = cum ? d->funcs[i].d_cum : d->funcs[i].d_self;
@@ -245,6 +247,7 @@ int pp_profile_diff(const pp_profile *base, const pp_profile *cur, const char *s
         return -1;
     pp_buf b;
     pp_buf_init(&b);
+    b.limit = PP_WRITE_MAX_BYTES;
     int rc;
     if (f == PP_FORMAT_HTML) {
         rc = pp_flamegraph_write_diff(base, bvi, cur, cvi, &b, err, errlen);

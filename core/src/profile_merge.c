@@ -268,7 +268,8 @@ pp_profile *pp_profile_merge(const pp_profile *const *profiles, const char *cons
         const pp_profile *src = profiles[i];
         if (src->time_nanos && (!out->time_nanos || src->time_nanos < out->time_nanos))
             out->time_nanos = src->time_nanos;
-        out->duration_nanos += src->duration_nanos;
+        if (src->duration_nanos > 0) /* a file's negative duration adds nothing */
+            out->duration_nanos = pp_add_sat(out->duration_nanos, src->duration_nanos);
         if (src->period > out->period)
             out->period = src->period;
         translation t = {0};

@@ -125,10 +125,11 @@ int pp_report_write(const pp_profile *p, int value_index, int top_n, pp_buf *out
     for (size_t i = 0; i < p->n_samples; i++) {
         const pp_sample *s = &p->samples[i];
         int64_t v = s->values[vi];
-        total += v;
+        total = pp_add_sat(total, v);
         if (s->n_frames == 0)
             continue;
-        r.funcs[r.frame_func[p->stack[s->first_frame]]].flat += v;
+        func_stat *leaf = &r.funcs[r.frame_func[p->stack[s->first_frame]]];
+        leaf->flat = pp_add_sat(leaf->flat, v);
         for (uint32_t d = 0; d < s->n_frames; d++) {
             func_stat *f = &r.funcs[r.frame_func[p->stack[s->first_frame + d]]];
             /* A recursive function appears several times in one stack, but
@@ -136,14 +137,15 @@ int pp_report_write(const pp_profile *p, int value_index, int top_n, pp_buf *out
             if (f->last_sample == i + 1)
                 continue;
             f->last_sample = i + 1;
-            f->cum += v;
+            f->cum = pp_add_sat(f->cum, v);
         }
     }
     size_t n = 0; /* functions with nothing to show are left out */
     for (size_t i = 0; i < r.n_funcs; i++)
         if (r.funcs[i].cum || r.funcs[i].flat)
             r.funcs[n++] = r.funcs[i];
-    qsort(r.funcs, n, sizeof *r.funcs, cmp_func);
+    if (n > 1)
+        qsort(r.funcs, n, sizeof *r.funcs, cmp_func);
     size_t shown = top_n > 0 && (size_t)top_n < n ? (size_t)top_n : n;
 
     const char *type = pp_strtab_get(&p->strings, p->value_types[vi].type);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "read_limits.h"
 
 #define SCHEMA "https://www.speedscope.app/file-format-schema.json"
 #define EXPORTER "polyprof"
@@ -45,7 +46,7 @@ int pp_speedscope_write(const pp_profile *p, pp_buf *out, char *err, size_t errl
         int64_t total = 0;
         for (size_t i = 0; i < p->n_samples; i++)
             if (p->samples[i].values[vi] > 0)
-                total += p->samples[i].values[vi];
+                total = pp_add_sat(total, p->samples[i].values[vi]);
         pp_buf_append_str(out, vi ? ",{\"type\":\"sampled\",\"name\":" : "{\"type\":\"sampled\",\"name\":");
         pp_json_string(out, type);
         pp_buf_printf(out, ",\"unit\":\"%s\",\"startValue\":0,\"endValue\":%" PRId64 ",\"samples\":[",
@@ -117,8 +118,14 @@ static uint32_t frame_of(reader *r, size_t index)
 }
 
 /* frames: speedscope indexes root first (validated by the caller). */
-static int add_sample(reader *r, const size_t *frames, size_t n, uint32_t vi, int64_t value, const pp_label *label)
+/* `name`, `kind` and `at` say where in the file, for the limits' messages. */
+static int add_sample(reader *r, const size_t *frames, size_t n, uint32_t vi, int64_t value, const pp_label *label,
+                      const char *name, const char *kind, size_t at)
 {
+    char where[160];
+    snprintf(where, sizeof where, "profile '%.80s': %s %zu", name, kind, at);
+    if (pp_read_check_stack(r->p, n, "speedscope", where, r->err, r->errlen) != 0)
+        return -1;
     if (n > r->cap_stack) {
         uint32_t *s = realloc(r->stack, n * sizeof *s);
         if (!s)
@@ -235,7 +242,7 @@ static int read_sampled(reader *r, const cJSON *prof, const char *name, uint32_t
         if ((rc = read_stack(r, s, name, at, &frames, &cap, &n)) != 0)
             break;
         int64_t value = pp_json_int64(w->valuedouble * scale);
-        if (value > 0 && (rc = add_sample(r, frames, n, vi, value, label)) != 0)
+        if (value > 0 && (rc = add_sample(r, frames, n, vi, value, label, name, "sample", at)) != 0)
             break;
         w = w->next;
         at++;
@@ -276,7 +283,7 @@ static int read_evented(reader *r, const cJSON *prof, const char *name, uint32_t
             break;
         }
         int64_t value = at > 0 ? pp_json_int64((t->valuedouble - last) * scale) : 0;
-        if (n_open && value > 0 && (rc = add_sample(r, open, n_open, vi, value, label)) != 0)
+        if (n_open && value > 0 && (rc = add_sample(r, open, n_open, vi, value, label, name, "event", at)) != 0)
             break;
         last = t->valuedouble;
         if (*type == 'O') {

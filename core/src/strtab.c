@@ -24,6 +24,7 @@ void pp_strtab_free(pp_strtab *t)
     for (uint32_t i = 0; i < t->count; i++)
         free(t->strs[i]);
     free(t->strs);
+    free(t->lens);
     free(t->slots);
     memset(t, 0, sizeof *t);
 }
@@ -35,7 +36,7 @@ static int grow_slots(pp_strtab *t)
     if (!slots)
         return -1;
     for (uint32_t id = 0; id < t->count; id++) {
-        uint64_t h = hash_bytes(t->strs[id], strlen(t->strs[id]));
+        uint64_t h = hash_bytes(t->strs[id], t->lens[id]);
         uint32_t i = (uint32_t)h & (n - 1);
         while (slots[i])
             i = (i + 1) & (n - 1);
@@ -56,9 +57,9 @@ static uint32_t lookup(const pp_strtab *t, const char *s, size_t len, uint32_t *
     }
     uint32_t i = (uint32_t)hash_bytes(s, len) & (t->nslots - 1);
     while (t->slots[i]) {
-        const char *cand = t->strs[t->slots[i] - 1];
-        if (strncmp(cand, s, len) == 0 && cand[len] == '\0')
-            return t->slots[i] - 1;
+        uint32_t id = t->slots[i] - 1;
+        if (t->lens[id] == len && memcmp(t->strs[id], s, len) == 0)
+            return id;
         i = (i + 1) & (t->nslots - 1);
     }
     *slot_out = i;
@@ -87,8 +88,12 @@ uint32_t pp_strtab_intern_len(pp_strtab *t, const char *s, size_t len)
         char **strs = realloc(t->strs, cap * sizeof *strs);
         if (!strs)
             return UINT32_MAX;
-        t->bytes += (size_t)(cap - t->cap) * sizeof *strs;
         t->strs = strs;
+        size_t *lens = realloc(t->lens, cap * sizeof *lens);
+        if (!lens)
+            return UINT32_MAX;
+        t->lens = lens;
+        t->bytes += (size_t)(cap - t->cap) * (sizeof *strs + sizeof *lens);
         t->cap = cap;
     }
     char *copy = malloc(len + 1);
@@ -99,6 +104,7 @@ uint32_t pp_strtab_intern_len(pp_strtab *t, const char *s, size_t len)
     t->bytes += len + 1;
     id = t->count++;
     t->strs[id] = copy;
+    t->lens[id] = len;
     t->slots[slot] = id + 1;
     return id;
 }

@@ -9,6 +9,8 @@
 
 typedef struct pp_strtab {
     char **strs;      /* id -> owned NUL-terminated string */
+    size_t *lens;     /* id -> its length in bytes: a name may hold a NUL (a
+                       * file from elsewhere), so strlen would not tell */
     uint32_t count;
     uint32_t cap;
     uint32_t *slots;  /* open-addressing hash: id + 1, 0 = empty */
