@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the C core's unit tests (under ASan+UBSan), the Go pprof
+# Runs every test: the C core's unit tests (under ASan+UBSan), libFuzzer
+# harnesses for a bounded time, the Go pprof
 # validator's own tests, the Python suite on each CPython 3.9-3.15, the Node
 # suite on Node.js 20, 22, 24 and 26, the JVM agent's on JDK 17, 21 and 25,
 # the flame graph pages in Chromium, and Parca (built here from the Go module
@@ -123,6 +124,11 @@ section "C core unit tests (ASan + UBSan)"
 cmake -S . -B "$BUILD/core-asan" -G Ninja -DPOLYPROF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$BUILD/core-asan"
 if ! (cd "$BUILD/core-asan" && ctest --output-on-failure); then failures+=("C unit tests"); fi
+
+# libFuzzer over every reader (then every writer and a read-back) and the
+# option grammar, $FUZZ_SECONDS each (tests/fuzz/run.sh; longer runs there).
+section "Fuzzers (libFuzzer + ASan + UBSan, ${FUZZ_SECONDS:=45} s each)"
+if ! tests/fuzz/run.sh "$FUZZ_SECONDS"; then failures+=("fuzzers"); fi
 
 section "Go pprof validator"
 if ! (cd tests/go/pprofcheck && go test ./...); then failures+=("Go validator"); fi
