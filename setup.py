@@ -10,6 +10,7 @@ libcjson-dev libcurl4-openssl-dev).
 import glob
 import os
 import sys
+import sysconfig
 
 from setuptools import Extension, setup
 
@@ -34,6 +35,10 @@ def require_system_headers():
 
 if not sys.platform.startswith("linux"):
     sys.exit("polyprof profiles Linux processes (it uses per-thread CPU timers and libunwind)")
+if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    sys.exit("polyprof does not support free-threaded CPython (%s, built with Py_GIL_DISABLED): its frames keep "
+             "bytecode per thread and run without the GIL polyprof relies on; install it on the regular build "
+             "(python%d.%d, not python%d.%dt)" % ((sys.version.split()[0],) + sys.version_info[:2] * 2))
 if "sdist" not in sys.argv and "egg_info" not in sys.argv:
     require_system_headers()
 

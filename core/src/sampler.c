@@ -901,6 +901,8 @@ static pp_profile *export_locked(pp_collector *c)
     add_comment(p, "truncated", atomic_load(&live.truncated) - c->truncated_at_start);
     add_comment(p, "native_skipped", atomic_load(&live.native_skipped) - c->native_skipped_at_start);
     add_comment(p, "handler_ns", atomic_load(&live.handler_ns) - c->handler_ns_at_start);
+    if (have_runtime && runtime.note && runtime.note[0])
+        pp_profile_add_comment(p, runtime.note);
     {
         /* What profiling cost the process during this capture. */
         uint64_t own = own_cpu_ns() - c->own_cpu_at_start, proc = process_cpu_ns() - c->process_cpu_at_start;
