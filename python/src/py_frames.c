@@ -64,6 +64,8 @@ typedef struct frame_layout {
     int every_frame_is_entry; /* <= 3.10: one eval-loop call per frame */
     ptrdiff_t code_units;     /* offset of the first code unit in PyCodeObject (3.11+), or -1 */
     int skip_code_flags;      /* code flags of the interpreter's own trampolines (3.13+'s __init__ cleanup) */
+    uint64_t refcnt_bits;     /* the bits of an object's first word that count references (3.14+: not
+                               * its top 16, ob_flags, set in immortal objects) */
     /* the code object's fields read without the C API (signal handler, naming without the GIL) */
     ptrdiff_t co_filename, co_name, co_qualname, co_firstlineno, co_flags;
 } frame_layout;
@@ -89,6 +91,7 @@ static const frame_layout built_layout = {
     .back = offsetof(_PyInterpreterFrame, previous),
     .code = offsetof(_PyInterpreterFrame, f_executable),
     .code_tag_bits = Py_TAG_BITS,
+    .refcnt_bits = ((uint64_t)1 << 48) - 1,
     .instr = offsetof(_PyInterpreterFrame, instr_ptr),
     .instr_is_pointer = 1,
     .owner = offsetof(_PyInterpreterFrame, owner),
@@ -148,6 +151,9 @@ static const frame_layout built_layout = {
     .code_units = -1,
 #endif
     CODE_FIELDS,
+#if PY_VERSION_HEX < 0x030E0000
+    .refcnt_bits = ~(uint64_t)0,
+#endif
 };
 
 /* The layout in use: built_layout, or the running interpreter's own
@@ -822,16 +828,18 @@ static void copy_utf8(PyObject *s, char *out, size_t len) { snprintf(out, len, "
  * the pointer. A freed block keeps its type word when pymalloc frees it, but
  * its first word then holds a free-list link (a heap address) or NULL, never
  * a plausible reference count; glibc's free overwrites both words. Immortal
- * objects (3.12+) have a count of 2^32 - 1, below the bound. */
+ * objects have a count of 2^32 - 1 (3.12, 3.13) or 3 * 2^30 (3.14+), below
+ * the bound. */
 static int object_alive(const void *o, PyTypeObject *type)
 {
     struct {
-        Py_ssize_t refcnt;
+        uint64_t refcnt;
         PyTypeObject *type;
     } head;
     if (!o || pp_safe_read(&head, o, sizeof head) != 0)
         return 0;
-    return head.type == type && head.refcnt >= 1 && head.refcnt <= ((Py_ssize_t)1 << 33);
+    uint64_t count = head.refcnt & layout.refcnt_bits;
+    return head.type == type && count >= 1 && count <= ((uint64_t)1 << 33);
 }
 
 static int resolve_with_gil(resolver *r, const pp_raw_frame *f, pp_resolved_frame *out)
