@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "polyprof.h"
+#include "eval_loop.h"
 #include "py_frames.h"
 #include "signal_mask.h"
 
@@ -1070,6 +1071,10 @@ static int is_plumbing(void *ctx, const char *symbol)
 
 /* ------------------------------------------------------------ registration */
 
+/* The eval loop's ranges, found at registration. */
+static pp_addr_range eval_ranges[PP_MAX_RANGES];
+static int n_eval_ranges;
+
 int pp_py_register_runtime(char *err, size_t errlen)
 {
 #ifdef Py_GIL_DISABLED
@@ -1094,8 +1099,9 @@ int pp_py_register_runtime(char *err, size_t errlen)
     rt.is_plumbing = is_plumbing;
     rt.thread_name = thread_name;
     rt.note = layout_note;
-    int n = pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, rt.eval, PP_MAX_RANGES);
-    rt.n_eval = n > 0 ? (size_t)n : 0;
+    n_eval_ranges = pp_py_eval_ranges(eval_ranges, PP_MAX_RANGES);
+    memcpy(rt.eval, eval_ranges, sizeof eval_ranges);
+    rt.n_eval = (size_t)n_eval_ranges;
     /* libpython's own code (or the executable's, in a static build). */
     if (pp_symbols_object_range((uintptr_t)&PyEval_EvalCode, &rt.plumbing[0]) == 0)
         rt.n_plumbing = 1;
@@ -1145,8 +1151,11 @@ void pp_py_events_runtime(pp_runtime *rt)
     rt->note = layout_note;
 }
 
-int pp_py_mixed_mode_available(void)
+int pp_py_mixed_mode_available(void) { return n_eval_ranges > 0; }
+
+int pp_py_eval_loop(pp_addr_range *out, int max)
 {
-    pp_addr_range r[PP_MAX_RANGES];
-    return pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, r, PP_MAX_RANGES) > 0;
+    int n = n_eval_ranges < max ? n_eval_ranges : max;
+    memcpy(out, eval_ranges, (size_t)n * sizeof *out);
+    return n;
 }

@@ -23,6 +23,8 @@ int pp_py_finalizing(void);
 void pp_py_events_runtime(pp_runtime *rt);
 /* Whether the eval loop's address range was found (needed for mixed mode). */
 int pp_py_mixed_mode_available(void);
+/* The eval loop's ranges found at registration: how many went to out. */
+int pp_py_eval_loop(pp_addr_range *out, int max);
 /* Drain batches that named frames without the GIL because another thread
  * held it past the wait (GIL_WAIT_NS): a wedged interpreter, seen from the
  * local endpoint's status. */
