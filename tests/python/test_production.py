@@ -173,9 +173,11 @@ def test_store_command_lists_shows_and_prunes(tmp_path):
                            timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "flat%" in shown.stdout
-    pruned = subprocess.run(cli + ["prune", "--store", str(tmp_path), "--max-age", "1s"], capture_output=True,
+    # Younger than max-age: kept. (The window started before the app's half
+    # second and the two commands above: a 1s bound here would race them.)
+    pruned = subprocess.run(cli + ["prune", "--store", str(tmp_path), "--max-age", "30s"], capture_output=True,
                             text=True, timeout=60)
-    assert pruned.returncode == 0
+    assert pruned.returncode == 0 and "removed 0 profile(s)" in pruned.stdout, pruned.stdout
     time.sleep(1.1)
     pruned = subprocess.run(cli + ["prune", "--store", str(tmp_path), "--max-age", "1s"], capture_output=True,
                             text=True, timeout=60)
