@@ -701,6 +701,15 @@ static PyObject *mod_running(PyObject *m, PyObject *unused)
     return PyBool_FromLong(pp_sampler_running());
 }
 
+/* The one message when Python frames cannot be read: profiles still work,
+ * without them, and each says so in its metadata. */
+static int warn_if_frames_refused(void)
+{
+    if (pp_py_frames_usable())
+        return 0;
+    return PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "polyprof: %s", pp_py_layout_note());
+}
+
 static PyObject *mod_frame_layout(PyObject *m, PyObject *unused)
 {
     (void)m;
@@ -715,7 +724,10 @@ static PyObject *mod_frame_layout_test(PyObject *m, PyObject *args)
     int install = 0;
     if (!PyArg_ParseTuple(args, "OO|p:_frame_layout_test", &built, &runtime, &install))
         return NULL;
-    return pp_py_layout_test(built, runtime, install);
+    PyObject *note = pp_py_layout_test(built, runtime, install);
+    if (note && install && warn_if_frames_refused() != 0)
+        Py_CLEAR(note);
+    return note;
 }
 
 static PyMethodDef module_methods[] = {
@@ -766,9 +778,7 @@ PyMODINIT_FUNC PyInit__native(void)
         goto fail;
     }
     PyModule_AddIntConstant(m, "MIXED_MODE", pp_py_mixed_mode_available());
-    /* Once, at import: profiles still work, without Python frames, and
-     * each says so in its metadata. */
-    if (!pp_py_frames_usable() && PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "polyprof: %s", pp_py_layout_note()) != 0)
+    if (warn_if_frames_refused() != 0)
         goto fail;
     if (add_production(m) != 0 || add_alloc(m) != 0)
         goto fail;
