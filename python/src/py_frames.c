@@ -1058,6 +1058,8 @@ static const char *const plumbing_prefixes[] = {
     "vectorcall_method", "vectorcall_unbound", "_PyCFunction_", "PyCFunction_Call", "slot_tp_call",
     "slot_tp_init", "type_call", "call_function", "do_call_core", "function_code_fastcall",
     "_PyMethodDef_RawFastCall", "object_vacall", "_Py_CheckFunctionResult", "method_call", "_PyEval_Vector",
+    /* 3.15: the eval loop's calls through _PyStackRef arrays */
+    "_Py_BuiltinCallFast", "_Py_CallBuiltinClass_StackRef", "_PyCallMethodDescriptorFast", "_Py_VectorCall",
 };
 
 static int is_plumbing(void *ctx, const char *symbol)
