@@ -12,6 +12,12 @@ import os
 import sys
 import sysconfig
 
+# Before anything else (setuptools included): one message, never a build.
+if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    sys.exit("polyprof does not support free-threaded CPython (%s, built with Py_GIL_DISABLED): its frames keep "
+             "bytecode per thread and run without the GIL polyprof relies on; install it on the regular build "
+             "(python%d.%d, not python%d.%dt)" % ((sys.version.split()[0],) + sys.version_info[:2] * 2))
+
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,10 +41,6 @@ def require_system_headers():
 
 if not sys.platform.startswith("linux"):
     sys.exit("polyprof profiles Linux processes (it uses per-thread CPU timers and libunwind)")
-if sysconfig.get_config_var("Py_GIL_DISABLED"):
-    sys.exit("polyprof does not support free-threaded CPython (%s, built with Py_GIL_DISABLED): its frames keep "
-             "bytecode per thread and run without the GIL polyprof relies on; install it on the regular build "
-             "(python%d.%d, not python%d.%dt)" % ((sys.version.split()[0],) + sys.version_info[:2] * 2))
 if "sdist" not in sys.argv and "egg_info" not in sys.argv:
     require_system_headers()
 
