@@ -10,6 +10,13 @@ libcjson-dev libcurl4-openssl-dev).
 import glob
 import os
 import sys
+import sysconfig
+
+# Before anything else (setuptools included): one message, never a build.
+if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    sys.exit("polyprof does not support free-threaded CPython (%s, built with Py_GIL_DISABLED): its frames keep "
+             "bytecode per thread and run without the GIL polyprof relies on; install it on the regular build "
+             "(python%d.%d, not python%d.%dt)" % ((sys.version.split()[0],) + sys.version_info[:2] * 2))
 
 from setuptools import Extension, setup
 

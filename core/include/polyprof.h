@@ -313,6 +313,11 @@ typedef struct pp_runtime {
      * stack sample lists the frames of every JavaScript entry as one run).
      * native is leaf first, as unwound. */
     void (*mark_entries)(void *ctx, const uintptr_t *native, int n_native, pp_raw_frame *interp, int n_interp);
+    /* Optional: one "key=value" metadata line added to every profile
+     * exported with this runtime (e.g. how its frames are read, or that
+     * they are not). Read at each export: the bridge may rewrite it while
+     * no sampler runs. */
+    const char *note;
 } pp_runtime;
 
 /* classify_native results. */

@@ -426,6 +426,8 @@ pp_profile *pp_events_export_ordered(pp_events *e, const pp_runtime *rt, const u
     add_count(p, "events_recorded", e->recorded);
     add_count(p, "dropped_memory_cap", e->dropped);
     add_count(p, "table_bytes", e->bytes);
+    if (rt && rt->note && rt->note[0])
+        pp_profile_add_metadata(p, rt->note);
     pthread_mutex_unlock(&e->lock);
     pp_profile_set_times(p, e->start_wall_ns, (int64_t)(pp_now_ns() - e->start_ns));
     free(names);

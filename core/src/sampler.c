@@ -948,6 +948,8 @@ static pp_profile *export_locked(pp_collector *c)
     add_comment(p, "truncated", atomic_load(&live.truncated) - c->truncated_at_start);
     add_comment(p, "native_skipped", atomic_load(&live.native_skipped) - c->native_skipped_at_start);
     add_comment(p, "handler_ns", atomic_load(&live.handler_ns) - c->handler_ns_at_start);
+    if (have_runtime && runtime.note && runtime.note[0])
+        pp_profile_add_comment(p, runtime.note);
     {
         pp_fault_guard_info gi;
         pp_fault_guard_stats(&gi);

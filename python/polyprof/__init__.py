@@ -7,6 +7,14 @@
     profile.write("out.pb.gz")              # pprof; .folded for collapsed stacks
     print(profile.report(20))
 """
+import sys as _sys
+import sysconfig as _sysconfig
+
+if _sysconfig.get_config_var("Py_GIL_DISABLED"):
+    # The extension refuses too; this says it before anything is loaded.
+    raise ImportError("polyprof does not support free-threaded CPython (%s, built with Py_GIL_DISABLED); "
+                      "use the regular build" % _sys.version.split()[0])
+
 from ._native import PolyprofError
 from ._profile import Frame, Profile, Sample, diff, load, merge
 from ._session import is_running, profile, start, stop

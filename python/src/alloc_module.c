@@ -541,8 +541,7 @@ static PyObject *mod_alloc_start(PyObject *m, PyObject *args)
     interval_bytes = o.alloc_interval;
     with_native = o.native;
     if (with_native) {
-        int n = pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, eval_ranges, PP_MAX_RANGES);
-        n_eval_ranges = n > 0 ? n : 0;
+        n_eval_ranges = pp_py_eval_loop(eval_ranges, PP_MAX_RANGES);
         if (pp_symbols_object_range((uintptr_t)&record, &own_range) != 0)
             own_range = (pp_addr_range){0, 0};
     }

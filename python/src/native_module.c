@@ -723,6 +723,35 @@ static PyObject *mod_running(PyObject *m, PyObject *unused)
     return PyBool_FromLong(pp_sampler_running());
 }
 
+/* The one message when Python frames cannot be read: profiles still work,
+ * without them, and each says so in its metadata. */
+static int warn_if_frames_refused(void)
+{
+    if (pp_py_frames_usable())
+        return 0;
+    return PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "polyprof: %s", pp_py_layout_note());
+}
+
+static PyObject *mod_frame_layout(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    return PyUnicode_FromString(pp_py_layout_note());
+}
+
+static PyObject *mod_frame_layout_test(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *built, *runtime;
+    int install = 0;
+    if (!PyArg_ParseTuple(args, "OO|p:_frame_layout_test", &built, &runtime, &install))
+        return NULL;
+    PyObject *note = pp_py_layout_test(built, runtime, install);
+    if (note && install && warn_if_frames_refused() != 0)
+        Py_CLEAR(note);
+    return note;
+}
+
 static PyMethodDef module_methods[] = {
     {"start", (PyCFunction)(void (*)(void))mod_start, METH_VARARGS | METH_KEYWORDS,
      "start(options={}, filter_key=None, filter_value=None) -> Collector"},
@@ -739,6 +768,9 @@ static PyMethodDef module_methods[] = {
     {"now_ns", mod_now_ns, METH_NOARGS, "the core's monotonic clock"},
     {"running", mod_running, METH_NOARGS, "whether the sampler runs"},
     {"add_current_thread", mod_add_current_thread, METH_NOARGS, "cover the calling thread now"},
+    {"frame_layout", mod_frame_layout, METH_NOARGS, "how Python frames are read: the profiles' metadata line"},
+    {"_frame_layout_test", mod_frame_layout_test, METH_VARARGS,
+     "_frame_layout_test(built_changes, runtime_changes, install=False) -> metadata line (tests only)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -770,6 +802,8 @@ PyMODINIT_FUNC PyInit__native(void)
     if (pp_code_names_enable() != 0)
         goto fail;
     PyModule_AddIntConstant(m, "MIXED_MODE", pp_py_mixed_mode_available());
+    if (warn_if_frames_refused() != 0)
+        goto fail;
     if (add_production(m) != 0 || add_alloc(m) != 0)
         goto fail;
     if (add_endpoint(m) != 0)

@@ -4,13 +4,29 @@
  *
  * Where CPython versions differ, they differ in the one table below, filled
  * from the running version's own headers at build time (the extension is
- * built per version), so no offset is copied by hand. */
+ * built per version), so no offset is copied by hand. From 3.13 on the
+ * interpreter also publishes these offsets for profilers (_Py_DebugOffsets,
+ * at the start of _PyRuntime): at load the table is checked against them,
+ * so a patch release that moved a field is noticed instead of mislabelling
+ * frames (choose_layout below). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #if PY_VERSION_HEX >= 0x030B0000
 #define Py_BUILD_CORE 1
+/* CPython's internal headers have inline helpers with parameters some
+ * builds leave unused: their warnings are theirs, not ours. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#if PY_VERSION_HEX >= 0x030E0000
+#include <internal/pycore_interpframe.h> /* the frame struct moved to pycore_interpframe_structs.h */
+#else
 #include <internal/pycore_frame.h>
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+#include <internal/pycore_runtime.h> /* _PyRuntime, whose first member is its _Py_DebugOffsets */
+#endif
+#pragma GCC diagnostic pop
 #undef Py_BUILD_CORE
 #else
 #include <frameobject.h>
@@ -27,6 +43,7 @@
 
 #include "polyprof.h"
 #include "code_names.h"
+#include "eval_loop.h"
 #include "py_frames.h"
 #include "signal_mask.h"
 
@@ -38,19 +55,53 @@ typedef struct frame_layout {
     /* one frame */
     ptrdiff_t back;           /* f_back / previous */
     ptrdiff_t code;           /* f_code / f_executable */
+    uintptr_t code_tag_bits;  /* 3.14+: f_executable is a _PyStackRef, whose low bits are tags */
     ptrdiff_t instr;          /* f_lasti (int) or prev_instr / instr_ptr (pointer) */
     int instr_is_pointer;
     int lasti_in_code_units;  /* 3.10 counts code units in f_lasti */
-    ptrdiff_t owner;          /* 3.12+: shim frames (FRAME_OWNED_BY_CSTACK) separate invocations; -1 */
-    int owner_cstack;
+    ptrdiff_t owner;          /* 3.12+: frames owned by the interpreter separate invocations; -1 */
+    int owner_interpreter;    /* owner values from this one up: the interpreter's own frames (the eval
+                               * loop's entry frame: FRAME_OWNED_BY_CSTACK to 3.13, _INTERPRETER from 3.14) */
     ptrdiff_t is_entry;       /* 3.11: frame is the first of its invocation; -1 */
     int every_frame_is_entry; /* <= 3.10: one eval-loop call per frame */
     ptrdiff_t code_units;     /* offset of the first code unit in PyCodeObject (3.11+), or -1 */
-    int skip_code_flags;      /* code flags of the interpreter's own trampolines (3.13's __init__ cleanup) */
+    int skip_code_flags;      /* code flags of the interpreter's own trampolines (3.13+'s __init__ cleanup) */
+    uint64_t refcnt_bits;     /* the bits of an object's first word that count references (3.14+: not
+                               * its top 16, ob_flags, set in immortal objects) */
+    /* the code object's fields read without the C API (signal handler, naming without the GIL) */
+    ptrdiff_t co_filename, co_name, co_qualname, co_firstlineno, co_flags;
 } frame_layout;
 
-static const frame_layout layout = {
-#if PY_VERSION_HEX >= 0x030D0000
+#if PY_VERSION_HEX >= 0x030B0000
+#define CODE_FIELDS                                                                                               \
+    .co_filename = offsetof(PyCodeObject, co_filename), .co_name = offsetof(PyCodeObject, co_name),              \
+    .co_qualname = offsetof(PyCodeObject, co_qualname), .co_firstlineno = offsetof(PyCodeObject, co_firstlineno), \
+    .co_flags = offsetof(PyCodeObject, co_flags)
+#else
+#define CODE_FIELDS                                                                                            \
+    .co_filename = offsetof(PyCodeObject, co_filename), .co_name = offsetof(PyCodeObject, co_name),           \
+    .co_qualname = offsetof(PyCodeObject, co_name), .co_firstlineno = offsetof(PyCodeObject, co_firstlineno), \
+    .co_flags = offsetof(PyCodeObject, co_flags)
+#endif
+
+/* The layout of the CPython this extension was compiled against. */
+static const frame_layout built_layout = {
+#if PY_VERSION_HEX >= 0x030E0000
+    .tstate_frame = offsetof(PyThreadState, current_frame),
+    .tstate_cframe = -1,
+    .cframe_current = 0,
+    .back = offsetof(_PyInterpreterFrame, previous),
+    .code = offsetof(_PyInterpreterFrame, f_executable),
+    .code_tag_bits = Py_TAG_BITS,
+    .refcnt_bits = ((uint64_t)1 << 48) - 1,
+    .instr = offsetof(_PyInterpreterFrame, instr_ptr),
+    .instr_is_pointer = 1,
+    .owner = offsetof(_PyInterpreterFrame, owner),
+    .owner_interpreter = FRAME_OWNED_BY_INTERPRETER,
+    .is_entry = -1,
+    .code_units = offsetof(PyCodeObject, co_code_adaptive),
+    .skip_code_flags = CO_NO_MONITORING_EVENTS,
+#elif PY_VERSION_HEX >= 0x030D0000
     .tstate_frame = offsetof(PyThreadState, current_frame),
     .tstate_cframe = -1,
     .cframe_current = 0,
@@ -59,7 +110,7 @@ static const frame_layout layout = {
     .instr = offsetof(_PyInterpreterFrame, instr_ptr),
     .instr_is_pointer = 1,
     .owner = offsetof(_PyInterpreterFrame, owner),
-    .owner_cstack = FRAME_OWNED_BY_CSTACK,
+    .owner_interpreter = FRAME_OWNED_BY_CSTACK,
     .is_entry = -1,
     .code_units = offsetof(PyCodeObject, co_code_adaptive),
     .skip_code_flags = CO_NO_MONITORING_EVENTS,
@@ -72,7 +123,7 @@ static const frame_layout layout = {
     .instr = offsetof(_PyInterpreterFrame, prev_instr),
     .instr_is_pointer = 1,
     .owner = offsetof(_PyInterpreterFrame, owner),
-    .owner_cstack = FRAME_OWNED_BY_CSTACK,
+    .owner_interpreter = FRAME_OWNED_BY_CSTACK,
     .is_entry = -1,
     .code_units = offsetof(PyCodeObject, co_code_adaptive),
 #elif PY_VERSION_HEX >= 0x030B0000
@@ -101,17 +152,298 @@ static const frame_layout layout = {
     .every_frame_is_entry = 1,
     .code_units = -1,
 #endif
+    CODE_FIELDS,
+#if PY_VERSION_HEX < 0x030E0000
+    .refcnt_bits = ~(uint64_t)0,
+#endif
 };
+
+/* The layout in use: built_layout, or the running interpreter's own
+ * offsets where they differ (choose_layout). Written only while no sampler
+ * runs (at import, or by the test hook), read by the signal handler. */
+static frame_layout layout;
+/* 0: Python frames are not captured (the layout could not be trusted). */
+static int layout_usable;
+/* The profile metadata line that says which layout is in use. */
+static char layout_note[384];
+
+/* Bytes of a code object read at once without the GIL: every field of
+ * CODE_FIELDS must lie within (checked when a layout is chosen). */
+#define CODE_HEAD_BYTES 512
+/* The bytes that hold them in the layout in use. */
+static size_t code_head_bytes;
 
 #define FIELD(base, off, type) (*(type *)((char *)(base) + (off)))
 
 /* The identity word stored with each frame: if the code object at this
  * address is freed and another takes its place before the frame is named,
  * the words differ and the frame is reported unresolved instead of being
- * given the newcomer's name. */
-static uintptr_t code_check(PyCodeObject *co)
+ * given the newcomer's name. `co` is the object or a copy of its head. */
+static uintptr_t code_check(const void *co)
 {
-    return (uintptr_t)co->co_filename ^ ((uintptr_t)co->co_name << 1) ^ (uintptr_t)co->co_firstlineno;
+    return FIELD(co, layout.co_filename, uintptr_t) ^ (FIELD(co, layout.co_name, uintptr_t) << 1) ^
+           (uintptr_t)FIELD(co, layout.co_firstlineno, int);
+}
+
+/* ------------------------------------------------------------ choosing the layout */
+
+/* The fields of frame_layout that CPython 3.13+ publishes in _Py_DebugOffsets
+ * (section, field), with the bytes each read takes (0: an array's start). */
+#define PUBLISHED_FIELDS(X)                                      \
+    X(thread_state, current_frame, tstate_frame, 8)              \
+    X(interpreter_frame, previous, back, 8)                      \
+    X(interpreter_frame, executable, code, 8)                    \
+    X(interpreter_frame, instr_ptr, instr, 8)                    \
+    X(interpreter_frame, owner, owner, 1)                        \
+    X(code_object, filename, co_filename, 8)                     \
+    X(code_object, name, co_name, 8)                             \
+    X(code_object, qualname, co_qualname, 8)                     \
+    X(code_object, firstlineno, co_firstlineno, 4)               \
+    X(code_object, co_code_adaptive, code_units, 0)
+
+#define FIELD_NAMES(section, field, ours, width) #section "." #field,
+static const char *const published_names[] = {PUBLISHED_FIELDS(FIELD_NAMES)};
+#define N_PUBLISHED (sizeof published_names / sizeof published_names[0])
+
+static ptrdiff_t *layout_field(frame_layout *l, size_t i)
+{
+    ptrdiff_t *fields[] = {
+#define OUR_FIELD(section, field, ours, width) &l->ours,
+        PUBLISHED_FIELDS(OUR_FIELD)
+    };
+    return fields[i];
+}
+
+static size_t code_fields_end(const frame_layout *l)
+{
+    ptrdiff_t offs[] = {l->co_filename, l->co_name, l->co_qualname, l->co_firstlineno, l->co_flags};
+    size_t end = 0;
+    for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++)
+        if ((size_t)offs[i] + 8 > end)
+            end = (size_t)offs[i] + 8;
+    return end;
+}
+
+typedef enum { LAYOUT_COMPILED, LAYOUT_VERIFIED, LAYOUT_FROM_RUNTIME, LAYOUT_REFUSED } layout_verdict;
+
+#if PY_VERSION_HEX >= 0x030D0000
+static uint64_t *published_field(_Py_DebugOffsets *d, size_t i)
+{
+    uint64_t *fields[] = {
+#define THEIR_FIELD(section, field, ours, width) &d->section.field,
+        PUBLISHED_FIELDS(THEIR_FIELD)
+    };
+    return fields[i];
+}
+
+static uint64_t published_section_size(const _Py_DebugOffsets *d, size_t i)
+{
+    const uint64_t sizes[] = {
+#define SECTION_SIZE(section, field, ours, width) d->section.size,
+        PUBLISHED_FIELDS(SECTION_SIZE)
+    };
+    return sizes[i];
+}
+
+static const unsigned published_widths[] = {
+#define FIELD_WIDTH(section, field, ours, width) width,
+    PUBLISHED_FIELDS(FIELD_WIDTH)
+};
+
+/* The running interpreter's offsets against the ones this extension was
+ * built with. They agree unless a patch release moved a field: then the
+ * runtime's are used where they cover everything read (frames and thread
+ * state), and Python frames are refused where they do not (a code object
+ * whose published fields moved may have moved co_flags too, which is not
+ * published). Not published, so not checked: the _PyStackRef tag bits and
+ * the frame owner values, which no patch release has changed. */
+static layout_verdict layout_against_runtime(const frame_layout *built, _Py_DebugOffsets *rt, frame_layout *out,
+                                             char *why, size_t len)
+{
+    *out = *built;
+    if (memcmp(rt->cookie, _Py_Debug_Cookie, sizeof rt->cookie) != 0) {
+        snprintf(why, len, "the interpreter's _Py_DebugOffsets are missing (no '%s' cookie at _PyRuntime)",
+                 _Py_Debug_Cookie);
+        return LAYOUT_REFUSED;
+    }
+    if (rt->version >> 16 != (uint64_t)PY_VERSION_HEX >> 16) {
+        snprintf(why, len, "the interpreter is CPython %u.%u, this polyprof was built for %u.%u",
+                 (unsigned)(rt->version >> 24) & 0xff, (unsigned)(rt->version >> 16) & 0xff,
+                 (unsigned)PY_MAJOR_VERSION, (unsigned)PY_MINOR_VERSION);
+        return LAYOUT_REFUSED;
+    }
+    if (rt->free_threaded) {
+        snprintf(why, len, "the interpreter is a free-threaded build, which polyprof does not support");
+        return LAYOUT_REFUSED;
+    }
+    for (size_t i = 0; i < N_PUBLISHED; i++) {
+        uint64_t off = *published_field(rt, i), size = published_section_size(rt, i);
+        unsigned width = published_widths[i];
+        if (size == 0 || size > (1u << 16) || off + width > size || (width == 8 && off % 8 != 0)) {
+            snprintf(why, len, "the interpreter's _Py_DebugOffsets are not plausible (%s at %llu in %llu bytes)",
+                     published_names[i], (unsigned long long)off, (unsigned long long)size);
+            return LAYOUT_REFUSED;
+        }
+    }
+    /* The frame's fields must not overlap one another. */
+    for (size_t i = 1; i <= 4; i++)
+        for (size_t j = i + 1; j <= 4; j++) {
+            uint64_t a = *published_field(rt, i), b = *published_field(rt, j);
+            if (a < b + published_widths[j] && b < a + published_widths[i]) {
+                snprintf(why, len, "the interpreter's _Py_DebugOffsets are not plausible (%s and %s overlap)",
+                         published_names[i], published_names[j]);
+                return LAYOUT_REFUSED;
+            }
+        }
+    size_t n = 0;
+    int code_moved = 0;
+    why[0] = '\0';
+    for (size_t i = 0; i < N_PUBLISHED; i++) {
+        uint64_t theirs = *published_field(rt, i);
+        if ((uint64_t)*layout_field((frame_layout *)built, i) == theirs)
+            continue;
+        if (strncmp(published_names[i], "code_object.", 12) == 0)
+            code_moved = 1;
+        n += (size_t)snprintf(why + (n < len ? n : len), n < len ? len - n : 0, "%s%s at %llu, built with %lld",
+                              n ? "; " : "", published_names[i], (unsigned long long)theirs,
+                              (long long)*layout_field((frame_layout *)built, i));
+        *layout_field(out, i) = (ptrdiff_t)theirs;
+    }
+    if (!why[0])
+        return LAYOUT_VERIFIED;
+    if (code_moved) {
+        size_t used = strlen(why);
+        snprintf(why + used, len - used, " (code objects changed, and co_flags, which polyprof reads, is not published)");
+        return LAYOUT_REFUSED;
+    }
+    if (code_fields_end(out) > CODE_HEAD_BYTES) {
+        snprintf(why, len, "the interpreter's code objects are larger than polyprof reads");
+        return LAYOUT_REFUSED;
+    }
+    return LAYOUT_FROM_RUNTIME;
+}
+#endif
+
+/* Chooses the layout from `built` and, where the version publishes one, the
+ * runtime's `rt` (NULL: _PyRuntime's own); installs it when `install`.
+ * Writes the metadata line that says what was chosen. Not while a sampler
+ * runs. */
+static layout_verdict choose_layout(const frame_layout *built, void *rt, int install, char *note, size_t len)
+{
+    frame_layout chosen = *built;
+    char why[300] = "";
+    layout_verdict v = LAYOUT_COMPILED;
+#if PY_VERSION_HEX >= 0x030D0000
+    _Py_DebugOffsets own;
+    if (!rt) {
+        memcpy(&own, &_PyRuntime.debug_offsets, sizeof own);
+        rt = &own;
+    }
+    v = layout_against_runtime(built, rt, &chosen, why, sizeof why);
+#else
+    (void)rt;
+#endif
+    switch (v) {
+    case LAYOUT_COMPILED:
+        snprintf(note, len, "python_frame_layout=compiled");
+        break;
+    case LAYOUT_VERIFIED:
+        snprintf(note, len, "python_frame_layout=verified against the interpreter's _Py_DebugOffsets");
+        break;
+    case LAYOUT_FROM_RUNTIME:
+        snprintf(note, len, "python_frame_layout=the interpreter's _Py_DebugOffsets (%s)", why);
+        break;
+    case LAYOUT_REFUSED:
+        snprintf(note, len, "python_frame_layout=refused: Python frames are not captured: %s", why);
+        break;
+    }
+    if (install) {
+        layout = chosen;
+        layout_usable = v != LAYOUT_REFUSED;
+        code_head_bytes = code_fields_end(&chosen);
+        snprintf(layout_note, sizeof layout_note, "%s", note);
+    }
+    return v;
+}
+
+const char *pp_py_layout_note(void) { return layout_note; }
+
+int pp_py_frames_usable(void) { return layout_usable; }
+
+/* Tests: `changes` maps _Py_DebugOffsets names ("interpreter_frame.owner")
+ * to values; "cookie", "version" and "free_threaded" change the runtime's
+ * header. Applied to a copy. */
+static int apply_changes(PyObject *changes, frame_layout *built, void *runtime)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    if (!changes || changes == Py_None)
+        return 0;
+    if (!PyDict_Check(changes)) {
+        PyErr_SetString(PyExc_TypeError, "layout changes must be a dict of field name -> int");
+        return -1;
+    }
+    while (PyDict_Next(changes, &pos, &key, &value)) {
+        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+        long long v = PyLong_AsLongLong(value);
+        if (!name || (v == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "layout changes must be a dict of field name -> int");
+            return -1;
+        }
+        int found = 0;
+#if PY_VERSION_HEX >= 0x030D0000
+        _Py_DebugOffsets *d = runtime;
+        if (d && strcmp(name, "cookie") == 0) {
+            memset(d->cookie, 0, sizeof d->cookie);
+            found = 1;
+        } else if (d && strcmp(name, "version") == 0) {
+            d->version = (uint64_t)v;
+            found = 1;
+        } else if (d && strcmp(name, "free_threaded") == 0) {
+            d->free_threaded = (uint64_t)v;
+            found = 1;
+        }
+#else
+        (void)runtime;
+#endif
+        for (size_t i = 0; !found && i < N_PUBLISHED; i++) {
+            if (strcmp(name, published_names[i]) != 0)
+                continue;
+            found = 1;
+            if (built)
+                *layout_field(built, i) = (ptrdiff_t)v;
+#if PY_VERSION_HEX >= 0x030D0000
+            if (d)
+                *published_field(d, i) = (uint64_t)v;
+#endif
+        }
+        if (!found) {
+            PyErr_Format(PyExc_ValueError, "unknown frame layout field '%s'", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+PyObject *pp_py_layout_test(PyObject *built_changes, PyObject *runtime_changes, int install)
+{
+    if (install && pp_sampler_running()) {
+        PyErr_SetString(PyExc_RuntimeError, "the frame layout cannot change while the sampler runs");
+        return NULL;
+    }
+    frame_layout built = built_layout;
+    void *rt = NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    _Py_DebugOffsets copy;
+    memcpy(&copy, &_PyRuntime.debug_offsets, sizeof copy);
+    rt = &copy;
+#endif
+    if (apply_changes(built_changes, &built, NULL) != 0 || apply_changes(runtime_changes, NULL, rt) != 0)
+        return NULL;
+    char note[sizeof layout_note];
+    choose_layout(&built, rt, install, note, sizeof note);
+    return PyUnicode_FromString(note);
 }
 
 uintptr_t pp_py_code_check(PyCodeObject *co) { return code_check(co); }
@@ -135,6 +467,8 @@ static int capture(void *ctx, void *ucontext, pp_raw_frame *out, int max, uint32
 
 int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, int max, uint32_t *flags)
 {
+    if (!layout_usable)
+        return 0;
     void *frame;
     if (layout.tstate_cframe >= 0) {
         void *cframe = FIELD(ts, layout.tstate_cframe, void *);
@@ -146,13 +480,14 @@ int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, int max, uint32_t
     }
     int n = 0;
     for (int guard = 0; frame && guard < 4096; guard++, frame = FIELD(frame, layout.back, void *)) {
-        if (layout.owner >= 0 && FIELD(frame, layout.owner, char) == layout.owner_cstack) {
-            /* A shim frame: the frames before it ran in one eval-loop call. */
+        if (layout.owner >= 0 && FIELD(frame, layout.owner, char) >= layout.owner_interpreter) {
+            /* The eval loop's entry frame: the frames before it ran in one
+             * eval-loop call. */
             if (n > 0)
                 out[n - 1].flags |= PP_RAW_ENTRY;
             continue;
         }
-        PyObject *code = FIELD(frame, layout.code, PyObject *);
+        PyObject *code = (PyObject *)(FIELD(frame, layout.code, uintptr_t) & ~layout.code_tag_bits);
         if (!code || Py_TYPE(code) != &PyCode_Type) {
             *flags |= PP_CAPTURE_FAULT;
             continue;
@@ -161,19 +496,18 @@ int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, int max, uint32_t
             *flags |= PP_CAPTURE_TRUNCATED;
             break;
         }
-        PyCodeObject *co = (PyCodeObject *)code;
-        if (co->co_flags & layout.skip_code_flags)
+        if (FIELD(code, layout.co_flags, int) & layout.skip_code_flags)
             continue;
         long offset;
         if (layout.instr_is_pointer) {
             char *ip = FIELD(frame, layout.instr, char *);
-            offset = ip - ((char *)co + layout.code_units);
+            offset = ip - ((char *)code + layout.code_units);
         } else {
             int lasti = FIELD(frame, layout.instr, int);
             offset = layout.lasti_in_code_units ? (long)lasti * 2 : lasti;
         }
-        out[n].code = (uintptr_t)co;
-        out[n].check = code_check(co);
+        out[n].code = (uintptr_t)code;
+        out[n].check = code_check(code);
         out[n].offset = offset < 0 ? 0 : (uint32_t)offset;
         out[n].flags = layout.every_frame_is_entry ? PP_RAW_ENTRY : 0;
         if (layout.is_entry >= 0 && FIELD(frame, layout.is_entry, char))
@@ -275,7 +609,7 @@ static int line_of(PyCodeObject *co, uint32_t offset)
     int nbytes = code_bytes(co);
     int addr = (int)offset < nbytes ? (int)offset : nbytes - 2;
     int line = PyCode_Addr2Line(co, addr < 0 ? 0 : addr);
-    return line > 0 ? line : co->co_firstlineno;
+    return line > 0 ? line : FIELD(co, layout.co_firstlineno, int);
 }
 
 /* Without the GIL: a pinned code object is alive and immutable, and its line
@@ -500,16 +834,18 @@ static void copy_utf8(PyObject *s, char *out, size_t len) { snprintf(out, len, "
  * the pointer. A freed block keeps its type word when pymalloc frees it, but
  * its first word then holds a free-list link (a heap address) or NULL, never
  * a plausible reference count; glibc's free overwrites both words. Immortal
- * objects (3.12+) have a count of 2^32 - 1, below the bound. */
+ * objects have a count of 2^32 - 1 (3.12, 3.13) or 3 * 2^30 (3.14+), below
+ * the bound. */
 static int object_alive(const void *o, PyTypeObject *type)
 {
     struct {
-        Py_ssize_t refcnt;
+        uint64_t refcnt;
         PyTypeObject *type;
     } head;
     if (!o || pp_safe_read(&head, o, sizeof head) != 0)
         return 0;
-    return head.type == type && head.refcnt >= 1 && head.refcnt <= ((Py_ssize_t)1 << 33);
+    uint64_t count = head.refcnt & layout.refcnt_bits;
+    return head.type == type && count >= 1 && count <= ((uint64_t)1 << 33);
 }
 
 static int resolve_with_gil(resolver *r, const pp_raw_frame *f, pp_resolved_frame *out)
@@ -517,16 +853,13 @@ static int resolve_with_gil(resolver *r, const pp_raw_frame *f, pp_resolved_fram
     PyCodeObject *co = (PyCodeObject *)f->code;
     if (!object_alive(co, &PyCode_Type) || code_check(co) != f->check)
         return -1;
-    if (!object_alive(co->co_filename, &PyUnicode_Type) || !object_alive(co->co_name, &PyUnicode_Type))
+    PyObject *file = FIELD(co, layout.co_filename, PyObject *), *name = FIELD(co, layout.co_qualname, PyObject *);
+    int firstlineno = FIELD(co, layout.co_firstlineno, int);
+    if (!object_alive(file, &PyUnicode_Type) || !object_alive(name, &PyUnicode_Type))
         return -1;
-#if PY_VERSION_HEX >= 0x030B0000
-    PyObject *name = co->co_qualname;
-#else
-    PyObject *name = co->co_name;
-#endif
     copy_utf8(name, out->name, sizeof out->name);
-    copy_utf8(co->co_filename, out->file, sizeof out->file);
-    out->start_line = co->co_firstlineno;
+    copy_utf8(file, out->file, sizeof out->file);
+    out->start_line = firstlineno;
     out->line = line_of(co, f->offset);
 
     if (!r->pinned) {
@@ -543,7 +876,7 @@ static int resolve_with_gil(resolver *r, const pp_raw_frame *f, pp_resolved_fram
         return 1;
     }
     if (!known_find(r, f->code)) {
-        known_code k = {f->code, f->check, utf8_of(name), utf8_of(co->co_filename), co->co_firstlineno};
+        known_code k = {f->code, f->check, utf8_of(name), utf8_of(file), firstlineno};
         known_add(r, &k);
     }
     return 0;
@@ -626,18 +959,14 @@ static int resolve_without_gil(const pp_raw_frame *f, pp_resolved_frame *out)
     const char *co = (const char *)f->code;
     if (!object_alive(co, &PyCode_Type))
         return -1;
-    PyCodeObject head;
-    if (pp_safe_read(&head, co, sizeof head) != 0 || code_check(&head) != f->check)
+    _Alignas(8) char head[CODE_HEAD_BYTES];
+    if (pp_safe_read(head, co, code_head_bytes) != 0 || code_check(head) != f->check)
         return -1;
-#if PY_VERSION_HEX >= 0x030B0000
-    const void *name = head.co_qualname;
-#else
-    const void *name = head.co_name;
-#endif
-    if (read_str(name, out->name, sizeof out->name) != 0 || read_str(head.co_filename, out->file, sizeof out->file))
+    const void *name = FIELD(head, layout.co_qualname, void *), *file = FIELD(head, layout.co_filename, void *);
+    if (read_str(name, out->name, sizeof out->name) != 0 || read_str(file, out->file, sizeof out->file))
         return -1;
-    out->start_line = head.co_firstlineno;
-    out->line = head.co_firstlineno;
+    out->start_line = FIELD(head, layout.co_firstlineno, int);
+    out->line = out->start_line;
     return 1;
 }
 
@@ -745,6 +1074,8 @@ static const char *const plumbing_prefixes[] = {
     "vectorcall_method", "vectorcall_unbound", "_PyCFunction_", "PyCFunction_Call", "slot_tp_call",
     "slot_tp_init", "type_call", "call_function", "do_call_core", "function_code_fastcall",
     "_PyMethodDef_RawFastCall", "object_vacall", "_Py_CheckFunctionResult", "method_call", "_PyEval_Vector",
+    /* 3.15: the eval loop's calls through _PyStackRef arrays */
+    "_Py_BuiltinCallFast", "_Py_CallBuiltinClass_StackRef", "_PyCallMethodDescriptorFast", "_Py_VectorCall",
 };
 
 static int is_plumbing(void *ctx, const char *symbol)
@@ -758,8 +1089,21 @@ static int is_plumbing(void *ctx, const char *symbol)
 
 /* ------------------------------------------------------------ registration */
 
+/* The eval loop's ranges, found at registration. */
+static pp_addr_range eval_ranges[PP_MAX_RANGES];
+static int n_eval_ranges;
+
 int pp_py_register_runtime(char *err, size_t errlen)
 {
+#ifdef Py_GIL_DISABLED
+    /* Free-threaded frames keep their bytecode per thread (tlbc_index) and
+     * run without the GIL the naming relies on. */
+    snprintf(err, errlen, "polyprof does not support free-threaded CPython (%s); use the regular (GIL) build",
+             Py_GetVersion());
+    return -1;
+#endif
+    char note[sizeof layout_note];
+    choose_layout(&built_layout, NULL, 1, note, sizeof note);
     pthread_atfork(NULL, NULL, gil_thread_forget);
     pp_runtime rt;
     memset(&rt, 0, sizeof rt);
@@ -772,8 +1116,10 @@ int pp_py_register_runtime(char *err, size_t errlen)
     rt.resolve_fast = resolve_fast;
     rt.is_plumbing = is_plumbing;
     rt.thread_name = thread_name;
-    int n = pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, rt.eval, PP_MAX_RANGES);
-    rt.n_eval = n > 0 ? (size_t)n : 0;
+    rt.note = layout_note;
+    n_eval_ranges = pp_py_eval_ranges(eval_ranges, PP_MAX_RANGES);
+    memcpy(rt.eval, eval_ranges, sizeof eval_ranges);
+    rt.n_eval = (size_t)n_eval_ranges;
     /* libpython's own code (or the executable's, in a static build). */
     if (pp_symbols_object_range((uintptr_t)&PyEval_EvalCode, &rt.plumbing[0]) == 0)
         rt.n_plumbing = 1;
@@ -820,10 +1166,14 @@ void pp_py_events_runtime(pp_runtime *rt)
     rt->resolve = resolve;
     rt->resolve_end = resolve_end;
     rt->is_plumbing = events_is_plumbing;
+    rt->note = layout_note;
 }
 
-int pp_py_mixed_mode_available(void)
+int pp_py_mixed_mode_available(void) { return n_eval_ranges > 0; }
+
+int pp_py_eval_loop(pp_addr_range *out, int max)
 {
-    pp_addr_range r[PP_MAX_RANGES];
-    return pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, r, PP_MAX_RANGES) > 0;
+    int n = n_eval_ranges < max ? n_eval_ranges : max;
+    memcpy(out, eval_ranges, (size_t)n * sizeof *out);
+    return n;
 }

@@ -26,9 +26,24 @@ int pp_py_finalizing(void);
 void pp_py_events_runtime(pp_runtime *rt);
 /* Whether the eval loop's address range was found (needed for mixed mode). */
 int pp_py_mixed_mode_available(void);
+/* The eval loop's ranges found at registration: how many went to out. */
+int pp_py_eval_loop(pp_addr_range *out, int max);
 /* Drain batches that named frames without the GIL because another thread
  * held it past the wait (GIL_WAIT_NS): a wedged interpreter, seen from the
  * local endpoint's status. */
 unsigned long long pp_py_batches_without_gil(void);
+/* Which frame layout is in use, as every profile's metadata line says it
+ * ("python_frame_layout=..."): compiled in, verified against the
+ * interpreter's _Py_DebugOffsets (3.13+), taken from them where a patch
+ * release moved a field, or refused (no Python frames are captured). */
+const char *pp_py_layout_note(void);
+/* 0 when Python frames are refused (the note says why). */
+int pp_py_frames_usable(void);
+/* Tests: chooses the layout again from copies of the compiled offsets and
+ * of the interpreter's _Py_DebugOffsets, each with the fields in a dict
+ * changed ({"interpreter_frame.owner": 80}; the runtime's also "cookie",
+ * "version", "free_threaded"), installs it when `install` (not while the
+ * sampler runs) and returns the metadata line. */
+PyObject *pp_py_layout_test(PyObject *built_changes, PyObject *runtime_changes, int install);
 
 #endif

@@ -173,9 +173,11 @@ def test_store_command_lists_shows_and_prunes(tmp_path):
                            timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "flat%" in shown.stdout
-    pruned = subprocess.run(cli + ["prune", "--store", str(tmp_path), "--max-age", "1s"], capture_output=True,
+    # Younger than max-age: kept. (The window started before the app's half
+    # second and the two commands above: a 1s bound here would race them.)
+    pruned = subprocess.run(cli + ["prune", "--store", str(tmp_path), "--max-age", "30s"], capture_output=True,
                             text=True, timeout=60)
-    assert pruned.returncode == 0
+    assert pruned.returncode == 0 and "removed 0 profile(s)" in pruned.stdout, pruned.stdout
     time.sleep(1.1)
     pruned = subprocess.run(cli + ["prune", "--store", str(tmp_path), "--max-age", "1s"], capture_output=True,
                             text=True, timeout=60)
@@ -199,9 +201,10 @@ def test_run_command_starts_from_the_environment(tmp_path):
 def test_cpu_budget_lowers_the_rate_and_the_overhead_is_reported():
     polyprof.start(interval_ms=1, options="cpu_budget=0.0001%")   # a budget no sampler can keep
     try:
-        t = time.time()
+        t, cpu0 = time.time(), time.thread_time()
         while time.time() - t < 3.2:
             sum(i * i for i in range(2000))
+        cpu = (time.thread_time() - cpu0) * 1e9   # less than 3.2 s on a loaded machine
         stats = _native.stats()
     finally:
         prof = polyprof.stop()
@@ -212,7 +215,7 @@ def test_cpu_budget_lowers_the_rate_and_the_overhead_is_reported():
     assert float(md["overhead_pct"]) > 0
     assert int(md["budget_interval_us"]) >= 2000
     # The samples still add up to the CPU spent.
-    assert 2.0e9 < prof.total(1) < 4.5e9
+    assert 0.62 * cpu < prof.total(1) < 1.4 * cpu, (prof.total(1), cpu)
     # Without a budget the rate stays, and the overhead is still reported.
     polyprof.start(interval_ms=5)
     sum(i * i for i in range(200000))
