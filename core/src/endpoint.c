@@ -762,7 +762,8 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
     request *req = calloc(1, sizeof *req);
     if (!req)
         return NULL;
-    char *query = strchr(uri, '?');
+    /* uri points into libmicrohttpd's writable read buffer (see above) */
+    char *query = (char *)strchr(uri, '?');
     size_t args = 0;
     for (const char *q = query; q && *q; q++)
         args += *q == '&';
