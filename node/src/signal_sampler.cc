@@ -496,9 +496,9 @@ void Register(const v8::FunctionCallbackInfo<v8::Value>& args) {
   char err[kErrLen];
   if (!RegisterIsolate(addon, *name ? *name : "", err, sizeof err)) return ThrowError(isolate, err);
   // From now until the environment ends, not only while a session runs:
-  // V8 names code that existed before by enumerating it (the
-  // kJitCodeEventEnumExisting below, as V8's own CpuProfiler does at its
-  // start), and that enumeration misses code V8 holds only in a feedback
+  // V8 names code that existed before by enumerating it (EnableCodeEvents'
+  // kJitCodeEventEnumExisting, as V8's own CpuProfiler does at its start),
+  // and that enumeration misses code V8 holds only in a feedback
   // vector: on-stack-replacement code, which is where a hot loop that was
   // already running spends its time (Node 22 and later OSR such loops early,
   // so a burner warmed up before start() lost all its samples to its
