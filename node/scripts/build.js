@@ -151,11 +151,13 @@ function checkSystemHeaders() {
   if (missing.length) fail(['these system headers are missing:', ...missing.map((m) => `  ${m}`)]);
 }
 
+// node node/scripts/build.js [--headers]: builds the addon; with --headers,
+// only says which Node headers it would build against.
 function main() {
   if (process.platform !== 'linux') {
     fail(`polyprof profiles Linux processes (per-thread CPU timers, libunwind); this is ${process.platform}`);
   }
-  checkSystemHeaders();
+  if (!process.argv.includes('--headers')) checkSystemHeaders();
   const { prefix: nodedir, why } = findNodeDir();
   const v = versionOf(nodedir);
   process.stdout.write(
@@ -165,6 +167,7 @@ function main() {
   if (configured && asPrefix(configured) !== nodedir) {
     process.stdout.write(`polyprof: npm's nodedir setting (${configured}) is not used: ${misfit(asPrefix(configured)) || 'another Node\'s copy'}\n`);
   }
+  if (process.argv.includes('--headers')) return; // which headers, and nothing else (tests, diagnosis)
   const nodeGyp = findNodeGyp();
   // "configure build", not "rebuild": rebuild starts with node-gyp clean,
   // which deletes all of build/, and build/ also holds setup.py's output and
