@@ -16,15 +16,21 @@
       # carries and exports (its headers are in Node's include directory);
       # a second libcrypto in the process would interpose on Node's.
       'libraries': ['-lunwind', '-lz', '-lmicrohttpd', '-lcjson', '-ldl', '-lpthread', '-lrt', '-lm'],
-      # Node's common.gypi silences unused parameters and picks gnu++17; we
-      # want every -Wextra warning in our own files and plain C11 / C++17.
+      # Node's common.gypi silences unused parameters and picks its GNU C++
+      # dialect; we want every -Wextra warning in our own files and plain C11
+      # and ISO C++ of the standard that Node's V8 headers need (C++17 up to
+      # Node 22, C++20 from Node 24): node/scripts/cxx_std.js reads it from
+      # those headers' common.gypi.
       'cflags!': ['-Wno-unused-parameter'],
-      'cflags_cc!': ['-std=gnu++17'],
+      'cflags_cc/': [['exclude', '^-std=gnu\\+\\+']],
       'cflags': ['-Wall', '-Wextra', '-fvisibility=hidden'],
       'cflags_c': ['-std=c11'],
       # Node's and V8's headers as system headers: their unused parameters
       # are not ours to warn about.
-      'cflags_cc': ['-std=c++17', '-fvisibility-inlines-hidden', '-isystem', '<(node_root_dir)/include/node'],
+      'cflags_cc': [
+        '<!(node node/scripts/cxx_std.js "<(node_root_dir)")',
+        '-fvisibility-inlines-hidden', '-isystem', '<(node_root_dir)/include/node',
+      ],
       # The core marks its API visibility("default") (PP_API), so
       # -fvisibility=hidden alone would still export pp_* from the addon and
       # let another library's pp_* interpose on them. The version script

@@ -123,9 +123,6 @@ class TriggeredProfiler {
     }
     const { core } = fromUserOptions({ intervalMs, mode, native: withNative, durationSeconds: profileDurationSeconds }, 'TriggeredProfiler');
     core.cpu_budget = '1%';
-    // V8's code map kept from now on: a capture then starts without first
-    // enumerating the code on this thread (its frames are named from it).
-    native.keepCodeEvents();
     this._core = core;
     this.thresholdMs = latencyThresholdMs;
     this._exporter = exporter ?? null;

@@ -15,42 +15,94 @@ function fail(lines) {
   process.exit(1);
 }
 
-// The addon uses V8's API (CpuProfiler), so it must be compiled against the
-// headers of this very Node: a prefix whose include/node has node.h and whose
-// NODE_MODULE_VERSION is process.versions.modules (else Node refuses to load it).
-function moduleVersionOf(prefix) {
+// The addon uses V8's API (CpuProfiler, the JIT code events), so it must be
+// compiled against the headers of this very Node: a prefix whose include/node
+// has node.h and whose NODE_MODULE_VERSION is process.versions.modules (else
+// Node refuses to load it), with the C++ standard those headers need.
+function versionOf(prefix) {
   try {
     const text = fs.readFileSync(path.join(prefix, 'include/node/node_version.h'), 'utf8');
-    const m = /#define NODE_MODULE_VERSION (\d+)/.exec(text);
-    return m ? m[1] : null;
+    const num = (name) => {
+      const m = new RegExp(`#define ${name} (\\d+)`).exec(text);
+      return m ? m[1] : null;
+    };
+    const [major, minor, patch] = ['NODE_MAJOR_VERSION', 'NODE_MINOR_VERSION', 'NODE_PATCH_VERSION'].map(num);
+    return { node: `v${major}.${minor}.${patch}`, abi: num('NODE_MODULE_VERSION') };
   } catch {
     return null;
   }
 }
 
+// A prefix given as the include/node directory itself is taken too.
+function asPrefix(dir) {
+  const abs = path.resolve(dir);
+  return fs.existsSync(path.join(abs, 'node.h')) && path.basename(abs) === 'node' ? path.resolve(abs, '../..') : abs;
+}
+
+// Why the headers under prefix do not fit this Node, or null when they do.
+function misfit(prefix) {
+  const header = path.join(prefix, 'include/node/node.h');
+  if (!fs.existsSync(header)) return `${header}: not found`;
+  const v = versionOf(prefix);
+  if (!v) return `${prefix}/include/node/node_version.h: unreadable`;
+  if (v.abi !== process.versions.modules) {
+    return `${prefix}/include/node: headers of Node ${v.node} (NODE_MODULE_VERSION ${v.abi}); ` +
+      `this Node, ${process.version}, needs ${process.versions.modules}`;
+  }
+  return null;
+}
+
+// In order: POLYPROF_NODEDIR (an explicit choice: used or refused, never
+// skipped), the prefix this Node runs from (its own headers: the official
+// tarballs and Debian's nodejs with libnode-dev have them), npm's nodedir
+// setting, /usr and /usr/local. A candidate fits when its NODE_MODULE_VERSION
+// is this Node's; npm's setting is only a candidate, because npm applies it to
+// every Node it runs under (a global nodedir=/usr made a Node 24 install
+// compile against Node 20's headers).
 function findNodeDir() {
+  const explicit = process.env.POLYPROF_NODEDIR;
+  if (explicit) {
+    const why = misfit(asPrefix(explicit));
+    if (why) fail([`POLYPROF_NODEDIR=${explicit} does not fit Node ${process.version} (${process.execPath}):`, `  ${why}`]);
+    return { prefix: asPrefix(explicit), why: 'POLYPROF_NODEDIR' };
+  }
   const tried = [];
-  // npm's own --nodedir setting (npm_config_nodedir) wins, as it does for node-gyp.
-  const candidates = [process.env.npm_config_nodedir, path.resolve(process.execPath, '../..'), '/usr', '/usr/local'];
-  for (const prefix of new Set(candidates.filter(Boolean))) {
-    const header = path.join(prefix, 'include/node/node.h');
-    if (!fs.existsSync(header)) {
-      tried.push(`${header}: not found`);
-      continue;
-    }
-    const abi = moduleVersionOf(prefix);
-    if (abi !== process.versions.modules) {
-      tried.push(`${header}: headers of another Node (NODE_MODULE_VERSION ${abi}, this Node ${process.version} is ${process.versions.modules})`);
-      continue;
-    }
-    return prefix;
+  const candidates = [
+    [path.resolve(process.execPath, '../..'), `the prefix of ${process.execPath}`],
+    [process.env.npm_config_nodedir, "npm's nodedir setting"],
+    ['/usr', 'a system prefix'],
+    ['/usr/local', 'a system prefix'],
+  ];
+  const seen = new Set();
+  for (const [dir, why] of candidates) {
+    if (!dir) continue;
+    const prefix = asPrefix(dir);
+    if (seen.has(prefix)) continue;
+    seen.add(prefix);
+    const bad = misfit(prefix);
+    if (!bad) return { prefix, why };
+    tried.push(`${bad} (${why})`);
   }
   fail([
-    `no headers for Node ${process.version} (${process.execPath}); looked at:`,
+    `no headers for Node ${process.version} (${process.execPath}, NODE_MODULE_VERSION ${process.versions.modules}); looked at:`,
     ...tried.map((t) => `  ${t}`),
     'install them (Debian/Ubuntu with NodeSource: they come with the nodejs package; Debian\'s own: apt-get install libnode-dev),',
-    'or point npm at them: npm install --nodedir=/prefix/with/include/node',
+    'or name the prefix that holds include/node: POLYPROF_NODEDIR=/prefix npm install',
   ]);
+}
+
+// node-gyp takes npm's settings from npm_config_* variables, and they win
+// over its command line: npm's nodedir (or target, dist-url, tarball,
+// runtime) would send it to other headers than the ones chosen here.
+function gypEnv(env, nodedir) {
+  const out = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (/^npm_config_(nodedir|target|target_arch|arch|dist_url|disturl|tarball|runtime|devdir|ensure)$/i.test(k)) continue;
+    if (/^npm_package_config_node_gyp_/i.test(k)) continue;
+    out[k] = v;
+  }
+  out.npm_config_nodedir = nodedir;
+  return out;
 }
 
 // node-gyp ships inside npm. npm tells its lifecycle scripts where
@@ -65,6 +117,16 @@ function findNodeGyp() {
     candidates.push(path.resolve(path.dirname(process.env.npm_execpath), '../node_modules/node-gyp/bin/node-gyp.js'));
   }
   candidates.push(path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'));
+  // The npm on PATH (a Node without npm of its own, run with another's).
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    try {
+      const cli = fs.realpathSync(path.join(dir, 'npm')); // .../npm/bin/npm-cli.js
+      candidates.push(path.resolve(path.dirname(cli), '../node_modules/node-gyp/bin/node-gyp.js'));
+      break;
+    } catch {
+      // no npm there
+    }
+  }
   try {
     candidates.push(require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] }));
   } catch {
@@ -89,21 +151,37 @@ function checkSystemHeaders() {
   if (missing.length) fail(['these system headers are missing:', ...missing.map((m) => `  ${m}`)]);
 }
 
+// node node/scripts/build.js [--headers]: builds the addon; with --headers,
+// only says which Node headers it would build against.
 function main() {
   if (process.platform !== 'linux') {
     fail(`polyprof profiles Linux processes (per-thread CPU timers, libunwind); this is ${process.platform}`);
   }
-  checkSystemHeaders();
-  const nodedir = findNodeDir();
+  if (!process.argv.includes('--headers')) checkSystemHeaders();
+  const { prefix: nodedir, why } = findNodeDir();
+  const v = versionOf(nodedir);
+  process.stdout.write(
+    `polyprof: Node ${process.version} (${process.execPath}): headers of Node ${v.node} in ${nodedir}/include/node (${why})\n`,
+  );
+  const configured = process.env.npm_config_nodedir;
+  if (configured && asPrefix(configured) !== nodedir) {
+    process.stdout.write(`polyprof: npm's nodedir setting (${configured}) is not used: ${misfit(asPrefix(configured)) || 'another Node\'s copy'}\n`);
+  }
+  if (process.argv.includes('--headers')) return; // which headers, and nothing else (tests, diagnosis)
   const nodeGyp = findNodeGyp();
   // "configure build", not "rebuild": rebuild starts with node-gyp clean,
   // which deletes all of build/, and build/ also holds setup.py's output and
   // tests/run_all.sh's venvs and CMake trees. configure regenerates the
-  // Makefiles every time and make rebuilds what changed.
+  // Makefiles every time and make rebuilds what changed (the compile
+  // commands name the headers' directory, so a build for another Node
+  // recompiles everything).
   const args = [nodeGyp, 'configure', 'build', `--nodedir=${nodedir}`];
   process.stdout.write(`polyprof: ${process.execPath} ${args.join(' ')}\n`);
-  // binding.gyp runs `node node/scripts/sources.js`: make that the same Node.
-  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH || ''}` };
+  // binding.gyp runs `node node/scripts/...`: make that the same Node.
+  const env = gypEnv(
+    { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH || ''}` },
+    nodedir,
+  );
   if (process.env.POLYPROF_WERROR === '1') {
     // As setup.py does for CI: warnings fail the build. gyp's Makefiles
     // append CFLAGS/CXXFLAGS from the environment to every compile.

@@ -63,7 +63,7 @@ void OnProfileCollected(const v8::WeakCallbackInfo<ProfileHandle>& info) { FreeH
 // The receiver's profile, or NULL with an exception thrown. The methods'
 // signature already guarantees the receiver is a Profile object.
 pp_profile* ProfileOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  auto* h = static_cast<ProfileHandle*>(args.This()->GetAlignedPointerFromInternalField(0));
+  auto* h = static_cast<ProfileHandle*>(v8_compat::InternalPointer(args.This(), 0));
   if (!h || !h->p) {
     ThrowError(args.GetIsolate(), "this profile belongs to a Node environment that has shut down");
     return nullptr;
@@ -378,7 +378,7 @@ void Teardown(void* arg) {
 
 void SetMethod(v8::Local<v8::Context> ctx, v8::Local<v8::Object> target, v8::Local<v8::External> data,
                const char* name, v8::FunctionCallback cb) {
-  v8::Isolate* isolate = ctx->GetIsolate();
+  v8::Isolate* isolate = v8_compat::IsolateOf(ctx);
   v8::Local<v8::Function> fn;
   if (v8::Function::New(ctx, cb, data).ToLocal(&fn)) {
     fn->SetName(Str(isolate, name));
@@ -395,7 +395,7 @@ pp_profile* UnwrapProfile(Addon* addon, v8::Local<v8::Value> v) {
     ThrowTypeError(isolate, "expected a profile (the native object behind a Profile)");
     return nullptr;
   }
-  auto* h = static_cast<ProfileHandle*>(v.As<v8::Object>()->GetAlignedPointerFromInternalField(0));
+  auto* h = static_cast<ProfileHandle*>(v8_compat::InternalPointer(v.As<v8::Object>(), 0));
   if (!h || !h->p) {
     ThrowError(isolate, "this profile belongs to a Node environment that has shut down");
     return nullptr;
@@ -421,7 +421,7 @@ v8::MaybeLocal<v8::Object> WrapProfile(Addon* addon, pp_profile* p) {
     return {};
   }
   auto* h = new ProfileHandle{addon, p, v8::Global<v8::Object>(isolate, obj)};
-  obj->SetAlignedPointerInInternalField(0, h);
+  v8_compat::SetInternalPointer(obj, 0, h);
   h->self.SetWeak(h, OnProfileCollected, v8::WeakCallbackType::kParameter);
   addon->live.insert(h);
   return obj;
@@ -432,10 +432,10 @@ v8::MaybeLocal<v8::Object> WrapProfile(Addon* addon, pp_profile* p) {
 using namespace polyprof_node;
 
 NODE_MODULE_INIT(/* exports, module, context */) {
-  v8::Isolate* isolate = context->GetIsolate();
+  v8::Isolate* isolate = v8_compat::IsolateOf(context);
   auto* addon = new Addon();
   addon->isolate = isolate;
-  v8::Local<v8::External> data = v8::External::New(isolate, addon);
+  v8::Local<v8::External> data = v8_compat::NewExternal(isolate, addon);
 
   v8::Local<v8::FunctionTemplate> tmpl = v8::FunctionTemplate::New(isolate, ProfileConstruct, data);
   tmpl->SetClassName(Str(isolate, "NativeProfile"));

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "polyprof.h"
+#include "v8_compat.h"
 
 namespace polyprof_node {
 
@@ -47,12 +48,11 @@ struct Addon {
   bool constructing = false;  // Profile objects are made here, never by `new` in JS
   std::unordered_set<ProfileHandle*> live;  // freed at environment teardown
   // mode 'v8'
-  v8::CpuProfiler* profiler = nullptr;  // exists while a session runs
+  v8::CpuProfiler* profiler = nullptr;  // from register() to the environment's end
   int base_interval_us = 0;              // the profiler's sampling period
   std::vector<V8Session> sessions;
   // modes 'cpu' and 'wall'
   bool slot_registered = false;               // this isolate takes part in signal sampling
-  bool code_events_kept = false;              // KeepCodeEvents' pin, held until teardown
   std::unordered_set<pp_collector*> collectors;  // started here, not stopped yet
   std::unordered_set<void*> continuous;           // production.cc's running handles
   std::unordered_set<void*> captures;             // production.cc's timed captures
@@ -64,7 +64,7 @@ struct Addon {
 
 // The environment's state, bound to every function the module exports.
 inline Addon* AddonOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
-  return static_cast<Addon*>(args.Data().As<v8::External>()->Value());
+  return static_cast<Addon*>(v8_compat::ExternalValue(args.Data()));
 }
 
 // CLOCK_REALTIME in ns: profiles' start times.
@@ -87,6 +87,8 @@ v8::MaybeLocal<v8::Object> WrapProfile(Addon* addon, pp_profile* p);
 pp_profile* UnwrapProfile(Addon* addon, v8::Local<v8::Value> v);
 
 // v8_cpu_profiler.cc
+// The addon's load in this environment: V8's profiler starts following V8's code.
+void V8Prepare(Addon* addon);
 void V8Start(const v8::FunctionCallbackInfo<v8::Value>& args);
 void V8Stop(const v8::FunctionCallbackInfo<v8::Value>& args);
 void FunctionLocation(const v8::FunctionCallbackInfo<v8::Value>& args);
@@ -136,16 +138,6 @@ void CoreStop(const v8::FunctionCallbackInfo<v8::Value>& args);
 void CoreStats(const v8::FunctionCallbackInfo<v8::Value>& args);
 // Environment teardown: stops what this environment started, leaves the sampler.
 void UnregisterIsolate(Addon* addon);
-// JIT code events stay on in every registered isolate while pinned (besides
-// while the sampler runs): for captures started off the JavaScript thread
-// (the endpoint's), whose frames are named from the code map. From the
-// addon's thread; each pin is undone once.
-void PinCodeEvents(Addon* addon);
-void UnpinCodeEvents(Addon* addon);
-// One pin for the environment's life (idempotent): for triggered captures,
-// which would otherwise block the event loop to enumerate V8's code at each
-// trigger, when latency is already bad.
-void KeepCodeEvents(Addon* addon);
 
 }  // namespace polyprof_node
 

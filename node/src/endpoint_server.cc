@@ -20,7 +20,6 @@ struct EndpointHandle {
   Addon* addon;
   pp_endpoint* endpoint = nullptr;
   std::shared_ptr<HeapBroker> broker;  // empty: no heap profiles (404)
-  bool pinned = false;                 // holds a PinCodeEvents
 };
 
 namespace {
@@ -31,14 +30,13 @@ void StopEndpoint(EndpointHandle* h) {
   if (h->broker) HeapBrokerClose(h->broker);  // a request waiting on this thread gives up
   pp_endpoint_stop(h->endpoint);              // joins the endpoint's threads
   if (h->broker) HeapBrokerStop(h->broker);
-  if (h->pinned) UnpinCodeEvents(h->addon);
   h->addon->endpoints.erase(h);
   delete h;
 }
 
 EndpointHandle* HandleOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (args[0]->IsExternal()) {
-    auto* h = static_cast<EndpointHandle*>(args[0].As<v8::External>()->Value());
+    auto* h = static_cast<EndpointHandle*>(v8_compat::ExternalValue(args[0]));
     if (AddonOf(args)->endpoints.count(h)) return h;
   }
   ThrowError(args.GetIsolate(), "this endpoint was already stopped");
@@ -77,9 +75,6 @@ void EndpointStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
     hooks.ctx = &h->broker;
     hooks.memory_profile = HeapBrokerProfile;
   }
-  // Code events first: the first capture may come while this thread is busy.
-  PinCodeEvents(addon);
-  h->pinned = true;
   h->endpoint = pp_endpoint_start(&o, &hooks, err, sizeof err);
   addon->endpoints.insert(h);
   if (!h->endpoint) {
@@ -88,7 +83,7 @@ void EndpointStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
   char address[256];
   pp_endpoint_address(h->endpoint, address, sizeof address);
-  v8::Local<v8::Value> out[2] = {v8::External::New(isolate, h), Str(isolate, address)};
+  v8::Local<v8::Value> out[2] = {v8_compat::NewExternal(isolate, h), Str(isolate, address)};
   args.GetReturnValue().Set(v8::Array::New(isolate, out, 2));
 }
 

@@ -256,7 +256,7 @@ void OnGcPrologue(v8::Isolate* isolate, v8::GCType, v8::GCCallbackFlags flags, v
 }
 
 constexpr v8::GCType kCollectingGcs =
-    static_cast<v8::GCType>(v8::kGCTypeScavenge | v8::kGCTypeMinorMarkCompact | v8::kGCTypeMarkSweepCompact);
+    static_cast<v8::GCType>(v8::kGCTypeScavenge | v8_compat::kGCTypeMinor | v8::kGCTypeMarkSweepCompact);
 
 void StopSampler(Addon* addon) {
   HeapSampler* hs = addon->heap;
@@ -349,7 +349,7 @@ pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate, bool alloc_defa
 AllocCollector* CollectorOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
   Addon* addon = AddonOf(args);
   if (args[0]->IsExternal()) {
-    auto* c = static_cast<AllocCollector*>(args[0].As<v8::External>()->Value());
+    auto* c = static_cast<AllocCollector*>(v8_compat::ExternalValue(args[0]));
     if (addon->heap && addon->heap->collectors.count(c)) return c;
   }
   ThrowError(args.GetIsolate(), "this allocation profile is not running (already stopped?)");
@@ -411,7 +411,7 @@ void AllocStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::String::Utf8Value name(isolate, args[1]);
   AllocCollector* c = NewCollector(addon, o, *name ? *name : "main", err, sizeof err);
   if (!c) return ThrowError(isolate, err);
-  args.GetReturnValue().Set(v8::External::New(isolate, c));
+  args.GetReturnValue().Set(v8_compat::NewExternal(isolate, c));
 }
 
 // allocStop(handle) -> Profile; V8's profiler stops with its last collector.

@@ -98,9 +98,21 @@ bool AllDigits(const std::string& s, size_t from, size_t to) {
   return true;
 }
 
+// The tier marker V8 puts before a function's name: ~ interpreted,
+// ^ baseline, + maglev, * turbofan; V8 14 adds "o" before it for
+// on-stack-replacement code ("o*burn") and may put ' after it for
+// context-specialized code. Its length, 0 when there is none.
+size_t MarkerLength(const std::string& s) {
+  auto tier = [&](size_t i) { return i < s.size() && s[i] != '\0' && strchr("~^+*", s[i]) != nullptr; };
+  size_t i = (s.size() >= 2 && s[0] == 'o' && tier(1)) ? 1 : 0;
+  if (!tier(i)) return 0;
+  i++;
+  if (i < s.size() && s[i] == '\'') i++;
+  return i;
+}
+
 // V8's code event names: "<Tag>:<marker><function> <script>:<line>:<column>"
-// for functions (marker ~ interpreted, ^ baseline, + maglev, * turbofan),
-// "<Tag>:<name>" for builtins, handlers and stubs.
+// for functions, "<Tag>:<name>" for builtins, handlers and stubs.
 CodeInfo Describe(const v8::JitCodeEvent* ev) {
   CodeInfo info;
   std::string s(ev->name.str ? ev->name.str : "", ev->name.str ? ev->name.len : 0);
@@ -132,7 +144,7 @@ CodeInfo Describe(const v8::JitCodeEvent* ev) {
     return info;
   }
   info.kind = CodeKind::kFunction;
-  if (!s.empty() && strchr("~^+*", s[0])) s.erase(0, 1);
+  s.erase(0, MarkerLength(s));
   // Trailing ":<line>:<column>".
   size_t c2 = s.rfind(':');
   if (c2 != std::string::npos && AllDigits(s, c2 + 1, s.size())) {

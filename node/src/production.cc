@@ -26,18 +26,18 @@ constexpr size_t kErrLen = 512;
 const char* RealGetenv(const char* name) { return getenv(name); }
 
 bool SetStr(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char* k, const std::string& v) {
-  v8::Isolate* isolate = ctx->GetIsolate();
+  v8::Isolate* isolate = v8_compat::IsolateOf(ctx);
   return o->Set(ctx, Str(isolate, k), Str(isolate, v.c_str())).IsJust();
 }
 
 bool SetNum(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char* k, double v) {
-  v8::Isolate* isolate = ctx->GetIsolate();
+  v8::Isolate* isolate = v8_compat::IsolateOf(ctx);
   return o->Set(ctx, Str(isolate, k), v8::Number::New(isolate, v)).IsJust();
 }
 
 // The options as {key: value} in the core's grammar (ns and bytes).
 v8::Local<v8::Object> OptionsObject(v8::Local<v8::Context> ctx, const pp_options& o) {
-  v8::Local<v8::Object> out = v8::Object::New(ctx->GetIsolate());
+  v8::Local<v8::Object> out = v8::Object::New(v8_compat::IsolateOf(ctx));
   auto ns = [](uint64_t v) { return std::to_string(v) + "ns"; };
   SetStr(ctx, out, "event", o.mode == PP_MODE_WALL ? "wall" : o.mode == PP_MODE_ALLOC ? "alloc" : "cpu");
   SetStr(ctx, out, "alloc_interval", std::to_string(o.alloc_interval));
@@ -102,7 +102,6 @@ struct ContinuousHandle {
   std::mutex lock;
   std::deque<Window> pending;  // finished windows not handed to JavaScript yet
   bool closed = false;
-  bool pinned = false;  // holds a PinCodeEvents: its windows name JavaScript frames
 };
 
 // Push counters as the core reports them (stop() returns the last ones, so
@@ -179,10 +178,6 @@ void StopHandle(ContinuousHandle* h, bool deliver, PushFinal* final = nullptr, b
     if (final) *final = f;
     h->continuous = nullptr;
   }
-  if (h->pinned) {
-    h->pinned = false;
-    UnpinCodeEvents(h->addon);
-  }
   if (deliver && !h->exporter.IsEmpty()) Deliver(h);
   {
     std::lock_guard<std::mutex> g(h->lock);
@@ -201,7 +196,7 @@ ContinuousHandle* HandleOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
     ThrowTypeError(args.GetIsolate(), "not a continuous profiling handle");
     return nullptr;
   }
-  auto* h = static_cast<ContinuousHandle*>(args[0].As<v8::External>()->Value());
+  auto* h = static_cast<ContinuousHandle*>(v8_compat::ExternalValue(args[0]));
   if (!AddonOf(args)->continuous.count(h)) {
     ThrowError(args.GetIsolate(), "this continuous profiler was already stopped");
     return nullptr;
@@ -231,16 +226,13 @@ void ContinuousStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   h->async.data = h;
   uv_unref(reinterpret_cast<uv_handle_t*>(&h->async));  // never keeps the program alive
   char err[kErrLen] = "";
-  // The core's threads start the sampler: JIT code events must be on first.
-  PinCodeEvents(addon);
-  h->pinned = true;
   h->continuous = pp_continuous_start(&o, h->exporter.IsEmpty() ? nullptr : QueueWindow, h, err, sizeof err);
   addon->continuous.insert(h);
   if (!h->continuous) {
     StopHandle(h, false);
     return ThrowError(isolate, err[0] ? err : "cannot start continuous profiling");
   }
-  args.GetReturnValue().Set(v8::External::New(isolate, h));
+  args.GetReturnValue().Set(v8_compat::NewExternal(isolate, h));
 }
 
 v8::Local<v8::Value> PushStatsObject(v8::Isolate* isolate, const PushFinal& f) {
@@ -290,7 +282,7 @@ PushHandle* PushHandleOf(Addon* addon, v8::Isolate* isolate, v8::Local<v8::Value
     ThrowTypeError(isolate, "not a push handle");
     return nullptr;
   }
-  auto* h = static_cast<PushHandle*>(v.As<v8::External>()->Value());
+  auto* h = static_cast<PushHandle*>(v8_compat::ExternalValue(v));
   if (!addon->pushers.count(h)) {
     ThrowError(isolate, "this pusher was already stopped");
     return nullptr;
@@ -320,7 +312,7 @@ void PushOpen(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!p) return ThrowError(isolate, err[0] ? err : "cannot start pushing to Pyroscope");
   auto* h = new PushHandle{p};
   AddonOf(args)->pushers.insert(h);
-  args.GetReturnValue().Set(v8::External::New(isolate, h));
+  args.GetReturnValue().Set(v8_compat::NewExternal(isolate, h));
 }
 
 // pushProfile(handle, profile, startMs, endMs): queues the window (never
@@ -383,7 +375,7 @@ void OnOwnedCollected(const v8::WeakCallbackInfo<Owned>& info) {
 v8::Local<v8::Object> MakeOwned(v8::Isolate* isolate, void* ptr, void (*free_fn)(void*)) {
   v8::Local<v8::Object> obj = v8::Object::New(isolate);
   auto* o = new Owned{ptr, free_fn, v8::Global<v8::Object>(isolate, obj)};
-  if (obj->Set(isolate->GetCurrentContext(), Str(isolate, "ptr"), v8::External::New(isolate, ptr)).IsNothing()) {
+  if (obj->Set(isolate->GetCurrentContext(), Str(isolate, "ptr"), v8_compat::NewExternal(isolate, ptr)).IsNothing()) {
     // Only with an exception pending; the caller's return reports it.
   }
   o->self.SetWeak(o, OnOwnedCollected, v8::WeakCallbackType::kParameter);
@@ -395,7 +387,7 @@ void* OwnedPtr(v8::Isolate* isolate, v8::Local<v8::Value> v) {
   v8::Local<v8::Value> p;
   if (!v.As<v8::Object>()->Get(isolate->GetCurrentContext(), Str(isolate, "ptr")).ToLocal(&p) || !p->IsExternal())
     return nullptr;
-  return p.As<v8::External>()->Value();
+  return v8_compat::ExternalValue(p);
 }
 
 double Num(v8::Local<v8::Value> v, double fallback) { return v->IsNumber() ? v.As<v8::Number>()->Value() : fallback; }
@@ -565,8 +557,6 @@ void OnCaptureAsync(uv_async_t* a) {
   if (h->delivered) FinishCapture(h, false);  // the capture thread is done: join it, release the handle
 }
 
-// keepCodeEvents(): a TriggeredProfiler's, at construction (see KeepCodeEvents).
-void KeepCodeEventsJs(const v8::FunctionCallbackInfo<v8::Value>& args) { KeepCodeEvents(AddonOf(args)); }
 
 // captureStart(options, onDone) -> handle; onDone(profile, start, end) on the event loop
 void CaptureStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -588,20 +578,17 @@ void CaptureStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   uv_unref(reinterpret_cast<uv_handle_t*>(&h->async));
   addon->captures.insert(h);
   char err[kErrLen] = "";
-  // The core's thread starts the sampler: JIT code events must be on (and
-  // stay on: see KeepCodeEvents) for its JavaScript frames to be named.
-  KeepCodeEvents(addon);
   h->capture = pp_capture_start(&o, CaptureDone, h, err, sizeof err);
   if (!h->capture) {
     FinishCapture(h, false);
     return ThrowError(isolate, err[0] ? err : "cannot start the capture");
   }
-  args.GetReturnValue().Set(v8::External::New(isolate, h));
+  args.GetReturnValue().Set(v8_compat::NewExternal(isolate, h));
 }
 
 CaptureHandle* CaptureOf(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!args[0]->IsExternal()) return nullptr;
-  auto* h = static_cast<CaptureHandle*>(args[0].As<v8::External>()->Value());
+  auto* h = static_cast<CaptureHandle*>(v8_compat::ExternalValue(args[0]));
   return AddonOf(args)->captures.count(h) ? h : nullptr;
 }
 
@@ -783,7 +770,6 @@ void RegisterProduction(v8::Local<v8::Context> context, v8::Local<v8::Object> ex
   set_method(context, exports, data, "triggerRecord", TriggerRecord);
   set_method(context, exports, data, "triggerManual", TriggerManual);
   set_method(context, exports, data, "captureStart", CaptureStart);
-  set_method(context, exports, data, "keepCodeEvents", KeepCodeEventsJs);
   set_method(context, exports, data, "captureFinish", CaptureFinish);
   set_method(context, exports, data, "captureDone", CaptureDoneJs);
   set_method(context, exports, data, "storePrune", StorePrune);

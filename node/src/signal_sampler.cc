@@ -317,8 +317,12 @@ void MarkEntries(void*, const uintptr_t* native, int n_native, pp_raw_frame* int
       bool omit;
       if (i == 0 && interp[i].offset == 1) {
         // A top of stack in a builtin or stub: its caller, the JavaScript
-        // frame that follows, is where the time goes.
-        omit = !known || (info.kind != CodeKind::kFunction && info.kind != CodeKind::kRegExp);
+        // frame that follows, is where the time goes. Code V8 never reported
+        // stays, as "[unresolved frame]": it may be the function that ran
+        // (V8 does not report on-stack-replacement code compiled before the
+        // addon was loaded), and handing its time to the caller would be
+        // wrong without saying so.
+        omit = known && info.kind != CodeKind::kFunction && info.kind != CodeKind::kRegExp;
       } else {
         // V8 lists the C++ function of an API callback (node::crypto's,
         // RunInContext) among the JavaScript frames; the native stack has
@@ -428,31 +432,6 @@ void DisableCodeEvents(v8::Isolate* isolate) {
   }
 }
 
-// Pins taken by captures that start off the JavaScript thread (the
-// endpoint's): code events stay on while there are any.
-std::atomic<int> g_code_event_pins{0};
-
-// Whether JavaScript frames may be sampled now or at any moment.
-bool CodeEventsWanted() { return pp_sampler_running() || g_code_event_pins.load() > 0; }
-
-// Runs on the isolate's own thread at its next interrupt check: the JIT
-// handler may only be changed there.
-void EnableInterrupt(v8::Isolate* isolate, void*) {
-  if (CodeEventsWanted()) EnableCodeEvents(isolate);
-}
-void DisableInterrupt(v8::Isolate* isolate, void*) {
-  if (!CodeEventsWanted()) DisableCodeEvents(isolate);
-}
-
-// From the thread of `self`: ask every other registered isolate to switch.
-void RequestAll(v8::Isolate* self, v8::InterruptCallback cb) {
-  std::lock_guard<std::mutex> g(g_slots_lock);
-  for (auto& slot : g_slots) {
-    v8::Isolate* iso = slot.isolate.load(std::memory_order_relaxed);
-    if (iso && iso != self) iso->RequestInterrupt(cb, nullptr);
-  }
-}
-
 }  // namespace
 
 static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, size_t errlen) {
@@ -494,10 +473,6 @@ static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, si
 }
 
 void UnregisterIsolate(Addon* addon) {
-  if (addon->code_events_kept) {  // code events go off below with the slot
-    addon->code_events_kept = false;
-    g_code_event_pins.fetch_sub(1);
-  }
   // Sessions this environment started and never stopped: nobody can ask
   // for their profiles any more.
   for (pp_collector* c : addon->collectors) pp_profile_free(pp_collector_stop(c));
@@ -527,8 +502,17 @@ void Register(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::String::Utf8Value name(isolate, args[0]);
   char err[kErrLen];
   if (!RegisterIsolate(addon, *name ? *name : "", err, sizeof err)) return ThrowError(isolate, err);
-  // A worker started while the sampler runs (or may run) joins in at once.
-  if (CodeEventsWanted()) EnableCodeEvents(isolate);
+  // From now until the environment ends, not only while a session runs:
+  // V8 names code that existed before by enumerating it (EnableCodeEvents'
+  // kJitCodeEventEnumExisting, as V8's own CpuProfiler does at its start),
+  // and that enumeration misses code V8 holds only in a feedback
+  // vector: on-stack-replacement code, which is where a hot loop that was
+  // already running spends its time (Node 22 and later OSR such loops early,
+  // so a burner warmed up before start() lost all its samples to its
+  // caller). Code compiled while the handler is installed is reported as it
+  // is made, whatever tier or path made it.
+  EnableCodeEvents(isolate);
+  V8Prepare(addon);
 }
 
 // coreStart(spec, filterKey?, filterValue?) -> collector handle (External)
@@ -543,16 +527,10 @@ void CoreStart(const v8::FunctionCallbackInfo<v8::Value>& args) {
   pp_options o;
   pp_options_default(&o);
   if (pp_options_parse(&o, *spec ? *spec : "", err, sizeof err) != 0) return ThrowError(isolate, err);
-  // JIT code events first, so the first samples can already be named.
-  EnableCodeEvents(isolate);
   pp_collector* c = pp_collector_start(&o, nullptr, nullptr, err, sizeof err);
-  if (!c) {
-    if (!CodeEventsWanted()) DisableCodeEvents(isolate);
-    return ThrowError(isolate, err);
-  }
+  if (!c) return ThrowError(isolate, err);
   addon->collectors.insert(c);
-  RequestAll(isolate, EnableInterrupt);
-  args.GetReturnValue().Set(v8::External::New(isolate, c));
+  args.GetReturnValue().Set(v8_compat::NewExternal(isolate, c));
 }
 
 // coreStop(handle) -> Profile
@@ -560,34 +538,12 @@ void CoreStop(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   Addon* addon = AddonOf(args);
   if (!args[0]->IsExternal()) return ThrowTypeError(isolate, "coreStop(handle): not a collector handle");
-  auto* c = static_cast<pp_collector*>(args[0].As<v8::External>()->Value());
+  auto* c = static_cast<pp_collector*>(v8_compat::ExternalValue(args[0]));
   // Each handle stops once, and only in the thread that started it.
   if (!addon->collectors.erase(c)) return ThrowError(isolate, "this profiling session was already stopped");
   pp_profile* p = pp_collector_stop(c);
-  if (!CodeEventsWanted()) {
-    DisableCodeEvents(isolate);
-    RequestAll(isolate, DisableInterrupt);
-  }
   v8::Local<v8::Object> obj;
   if (WrapProfile(AddonOf(args), p).ToLocal(&obj)) args.GetReturnValue().Set(obj);
-}
-
-void PinCodeEvents(Addon* addon) {
-  g_code_event_pins.fetch_add(1);
-  EnableCodeEvents(addon->isolate);
-  RequestAll(addon->isolate, EnableInterrupt);
-}
-
-void KeepCodeEvents(Addon* addon) {
-  if (addon->code_events_kept) return;
-  addon->code_events_kept = true;
-  PinCodeEvents(addon);
-}
-
-void UnpinCodeEvents(Addon* addon) {
-  if (g_code_event_pins.fetch_sub(1) != 1 || pp_sampler_running()) return;
-  DisableCodeEvents(addon->isolate);
-  RequestAll(addon->isolate, DisableInterrupt);
 }
 
 // coreStats() -> {codeMapEntries, ...}: for tests and diagnostics.

@@ -43,15 +43,15 @@ struct FunctionId {
 
 bool GetInt(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char* key, int64_t* out) {
   v8::Local<v8::Value> v;
-  if (!o->Get(ctx, Str(ctx->GetIsolate(), key)).ToLocal(&v) || !v->IsNumber()) return false;
+  if (!o->Get(ctx, Str(v8_compat::IsolateOf(ctx), key)).ToLocal(&v) || !v->IsNumber()) return false;
   *out = static_cast<int64_t>(v.As<v8::Number>()->Value());
   return true;
 }
 
 std::string GetString(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char* key) {
   v8::Local<v8::Value> v;
-  if (!o->Get(ctx, Str(ctx->GetIsolate(), key)).ToLocal(&v) || !v->IsString()) return std::string();
-  v8::String::Utf8Value s(ctx->GetIsolate(), v);
+  if (!o->Get(ctx, Str(v8_compat::IsolateOf(ctx), key)).ToLocal(&v) || !v->IsString()) return std::string();
+  v8::String::Utf8Value s(v8_compat::IsolateOf(ctx), v);
   return std::string(*s, static_cast<size_t>(s.length()));
 }
 
@@ -87,15 +87,19 @@ const char* AnonymousName(std::unordered_map<const v8::CpuProfileNode*, std::str
   return it->second.c_str();  // node-based map: the string stays put
 }
 
-// With no session left, drop the profiler and the code map it keeps.
-void DisposeIfIdle(Addon* addon) {
-  if (addon->profiler && addon->sessions.empty()) {
-    addon->profiler->Dispose();
-    addon->profiler = nullptr;
-  }
-}
-
 }  // namespace
+
+// The profiler exists from the addon's load to the environment's end, with
+// eager logging: its code map follows V8's code from now on. Created at the
+// first v8Start instead, it would name what existed before by V8's
+// enumeration of existing code, which misses on-stack-replacement code (held
+// only in feedback vectors): a loop warmed up before the start showed as its
+// caller, or not at all (Node 22 and later). Sampling runs only while a
+// session does.
+void V8Prepare(Addon* addon) {
+  if (addon->profiler) return;
+  addon->profiler = v8::CpuProfiler::New(addon->isolate, v8::kDebugNaming, v8::kEagerLogging);
+}
 
 // v8Start(intervalUs) -> [session id, interval V8 samples it at]. Starts a V8 CpuProfiler session on this
 // environment's isolate (the calling thread). Sessions run side by side
@@ -107,9 +111,9 @@ void V8Start(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (!args[0]->IsInt32() || args[0].As<v8::Int32>()->Value() <= 0)
     return ThrowTypeError(isolate, "v8Start: interval must be a positive number of microseconds");
   int interval_us = args[0].As<v8::Int32>()->Value();
-  if (!addon->profiler) {
-    addon->profiler = v8::CpuProfiler::New(isolate);
-    if (!addon->profiler) return ThrowError(isolate, "V8 could not create a CPU profiler");
+  V8Prepare(addon);
+  if (!addon->profiler) return ThrowError(isolate, "V8 could not create a CPU profiler");
+  if (addon->sessions.empty()) {
     // Must be set while no profile records: the sampler's base period.
     addon->profiler->SetSamplingInterval(interval_us);
     addon->base_interval_us = interval_us;
@@ -120,7 +124,6 @@ void V8Start(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::CpuProfilingOptions opts(v8::kLeafNodeLineNumbers, v8::CpuProfilingOptions::kNoSampleLimit, interval_us);
   v8::CpuProfilingResult r = addon->profiler->Start(std::move(opts));
   if (r.status != v8::CpuProfilingStatus::kStarted) {
-    DisposeIfIdle(addon);
     return ThrowError(isolate, r.status == v8::CpuProfilingStatus::kErrorTooManyProfilers
                                    ? "V8 refused to start another CPU profile: too many running at once"
                                    : "V8 could not start a CPU profile");
@@ -187,7 +190,6 @@ void V8Stop(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
   v8::CpuProfile* cpu = addon->profiler->Stop(session.id);
   if (!cpu) {
-    DisposeIfIdle(addon);
     return ThrowError(isolate, "V8 returned no profile for this session");
   }
 
@@ -257,7 +259,6 @@ void V8Stop(const v8::FunctionCallbackInfo<v8::Value>& args) {
       ok = false;
   }
   cpu->Delete();
-  DisposeIfIdle(addon);  // after Delete: the profiler owns its profiles
 
   for (pp_profile* p : {full, inside}) {
     if (!ok || !p) continue;
