@@ -22,12 +22,12 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
 RUNTIMES=${POLYPROF_RUNTIMES:-$HOME/.cache/polyprof-runtimes}
-python_versions=${PYTHONS:-3.9 3.10 3.11 3.12 3.13}
+python_versions=${PYTHONS:-3.9 3.10 3.11 3.12 3.13 3.14 3.15}
 python_full=${PYTHON_FULL:-}
 if [ -z "$python_full" ]; then
     case " $python_versions " in *" 3.13 "*) python_full=3.13 ;; *) python_full=${python_versions##* } ;; esac
 fi
-node_majors=${NODES:-20}
+node_majors=${NODES:-20 22 24 26}
 java_majors=${JAVAS:-17 21 25}
 failures=()
 
