@@ -94,7 +94,10 @@ test('continuous windows go to the exporter, each afresh, memory flat', async ()
   const c = new polyprof.ContinuousProfiler({
     intervalMs: 10,
     windowSeconds: 1,
-    exporter: (profile, md) => windows.push({ md, tableBytes: Number(profile.metadata.table_bytes), n: profile.total(0) }),
+    exporter: (profile, md) => windows.push({
+      md, tableBytes: Number(profile.metadata.table_bytes), n: profile.total(0),
+      intervalUs: Number(profile.metadata.budget_interval_us),
+    }),
   }).start();
   // The event loop stays free between bursts of work: windows arrive on time.
   await workInBursts(4300);
@@ -107,7 +110,11 @@ test('continuous windows go to the exporter, each afresh, memory flat', async ()
     if (i) assert.ok(Math.abs(w.md.start - windows[i - 1].md.end) < 1e-3);
   });
   const full = windows.slice(0, -1);
-  assert.ok(full.every((w) => w.n > 20), JSON.stringify(full.map((w) => w.n)));
+  // ~100 samples a full window at 10 ms; the 1% CPU budget may lower the
+  // rate (a loaded machine makes the handler look dearer): never an empty
+  // window, and never far below what the interval in force gives.
+  assert.ok(full.every((w) => w.n > 3 && w.n >= 0.2 * (1e6 / w.intervalUs)),
+    JSON.stringify(full.map((w) => [w.n, w.intervalUs])));
   const sizes = full.map((w) => w.tableBytes);
   assert.ok(Math.max(...sizes) <= 2 * Math.min(...sizes) + 4096, JSON.stringify(sizes));
   assert.strictEqual(c.running, false);
