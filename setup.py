@@ -8,6 +8,7 @@ libcjson-dev libcurl4-openssl-dev). libcurl and OpenSSL's libcrypto (store
 encryption) are loaded at run time, by the features that need them.
 """
 import glob
+import json
 import os
 import sys
 
@@ -43,7 +44,12 @@ compile_args = ["-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-mis
 if os.environ.get("POLYPROF_WERROR") == "1":
     compile_args.append("-Werror")
 
+# One version for the wheel, the npm package and the JVM agent's jar: package.json's.
+with open(os.path.join(HERE, "package.json"), encoding="utf-8") as package_json:
+    VERSION = json.load(package_json)["version"]
+
 setup(
+    version=VERSION,
     ext_modules=[
         Extension(
             "polyprof._native",
