@@ -13,7 +13,7 @@
 set -euo pipefail
 work=${1:?usage: build_npm.sh WORKDIR DEPS_PREFIX DIST}
 deps=${2:?usage: build_npm.sh WORKDIR DEPS_PREFIX DIST}
-dist=${3:?usage: build_npm.sh WORKDIR DEPS_PREFIX DIST}
+dist=$(mkdir -p "${3:?usage: build_npm.sh WORKDIR DEPS_PREFIX DIST}" && cd "$3" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 runtimes=${POLYPROF_RUNTIMES:-$HOME/.cache/polyprof-runtimes}
 prefixes=${POLYPROF_NODE_PREFIXES:-$(printf "$runtimes/node-%s " 20 22 24 26)}
