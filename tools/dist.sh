@@ -77,7 +77,7 @@ if [[ " $stages " == *" wheels "* ]]; then
         if [ -n "$h" ]; then specs+=(--python "cp3$m:$h"); else failed+=("wheel cp3$m (no CPython 3.$m headers found)"); fi
     done
     nice python3 "$root/tools/dist/build_native.py" --cc "$cc" --deps "$deps" --extra-include "$cache/headers" \
-        --objdir "$cache/obj" --out "$dist" "${specs[@]}"
+        --objdir "$cache/obj" --out "$dist" "${specs[@]}" || failed+=("some wheels (the reason is above)")
     for whl in "$dist"/polyprof-*.whl; do
         # The floor is checked twice: by auditwheel, and by the highest
         # GLIBC_ version any ELF file of the wheel asks for.

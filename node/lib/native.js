@@ -2,19 +2,16 @@
 // Loads the addon: one built from source in build/Release/polyprof.node at
 // the package root (node-gyp's output directory), else the prebuilt one that
 // fits this Node (prebuilds/linux-x64/node.abiNNN.glibc.node), as
-// node-gyp-build chooses them when the package carries it.
+// node-gyp-build chooses them: the binary package carries it (node/vendor/,
+// put there by tools/dist/build_npm.sh), a checkout has none.
 const path = require('path');
 
 const root = path.resolve(__dirname, '../..');
 const builtPath = path.join(root, 'build/Release/polyprof.node');
 
 function findAddon() {
-  let loader;
-  try {
-    loader = require('node-gyp-build');
-  } catch {
-    return builtPath; // a checkout without node_modules: the source build
-  }
+  const loader = require('../scripts/loader').nodeGypBuild();
+  if (!loader) return builtPath; // a checkout: the source build
   try {
     return loader.path(root);
   } catch {

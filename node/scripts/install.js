@@ -12,12 +12,8 @@ const here = `Node ${process.version} (NODE_MODULE_VERSION ${process.versions.mo
 
 function prebuilt() {
   if (process.env.POLYPROF_BUILD_FROM_SOURCE === '1') return { why: 'POLYPROF_BUILD_FROM_SOURCE=1' };
-  let loader;
-  try {
-    loader = require('node-gyp-build');
-  } catch {
-    return { why: 'node-gyp-build is not installed' };
-  }
+  const loader = require('./loader').nodeGypBuild();
+  if (!loader) return { why: 'this package carries no prebuilt addons (node-gyp-build is not in node/vendor/)' };
   try {
     const file = loader.path(root);
     // A source build already in build/ counts too (node-gyp-build prefers it).

@@ -107,6 +107,8 @@ JS
         v=$("$prefix/bin/node" --version) abi=$("$prefix/bin/node" -p process.versions.modules)
         d=$work/node-$v && rm -rf "$d" && mkdir -p "$d" && cd "$d"
         export PATH="$prefix/bin:/usr/bin:/bin"
+        # The user's project (else npm takes the checkout around it for the project).
+        echo '{"name": "app", "version": "1.0.0", "private": true}' >package.json
         t0=$(date +%s%N)
         prebuilt=$(tar -tzf "$tgz" | grep -c "prebuilds/linux-x64/node.abi$abi.glibc.node")
         if node "$npm_cli" install --offline --no-audit --no-fund --foreground-scripts "$tgz" >npm.log 2>&1; then

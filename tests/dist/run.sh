@@ -20,9 +20,9 @@ for pair in debootstrap:debootstrap dpkg-source:dpkg-dev javac:openjdk-17-jdk-he
             unshare:util-linux g++:g++; do
     command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
-for pair in /usr/include/x86_64-linux-gnu/curl/curl.h:libcurl4-openssl-dev /usr/include/libunwind.h:libunwind-dev \
-            /usr/include/zlib.h:zlib1g-dev /usr/include/microhttpd.h:libmicrohttpd-dev /usr/include/cjson/cJSON.h:libcjson-dev; do
-    [ -f "${pair%%:*}" ] || need+=("${pair#*:}")
+# Headers of the source build: the Node addons are built by it (curl/curl.h for the wheels too).
+for p in libcurl4-openssl-dev libunwind-dev zlib1g-dev libmicrohttpd-dev libcjson-dev; do
+    dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
     section "apt-get install ${need[*]}"

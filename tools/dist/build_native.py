@@ -123,38 +123,57 @@ def main():
                             os.path.join(a.objdir, "core"), CFLAGS + includes, a.jobs)
     libs = [os.path.join(a.deps, "lib", lib) for lib in STATIC_LIBS]
     os.makedirs(a.out, exist_ok=True)
+    not_built = []
     for spec in a.python:
         tag, *pyinc = spec.split(":")
-        objs = compile_all(a.cc, sorted(glob.glob(os.path.join(ROOT, "python/src/*.c"))),
-                           os.path.join(a.objdir, tag), CFLAGS + python_includes + ["-I" + d for d in pyinc], a.jobs)
-        ext_suffix = ".cpython-%s-x86_64-linux-gnu.so" % tag[2:]
-        so = os.path.join(a.objdir, tag, "_native" + ext_suffix)
-        # Only the module's entry point is exported: the static libraries'
-        # symbols stay local, so they never interpose on (or get interposed
-        # by) copies the host process has loaded.
-        exports = os.path.join(a.objdir, "python-exports.map")
-        with open(exports, "w") as f:
-            f.write("{ global: PyInit__native; local: *; };\n")
-        cmd = [a.cc, "-shared", "-o", so] + objs + core_objs + libs + \
-            ["-Wl,--version-script=" + exports, "-ldl", "-lpthread", "-lrt", "-lm"]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise SystemExit("build_native.py: linking %s failed:\n%s" % (so, r.stderr))
-        print("dist: " + write_wheel(a.out, version, tag, so, ext_suffix))
+        try:
+            build_one_wheel(a, version, tag, pyinc, python_includes, core_objs, libs)
+        except SystemExit as e:
+            # One CPython the sources do not support yet must not cost the others.
+            first_error = next((line for line in str(e).splitlines() if "error" in line), str(e).splitlines()[-1])
+            print("dist: %s: the wheel did not build: %s" % (tag, first_error))
+            not_built.append(tag)
     if a.jvm_agent:
-        jni = ["-I" + a.jni_include, "-I" + os.path.join(a.jni_include, "linux")]
-        objs = compile_all(a.cc, sorted(glob.glob(os.path.join(ROOT, "jvm-agent/src/*.c"))),
-                           os.path.join(a.objdir, "jvm"),
-                           CFLAGS + includes + ["-I" + os.path.join(ROOT, "jvm-agent/src")] + jni, a.jobs)
-        exports = os.path.join(a.objdir, "jvm-exports.map")
-        with open(exports, "w") as f:
-            f.write("{ global: Agent_OnLoad; Agent_OnAttach; Agent_OnUnload; Java_dev_polyprof_*; local: *; };\n")
-        cmd = [a.cc, "-shared", "-o", a.jvm_agent] + objs + core_objs + libs + \
-            ["-Wl,--version-script=" + exports, "-Wl,-z,defs", "-ldl", "-lpthread", "-lrt", "-lm"]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise SystemExit("build_native.py: linking %s failed:\n%s" % (a.jvm_agent, r.stderr))
-        print("dist: " + a.jvm_agent)
+        build_jvm_agent(a, includes, core_objs, libs)
+    if not_built:
+        print("dist: wheels not built: " + " ".join(not_built))
+        return 1
+    return 0
+
+
+def build_one_wheel(a, version, tag, pyinc, python_includes, core_objs, libs):
+    objs = compile_all(a.cc, sorted(glob.glob(os.path.join(ROOT, "python/src/*.c"))),
+                       os.path.join(a.objdir, tag), CFLAGS + python_includes + ["-I" + d for d in pyinc], a.jobs)
+    ext_suffix = ".cpython-%s-x86_64-linux-gnu.so" % tag[2:]
+    so = os.path.join(a.objdir, tag, "_native" + ext_suffix)
+    # Only the module's entry point is exported: the static libraries'
+    # symbols stay local, so they never interpose on (or get interposed
+    # by) copies the host process has loaded.
+    exports = os.path.join(a.objdir, "python-exports.map")
+    with open(exports, "w") as f:
+        f.write("{ global: PyInit__native; local: *; };\n")
+    cmd = [a.cc, "-shared", "-o", so] + objs + core_objs + libs + \
+        ["-Wl,--version-script=" + exports, "-ldl", "-lpthread", "-lrt", "-lm"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("build_native.py: linking %s failed:\n%s" % (so, r.stderr))
+    print("dist: " + write_wheel(a.out, version, tag, so, ext_suffix))
+
+
+def build_jvm_agent(a, includes, core_objs, libs):
+    jni = ["-I" + a.jni_include, "-I" + os.path.join(a.jni_include, "linux")]
+    objs = compile_all(a.cc, sorted(glob.glob(os.path.join(ROOT, "jvm-agent/src/*.c"))),
+                       os.path.join(a.objdir, "jvm"),
+                       CFLAGS + includes + ["-I" + os.path.join(ROOT, "jvm-agent/src")] + jni, a.jobs)
+    exports = os.path.join(a.objdir, "jvm-exports.map")
+    with open(exports, "w") as f:
+        f.write("{ global: Agent_OnLoad; Agent_OnAttach; Agent_OnUnload; Java_dev_polyprof_*; local: *; };\n")
+    cmd = [a.cc, "-shared", "-o", a.jvm_agent] + objs + core_objs + libs + \
+        ["-Wl,--version-script=" + exports, "-Wl,-z,defs", "-ldl", "-lpthread", "-lrt", "-lm"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("build_native.py: linking %s failed:\n%s" % (a.jvm_agent, r.stderr))
+    print("dist: " + a.jvm_agent)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 # Node found, each made by the project's own build (node/scripts/build.js)
 # with that Node first on PATH, linked with the static libraries of
 # build_deps.sh so that it needs nothing but glibc and libstdc++ (which Node
-# itself needs). node-gyp-build travels inside the package (bundled), so
+# itself needs). node-gyp-build travels inside the package (node/vendor/), so
 # installing needs no registry and no compiler when a prebuilt addon fits.
 #   tools/dist/build_npm.sh WORKDIR DEPS_PREFIX DIST
 # Nodes: /usr/bin/node (with /usr/include/node) and every prefix in
@@ -62,8 +62,24 @@ for node in "${nodes[@]}"; do
 done
 rm -rf "$stage/build"
 [ ${#built[@]} -gt 0 ] || { echo "dist: no prebuilt addon was built"; exit 1; }
-# node-gyp-build, bundled (bundleDependencies): from the npm registry, once.
-(cd "$stage" && npm install --omit=dev --ignore-scripts --no-package-lock --no-audit --no-fund --silent >/dev/null)
+# node-gyp-build from the npm registry, carried inside the package
+# (node/vendor/): a declared or bundled dependency makes npm ask the registry
+# for its metadata at install time, even offline.
+if [ ! -f "$work/node-gyp-build/package/index.js" ]; then
+    rm -rf "$work/node-gyp-build" && mkdir -p "$work/node-gyp-build"
+    (cd "$work/node-gyp-build" && npm pack --silent node-gyp-build@4.8.4 >/dev/null && tar xzf node-gyp-build-*.tgz)
+fi
+mkdir -p "$stage/node/vendor" && cp -r "$work/node-gyp-build/package" "$stage/node/vendor/node-gyp-build"
+python3 - "$stage/package.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["files"].append("node/vendor/")
+# The checkout's tools (tests, type checks): npm asks the registry about
+# devDependencies even when installing the package as a dependency.
+d.pop("devDependencies", None)
+d["scripts"].pop("test", None)
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+PY
 rm -f "$dist"/polyprof-*.tgz
 (cd "$stage" && npm pack --silent --pack-destination "$dist" >/dev/null)
 echo "dist: $(ls "$dist"/polyprof-*.tgz): prebuilt for Node ${built[*]}${failed:+; not built for Node ${failed[*]}}"
