@@ -2,12 +2,13 @@
 
 The core's sources are compiled into the extension itself (no shared library
 to find at run time); libunwind, zlib, libmicrohttpd (the local endpoint),
-libcrypto (store encryption), libcjson (the JSON profile readers) and
-libcurl's header (push; libcurl itself is loaded at run time) come from the
-system (apt-get install libunwind-dev zlib1g-dev libmicrohttpd-dev libssl-dev
-libcjson-dev libcurl4-openssl-dev).
+libcjson (the JSON profile readers) and libcurl's header (push) come from the
+system (apt-get install libunwind-dev zlib1g-dev libmicrohttpd-dev
+libcjson-dev libcurl4-openssl-dev). libcurl and OpenSSL's libcrypto (store
+encryption) are loaded at run time, by the features that need them.
 """
 import glob
+import json
 import os
 import sys
 import sysconfig
@@ -31,8 +32,8 @@ def require_system_headers():
         missing.append("libunwind.h (Debian/Ubuntu: apt-get install libunwind-dev)")
     if not any(os.path.exists(os.path.join(d, "zlib.h")) for d in UNWIND_HEADER_DIRS):
         missing.append("zlib.h (Debian/Ubuntu: apt-get install zlib1g-dev)")
-    for header, package in (("microhttpd.h", "libmicrohttpd-dev"), ("openssl/evp.h", "libssl-dev"),
-                            ("curl/curl.h", "libcurl4-openssl-dev"), ("cjson/cJSON.h", "libcjson-dev")):
+    for header, package in (("microhttpd.h", "libmicrohttpd-dev"), ("curl/curl.h", "libcurl4-openssl-dev"),
+                            ("cjson/cJSON.h", "libcjson-dev")):
         if not any(os.path.exists(os.path.join(d, header)) for d in UNWIND_HEADER_DIRS):
             missing.append("%s (Debian/Ubuntu: apt-get install %s)" % (header, package))
     if missing:
@@ -50,7 +51,12 @@ compile_args = ["-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-mis
 if os.environ.get("POLYPROF_WERROR") == "1":
     compile_args.append("-Werror")
 
+# One version for the wheel, the npm package and the JVM agent's jar: package.json's.
+with open(os.path.join(HERE, "package.json"), encoding="utf-8") as package_json:
+    VERSION = json.load(package_json)["version"]
+
 setup(
+    version=VERSION,
     ext_modules=[
         Extension(
             "polyprof._native",
@@ -59,7 +65,7 @@ setup(
             # The core is compiled in: keep its functions out of the dynamic
             # symbol table, so only PyInit__native is exported.
             define_macros=[("_GNU_SOURCE", "1"), ("PP_API", "")],
-            libraries=["unwind", "z", "microhttpd", "crypto", "cjson", "dl", "pthread", "rt", "m"],
+            libraries=["unwind", "z", "microhttpd", "cjson", "dl", "pthread", "rt", "m"],
             extra_compile_args=compile_args,
         )
     ],

@@ -1,7 +1,7 @@
 /* Encryption at rest for the local store (see store_crypto.h for the file
- * layout). AES-256-GCM through OpenSSL's EVP API: libcrypto in the CMake and
- * setup.py builds, the OpenSSL that node itself carries and exports in the
- * Node addon (compiled against Node's headers, so both agree). Nonces are
+ * layout). AES-256-GCM through OpenSSL's EVP API, found at run time
+ * (libcrypto.h): the OpenSSL node itself carries and exports in the Node
+ * addon, the system's libcrypto elsewhere. Nonces are
  * 96 random bits per file from RAND_bytes: with one file per window the
  * number of files under one key stays far below the 2^32 that random GCM
  * nonces allow. */
@@ -16,14 +16,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "libcrypto.h"
 
 void pp_store_key_wipe(void *p, size_t len)
 {
+    /* explicit_bzero: a wipe the compiler may not drop as a dead store. */
     if (p && len)
-        OPENSSL_cleanse(p, len);
+        explicit_bzero(p, len);
 }
 
 static int hex_value(int c)
@@ -37,28 +36,52 @@ static int hex_value(int c)
     return -1;
 }
 
-static int is_base64_char(int c) { return isalnum(c) || c == '+' || c == '/'; }
+static int base64_value(int c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
 
 /* Standard base64 of exactly 32 bytes: 43 characters and one '=' pad
- * (which may be left out). */
+ * (which may be left out). 43 characters carry 258 bits: the last one's two
+ * low bits are padding and must be zero. */
 static int decode_base64_key(const char *t, size_t n, uint8_t key[PP_STORE_KEY_BYTES])
 {
     if (n == 44 && t[43] == '=')
         n = 43;
     if (n != 43)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        if (!is_base64_char((unsigned char)t[i]))
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = base64_value((unsigned char)t[i]);
+        if (v < 0) {
+            pp_store_key_wipe(key, PP_STORE_KEY_BYTES);
             return -1;
-    unsigned char in[44], out[33];
-    memcpy(in, t, 43);
-    in[43] = '=';
-    int rc = EVP_DecodeBlock(out, in, 44); /* counts the pad as a zero byte: 33 */
-    if (rc == 33)
-        memcpy(key, out, PP_STORE_KEY_BYTES);
-    pp_store_key_wipe(in, sizeof in);
-    pp_store_key_wipe(out, sizeof out);
-    return rc == 33 ? 0 : -1;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            key[out++] = (uint8_t)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    int ok = out == PP_STORE_KEY_BYTES && acc == 0;
+    acc = 0;
+    if (!ok)
+        pp_store_key_wipe(key, PP_STORE_KEY_BYTES);
+    return ok ? 0 : -1;
 }
 
 int pp_store_key_parse(const char *text, size_t len, const char *source, uint8_t key[PP_STORE_KEY_BYTES], char *err,
@@ -138,12 +161,22 @@ int pp_store_key_read_file(const char *path, uint8_t key[PP_STORE_KEY_BYTES], ch
 int pp_store_key_load(const char *key_file, const char *(*get)(const char *name), uint8_t key[PP_STORE_KEY_BYTES],
                       char *err, size_t errlen)
 {
-    if (key_file && *key_file)
-        return pp_store_key_read_file(key_file, key, err, errlen) == 0 ? 1 : -1;
-    const char *v = get ? get(PP_STORE_KEY_ENV) : getenv(PP_STORE_KEY_ENV);
-    if (!v || !*v)
-        return 0;
-    return pp_store_key_parse(v, strlen(v), PP_STORE_KEY_ENV, key, err, errlen) == 0 ? 1 : -1;
+    int rc;
+    if (key_file && *key_file) {
+        rc = pp_store_key_read_file(key_file, key, err, errlen) == 0 ? 1 : -1;
+    } else {
+        const char *v = get ? get(PP_STORE_KEY_ENV) : getenv(PP_STORE_KEY_ENV);
+        if (!v || !*v)
+            return 0;
+        rc = pp_store_key_parse(v, strlen(v), PP_STORE_KEY_ENV, key, err, errlen) == 0 ? 1 : -1;
+    }
+    /* A key means encryption: say now, not at the first write, when there is
+     * no libcrypto to encrypt with. */
+    if (rc == 1 && !pp_libcrypto_get(err, errlen)) {
+        pp_store_key_wipe(key, PP_STORE_KEY_BYTES);
+        return -1;
+    }
+    return rc;
 }
 
 static void header(uint8_t *h, const uint8_t nonce[PP_ENC_NONCE_LEN])
@@ -166,23 +199,28 @@ int pp_store_encrypt(const uint8_t key[PP_STORE_KEY_BYTES], const uint8_t *plain
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    const pp_libcrypto *c = pp_libcrypto_get(err, errlen);
+    if (!c) {
+        free(buf);
+        return -1;
+    }
     uint8_t nonce[PP_ENC_NONCE_LEN];
-    if (RAND_bytes(nonce, sizeof nonce) != 1) {
+    if (c->rand_bytes(nonce, sizeof nonce) != 1) {
         snprintf(err, errlen, "store: no random nonce (RAND_bytes failed); the profile is not written");
         free(buf);
         return -1;
     }
     header(buf, nonce);
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    pp_evp_cipher_ctx *ctx = c->ctx_new();
     int n = 0, fin = 0;
-    int ok = ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, PP_ENC_NONCE_LEN, NULL) == 1 &&
-             EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) == 1 &&
-             EVP_EncryptUpdate(ctx, NULL, &n, buf, PP_ENC_HEADER_LEN) == 1 &&
-             EVP_EncryptUpdate(ctx, buf + PP_ENC_HEADER_LEN, &n, plain, (int)len) == 1 &&
-             EVP_EncryptFinal_ex(ctx, buf + PP_ENC_HEADER_LEN + n, &fin) == 1 && (size_t)n + (size_t)fin == len &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, PP_ENC_TAG_LEN, buf + PP_ENC_HEADER_LEN + len) == 1;
-    EVP_CIPHER_CTX_free(ctx); /* also wipes the expanded key */
+    int ok = ctx && c->encrypt_init(ctx, c->aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+             c->ctx_ctrl(ctx, PP_EVP_CTRL_GCM_SET_IVLEN, PP_ENC_NONCE_LEN, NULL) == 1 &&
+             c->encrypt_init(ctx, NULL, NULL, key, nonce) == 1 &&
+             c->encrypt_update(ctx, NULL, &n, buf, PP_ENC_HEADER_LEN) == 1 &&
+             c->encrypt_update(ctx, buf + PP_ENC_HEADER_LEN, &n, plain, (int)len) == 1 &&
+             c->encrypt_final(ctx, buf + PP_ENC_HEADER_LEN + n, &fin) == 1 && (size_t)n + (size_t)fin == len &&
+             c->ctx_ctrl(ctx, PP_EVP_CTRL_GCM_GET_TAG, PP_ENC_TAG_LEN, buf + PP_ENC_HEADER_LEN + len) == 1;
+    c->ctx_free(ctx); /* also wipes the expanded key */
     if (!ok) {
         snprintf(err, errlen, "store: AES-256-GCM encryption failed");
         free(buf);
@@ -216,23 +254,26 @@ int pp_store_decrypt(const uint8_t key[PP_STORE_KEY_BYTES], const uint8_t *data,
         snprintf(err, errlen, "cannot decrypt %s: too large", name);
         return -1;
     }
+    const pp_libcrypto *c = pp_libcrypto_get(err, errlen);
+    if (!c)
+        return -1;
     uint8_t *plain = malloc(clen ? clen : 1);
     if (!plain) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    pp_evp_cipher_ctx *ctx = c->ctx_new();
     int n = 0, fin = 0;
     uint8_t tag[PP_ENC_TAG_LEN];
     memcpy(tag, data + len - PP_ENC_TAG_LEN, PP_ENC_TAG_LEN);
-    int ok = ctx && EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1 &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, PP_ENC_NONCE_LEN, NULL) == 1 &&
-             EVP_DecryptInit_ex(ctx, NULL, NULL, key, data + PP_ENC_MAGIC_LEN + 1) == 1 &&
-             EVP_DecryptUpdate(ctx, NULL, &n, data, PP_ENC_HEADER_LEN) == 1 &&
-             EVP_DecryptUpdate(ctx, plain, &n, data + PP_ENC_HEADER_LEN, (int)clen) == 1 &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, PP_ENC_TAG_LEN, tag) == 1 &&
-             EVP_DecryptFinal_ex(ctx, plain + n, &fin) == 1; /* checks the tag: nothing is trusted before */
-    EVP_CIPHER_CTX_free(ctx);
+    int ok = ctx && c->decrypt_init(ctx, c->aes_256_gcm(), NULL, NULL, NULL) == 1 &&
+             c->ctx_ctrl(ctx, PP_EVP_CTRL_GCM_SET_IVLEN, PP_ENC_NONCE_LEN, NULL) == 1 &&
+             c->decrypt_init(ctx, NULL, NULL, key, data + PP_ENC_MAGIC_LEN + 1) == 1 &&
+             c->decrypt_update(ctx, NULL, &n, data, PP_ENC_HEADER_LEN) == 1 &&
+             c->decrypt_update(ctx, plain, &n, data + PP_ENC_HEADER_LEN, (int)clen) == 1 &&
+             c->ctx_ctrl(ctx, PP_EVP_CTRL_GCM_SET_TAG, PP_ENC_TAG_LEN, tag) == 1 &&
+             c->decrypt_final(ctx, plain + n, &fin) == 1; /* checks the tag: nothing is trusted before */
+    c->ctx_free(ctx);
     if (!ok) {
         pp_store_key_wipe(plain, clen);
         free(plain);

@@ -12,8 +12,10 @@
  * In every mode dev.polyprof.Profiler's triggered captures and the circuit
  * breaker are available (policies.c), and endpoint=ADDR serves the local
  * HTTP endpoint (serve.c). Any failure prints one line and leaves
- * the JVM running without the profiler. Only Agent_OnLoad, Agent_OnAttach and
- * Agent_OnUnload are exported (everything else is hidden). */
+ * the JVM running without the profiler. Loaded later (Agent_OnAttach, or
+ * dev.polyprof.Profiler.load from the agent jar) it starts at once. Only the
+ * Agent_* entry points and Profiler.load's native are exported (everything
+ * else is hidden). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -162,8 +164,11 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
 static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
 {
     char err[512] = "";
+    /* Once: started in the live phase (start_live), the agent can still be
+     * sent VMInit, since -javaagent's premain runs while the JVM posts it. */
+    static int started;
     pthread_mutex_lock(&lock);
-    if (finished) { /* the options were refused at load */
+    if (finished || started++) { /* the options were refused at load, or running */
         pthread_mutex_unlock(&lock);
         return;
     }
@@ -432,38 +437,97 @@ static int setup(JavaVM *vm, const char *options, int *quiet_off, char *err, siz
     return 0;
 }
 
+/* One profiler per process: the sampler, its signal and these statics are
+ * process-wide. */
+static int agent_loaded;
+
+static void report_setup_failure(const char *err, int quiet_off)
+{
+    finished = 1;
+    if (quiet_off) /* the same line as the Python and Node entry points */
+        ppj_log("profiling stays off: %s", err);
+    else
+        ppj_log("%s; the JVM runs on without the profiler", err);
+}
+
 __attribute__((visibility("default"))) JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options,
                                                                             void *reserved)
 {
     (void)reserved;
-    /* One profiler per process: the sampler, its signal and these statics
-     * are process-wide. */
-    static int loaded;
-    if (loaded++) {
+    if (agent_loaded++) {
         ppj_log("loaded twice; this -agentpath is ignored");
         return JNI_OK;
     }
     char err[PP_PATH_MAX + 512];
     int quiet_off = 0;
-    if (setup(vm, options, &quiet_off, err, sizeof err) != 0) {
-        finished = 1;
-        if (quiet_off) /* the same line as the Python and Node entry points */
-            ppj_log("profiling stays off: %s", err);
-        else
-            ppj_log("%s; the JVM runs on without the profiler", err);
-    }
+    if (setup(vm, options, &quiet_off, err, sizeof err) != 0)
+        report_setup_failure(err, quiet_off);
     /* Never fail the JVM's start: a profiler is not worth an outage. */
     return JNI_OK;
+}
+
+/* Starts the agent in a JVM that is already running (the live phase): what
+ * VMInit would have done, now, on the calling thread. Classes loaded so far
+ * get their method IDs from start_profiling (ppj_methods_prime), threads
+ * running so far are found by the core's /proc scan, and dev.polyprof.Profiler,
+ * already prepared, gets its natives here. Returns 1 when the agent runs. */
+static int start_live(JavaVM *vm, JNIEnv *jni, const char *options)
+{
+    if (agent_loaded++) {
+        ppj_log("already loaded; these options are ignored: %s", options && *options ? options : "(none)");
+        return !finished;
+    }
+    char err[PP_PATH_MAX + 512];
+    int quiet_off = 0;
+    if (setup(vm, options, &quiet_off, err, sizeof err) != 0) {
+        report_setup_failure(err, quiet_off);
+        return 0;
+    }
+    jthread thread = NULL;
+    if ((*ppj.jvmti)->GetCurrentThread(ppj.jvmti, &thread) != JVMTI_ERROR_NONE) {
+        report_setup_failure("JVMTI GetCurrentThread failed", 0);
+        return 0;
+    }
+    on_vm_init(ppj.jvmti, jni, thread);
+    jclass profiler = (*jni)->FindClass(jni, "dev/polyprof/Profiler");
+    if (profiler)
+        ppj_policies_class_prepare(ppj.jvmti, jni, profiler);
+    else
+        (*jni)->ExceptionClear(jni); /* not on this class path: nothing to bind */
+    return !finished;
 }
 
 __attribute__((visibility("default"))) JNIEXPORT jint JNICALL Agent_OnAttach(JavaVM *vm, char *options,
                                                                               void *reserved)
 {
-    (void)vm;
-    (void)options;
     (void)reserved;
-    ppj_log("attaching to a running JVM is not supported yet; load the agent with -agentpath at start");
+    JNIEnv *jni = NULL;
+    if ((*vm)->GetEnv(vm, (void **)&jni, JNI_VERSION_1_6) != JNI_OK || !jni) {
+        ppj_log("attach: no JNI environment on the attaching thread; the JVM runs on without the profiler");
+        return JNI_OK;
+    }
+    start_live(vm, jni, options);
     return JNI_OK;
+}
+
+/* dev.polyprof.Profiler.load(options): the agent jar's route in (its premain
+ * for -javaagent, or a call from the application), after System.load of this
+ * library. Same options, same one-line failures as -agentpath. */
+__attribute__((visibility("default"))) JNIEXPORT jboolean JNICALL Java_dev_polyprof_Profiler_load0(JNIEnv *jni,
+                                                                                                   jclass cls,
+                                                                                                   jstring options)
+{
+    (void)cls;
+    JavaVM *vm = NULL;
+    if ((*jni)->GetJavaVM(jni, &vm) != 0 || !vm)
+        return JNI_FALSE;
+    const char *opts = options ? (*jni)->GetStringUTFChars(jni, options, NULL) : NULL;
+    if (options && !opts)
+        return JNI_FALSE; /* OutOfMemoryError pending */
+    int ok = start_live(vm, jni, opts ? opts : "");
+    if (opts)
+        (*jni)->ReleaseStringUTFChars(jni, options, opts);
+    return ok ? JNI_TRUE : JNI_FALSE;
 }
 
 __attribute__((visibility("default"))) JNIEXPORT void JNICALL Agent_OnUnload(JavaVM *vm)

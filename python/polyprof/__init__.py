@@ -45,4 +45,25 @@ __all__ = [
     "TriggeredProfiler",
     "configure_rate_limit",
 ]
-__version__ = "0.1.0"
+
+
+def _version():
+    # One version for the wheel, the npm package and the agent jar: package.json's.
+    # Installed, it is in the package's metadata; in a checkout, read it there.
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("polyprof")
+    except PackageNotFoundError:
+        import json
+        import os
+
+        here = os.path.dirname(os.path.abspath(__file__))
+        try:
+            with open(os.path.join(here, "..", "..", "package.json"), encoding="utf-8") as f:
+                return json.load(f)["version"]
+        except (OSError, ValueError, KeyError):
+            return "unknown"
+
+
+__version__ = _version()

@@ -6,7 +6,8 @@ package dev.polyprof;
  * the agent's (its C core's); this class only forwards to it. Its natives
  * are bound by the agent when the class is loaded; without the agent every
  * method does nothing and returns false (or -1), so the calls may stay in
- * code that runs unprofiled.
+ * code that runs unprofiled. From the agent jar, {@link #load(String)}
+ * starts the agent in a running JVM.
  *
  * <pre>
  * long t0 = System.nanoTime();
@@ -15,9 +16,68 @@ package dev.polyprof;
  * </pre>
  */
 public final class Profiler {
-    private static final boolean AGENT = probe();
+    /** Where the agent jar carries the agent library. */
+    static final String LIBRARY_RESOURCE = "/dev/polyprof/native/linux-x86_64/libpolyprof.so";
+
+    private static volatile boolean AGENT = probe();
 
     private Profiler() {}
+
+    /**
+     * Loads and starts the agent from the agent jar, in a JVM that is
+     * already running: the library is extracted to a private temporary file
+     * (removed at exit) and loaded. {@code options} are -agentpath's
+     * ({@code start,event=cpu,file=out.pb.gz}); empty leaves the choice to
+     * the environment (ENABLE_PROFILING and friends). Bad options print the
+     * agent's one-line error and the program runs on unprofiled. Returns
+     * whether the agent runs; a second call does nothing but say so.
+     */
+    public static synchronized boolean load(String options) {
+        if (!AGENT) {
+            java.nio.file.Path library;
+            try {
+                library = extractLibrary();
+            } catch (java.io.IOException | UnsupportedOperationException e) {
+                System.err.println("polyprof: cannot extract the agent library: " + e.getMessage()
+                        + "; the JVM runs on without the profiler");
+                return false;
+            }
+            try {
+                System.load(library.toString());
+            } catch (UnsatisfiedLinkError e) {
+                System.err.println("polyprof: cannot load " + library + ": " + e.getMessage()
+                        + "; the JVM runs on without the profiler");
+                return false;
+            }
+        }
+        boolean running = load0(options == null ? "" : options);
+        AGENT = probe();
+        return running;
+    }
+
+    /** As {@link #load(String)} with no options: the environment decides. */
+    public static boolean load() {
+        return load("");
+    }
+
+    private static java.nio.file.Path extractLibrary() throws java.io.IOException {
+        String os = System.getProperty("os.name", "");
+        String arch = System.getProperty("os.arch", "");
+        if (!os.equals("Linux") || !(arch.equals("amd64") || arch.equals("x86_64")))
+            throw new UnsupportedOperationException("this jar carries the agent for Linux x86_64, not " + os + " " + arch);
+        try (java.io.InputStream in = Profiler.class.getResourceAsStream(LIBRARY_RESOURCE)) {
+            if (in == null)
+                throw new java.io.IOException(LIBRARY_RESOURCE + " is not in " + Profiler.class.getProtectionDomain()
+                        .getCodeSource());
+            // createTempDirectory gives a directory only this user can enter.
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("polyprof-");
+            java.nio.file.Path library = dir.resolve("libpolyprof.so");
+            java.nio.file.Files.copy(in, library);
+            library.toFile().deleteOnExit();
+            dir.toFile().deleteOnExit();
+            return library;
+        }
+    }
 
     private static boolean probe() {
         try {
@@ -91,4 +151,5 @@ public final class Profiler {
     private static native double p950();
     private static native boolean capturing0();
     private static native boolean profiling0();
+    private static native boolean load0(String options);
 }
