@@ -3,8 +3,9 @@
 # harnesses for a bounded time, the Go pprof
 # validator's own tests, the Python suite on each CPython 3.9-3.15, the Node
 # suite on Node.js 20, 22, 24 and 26, the JVM agent's on JDK 17, 21 and 25,
-# the flame graph pages in Chromium, and Parca (built here from the Go module
-# proxy) scraping a Python process's endpoint.
+# the flame graph pages in Chromium, the binary packages installed in clean
+# chroots, and Parca (built here from the Go module proxy) scraping a Python
+# process's endpoint.
 #
 # Runtimes this machine lacks are fetched from the registries, in the
 # background while the first suites run (tests/runtimes/prepare.sh): a Debian
@@ -211,6 +212,17 @@ if [ $chroot_java = 1 ]; then
     else
         failures+=("JDK 21: no sid chroot")
     fi
+fi
+
+# The binary packages (tools/dist.sh: wheels, npm package with prebuilt
+# addons, agent jar) installed as a user would, in clean chroots with no
+# compiler and no -dev package (tests/dist/run.sh; needs root).
+section "Binary packages in clean chroots"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/dist/run.sh needs root (debootstrap, chroot)"
+    failures+=("binary packages: needs root")
+elif ! tests/dist/run.sh; then
+    failures+=("binary packages")
 fi
 
 # Parca scrapes a Python process's /debug/pprof/profile and gives the

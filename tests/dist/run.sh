@@ -31,7 +31,7 @@ fi
 
 if [ "${POLYPROF_DIST_SKIP_BUILD:-0}" != 1 ]; then
     section "tools/dist.sh"
-    "$root/tools/dist.sh"
+    POLYPROF_DIST_STRICT=1 "$root/tools/dist.sh"
 fi
 dist=$root/dist
 
