@@ -198,7 +198,8 @@ void pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks)
     pid_t pid = getpid();
     uid_t uid = getuid();
     pthread_mutex_lock(&lock);
-    uint64_t now_tick = atomic_fetch_add(&wall_ticks, elapsed_ticks ? elapsed_ticks : 1) + (elapsed_ticks ? elapsed_ticks : 1);
+    uint64_t step = elapsed_ticks ? elapsed_ticks : 1;
+    uint64_t now_tick = atomic_fetch_add(&wall_ticks, step) + step;
     size_t n = n_threads;
     size_t per_tick = cfg->wall_threads && cfg->wall_threads < n ? cfg->wall_threads : n;
     if (wall_cursor >= n)

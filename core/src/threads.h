@@ -36,11 +36,13 @@ void pp_threads_begin(const pp_threads_config *cfg);
 int pp_threads_add(const pp_threads_config *cfg, pid_t tid);
 /* Wall mode: queue one signal to each of the next wall_threads covered
  * threads, rotating through them, so a tick costs the same however many
- * threads the process has. Each signal's weight is the ticks since that
- * thread was last signalled (or covered): a thread reached every k-th tick
- * stands for k intervals, and its wall time stays right. elapsed_ticks: the
- * intervals since the last tick (more than 1 when the sampler woke late):
- * they are owed to every thread, not lost. */
+ * threads the process has. A thread reached every k-th tick stands for k
+ * intervals, so its wall time stays right: the handler counts the ticks since
+ * the thread's previous sample (pp_threads_wall_ticks); each signal also
+ * carries the ticks since the thread was last signalled or covered, which
+ * its first sample of a session uses. elapsed_ticks: the intervals since the
+ * last tick (more than 1 when the sampler woke late): owed to every thread,
+ * not lost. */
 void pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks);
 /* Wall ticks so far in this process (they stand still while no session
  * ticks). Async-signal-safe: one atomic load. */
