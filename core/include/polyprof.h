@@ -63,6 +63,10 @@ typedef struct pp_options {
     size_t max_memory;       /* memory=64m: cap on the aggregation tables     */
     uint32_t ring_slots;     /* ring=N: raw samples buffered between drains;
                                 0 = enough for 250 ms on every CPU, 256-2048 */
+    uint32_t wall_threads;   /* wall_threads=16: event=wall signals at most this
+                                many threads per interval, rotating through
+                                them; each sample weighs the intervals since
+                                its thread's last one (1-65536) */
     uint32_t depth;          /* depth=1024: frames kept per stack (8-4096);
                                 deeper stacks keep the leaf side, marked
                                 [truncated] */

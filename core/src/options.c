@@ -17,6 +17,10 @@
 
 #define PP_DEFAULT_INTERVAL_NS 10000000ULL
 #define PP_DEFAULT_MAX_MEMORY (64u << 20)
+/* async-profiler's wall clock also signals 16 threads per tick: enough that
+ * a handful of busy threads are sampled every tick, few enough that a pool of
+ * hundreds of idle ones costs what 16 do. */
+#define PP_DEFAULT_WALL_THREADS 16u
 #define PP_DEFAULT_ALLOC_INTERVAL (512u << 10)
 #define PP_DEFAULT_WINDOW_NS 60000000000ULL
 #define PP_DEFAULT_STORE_MAX_AGE_NS (7ULL * 86400 * 1000000000ULL)
@@ -35,6 +39,7 @@ void pp_options_default(pp_options *o)
     o->max_memory = PP_DEFAULT_MAX_MEMORY;
     o->ring_slots = 0; /* sized by the sampler from the interval and the CPUs */
     o->depth = PP_DEPTH_DEFAULT;
+    o->wall_threads = PP_DEFAULT_WALL_THREADS;
     o->format = PP_FORMAT_AUTO;
     o->alloc_interval = PP_DEFAULT_ALLOC_INTERVAL;
     o->window_ns = PP_DEFAULT_WINDOW_NS;
@@ -303,6 +308,10 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
         if (parse_size(value, &u) != 0 || u < 8 || u > 65536)
             return fail(err, errlen, key, value, "expected a slot count from 8 to 65536");
         o->ring_slots = (uint32_t)u;
+    } else if (!strcmp(key, "wall_threads")) {
+        if (parse_size(value, &u) != 0 || u < 1 || u > 65536)
+            return fail(err, errlen, key, value, "expected a thread count from 1 to 65536");
+        o->wall_threads = (uint32_t)u;
     } else if (!strcmp(key, "depth")) {
         if (parse_size(value, &u) != 0 || u < PP_DEPTH_MIN || u > PP_DEPTH_MAX)
             return fail(err, errlen, key, value, "expected a frame count from 8 to 4096");
@@ -379,7 +388,7 @@ int pp_options_set(pp_options *o, const char *key, const char *value, char *err,
     } else {
         if (err && errlen)
             snprintf(err, errlen, "unknown option '%s' (known: event, interval, duration, native, signal, "
-                                  "memory, ring, depth, file, format, alloc_interval, window, store, store_max_age, "
+                                  "memory, ring, depth, wall_threads, file, format, alloc_interval, window, store, store_max_age, "
                                   "store_max_bytes, store_key_file, service, cpu_budget, push, push_app, push_tags, "
                                   "push_tenant, push_queue, push_timeout, push_flush, push_ca_file, push_token_file, "
                                   "push_basic_auth_file, endpoint, endpoint_remote, endpoint_token_file)", key);
@@ -468,8 +477,11 @@ void pp_options_format(const pp_options *o, char *out, size_t outlen)
                  o->max_memory >> 10, o->file[0] ? ",file=" : "", o->file);
         return;
     }
-    snprintf(out, outlen, "event=%s,interval=%lluus,duration=%llums,native=%s,signal=%d,memory=%zuk%s%s",
+    char wall_threads[32] = "";
+    if (o->mode == PP_MODE_WALL)
+        snprintf(wall_threads, sizeof wall_threads, ",wall_threads=%u", o->wall_threads);
+    snprintf(out, outlen, "event=%s,interval=%lluus,duration=%llums,native=%s,signal=%d,memory=%zuk%s%s%s",
              o->mode == PP_MODE_CPU ? "cpu" : "wall", (unsigned long long)(o->interval_ns / 1000),
              (unsigned long long)(o->duration_ns / 1000000), o->native ? "true" : "false", o->signo,
-             o->max_memory >> 10, o->file[0] ? ",file=" : "", o->file);
+             o->max_memory >> 10, wall_threads, o->file[0] ? ",file=" : "", o->file);
 }

@@ -72,7 +72,8 @@ static struct {
     _Atomic int native;
     /* samples: signals handled; weight: what they stand for (1 + timer
      * overruns: the kernel fires CPU timers on its tick, so above the tick
-     * rate one signal stands for several intervals). */
+     * rate one signal stands for several intervals; in wall mode, the ticks
+     * since the thread's last signal, see pp_threads_tick). */
     _Atomic uint64_t samples, weight, dropped_ring, unwind_failed, truncated, native_skipped, handler_ns;
     /* Samples taken while another SIGSEGV handler stood in front of the
      * fault guard (until the next drain tick puts it back). */
@@ -156,12 +157,39 @@ static void chain_foreign(int sig, siginfo_t *si, void *uc)
      * ignored. */
 }
 
+/* A wall sample stands for the ticks since this thread's previous one in
+ * this session, counted here, where the signal is handled: a signal the
+ * kernel merged into one still pending (standard signals do not queue), or
+ * one handled late on a loaded machine, loses no wall time. A thread's first
+ * signal of the session carries the sender's count instead (the ticks since
+ * the thread was covered, threads.h). Async-signal-safe: initial-exec TLS and
+ * one atomic load. */
+static __thread uint32_t wall_seen_generation __attribute__((tls_model("initial-exec")));
+static __thread uint64_t wall_seen_tick __attribute__((tls_model("initial-exec")));
+
+static uint64_t wall_weight(uint32_t cookie_low)
+{
+    uint32_t generation = cookie_low & PP_COOKIE_GENERATION_MASK;
+    uint64_t sent = cookie_low >> PP_COOKIE_GENERATION_BITS;
+    uint64_t tick = pp_threads_wall_ticks();
+    uint64_t weight = sent ? sent : 1;
+    if (wall_seen_generation == generation)
+        weight = tick > wall_seen_tick ? tick - wall_seen_tick : 1; /* 1: two signals handled within one tick */
+    wall_seen_generation = generation;
+    wall_seen_tick = tick;
+    return weight;
+}
+
 static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
 {
     s->tid = (int32_t)syscall(SYS_gettid);
     s->flags = 0;
     s->time_ns = pp_now_ns(); /* clock_gettime: async-signal-safe */
-    s->weight = 1 + (si->si_code == SI_TIMER && si->si_overrun > 0 ? (uint64_t)si->si_overrun : 0);
+    if (si->si_code == SI_TIMER) {
+        s->weight = 1 + (si->si_overrun > 0 ? (uint64_t)si->si_overrun : 0);
+    } else {
+        s->weight = wall_weight((uint32_t)(uintptr_t)si->si_value.sival_ptr);
+    }
     s->n_native = 0;
     s->n_interp = 0;
 
@@ -227,7 +255,8 @@ static void on_sample_signal(int sig, siginfo_t *si, void *uc)
      * waits for in_flight to reach zero, so no handler can still be using the
      * ring after that wait. */
     atomic_fetch_add(&live.in_flight, 1);
-    if (atomic_load(&live.active) && (uint32_t)cookie == atomic_load(&live.generation)) {
+    if (atomic_load(&live.active) &&
+        ((uint32_t)cookie & PP_COOKIE_GENERATION_MASK) == (atomic_load(&live.generation) & PP_COOKIE_GENERATION_MASK)) {
         uint64_t t0 = pp_now_ns();
         pp_ring *ring = atomic_load(&live.ring);
         pp_raw_sample *s = ring ? pp_ring_take(ring) : NULL;
@@ -590,6 +619,7 @@ static void *sampler_main(void *arg)
         } else if (!all_expired && expired) {
             expired = 0; /* a collector without a deadline joined: re-arm */
             next_scan = 0;
+            wall_next = now; /* the threads are covered afresh: nothing is owed for the pause */
         }
         /* Every tick: a SIGSEGV handler installed since (faulthandler,
          * a crash reporter) displaced the fault guard; put it back in front
@@ -601,10 +631,11 @@ static void *sampler_main(void *arg)
             next_scan = now + PP_SCAN_PERIOD_NS;
         }
         if (!expired && threads_cfg.mode == PP_MODE_WALL && now >= wall_next) {
-            pp_threads_tick(&threads_cfg);
-            wall_next += threads_cfg.interval_ns;
-            if (wall_next < now)
-                wall_next = now + threads_cfg.interval_ns;
+            /* Woken late (a loaded machine), the intervals missed are still
+             * wall time every thread spent: the next signals carry them. */
+            uint64_t elapsed = 1 + (now - wall_next) / threads_cfg.interval_ns;
+            pp_threads_tick(&threads_cfg, elapsed);
+            wall_next += elapsed * threads_cfg.interval_ns;
         }
         if (now >= next_drain) {
             pthread_mutex_lock(&drain_lock);
@@ -750,7 +781,8 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
     threads_cfg.mode = o->mode;
     threads_cfg.interval_ns = o->interval_ns;
     threads_cfg.signo = o->signo;
-    threads_cfg.cookie = ((uint64_t)PP_COOKIE_MAGIC << 32) | gen;
+    threads_cfg.cookie = ((uint64_t)PP_COOKIE_MAGIC << 32) | (gen & PP_COOKIE_GENERATION_MASK);
+    threads_cfg.wall_threads = o->wall_threads;
     threads_cfg.exclude_tid = 0;
     pp_threads_begin(&threads_cfg);
     atomic_store(&sampler_stop, 0);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ typedef struct thread_entry {
     timer_t timer;
     int has_timer;
     int seen;
+    uint64_t last_tick; /* wall mode: the tick this thread was last signalled at, or covered at */
     char name[32];
 } thread_entry;
 
@@ -30,6 +32,10 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  * that registers itself with a stale session's settings (racing stop) is
  * refused instead of keeping a timer nobody will delete. */
 static uint64_t armed_cookie;
+/* Wall mode: ticks so far (written under lock, read by the signal handler),
+ * and where the next tick starts in the thread list (under lock). */
+static _Atomic uint64_t wall_ticks;
+static size_t wall_cursor;
 
 /* The kernel's encoding of a thread's CPU clock (see clock_getcpuclockid and
  * MAKE_THREAD_CPUCLOCK in the kernel): any tid of this process, not only the
@@ -111,6 +117,9 @@ static thread_entry *add_locked(const pp_threads_config *cfg, pid_t tid)
     memset(t, 0, sizeof *t);
     t->tid = tid;
     t->seen = 1;
+    /* Its wall time counts from now: its first signal stands for the ticks
+     * since. */
+    t->last_tick = atomic_load(&wall_ticks);
     read_name(tid, t->name, sizeof t->name);
     if (arm(t, cfg) != 0)
         return NULL;
@@ -170,23 +179,45 @@ int pp_threads_scan(const pp_threads_config *cfg)
     return n;
 }
 
-void pp_threads_tick(const pp_threads_config *cfg)
+static int queue_signal(const pp_threads_config *cfg, pid_t pid, uid_t uid, pid_t tid, uint32_t weight)
 {
     siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_signo = cfg->signo;
+    si.si_code = SI_QUEUE;
+    si.si_pid = pid;
+    si.si_uid = uid;
+    uint64_t cookie = cfg->cookie | ((uint64_t)weight << PP_COOKIE_GENERATION_BITS);
+    si.si_value.sival_ptr = (void *)(uintptr_t)cookie;
+    /* rt_tgsigqueueinfo rather than tgkill: it carries the cookie. */
+    return (int)syscall(SYS_rt_tgsigqueueinfo, pid, tid, cfg->signo, &si);
+}
+
+void pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks)
+{
     pid_t pid = getpid();
+    uid_t uid = getuid();
     pthread_mutex_lock(&lock);
-    for (size_t i = 0; i < n_threads; i++) {
-        memset(&si, 0, sizeof si);
-        si.si_signo = cfg->signo;
-        si.si_code = SI_QUEUE;
-        si.si_pid = pid;
-        si.si_uid = getuid();
-        si.si_value.sival_ptr = (void *)(uintptr_t)cfg->cookie;
-        /* rt_tgsigqueueinfo rather than tgkill: it carries the cookie. */
-        syscall(SYS_rt_tgsigqueueinfo, pid, threads[i].tid, cfg->signo, &si);
+    uint64_t step = elapsed_ticks ? elapsed_ticks : 1;
+    uint64_t now_tick = atomic_fetch_add(&wall_ticks, step) + step;
+    size_t n = n_threads;
+    size_t per_tick = cfg->wall_threads && cfg->wall_threads < n ? cfg->wall_threads : n;
+    if (wall_cursor >= n)
+        wall_cursor = 0;
+    for (size_t j = 0; j < per_tick; j++) {
+        thread_entry *t = &threads[(wall_cursor + j) % n];
+        uint64_t owed = now_tick - t->last_tick; /* at least 1: the ticks moved on above */
+        uint32_t weight = owed > PP_WALL_WEIGHT_MAX ? PP_WALL_WEIGHT_MAX : (uint32_t)owed;
+        /* A signal the kernel refused (the queue is full) is owed to the
+         * thread's next one. */
+        if (queue_signal(cfg, pid, uid, t->tid, weight) == 0)
+            t->last_tick = weight == owed ? now_tick : t->last_tick + weight;
     }
+    wall_cursor = n ? (wall_cursor + per_tick) % n : 0;
     pthread_mutex_unlock(&lock);
 }
+
+uint64_t pp_threads_wall_ticks(void) { return atomic_load_explicit(&wall_ticks, memory_order_relaxed); }
 
 void pp_threads_disarm_all(void)
 {
@@ -212,5 +243,6 @@ void pp_threads_forget(void)
 {
     pthread_mutex_init(&lock, NULL);
     n_threads = 0;
+    wall_cursor = 0;
     armed_cookie = 0;
 }

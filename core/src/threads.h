@@ -16,7 +16,15 @@ typedef struct pp_threads_config {
     int signo;
     uint64_t cookie;   /* carried in si_value so the handler knows the signal is ours */
     pid_t exclude_tid; /* the sampler's own thread */
+    uint32_t wall_threads; /* wall mode: threads signalled per tick, 0 = all */
 } pp_threads_config;
+
+/* Wall mode carries each signal's weight (how many ticks the sample stands
+ * for) in the cookie's bits above the generation: PP_WALL_WEIGHT_MAX at most,
+ * the rest is carried by the thread's next signal. */
+#define PP_COOKIE_GENERATION_BITS 20
+#define PP_COOKIE_GENERATION_MASK ((1u << PP_COOKIE_GENERATION_BITS) - 1)
+#define PP_WALL_WEIGHT_MAX ((1u << (32 - PP_COOKIE_GENERATION_BITS)) - 1)
 
 /* Creates timers for new threads, deletes those of threads that ended.
  * Returns how many threads are covered. */
@@ -26,8 +34,19 @@ void pp_threads_begin(const pp_threads_config *cfg);
 /* Covers one thread now (called on the new thread itself, so it is timed
  * from its first instructions rather than from the next scan). Idempotent. */
 int pp_threads_add(const pp_threads_config *cfg, pid_t tid);
-/* Wall mode: queue one signal to every covered thread. */
-void pp_threads_tick(const pp_threads_config *cfg);
+/* Wall mode: queue one signal to each of the next wall_threads covered
+ * threads, rotating through them, so a tick costs the same however many
+ * threads the process has. A thread reached every k-th tick stands for k
+ * intervals, so its wall time stays right: the handler counts the ticks since
+ * the thread's previous sample (pp_threads_wall_ticks); each signal also
+ * carries the ticks since the thread was last signalled or covered, which
+ * its first sample of a session uses. elapsed_ticks: the intervals since the
+ * last tick (more than 1 when the sampler woke late): owed to every thread,
+ * not lost. */
+void pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks);
+/* Wall ticks so far in this process (they stand still while no session
+ * ticks). Async-signal-safe: one atomic load. */
+uint64_t pp_threads_wall_ticks(void);
 /* Deletes every timer and forgets every thread. */
 void pp_threads_disarm_all(void);
 /* The kernel's name of a covered thread; 0 when known. */

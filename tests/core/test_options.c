@@ -27,6 +27,18 @@ int main(void)
     CHECK_EQ_INT(o.max_memory, 32 << 20);
     CHECK_EQ_INT(o.signo, SIGUSR2);
 
+    CHECK_EQ_INT(o.wall_threads, 16); /* the default */
+    CHECK_EQ_INT(pp_options_parse(&o, "wall_threads=4", err, sizeof err), 0);
+    CHECK_EQ_INT(o.wall_threads, 4);
+    char formatted[512];
+    pp_options_format(&o, formatted, sizeof formatted);
+    CHECK(strstr(formatted, "wall_threads=4") != NULL);
+    CHECK_EQ_INT(pp_options_parse(&o, "wall_threads=0", err, sizeof err), -1);
+    CHECK(strstr(err, "'wall_threads'") != NULL && strstr(err, "1 to 65536") != NULL);
+    CHECK_EQ_INT(pp_options_parse(&o, "wall_threads=many", err, sizeof err), -1);
+    CHECK(strstr(err, "'wall_threads'") != NULL);
+    CHECK_EQ_INT(o.wall_threads, 4); /* a refused string changes nothing */
+
     pp_options before = o;
     CHECK_EQ_INT(pp_options_parse(&o, "interval=0", err, sizeof err), -1);
     CHECK(strstr(err, "'interval'") != NULL);
