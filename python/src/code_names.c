@@ -25,6 +25,7 @@
 
 #include "code_names.h"
 #include "py_frames.h"
+#include "utf8_encode.h"
 
 #define NAMES_CAP 16384
 #define YOUNG_NS 1000000000LL
@@ -76,26 +77,9 @@ static char *utf8_copy(PyObject *s)
         for (Py_ssize_t i = 0; i < n; i++) {
             Py_UCS4 cp = PyUnicode_READ(kind, data, i);
             char enc[4];
-            size_t k;
-            if (cp < 0x80) {
-                enc[0] = (char)cp;
-                k = 1;
-            } else if (cp < 0x800) {
-                enc[0] = (char)(0xc0 | cp >> 6);
-                enc[1] = (char)(0x80 | (cp & 0x3f));
-                k = 2;
-            } else if (cp < 0x10000) {
-                enc[0] = (char)(0xe0 | cp >> 12);
-                enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                enc[2] = (char)(0x80 | (cp & 0x3f));
-                k = 3;
-            } else {
-                enc[0] = (char)(0xf0 | cp >> 18);
-                enc[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-                enc[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                enc[3] = (char)(0x80 | (cp & 0x3f));
-                k = 4;
-            }
+            size_t k = pp_utf8_encode(cp, enc);
+            if (!k)
+                break;
             if (len + k >= cap)
                 break;
             memcpy(out + len, enc, k);

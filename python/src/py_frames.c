@@ -46,6 +46,7 @@
 #include "eval_loop.h"
 #include "py_frames.h"
 #include "signal_mask.h"
+#include "utf8_encode.h"
 
 typedef struct frame_layout {
     /* how to get from the thread state to the leaf frame */
@@ -917,28 +918,9 @@ static int read_str(const void *o, char *out, size_t len)
                                                      : (uint32_t)raw[i] | (uint32_t)raw[i + 1] << 8 |
                                                            (uint32_t)raw[i + 2] << 16 | (uint32_t)raw[i + 3] << 24;
         char enc[4];
-        size_t k;
-        if (cp < 0x80) {
-            enc[0] = (char)cp;
-            k = 1;
-        } else if (cp < 0x800) {
-            enc[0] = (char)(0xc0 | cp >> 6);
-            enc[1] = (char)(0x80 | (cp & 0x3f));
-            k = 2;
-        } else if (cp < 0x10000) {
-            enc[0] = (char)(0xe0 | cp >> 12);
-            enc[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-            enc[2] = (char)(0x80 | (cp & 0x3f));
-            k = 3;
-        } else if (cp < 0x110000) {
-            enc[0] = (char)(0xf0 | cp >> 18);
-            enc[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-            enc[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-            enc[3] = (char)(0x80 | (cp & 0x3f));
-            k = 4;
-        } else {
+        size_t k = pp_utf8_encode(cp, enc);
+        if (!k)
             return -1;
-        }
         if (o_len + k >= len)
             break;
         memcpy(out + o_len, enc, k);

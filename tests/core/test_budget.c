@@ -7,18 +7,8 @@
 
 #include "burn.h"
 #include "check.h"
+#include "profile_comments.h"
 #include "polyprof.h"
-
-static double comment_value(pp_profile *p, const char *key)
-{
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < pp_profile_num_comments(p); i++) {
-        const char *c = pp_profile_comment(p, i);
-        if (!strncmp(c, key, n) && c[n] == '=')
-            return atof(c + n + 1);
-    }
-    return -1;
-}
 
 int main(void)
 {

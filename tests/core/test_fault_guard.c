@@ -14,6 +14,7 @@
 
 #include "burn.h"
 #include "check.h"
+#include "profile_comments.h"
 #include "fault_guard.h"
 #include "polyprof.h"
 
@@ -100,17 +101,6 @@ static int guard_works(void)
 {
     char buf[8];
     return pp_safe_read(buf, (const void *)(uintptr_t)8, sizeof buf) == -1 && pp_fault_guard_enter(NULL) == 0;
-}
-
-static double comment_value(pp_profile *p, const char *key)
-{
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < pp_profile_num_comments(p); i++) {
-        const char *c = pp_profile_comment(p, i);
-        if (!strncmp(c, key, n) && c[n] == '=')
-            return atof(c + n + 1);
-    }
-    return -1;
 }
 
 static void __attribute__((noinline)) deep_burn(int depth, int ms)

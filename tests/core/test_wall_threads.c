@@ -12,6 +12,7 @@
 
 #include "burn.h"
 #include "check.h"
+#include "profile_comments.h"
 #include "polyprof.h"
 
 #define N_SLEEPERS 48
@@ -35,17 +36,6 @@ static void *sleeper(void *arg)
         pthread_cond_wait(&released, &gate); /* blocked: wall time, no CPU */
     pthread_mutex_unlock(&gate);
     return NULL;
-}
-
-static double comment_value(pp_profile *p, const char *key)
-{
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < pp_profile_num_comments(p); i++) {
-        const char *c = pp_profile_comment(p, i);
-        if (!strncmp(c, key, n) && c[n] == '=')
-            return atof(c + n + 1);
-    }
-    return -1;
 }
 
 /* The wall time the profile gives thread tid (its thread_id label). */
