@@ -121,15 +121,30 @@ await_runtime() {
 
 in_chroot() { tests/runtimes/run_in_chroot.sh "$RUNTIMES/sid" -- "$@"; }
 
+# libFuzzer over every reader (then every writer and a read-back) and the
+# option grammar, $FUZZ_SECONDS each (tests/fuzz/run.sh; longer runs there):
+# in the background at the lowest priority, reported at the end.
+nice -n 19 tests/fuzz/run.sh "${FUZZ_SECONDS:=45}" >"$BUILD/fuzz.log" 2>&1 &
+fuzz_job=$!
+
+# The binary packages (tools/dist.sh: wheels, the npm package with prebuilt
+# addons, the agent jar) and the clean chroots they are tested in, built in
+# the background at the lowest priority once the runtimes they are built for
+# are there; tested near the end. Needs root (debootstrap, chroot).
+dist_job=""
+if [ "$(id -u)" -eq 0 ]; then
+    (
+        [ $need_chroot = 1 ] && await_runtime sid "$RUNTIMES/sid.log"
+        for m in "${fetched_nodes[@]}"; do await_runtime "node-$m" "$RUNTIMES/node-$m.log"; done
+        POLYPROF_RUNTIMES=$RUNTIMES POLYPROF_DIST_PREPARE_ONLY=1 nice -n 19 tests/dist/run.sh
+    ) >"$BUILD/dist-build.log" 2>&1 &
+    dist_job=$!
+fi
+
 section "C core unit tests (ASan + UBSan)"
 cmake -S . -B "$BUILD/core-asan" -G Ninja -DPOLYPROF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build "$BUILD/core-asan"
 if ! (cd "$BUILD/core-asan" && ctest --output-on-failure); then failures+=("C unit tests"); fi
-
-# libFuzzer over every reader (then every writer and a read-back) and the
-# option grammar, $FUZZ_SECONDS each (tests/fuzz/run.sh; longer runs there).
-section "Fuzzers (libFuzzer + ASan + UBSan, ${FUZZ_SECONDS:=45} s each)"
-if ! tests/fuzz/run.sh "$FUZZ_SECONDS"; then failures+=("fuzzers"); fi
 
 section "Go pprof validator"
 if ! (cd tests/go/pprofcheck && go test ./...); then failures+=("Go validator"); fi
@@ -218,11 +233,24 @@ fi
 # addons, agent jar) installed as a user would, in clean chroots with no
 # compiler and no -dev package (tests/dist/run.sh; needs root).
 section "Binary packages in clean chroots"
-if [ "$(id -u)" -ne 0 ]; then
+if [ -z "$dist_job" ]; then
     echo "tests/dist/run.sh needs root (debootstrap, chroot)"
     failures+=("binary packages: needs root")
-elif ! tests/dist/run.sh; then
-    failures+=("binary packages")
+elif ! wait "$dist_job"; then
+    echo "building the binary packages or their chroots failed; the end of $BUILD/dist-build.log:"
+    tail -n 40 "$BUILD/dist-build.log"
+    failures+=("binary packages: build")
+else
+    grep '^== ' "$BUILD/dist-build.log" || true
+    POLYPROF_RUNTIMES=$RUNTIMES POLYPROF_DIST_SKIP_BUILD=1 tests/dist/run.sh || failures+=("binary packages")
+fi
+
+section "Fuzzers (libFuzzer + ASan + UBSan, $FUZZ_SECONDS s each, run in the background)"
+if wait "$fuzz_job"; then
+    grep -E '^(#|fuzz)' "$BUILD/fuzz.log" | tail -n 8 || true
+else
+    tail -n 60 "$BUILD/fuzz.log"
+    failures+=("fuzzers")
 fi
 
 # Parca scrapes a Python process's /debug/pprof/profile and gives the

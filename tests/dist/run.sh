@@ -7,7 +7,8 @@
 # agent jar, and profiles a program with each; the cp314/cp315 wheels the same
 # way in a minimal sid chroot (python3.14/3.15 and their venv only).
 # Chroots and Node releases are made once under ~/.cache/polyprof-runtimes.
-#   tests/dist/run.sh            POLYPROF_DIST_SKIP_BUILD=1: test dist/ as it is
+#   tests/dist/run.sh            POLYPROF_DIST_SKIP_BUILD=1: test dist/ as it is;
+#                                POLYPROF_DIST_PREPARE_ONLY=1: build and make the chroots, test nothing
 # Needs root (debootstrap, chroot); installs the apt packages it needs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -48,6 +49,11 @@ node_prefixes=()
 for major in 20 22 24 26; do
     node_prefixes+=("$(readlink -f "$("$root/tests/runtimes/node_release.sh" "$major" "$runtimes" | tail -n 1)")")
 done
+# run_all.sh builds and prepares in the background, then tests in the foreground.
+if [ "${POLYPROF_DIST_PREPARE_ONLY:-0}" = 1 ]; then
+    section "built and prepared"
+    exit 0
+fi
 
 work=$root/build/dist-test
 rm -rf "$work" && mkdir -p "$work/python" "$work/node" "$work/java/classes"
