@@ -98,9 +98,18 @@ if [[ " $stages " == *" sdist "* ]]; then
     rm -rf "$cache/sdist-venv"
     python3 -m venv "$cache/sdist-venv"
     "$cache/sdist-venv/bin/pip" install -q build
-    (cd "$root" && "$cache/sdist-venv/bin/python" -m build --sdist --outdir "$dist" . >"$cache/sdist.log" 2>&1) \
+    # From a copy of the source files: the build writes its egg-info next to
+    # the sources, where a source install running at the same time (the
+    # tests) has its own.
+    src=$cache/sdist-src && rm -rf "$src" && mkdir -p "$src"
+    if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        (cd "$root" && git ls-files -z -co --exclude-standard |
+            while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done | xargs -0 cp --parents -t "$src")
+    else
+        tar -C "$root" --exclude=./build --exclude=./dist --exclude=./node_modules -cf - . | tar -C "$src" -xf -
+    fi
+    (cd "$src" && "$cache/sdist-venv/bin/python" -m build --sdist --outdir "$dist" . >"$cache/sdist.log" 2>&1) \
         || { tail -n 20 "$cache/sdist.log"; exit 1; }
-    rm -rf "$root/python/polyprof.egg-info"
     echo "dist: $(ls "$dist"/polyprof-*.tar.gz)"
 fi
 
