@@ -124,7 +124,8 @@ in_chroot() { tests/runtimes/run_in_chroot.sh "$RUNTIMES/sid" -- "$@"; }
 # libFuzzer over every reader (then every writer and a read-back) and the
 # option grammar, $FUZZ_SECONDS each (tests/fuzz/run.sh; longer runs there):
 # in the background at the lowest priority, reported at the end.
-nice -n 19 tests/fuzz/run.sh "${FUZZ_SECONDS:=45}" >"$BUILD/fuzz.log" 2>&1 &
+FUZZ_SECONDS=${FUZZ_SECONDS:-45}
+nice -n 19 tests/fuzz/run.sh "$FUZZ_SECONDS" >"$BUILD/fuzz.log" 2>&1 &
 fuzz_job=$!
 
 # The binary packages (tools/dist.sh: wheels, the npm package with prebuilt

@@ -65,7 +65,10 @@ func TestMemoryCap(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "m.pb.gz")
 		// 8 threads recursing through random ones of 64 methods, 40 to
 		// 100 deep: nearly every sample is a stack of its own.
-		mustRun(t, j, "start,event=wall,interval=1ms,memory=1m,native=false,file="+out, "Stacks", "4", "8")
+		// Every thread on every tick (wall_threads above the thread count):
+		// each sample then counts one, and the distinct stacks can be
+		// compared with the samples.
+		mustRun(t, j, "start,event=wall,interval=1ms,wall_threads=4096,memory=1m,native=false,file="+out, "Stacks", "4", "8")
 		p := readProfile(t, out)
 		if p.SampleType[0].Type != "samples" || p.SampleType[0].Unit != "count" {
 			t.Fatalf("value 0 is %v, want samples/count", p.SampleType[0])
