@@ -21,7 +21,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "code_names.h"
 #include "py_frames.h"
@@ -44,13 +43,6 @@ static kept_name *fifo;        /* NAMES_CAP entries, allocated on enable */
 static size_t next_slot;       /* the oldest entry, overwritten next */
 static pp_code_names_stats stats;
 static int enabled;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* A str's text as UTF-8, without allocating or raising: this runs inside a
  * deallocator, where an exception may be in flight and must stay as it is. */
@@ -105,7 +97,7 @@ static void keep(PyCodeObject *co)
         .code = (uintptr_t)co,
         .check = pp_py_code_check(co),
         .firstlineno = co->co_firstlineno,
-        .kept_at_ns = now_ns(),
+        .kept_at_ns = (int64_t)pp_now_ns(),
         .name = utf8_copy(name),
         .file = utf8_copy(co->co_filename),
     };
