@@ -106,8 +106,12 @@ func TestMemoryCap(t *testing.T) {
 		if len(methods) < 60 {
 			t.Errorf("only %d of the 64 methods in the stacks: %v", len(methods), methods)
 		}
-		if int64(len(stacks)) < kept*3/4 || len(stacks) < 500 {
-			t.Errorf("%d distinct worker stacks for %d samples: want nearly one a sample (a sleep at the bottom may be sampled twice)", len(stacks), kept)
+		// In wall mode a thread that waits for a core (8 threads on a
+		// loaded 2-core machine) or sleeps is sampled at the same stack on
+		// several ticks, so distinct stacks stay below the samples; what
+		// matters is that there are far more of them than the cap holds.
+		if int64(len(stacks)) < kept/2 || len(stacks) < 500 {
+			t.Errorf("%d distinct worker stacks for %d samples: want at least one for every two samples", len(stacks), kept)
 		}
 		if dropped <= 0 {
 			t.Errorf("dropped_memory_cap=%d, want > 0", dropped)
