@@ -48,10 +48,17 @@ int ppj_agct_init(char *err, size_t errlen)
     return 0;
 }
 
+/* Past AGCT's codes, so no failure count is kept for it. */
+#define TRUNCATED_CHECK 1000
+
+pp_raw_frame ppj_truncated_frame(void) { return (pp_raw_frame){0, TRUNCATED_CHECK, 0, 0}; }
+
 const char *ppj_agct_error_name(const pp_raw_frame *f)
 {
     if (f->code != 0)
         return NULL;
+    if (f->check == TRUNCATED_CHECK)
+        return "[truncated]";
     return f->check < N_ERRORS ? error_names[f->check] : "[unknown_agct_error]";
 }
 
