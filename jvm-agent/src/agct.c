@@ -167,6 +167,29 @@ static uintptr_t frame_edge_return_slot(const unsigned char *ip, uintptr_t sp, u
     return 0;
 }
 
+/* A stub that builds a frame the C way (push rbp; mov rbp,rsp: the
+ * compilers' runtime stubs, such as the G1 barrier and subtype check slow
+ * paths) has its return address above the saved rbp once the frame is
+ * built, and at the top of the stack before and after. 0 for a stub built
+ * otherwise. Async-signal-safe, reads under the fault guard. */
+static uintptr_t rbp_stub_return_slot(const unsigned char *entry, const unsigned char *ip, const ucontext_t *uc,
+                                      uintptr_t *fp)
+{
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    uintptr_t rbp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    *fp = 0;
+    if (entry[0] != 0x55 || !(bytes_are(entry + 1, "\x48\x8b\xec", 3) || bytes_are(entry + 1, "\x48\x89\xe5", 3)))
+        return 0;
+    if (ip == entry || ip[0] == 0xc3 /* ret, after leave */)
+        return sp;
+    if (ip == entry + 1 || ip[0] == 0x5d /* pop rbp */) {
+        *fp = *(volatile uintptr_t *)sp;
+        return sp + 8;
+    }
+    *fp = *(volatile uintptr_t *)rbp;
+    return rbp + 8;
+}
+
 /* AGCT failed with the pc in generated code. Two cases it cannot walk and
  * this can: a frameless dispatch stub (vtable/itable: the caller's return
  * address is at the top of the stack), and a compiled method's frame setup
@@ -181,7 +204,11 @@ static int recover(JNIEnv *env, const ucontext_t *uc, int failure, pp_raw_frame 
     int stub = ppj_stubs_find(pc);
     if (stub >= 0) {
         *lead = (pp_raw_frame){0, STUB_CHECK_BASE + (uintptr_t)stub, 0, 0};
-        int n = ppj_stubs_frameless(stub) ? walk_from_caller(env, uc, sp, 0, frames, max) : failure;
+        uintptr_t fp = 0, ret_sp = sp;
+        if (!ppj_stubs_frameless(stub))
+            ret_sp = rbp_stub_return_slot((const unsigned char *)ppj_stubs_start(stub), (const unsigned char *)pc, uc,
+                                          &fp);
+        int n = ret_sp ? walk_from_caller(env, uc, ret_sp, fp, frames, max) : failure;
         atomic_fetch_add_explicit(n > 0 ? &stub_recovered : &stub_unrecovered, 1, memory_order_relaxed);
         return n;
     }

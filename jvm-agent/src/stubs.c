@@ -55,6 +55,8 @@ int ppj_stubs_find(uintptr_t pc)
 
 int ppj_stubs_frameless(int index) { return table[index].frameless; }
 
+uintptr_t ppj_stubs_start(int index) { return table[index].start; }
+
 const char *ppj_stubs_name(int index)
 {
     return index >= 0 && index < atomic_load_explicit(&count, memory_order_acquire) ? table[index].name : NULL;

@@ -18,6 +18,8 @@ int ppj_stubs_find(uintptr_t pc);
  * own (the vtable/itable dispatch stubs): its caller's return address is at
  * the top of the stack wherever in it the pc is. Async-signal-safe. */
 int ppj_stubs_frameless(int index);
+/* Where the stub's code starts. Async-signal-safe. */
+uintptr_t ppj_stubs_start(int index);
 /* The stub's name as HotSpot gave it ("vtable stub", "I2C/C2I adapters"...),
  * NULL for a bad index. */
 const char *ppj_stubs_name(int index);
