@@ -7,12 +7,16 @@ import (
 	"github.com/google/pprof/profile"
 )
 
-// depthStats: of the samples (value vi), the share marked [truncated], the
-// share holding both the recursion's root and its bottom (a whole stack),
-// and the deepest stack seen.
+// depthStats: of the main thread's samples (value vi), the share marked
+// [truncated], the share holding both the recursion's root and its bottom
+// (a whole stack), and the deepest stack seen. The JIT's compiler threads
+// take a varying share of a loaded machine's CPU: they are left out.
 func depthStats(p *profile.Profile, vi int) (truncated, whole float64, deepest int) {
 	var all, cut, both int64
 	for _, s := range p.Sample {
+		if len(s.Label["thread_name"]) > 0 && s.Label["thread_name"][0] != "main" {
+			continue
+		}
 		fr := names(s)
 		all += s.Value[vi]
 		if indexOf(fr, "[truncated]") >= 0 {
@@ -43,10 +47,9 @@ func TestDeepRecursionCPU(t *testing.T) {
 		if truncated > 1 {
 			t.Errorf("[truncated] in %.2f%% of samples at recursion depth 400, want <= 1%%", truncated)
 		}
-		// The rest: samples outside the recursion (startup, the JIT's
-		// compiler threads) and a few the JVM could not walk.
-		if whole < 80 {
-			t.Errorf("root and bottom in the same stack in %.1f%% of samples, want >= 80%%", whole)
+		// The rest: startup, and the few samples the JVM could not walk.
+		if whole < 85 {
+			t.Errorf("root and bottom in the same stack in %.1f%% of main's samples, want >= 85%%", whole)
 		}
 		if deepest < 400 {
 			t.Errorf("deepest stack %d frames, want >= 400", deepest)
@@ -63,8 +66,8 @@ func TestDeepRecursionCPU(t *testing.T) {
 		}
 		// The leaf side is kept: bottom under a cut stack.
 		cutAtBottom := total(p, vi, "[truncated]", "com.example.Deep.bottom")
-		if truncated < 80 || cutAtBottom == 0 {
-			t.Errorf("depth=64: [truncated] in %.1f%% of samples, %d cpu under bottom in cut stacks; want >= 80%% and the leaf kept", truncated, cutAtBottom)
+		if truncated < 85 || cutAtBottom == 0 {
+			t.Errorf("depth=64: [truncated] in %.1f%% of main's samples, %d cpu under bottom in cut stacks; want >= 85%% and the leaf kept", truncated, cutAtBottom)
 		}
 		for _, smp := range p.Sample {
 			if fr := names(smp); indexOf(fr, "[truncated]") >= 0 && indexOf(fr, "[truncated]") != len(fr)-1 {
