@@ -145,10 +145,15 @@ static int bytes_are(const unsigned char *ip, const char *pattern, size_t n) { r
 static uintptr_t frame_edge_return_slot(const unsigned char *ip, uintptr_t sp, uintptr_t *fp)
 {
     *fp = 0;
+    /* The inline cache check before the frame (JDK 17: mov r10d,[rsi+8],
+     * cmp with the expected class; JDK 21+: mov r10d,[rsi+8], cmp
+     * r10d,[rax+8], jne). */
+    static const char ic_load[] = "\x44\x8b\x56\x08";
+    if (bytes_are(ip, ic_load, 4) || bytes_are(ip - 4, ic_load, 4) ||
+        (bytes_are(ip - 8, ic_load, 4) && bytes_are(ip - 4, "\x44\x3b\x50\x08", 4)))
+        return sp;
     if (ip[0] == 0xc3 /* ret */ || ip[0] == 0x55 /* push rbp */ ||
-        bytes_are(ip, "\x89\x84\x24", 3) /* mov [rsp-bang],eax */ ||
-        bytes_are(ip, "\x44\x8b\x56\x08", 4) /* the inline cache check: mov r10d,[rsi+8] */ ||
-        bytes_are(ip - 4, "\x44\x8b\x56\x08", 4))
+        bytes_are(ip, "\x89\x84\x24", 3) /* mov [rsp-bang],eax */)
         return sp;
     int sub_rsp = bytes_are(ip, "\x48\x83\xec", 3) || bytes_are(ip, "\x48\x81\xec", 3);
     if (sub_rsp)
@@ -159,10 +164,12 @@ static uintptr_t frame_edge_return_slot(const unsigned char *ip, uintptr_t sp, u
         *fp = *(volatile uintptr_t *)sp;
         return sp + 8;
     }
-    /* Past pop rbp: the return poll, or the poll's conditional jump. */
-    if (ip[-1] == 0x5d && bytes_are(ip, "\x49\x3b\xa7", 3))
+    /* Past pop rbp: the return poll (cmp rsp,[r15+disp8 or disp32]), or
+     * its conditional jump. */
+    if (ip[-1] == 0x5d && (bytes_are(ip, "\x49\x3b\x67", 3) || bytes_are(ip, "\x49\x3b\xa7", 3)))
         return sp;
-    if (bytes_are(ip, "\x0f\x87", 2) && bytes_are(ip - 7, "\x49\x3b\xa7", 3) && ip[-8] == 0x5d)
+    if (bytes_are(ip, "\x0f\x87", 2) && ((ip[-5] == 0x5d && bytes_are(ip - 4, "\x49\x3b\x67", 3)) ||
+                                          (ip[-8] == 0x5d && bytes_are(ip - 7, "\x49\x3b\xa7", 3))))
         return sp;
     return 0;
 }
