@@ -47,6 +47,8 @@ static _Atomic uint64_t error_counts[N_ERRORS];
 static _Atomic uint64_t stub_recovered, stub_unrecovered;
 /* Samples in a compiled method's frame setup or tear-down, likewise. */
 static _Atomic uint64_t compiled_recovered, compiled_unrecovered;
+/* Samples in the VM called from a runtime stub, likewise. */
+static _Atomic uint64_t anchor_recovered, anchor_unrecovered;
 
 /* Frames naming a stub (stubs.h): past every other check value. */
 #define STUB_CHECK_BASE 0x10000
@@ -179,13 +181,18 @@ static uintptr_t frame_edge_return_slot(const unsigned char *ip, uintptr_t sp, u
  * paths) has its return address above the saved rbp once the frame is
  * built, and at the top of the stack before and after. 0 for a stub built
  * otherwise. Async-signal-safe, reads under the fault guard. */
+static int builds_rbp_frame(const unsigned char *entry)
+{
+    return entry[0] == 0x55 && (bytes_are(entry + 1, "\x48\x8b\xec", 3) || bytes_are(entry + 1, "\x48\x89\xe5", 3));
+}
+
 static uintptr_t rbp_stub_return_slot(const unsigned char *entry, const unsigned char *ip, const ucontext_t *uc,
                                       uintptr_t *fp)
 {
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
     uintptr_t rbp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
     *fp = 0;
-    if (entry[0] != 0x55 || !(bytes_are(entry + 1, "\x48\x8b\xec", 3) || bytes_are(entry + 1, "\x48\x89\xe5", 3)))
+    if (!builds_rbp_frame(entry))
         return 0;
     if (ip == entry || ip[0] == 0xc3 /* ret, after leave */)
         return sp;
@@ -229,6 +236,42 @@ static int recover(JNIEnv *env, const ucontext_t *uc, int failure, pp_raw_frame 
     atomic_fetch_add_explicit(n > 0 ? &compiled_recovered : &compiled_unrecovered, 1, memory_order_relaxed);
     return n;
 }
+
+/* AGCT failed on a thread in the VM whose last Java frame is a compiler's
+ * runtime stub (C1's counter_overflow, exception lookups): HotSpot marks
+ * those frames never walkable, though they are plain rbp frames. The stub
+ * becomes frames[0] (*lead) and the anchor is pointed at the stub's caller
+ * while AGCT walks, then put back as it was: the thread is this one,
+ * stopped in its own signal handler, and in the VM, so no safepoint
+ * operation reads its anchor meanwhile (the first walk's fix of a missing
+ * pc does the same). Async-signal-safe, reads under the fault guard. */
+static int recover_from_anchor(JNIEnv *env, void *uc, int failure, pp_raw_frame *frames, int max, pp_raw_frame *lead)
+{
+    uintptr_t *sp_slot, *pc_slot, *fp_slot;
+    if (ppj_anchor_slots(env, &sp_slot, &pc_slot, &fp_slot) != 0)
+        return failure;
+    volatile uintptr_t *sp_v = sp_slot, *pc_v = pc_slot, *fp_v = fp_slot;
+    uintptr_t sp = *sp_v, pc = *pc_v, fp = *fp_v;
+    int stub = sp && pc && fp ? ppj_stubs_find(pc) : -1;
+    if (stub < 0)
+        return failure;
+    *lead = (pp_raw_frame){0, STUB_CHECK_BASE + (uintptr_t)stub, 0, 0};
+    uintptr_t ret = ((volatile uintptr_t *)fp)[1], caller_fp = ((volatile uintptr_t *)fp)[0];
+    if (!builds_rbp_frame((const unsigned char *)ppj_stubs_start(stub)) ||
+        (ppj_stubs_find(ret) < 0 && !ppj_compiled_find(ret))) {
+        atomic_fetch_add_explicit(&anchor_unrecovered, 1, memory_order_relaxed);
+        return failure;
+    }
+    *sp_v = fp + 2 * sizeof(uintptr_t);
+    *pc_v = ret;
+    *fp_v = caller_fp;
+    int n = walk(env, uc, frames, max);
+    *fp_v = fp;
+    *pc_v = pc;
+    *sp_v = sp;
+    atomic_fetch_add_explicit(n > 0 ? &anchor_recovered : &anchor_unrecovered, 1, memory_order_relaxed);
+    return n;
+}
 #endif
 
 /* Async-signal-safe: GetEnv is a thread-local read in HotSpot, AGCT is
@@ -251,6 +294,9 @@ int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, u
 #if defined(__x86_64__)
     if ((n == -5 /* ticks_unknown_Java */ || n == -6 /* ticks_not_walkable_Java */) && max > 1) {
         n = recover(env, ucontext, n, frames, max - 1, &lead_frame);
+        lead = lead_frame.code || lead_frame.check;
+    } else if (n == -4 /* ticks_not_walkable_not_Java */ && max > 1) {
+        n = recover_from_anchor(env, ucontext, n, frames, max - 1, &lead_frame);
         lead = lead_frame.code || lead_frame.check;
     }
 #endif
@@ -308,7 +354,9 @@ void ppj_agct_add_metadata(pp_profile *p)
     } recovery[] = {{"agct_recovered_stub", &stub_recovered},
                     {"agct_unrecovered_stub", &stub_unrecovered},
                     {"agct_recovered_compiled", &compiled_recovered},
-                    {"agct_unrecovered_compiled", &compiled_unrecovered}};
+                    {"agct_unrecovered_compiled", &compiled_unrecovered},
+                    {"agct_recovered_vm_call", &anchor_recovered},
+                    {"agct_unrecovered_vm_call", &anchor_unrecovered}};
     for (size_t i = 0; i < sizeof recovery / sizeof recovery[0]; i++) {
         char line[96];
         snprintf(line, sizeof line, "%s=%llu", recovery[i].key, (unsigned long long)atomic_load(recovery[i].count));
