@@ -55,11 +55,15 @@ func TestJavacRealProgram(t *testing.T) {
 		lossAll, lossMain, compileMain := javacShares(p, valueIndex(t, p, "samples"))
 		t.Logf("loss frames: %.1f%% of all samples, %.1f%% of main's; main under JavaCompiler.compile %.1f%%",
 			lossAll, lossMain, compileMain)
-		// Measured (2-core machine shared with other builds, 5 ms): JDK 17
-		// 10.5% / 23.6% / 69.4%, JDK 25 10.7% / 25.5% / 64.6% (loss of all,
-		// loss of main's, main under compile). Most of the loss is where
-		// AsyncGetCallTrace gives up (see docs/loss-frames.md).
-		const maxLossAll, maxLossMain, minCompileMain = 16.0, 35.0, 55.0
+		// Measured on a 2-core machine shared with other builds (load 6-11),
+		// 5 ms, loss of all / loss of main's / main under compile: JDK 17
+		// 3.2% / 7.1% / 84.0% and 2.4% / 5.1% / 87.8%, JDK 25 2.8% / 6.5% /
+		// 83.0% and 3.4% / 7.3% / 83.0%. Before the agent walked past the
+		// places AsyncGetCallTrace gives up (stubs, compiled-method edges,
+		// runtime-stub calls into the VM) it was 10.5% / 23.6% / 69.4% (17)
+		// and 10.7% / 25.5% / 64.6% (25): these bounds tell the two apart
+		// with about twice the measured loss as margin.
+		const maxLossAll, maxLossMain, minCompileMain = 6.0, 12.0, 75.0
 		if lossAll > maxLossAll || lossMain > maxLossMain {
 			t.Errorf("loss frames in %.1f%% of samples (want <= %.0f%%), %.1f%% of main's (want <= %.0f%%)",
 				lossAll, maxLossAll, lossMain, maxLossMain)
