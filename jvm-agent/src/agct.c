@@ -50,6 +50,34 @@ static _Atomic uint64_t compiled_recovered, compiled_unrecovered;
 /* Samples in the VM called from a runtime stub, likewise. */
 static _Atomic uint64_t anchor_recovered, anchor_unrecovered;
 
+/* The frame anchor as it was while a walk runs with it changed, so that a
+ * walk the fault guard cuts short still leaves it as HotSpot set it
+ * (ppj_agct_capture_fault). One per thread: each thread changes only its
+ * own anchor, in its own signal handler. */
+typedef struct {
+    volatile uintptr_t *sp_slot, *pc_slot, *fp_slot; /* NULL: nothing to put back */
+    uintptr_t sp, pc, fp;
+} anchor_patch;
+static __thread anchor_patch patch __attribute__((tls_model("initial-exec")));
+
+/* Async-signal-safe. */
+static void anchor_restore(void)
+{
+    if (patch.pc_slot)
+        *patch.pc_slot = patch.pc;
+    if (patch.sp_slot)
+        *patch.sp_slot = patch.sp;
+    if (patch.fp_slot)
+        *patch.fp_slot = patch.fp;
+    patch.sp_slot = patch.pc_slot = patch.fp_slot = NULL;
+}
+
+void ppj_agct_capture_fault(void *ctx)
+{
+    (void)ctx;
+    anchor_restore();
+}
+
 /* Frames naming a stub (stubs.h): past every other check value. */
 #define STUB_CHECK_BASE 0x10000
 
@@ -101,10 +129,12 @@ static int walk(JNIEnv *env, void *ucontext, pp_raw_frame *frames, int max)
              * address sits just below the last Java sp), ask again, and put
              * the anchor back as it was. The thread is this one, stopped in
              * its own signal handler. */
-            *(volatile uintptr_t *)pc_slot = ((uintptr_t *)sp)[-1];
+            uintptr_t ret = ((uintptr_t *)sp)[-1];
+            patch = (anchor_patch){NULL, pc_slot, NULL, 0, 0, 0};
+            *(volatile uintptr_t *)pc_slot = ret;
             trace.num_frames = 0;
             agct(&trace, max, ucontext);
-            *(volatile uintptr_t *)pc_slot = 0;
+            anchor_restore();
             n = trace.num_frames;
         }
     }
@@ -241,10 +271,10 @@ static int recover(JNIEnv *env, const ucontext_t *uc, int failure, pp_raw_frame 
  * runtime stub (C1's counter_overflow, exception lookups): HotSpot marks
  * those frames never walkable, though they are plain rbp frames. The stub
  * becomes frames[0] (*lead) and the anchor is pointed at the stub's caller
- * while AGCT walks, then put back as it was: the thread is this one,
- * stopped in its own signal handler, and in the VM, so no safepoint
- * operation reads its anchor meanwhile (the first walk's fix of a missing
- * pc does the same). Async-signal-safe, reads under the fault guard. */
+ * while AGCT walks, then put back as it was (also when the walk faults:
+ * ppj_agct_capture_fault): the thread is this one, stopped in its own
+ * signal handler, and in the VM, so no safepoint operation reads its
+ * anchor meanwhile (the first walk's fix of a missing pc does the same). Async-signal-safe, reads under the fault guard. */
 static int recover_from_anchor(JNIEnv *env, void *uc, int failure, pp_raw_frame *frames, int max, pp_raw_frame *lead)
 {
     uintptr_t *sp_slot, *pc_slot, *fp_slot;
@@ -262,13 +292,12 @@ static int recover_from_anchor(JNIEnv *env, void *uc, int failure, pp_raw_frame 
         atomic_fetch_add_explicit(&anchor_unrecovered, 1, memory_order_relaxed);
         return failure;
     }
+    patch = (anchor_patch){sp_v, pc_v, fp_v, sp, pc, fp};
     *sp_v = fp + 2 * sizeof(uintptr_t);
     *pc_v = ret;
     *fp_v = caller_fp;
     int n = walk(env, uc, frames, max);
-    *fp_v = fp;
-    *pc_v = pc;
-    *sp_v = sp;
+    anchor_restore();
     atomic_fetch_add_explicit(n > 0 ? &anchor_recovered : &anchor_unrecovered, 1, memory_order_relaxed);
     return n;
 }
