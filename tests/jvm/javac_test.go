@@ -68,6 +68,21 @@ func TestJavacRealProgram(t *testing.T) {
 			t.Errorf("loss frames in %.1f%% of samples (want <= %.0f%%), %.1f%% of main's (want <= %.0f%%)",
 				lossAll, maxLossAll, lossMain, maxLossMain)
 		}
+		// Time in the JVM's dispatch stubs reads as the stub under its
+		// Java caller (not a loss frame): javac calls through interfaces
+		// and virtual methods all along.
+		stubbed := int64(0)
+		for _, smp := range p.Sample {
+			fr := names(smp)
+			if len(fr) > 1 && (fr[0] == "vtable stub" || fr[0] == "itable stub") &&
+				indexOf(fr, "com.sun.tools.javac.main.JavaCompiler.compile") > 0 {
+				stubbed += smp.Value[0]
+			}
+		}
+		t.Logf("samples in a vtable/itable stub under JavaCompiler.compile: %d", stubbed)
+		if stubbed == 0 {
+			t.Errorf("no sample in a vtable/itable stub under JavaCompiler.compile")
+		}
 		if compileMain < minCompileMain {
 			t.Errorf("main thread under JavaCompiler.compile in %.1f%% of its samples, want >= %.0f%%", compileMain, minCompileMain)
 		}
