@@ -331,6 +331,12 @@ int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, u
 #endif
     if (n == 0 && !lead)
         return 0; /* a Java thread with no Java frame yet (or a compiler thread) */
+    if (n == 0) {
+        /* The code at the pc was called from the VM (the launcher's call
+         * of main, a JNI call): it is the whole Java stack. */
+        memcpy(&frames[0], &lead_frame, sizeof lead_frame);
+        return 1;
+    }
     if (n <= 0) {
         uint32_t code = (uint32_t)-n;
         if (code < N_ERRORS)
