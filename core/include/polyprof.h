@@ -322,6 +322,11 @@ typedef struct pp_runtime {
      * they are not). Read at each export: the bridge may rewrite it while
      * no sampler runs. */
     const char *note;
+    /* Optional, signal handler, async-signal-safe: a read in capture faulted
+     * and the fault guard cut capture short. For a bridge that changes the
+     * runtime's state for the length of a walk (the JVM agent points
+     * HotSpot's frame anchor past a stub) to put it back. */
+    void (*capture_fault)(void *ctx);
 } pp_runtime;
 
 /* classify_native results. */

@@ -228,6 +228,8 @@ static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
         } else {
             s->n_interp = 0;
             s->flags |= PP_SAMPLE_INTERP_FAULT;
+            if (runtime.capture_fault)
+                runtime.capture_fault(runtime.ctx);
         }
     }
     pp_fault_guard_leave();

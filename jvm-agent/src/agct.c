@@ -4,15 +4,21 @@
  * through JavaVM::GetEnv, a thread-local read), jmethodIDs for every method
  * it may meet (materialized by methods.c on ClassPrepare) and ClassLoad
  * events enabled (without them it returns ticks_no_class_load). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* REG_RIP, REG_RSP */
+#endif
 #include "agct.h"
 
 #include <dlfcn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "agent.h"
 #include "anchor.h"
+#include "compiled.h"
+#include "stubs.h"
 
 typedef struct {
     jint lineno; /* bci for Java frames, -3 for native methods */
@@ -37,6 +43,43 @@ static const char *const error_names[N_ERRORS] = {
     "[thread_exit]",       "[deopt]",         "[safepoint]",
 };
 static _Atomic uint64_t error_counts[N_ERRORS];
+/* Samples in a stub AGCT failed on: walked again from its caller, or not. */
+static _Atomic uint64_t stub_recovered, stub_unrecovered;
+/* Samples in a compiled method's frame setup or tear-down, likewise. */
+static _Atomic uint64_t compiled_recovered, compiled_unrecovered;
+/* Samples in the VM called from a runtime stub, likewise. */
+static _Atomic uint64_t anchor_recovered, anchor_unrecovered;
+
+/* The frame anchor as it was while a walk runs with it changed, so that a
+ * walk the fault guard cuts short still leaves it as HotSpot set it
+ * (ppj_agct_capture_fault). One per thread: each thread changes only its
+ * own anchor, in its own signal handler. */
+typedef struct {
+    volatile uintptr_t *sp_slot, *pc_slot, *fp_slot; /* NULL: nothing to put back */
+    uintptr_t sp, pc, fp;
+} anchor_patch;
+static __thread anchor_patch patch __attribute__((tls_model("initial-exec")));
+
+/* Async-signal-safe. */
+static void anchor_restore(void)
+{
+    if (patch.pc_slot)
+        *patch.pc_slot = patch.pc;
+    if (patch.sp_slot)
+        *patch.sp_slot = patch.sp;
+    if (patch.fp_slot)
+        *patch.fp_slot = patch.fp;
+    patch.sp_slot = patch.pc_slot = patch.fp_slot = NULL;
+}
+
+void ppj_agct_capture_fault(void *ctx)
+{
+    (void)ctx;
+    anchor_restore();
+}
+
+/* Frames naming a stub (stubs.h): past every other check value. */
+#define STUB_CHECK_BASE 0x10000
 
 int ppj_agct_init(char *err, size_t errlen)
 {
@@ -48,26 +91,28 @@ int ppj_agct_init(char *err, size_t errlen)
     return 0;
 }
 
+/* Past AGCT's codes, so no failure count is kept for it. */
+#define TRUNCATED_CHECK 1000
+
+pp_raw_frame ppj_truncated_frame(void) { return (pp_raw_frame){0, TRUNCATED_CHECK, 0, 0}; }
+
 const char *ppj_agct_error_name(const pp_raw_frame *f)
 {
     if (f->code != 0)
         return NULL;
+    if (f->check == TRUNCATED_CHECK)
+        return "[truncated]";
+    if (f->check >= STUB_CHECK_BASE) {
+        const char *name = ppj_stubs_name((int)(f->check - STUB_CHECK_BASE));
+        return name ? name : "[stub]";
+    }
     return f->check < N_ERRORS ? error_names[f->check] : "[unknown_agct_error]";
 }
 
-/* Async-signal-safe: GetEnv is a thread-local read in HotSpot, AGCT is
- * written for signal handlers, the rest is plain memory. Runs inside the
- * core's fault guard, so the read of a method id's slot cannot crash. */
-int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags)
+/* Async-signal-safe (as the capture below). AGCT's 16-byte frames land at
+ * the start of `frames`; returns its frame count or failure code. */
+static int walk(JNIEnv *env, void *ucontext, pp_raw_frame *frames, int max)
 {
-    (void)ctx;
-    JNIEnv *env = NULL;
-    if ((*ppj.vm)->GetEnv(ppj.vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK || !env)
-        return 0; /* not a Java thread (GC workers, the VM thread): native frames only */
-    /* AGCT writes its 16-byte frames into the ring slot's own frame array
-     * (24 bytes a frame), so no stack buffer is needed; the frames are then
-     * widened in place from the last, which never overwrites a frame not yet
-     * read (frame i lands at byte 24i, at or past where frame i was). */
     ASGCT_CallTrace trace;
     trace.env_id = env;
     trace.num_frames = 0;
@@ -84,26 +129,227 @@ int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, u
              * address sits just below the last Java sp), ask again, and put
              * the anchor back as it was. The thread is this one, stopped in
              * its own signal handler. */
-            *(volatile uintptr_t *)pc_slot = ((uintptr_t *)sp)[-1];
+            uintptr_t ret = ((uintptr_t *)sp)[-1];
+            patch = (anchor_patch){NULL, pc_slot, NULL, 0, 0, 0};
+            *(volatile uintptr_t *)pc_slot = ret;
             trace.num_frames = 0;
             agct(&trace, max, ucontext);
-            *(volatile uintptr_t *)pc_slot = 0;
+            anchor_restore();
             n = trace.num_frames;
         }
     }
-    if (n == 0)
+    return n;
+}
+
+#if defined(__x86_64__)
+/* Asks AGCT again as if the code at the interrupted pc had already returned
+ * to its caller: the return address is at ret_sp, and fp (when not 0) is
+ * the caller's frame pointer. Async-signal-safe: the context is copied on
+ * this stack, the stack read is under the core's fault guard. */
+static int walk_from_caller(JNIEnv *env, const ucontext_t *uc, uintptr_t ret_sp, uintptr_t fp, pp_raw_frame *frames,
+                            int max)
+{
+    /* Java code is called from Java code (compiled, or the interpreter and
+     * the call stub, both stubs): anything else means the guess of where
+     * the return address is was wrong; AGCT is not asked to walk from it. */
+    uintptr_t ret = *(volatile uintptr_t *)ret_sp;
+    if (ppj_stubs_find(ret) < 0 && !ppj_compiled_find(ret))
+        return -5; /* ticks_unknown_Java, as the first walk said */
+    ucontext_t caller = *uc;
+    caller.uc_mcontext.gregs[REG_RIP] = (greg_t)ret;
+    caller.uc_mcontext.gregs[REG_RSP] = (greg_t)(ret_sp + sizeof(uintptr_t));
+    if (fp)
+        caller.uc_mcontext.gregs[REG_RBP] = (greg_t)fp;
+    return walk(env, &caller, frames, max);
+}
+
+static int bytes_are(const unsigned char *ip, const char *pattern, size_t n) { return !memcmp(ip, pattern, n); }
+
+/* Where the return address is while the pc is in a compiled method's
+ * frame setup or tear-down, the two places AGCT refuses (the frame is not
+ * complete, or no longer is). HotSpot's x86-64 compilers build a frame one
+ * of two ways: stack bang, push rbp, sub rsp,N; or sub rsp,N, then
+ * mov [rsp+N-8],rbp. They tear it down with add rsp,N; pop rbp; a return
+ * poll (cmp rsp,[r15+..]; ja ..); ret. Read from the instruction bytes
+ * around the pc; 0 when the pc is in the method's body. *fp gets the
+ * caller's frame pointer when rbp no longer holds it. Async-signal-safe,
+ * reads under the fault guard. */
+static uintptr_t frame_edge_return_slot(const unsigned char *ip, uintptr_t sp, uintptr_t *fp)
+{
+    *fp = 0;
+    /* The inline cache check before the frame (JDK 17: mov r10d,[rsi+8],
+     * cmp with the expected class; JDK 21+: mov r10d,[rsi+8], cmp
+     * r10d,[rax+8], jne). */
+    static const char ic_load[] = "\x44\x8b\x56\x08";
+    if (bytes_are(ip, ic_load, 4) || bytes_are(ip - 4, ic_load, 4) ||
+        (bytes_are(ip - 8, ic_load, 4) && bytes_are(ip - 4, "\x44\x3b\x50\x08", 4)))
+        return sp;
+    if (ip[0] == 0xc3 /* ret */ || ip[0] == 0x55 /* push rbp */ ||
+        bytes_are(ip, "\x89\x84\x24", 3) /* mov [rsp-bang],eax */)
+        return sp;
+    int sub_rsp = bytes_are(ip, "\x48\x83\xec", 3) || bytes_are(ip, "\x48\x81\xec", 3);
+    if (sub_rsp)
+        return ip[-1] == 0x55 ? sp + 8 : sp; /* after push rbp, or the frame's first step */
+    if (bytes_are(ip, "\x48\x89\x6c\x24", 4)) /* mov [rsp+d8],rbp: the frame is allocated */
+        return sp + ip[4] + 8;
+    if (ip[0] == 0x5d) { /* pop rbp: the caller's rbp is at the top */
+        *fp = *(volatile uintptr_t *)sp;
+        return sp + 8;
+    }
+    /* Past pop rbp: the return poll (cmp rsp,[r15+disp8 or disp32]), or
+     * its conditional jump. */
+    if (ip[-1] == 0x5d && (bytes_are(ip, "\x49\x3b\x67", 3) || bytes_are(ip, "\x49\x3b\xa7", 3)))
+        return sp;
+    if (bytes_are(ip, "\x0f\x87", 2) && ((ip[-5] == 0x5d && bytes_are(ip - 4, "\x49\x3b\x67", 3)) ||
+                                          (ip[-8] == 0x5d && bytes_are(ip - 7, "\x49\x3b\xa7", 3))))
+        return sp;
+    return 0;
+}
+
+/* A stub that builds a frame the C way (push rbp; mov rbp,rsp: the
+ * compilers' runtime stubs, such as the G1 barrier and subtype check slow
+ * paths) has its return address above the saved rbp once the frame is
+ * built, and at the top of the stack before and after. 0 for a stub built
+ * otherwise. Async-signal-safe, reads under the fault guard. */
+static int builds_rbp_frame(const unsigned char *entry)
+{
+    return entry[0] == 0x55 && (bytes_are(entry + 1, "\x48\x8b\xec", 3) || bytes_are(entry + 1, "\x48\x89\xe5", 3));
+}
+
+static uintptr_t rbp_stub_return_slot(const unsigned char *entry, const unsigned char *ip, const ucontext_t *uc,
+                                      uintptr_t *fp)
+{
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    uintptr_t rbp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    *fp = 0;
+    if (!builds_rbp_frame(entry))
+        return 0;
+    if (ip == entry || ip[0] == 0xc3 /* ret, after leave */)
+        return sp;
+    if (ip == entry + 1 || ip[0] == 0x5d /* pop rbp */) {
+        *fp = *(volatile uintptr_t *)sp;
+        return sp + 8;
+    }
+    *fp = *(volatile uintptr_t *)rbp;
+    return rbp + 8;
+}
+
+/* AGCT failed with the pc in generated code. Two cases it cannot walk and
+ * this can: a frameless dispatch stub (vtable/itable: the caller's return
+ * address is at the top of the stack), and a compiled method's frame setup
+ * or tear-down. The code at the pc becomes frames[0] (*lead = the stub's or
+ * the method's frame) and the walk restarts from its caller into
+ * frames[1...]. Returns AGCT's answer, or the first failure when neither
+ * case applies. Async-signal-safe. */
+static int recover(JNIEnv *env, const ucontext_t *uc, int failure, pp_raw_frame *frames, int max, pp_raw_frame *lead)
+{
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    int stub = ppj_stubs_find(pc);
+    if (stub >= 0) {
+        *lead = (pp_raw_frame){0, STUB_CHECK_BASE + (uintptr_t)stub, 0, 0};
+        uintptr_t fp = 0, ret_sp = sp;
+        if (!ppj_stubs_frameless(stub))
+            ret_sp = rbp_stub_return_slot((const unsigned char *)ppj_stubs_start(stub), (const unsigned char *)pc, uc,
+                                          &fp);
+        int n = ret_sp ? walk_from_caller(env, uc, ret_sp, fp, frames, max) : failure;
+        atomic_fetch_add_explicit(n > 0 ? &stub_recovered : &stub_unrecovered, 1, memory_order_relaxed);
+        return n;
+    }
+    jmethodID m = ppj_compiled_find(pc);
+    if (!m)
+        return failure;
+    /* bci 0: the method's first line, where its frame is built. */
+    *lead = (pp_raw_frame){(uintptr_t)m, *(volatile uintptr_t *)(void *)m, 0, 0};
+    uintptr_t fp, ret_sp = frame_edge_return_slot((const unsigned char *)pc, sp, &fp);
+    int n = ret_sp ? walk_from_caller(env, uc, ret_sp, fp, frames, max) : failure;
+    atomic_fetch_add_explicit(n > 0 ? &compiled_recovered : &compiled_unrecovered, 1, memory_order_relaxed);
+    return n;
+}
+
+/* AGCT failed on a thread in the VM whose last Java frame is a compiler's
+ * runtime stub (C1's counter_overflow, exception lookups): HotSpot marks
+ * those frames never walkable, though they are plain rbp frames. The stub
+ * becomes frames[0] (*lead) and the anchor is pointed at the stub's caller
+ * while AGCT walks, then put back as it was (also when the walk faults:
+ * ppj_agct_capture_fault): the thread is this one, stopped in its own
+ * signal handler, and in the VM, so no safepoint operation reads its
+ * anchor meanwhile (the first walk's fix of a missing pc does the same). Async-signal-safe, reads under the fault guard. */
+static int recover_from_anchor(JNIEnv *env, void *uc, int failure, pp_raw_frame *frames, int max, pp_raw_frame *lead)
+{
+    uintptr_t *sp_slot, *pc_slot, *fp_slot;
+    if (ppj_anchor_slots(env, &sp_slot, &pc_slot, &fp_slot) != 0)
+        return failure;
+    volatile uintptr_t *sp_v = sp_slot, *pc_v = pc_slot, *fp_v = fp_slot;
+    uintptr_t sp = *sp_v, pc = *pc_v, fp = *fp_v;
+    int stub = sp && pc && fp ? ppj_stubs_find(pc) : -1;
+    if (stub < 0)
+        return failure;
+    *lead = (pp_raw_frame){0, STUB_CHECK_BASE + (uintptr_t)stub, 0, 0};
+    uintptr_t ret = ((volatile uintptr_t *)fp)[1], caller_fp = ((volatile uintptr_t *)fp)[0];
+    if (!builds_rbp_frame((const unsigned char *)ppj_stubs_start(stub)) ||
+        (ppj_stubs_find(ret) < 0 && !ppj_compiled_find(ret))) {
+        atomic_fetch_add_explicit(&anchor_unrecovered, 1, memory_order_relaxed);
+        return failure;
+    }
+    patch = (anchor_patch){sp_v, pc_v, fp_v, sp, pc, fp};
+    *sp_v = fp + 2 * sizeof(uintptr_t);
+    *pc_v = ret;
+    *fp_v = caller_fp;
+    int n = walk(env, uc, frames, max);
+    anchor_restore();
+    atomic_fetch_add_explicit(n > 0 ? &anchor_recovered : &anchor_unrecovered, 1, memory_order_relaxed);
+    return n;
+}
+#endif
+
+/* Async-signal-safe: GetEnv is a thread-local read in HotSpot, AGCT is
+ * written for signal handlers, the rest is plain memory. Runs inside the
+ * core's fault guard, so the read of a method id's slot cannot crash. */
+int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags)
+{
+    (void)ctx;
+    JNIEnv *env = NULL;
+    if ((*ppj.vm)->GetEnv(ppj.vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK || !env)
+        return 0; /* not a Java thread (GC workers, the VM thread): native frames only */
+    /* AGCT writes its 16-byte frames into the ring slot's own frame array
+     * (24 bytes a frame), so no stack buffer is needed; the frames are then
+     * widened in place from the last, which never overwrites a frame not yet
+     * read (frame i lands at byte 24(i + lead), at or past where frame i
+     * was, for lead 0 or 1). */
+    int n = walk(env, ucontext, frames, max);
+    int lead = 0; /* 1: frames[0] is lead_frame, the code the thread was in */
+    pp_raw_frame lead_frame = {0, 0, 0, 0};
+#if defined(__x86_64__)
+    if ((n == -5 /* ticks_unknown_Java */ || n == -6 /* ticks_not_walkable_Java */) && max > 1) {
+        n = recover(env, ucontext, n, frames, max - 1, &lead_frame);
+        lead = lead_frame.code || lead_frame.check;
+    } else if (n == -4 /* ticks_not_walkable_not_Java */ && max > 1) {
+        n = recover_from_anchor(env, ucontext, n, frames, max - 1, &lead_frame);
+        lead = lead_frame.code || lead_frame.check;
+    }
+#endif
+    if (n == 0 && !lead)
         return 0; /* a Java thread with no Java frame yet (or a compiler thread) */
-    if (n < 0) {
+    if (n == 0) {
+        /* The code at the pc was called from the VM (the launcher's call
+         * of main, a JNI call): it is the whole Java stack. */
+        memcpy(&frames[0], &lead_frame, sizeof lead_frame);
+        return 1;
+    }
+    if (n <= 0) {
         uint32_t code = (uint32_t)-n;
         if (code < N_ERRORS)
             atomic_fetch_add_explicit(&error_counts[code], 1, memory_order_relaxed);
         pp_raw_frame f = {0, code, 0, 0};
-        memcpy(&frames[0], &f, sizeof f);
-        return 1;
+        if (lead)
+            memcpy(&frames[0], &lead_frame, sizeof lead_frame);
+        memcpy(&frames[lead], &f, sizeof f);
+        return lead + 1;
     }
-    if (n > max)
-        n = max;
-    if (n == max)
+    if (n > max - lead)
+        n = max - lead;
+    if (n == max - lead)
         *flags |= PP_CAPTURE_TRUNCATED;
     for (int i = n - 1; i >= 0; i--) {
         ASGCT_CallFrame cf;
@@ -118,9 +364,11 @@ int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, u
         f.flags = 0;
         if (!cf.method_id)
             atomic_fetch_add_explicit(&error_counts[0], 1, memory_order_relaxed);
-        memcpy(&frames[i], &f, sizeof f);
+        memcpy(&frames[i + lead], &f, sizeof f);
     }
-    return n;
+    if (lead)
+        memcpy(&frames[0], &lead_frame, sizeof lead_frame);
+    return n + lead;
 }
 
 void ppj_agct_add_metadata(pp_profile *p)
@@ -133,6 +381,20 @@ void ppj_agct_add_metadata(pp_profile *p)
         snprintf(name, sizeof name, "%s", error_names[i] + 1);
         name[strlen(name) - 1] = '\0';
         snprintf(line, sizeof line, "agct_%s=%llu", name, (unsigned long long)n);
+        pp_profile_add_metadata(p, line);
+    }
+    struct {
+        const char *key;
+        _Atomic uint64_t *count;
+    } recovery[] = {{"agct_recovered_stub", &stub_recovered},
+                    {"agct_unrecovered_stub", &stub_unrecovered},
+                    {"agct_recovered_compiled", &compiled_recovered},
+                    {"agct_unrecovered_compiled", &compiled_unrecovered},
+                    {"agct_recovered_vm_call", &anchor_recovered},
+                    {"agct_unrecovered_vm_call", &anchor_unrecovered}};
+    for (size_t i = 0; i < sizeof recovery / sizeof recovery[0]; i++) {
+        char line[96];
+        snprintf(line, sizeof line, "%s=%llu", recovery[i].key, (unsigned long long)atomic_load(recovery[i].count));
         pp_profile_add_metadata(p, line);
     }
 }

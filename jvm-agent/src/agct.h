@@ -12,10 +12,16 @@
 int ppj_agct_init(char *err, size_t errlen);
 /* pp_runtime.capture: async-signal-safe. */
 int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags);
+/* pp_runtime.capture_fault: puts back the frame anchor a walk cut short by
+ * a fault had changed. Async-signal-safe. */
+void ppj_agct_capture_fault(void *ctx);
 /* Raw frames with code 0 carry a failure: check is the negated AGCT code
  * (1..10), or 0 for a frame whose method had no jmethodID. The name, e.g.
  * "[gc_active]"; NULL when not such a frame. */
 const char *ppj_agct_error_name(const pp_raw_frame *f);
+/* A raw frame that names itself "[truncated]": the root-side marker of a
+ * stack the agent cut itself (allocation stacks past depth=). */
+pp_raw_frame ppj_truncated_frame(void);
 /* Adds "agct_<reason>=N" metadata lines for every failure seen since start. */
 void ppj_agct_add_metadata(pp_profile *p);
 

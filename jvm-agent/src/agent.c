@@ -31,10 +31,12 @@
 #include "alloc.h"
 #include "anchor.h"
 #include "codecache.h"
+#include "compiled.h"
 #include "jthreads.h"
 #include "methods.h"
 #include "policies.h"
 #include "serve.h"
+#include "stubs.h"
 
 ppj_agent ppj;
 
@@ -142,6 +144,11 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
     /* Without the anchor's offsets (not HotSpot as we know it) samples in
      * VM code called from compiled code read "[unknown_not_Java]". */
     ppj_anchor_init(jvmti, jni, thread);
+    /* The stubs made before DynamicCodeGenerated was enabled (the
+     * interpreter, the first adapters) are reported again now; without them
+     * samples in those stubs keep AGCT's failure frame. */
+    (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
+    (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_COMPILED_METHOD_LOAD); /* compiled before attach */
     /* The core demangles C++ names with a libstdc++ the process already has
      * (it does not load one itself). Some JDK builds link libstdc++ into
      * libjvm statically and hidden, yet every JVM is C++ through and through:
@@ -149,6 +156,7 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
     if (!dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL))
         (void)dlerror(); /* names stay mangled; nothing else changes */
     runtime.capture = ppj_agct_capture;
+    runtime.capture_fault = ppj_agct_capture_fault;
     runtime.n_eval = (size_t)ppj_codecache_ranges(runtime.eval, PP_MAX_RANGES);
     runtime.pair_from_leaf = 1;
     if (pp_sampler_set_runtime(&runtime, err, errlen) != 0)
@@ -237,7 +245,14 @@ static void JNICALL on_compiled_method_load(jvmtiEnv *jvmti, jmethodID method, j
                                             const void *code_addr, jint map_length, const jvmtiAddrLocationMap *map,
                                             const void *compile_info)
 {
-    (void)jvmti, (void)method, (void)code_size, (void)code_addr, (void)map_length, (void)map, (void)compile_info;
+    (void)jvmti, (void)map_length, (void)map, (void)compile_info;
+    ppj_compiled_on_load(method, code_addr, code_size);
+}
+
+static void JNICALL on_compiled_method_unload(jvmtiEnv *jvmti, jmethodID method, const void *code_addr)
+{
+    (void)jvmti;
+    ppj_compiled_on_unload(method, code_addr);
 }
 
 static int check_file(char *err, size_t errlen)
@@ -414,12 +429,14 @@ static int setup(JavaVM *vm, const char *options, int *quiet_off, char *err, siz
     cb.ClassLoad = on_class_load;
     cb.ClassPrepare = on_class_prepare;
     cb.CompiledMethodLoad = on_compiled_method_load;
+    cb.CompiledMethodUnload = on_compiled_method_unload;
     cb.ThreadStart = ppj_on_thread_start;
     cb.ThreadEnd = ppj_on_thread_end;
     cb.SampledObjectAlloc = ppj_on_sampled_alloc;
+    cb.DynamicCodeGenerated = ppj_stubs_on_generated;
     if (!jvmti_ok((*jvmti)->SetEventCallbacks(jvmti, &cb, (jint)sizeof cb), "SetEventCallbacks", err, errlen))
         return -1;
-    jvmtiEvent events[8];
+    jvmtiEvent events[10];
     int n = 0;
     events[n++] = JVMTI_EVENT_VM_INIT;
     events[n++] = JVMTI_EVENT_VM_DEATH;
@@ -427,6 +444,8 @@ static int setup(JavaVM *vm, const char *options, int *quiet_off, char *err, siz
     if (cpu_frames) {
         events[n++] = JVMTI_EVENT_CLASS_LOAD;
         events[n++] = JVMTI_EVENT_COMPILED_METHOD_LOAD;
+        events[n++] = JVMTI_EVENT_COMPILED_METHOD_UNLOAD; /* compiled.h */
+        events[n++] = JVMTI_EVENT_DYNAMIC_CODE_GENERATED; /* stubs.h */
         events[n++] = JVMTI_EVENT_THREAD_START;
         events[n++] = JVMTI_EVENT_THREAD_END;
     }

@@ -3,11 +3,12 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "agct.h"
+#include "agent.h"
 #include "methods.h"
-
-#define MAX_DEPTH 128
 
 static _Atomic(pp_events *) events;
 static atomic_int sampling; /* between start and stop */
@@ -46,11 +47,28 @@ void JNICALL ppj_on_sampled_alloc(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, 
     pp_events *e = atomic_load(&events);
     if (!e)
         return;
-    jvmtiFrameInfo info[MAX_DEPTH];
+    /* The core's depth= governs these stacks as it does the sampled ones,
+     * up to what one event sample holds (one slot kept for the marker).
+     * One frame more than kept is asked for, to tell a stack that fits from
+     * one that was cut; the leaf side is kept, as JVMTI returns it. Heap
+     * buffers: at 4096 frames they would take 160 KiB of a Java thread's
+     * stack. */
+    uint32_t keep = ppj.options.depth;
+    if (keep > PP_MAX_EVENT_FRAMES - 1)
+        keep = PP_MAX_EVENT_FRAMES - 1;
+    jvmtiFrameInfo *info = malloc((keep + 1) * sizeof *info);
+    pp_raw_frame *frames = malloc((keep + 1) * sizeof *frames);
+    if (!info || !frames) {
+        free(info);
+        free(frames);
+        return; /* no memory for this one sample: the next one may have it */
+    }
     jint n = 0;
-    if ((*jvmti)->GetStackTrace(jvmti, thread, 0, MAX_DEPTH, info, &n) != JVMTI_ERROR_NONE)
+    if ((*jvmti)->GetStackTrace(jvmti, thread, 0, (jint)keep + 1, info, &n) != JVMTI_ERROR_NONE)
         n = 0;
-    pp_raw_frame frames[MAX_DEPTH];
+    int cut = n > (jint)keep;
+    if (cut)
+        n = (jint)keep;
     for (jint i = 0; i < n; i++) {
         frames[i].code = (uintptr_t)info[i].method;
         /* The Method* the id points at: see agct.c. */
@@ -58,6 +76,8 @@ void JNICALL ppj_on_sampled_alloc(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, 
         frames[i].offset = (uint32_t)info[i].location;
         frames[i].flags = 0;
     }
+    if (cut)
+        frames[n++] = ppj_truncated_frame();
     char *sig = NULL, cls[256] = "[unknown class]";
     if ((*jvmti)->GetClassSignature(jvmti, object_klass, &sig, NULL) == JVMTI_ERROR_NONE && sig) {
         ppj_class_name(sig, cls, sizeof cls);
@@ -67,6 +87,8 @@ void JNICALL ppj_on_sampled_alloc(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, 
     double scale = p > 0 ? 1.0 / p : 1.0;
     int64_t values[2] = {(int64_t)(scale + 0.5), (int64_t)((double)size * scale + 0.5)};
     pp_events_record(e, cls, frames, (uint32_t)n, values);
+    free(info);
+    free(frames);
 }
 
 pp_profile *ppj_alloc_snapshot(const pp_runtime *rt)

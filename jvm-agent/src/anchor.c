@@ -7,6 +7,7 @@ static int ready;
 static intptr_t env_offset;        /* JNIEnv's place inside the JavaThread */
 static intptr_t anchor_offset;     /* JavaThread::_anchor */
 static intptr_t sp_offset, pc_offset; /* JavaFrameAnchor::_last_Java_sp, _last_Java_pc */
+static intptr_t fp_offset = -1;       /* JavaFrameAnchor::_last_Java_fp (x86), -1 when not published */
 
 static int64_t read_u64_symbol(const char *name, int *ok)
 {
@@ -48,6 +49,8 @@ static int find_offsets(void)
         } else if (!strcmp(type, "JavaFrameAnchor") && !strcmp(field, "_last_Java_pc")) {
             pc_offset = off;
             found |= 4;
+        } else if (!strcmp(type, "JavaFrameAnchor") && !strcmp(field, "_last_Java_fp")) {
+            fp_offset = off;
         }
     }
     return found == 7 ? 0 : -1;
@@ -84,5 +87,16 @@ int ppj_anchor_get(JNIEnv *env, uintptr_t *sp, uintptr_t **pc_slot)
     char *anchor = (char *)env - env_offset + anchor_offset;
     *sp = *(volatile uintptr_t *)(void *)(anchor + sp_offset);
     *pc_slot = (uintptr_t *)(void *)(anchor + pc_offset);
+    return 0;
+}
+
+int ppj_anchor_slots(JNIEnv *env, uintptr_t **sp_slot, uintptr_t **pc_slot, uintptr_t **fp_slot)
+{
+    if (!ready || fp_offset < 0)
+        return -1;
+    char *anchor = (char *)env - env_offset + anchor_offset;
+    *sp_slot = (uintptr_t *)(void *)(anchor + sp_offset);
+    *pc_slot = (uintptr_t *)(void *)(anchor + pc_offset);
+    *fp_slot = (uintptr_t *)(void *)(anchor + fp_offset);
     return 0;
 }

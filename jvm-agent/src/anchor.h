@@ -17,5 +17,9 @@ int ppj_anchor_init(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread);
 /* Async-signal-safe. The anchor of the thread that owns env: its last Java
  * sp, and where its last Java pc is stored. 0 when known. */
 int ppj_anchor_get(JNIEnv *env, uintptr_t *sp, uintptr_t **pc_slot);
+/* Async-signal-safe. Where the anchor's last Java sp, pc and fp are stored
+ * (x86's anchor has an fp; HotSpot publishes it as _last_Java_fp). 0 when
+ * all three are known. */
+int ppj_anchor_slots(JNIEnv *env, uintptr_t **sp_slot, uintptr_t **pc_slot, uintptr_t **fp_slot);
 
 #endif

@@ -1,0 +1,18 @@
+/* Where each JIT-compiled method's code is: kept from JVMTI's
+ * CompiledMethodLoad/Unload, so the signal handler can name the method an
+ * interrupted pc is in when AsyncGetCallTrace cannot (a pc in the method's
+ * prologue or epilogue, before its frame is complete or after it is torn
+ * down). */
+#ifndef PPJ_COMPILED_H
+#define PPJ_COMPILED_H
+
+#include <jvmti.h>
+#include <stdint.h>
+
+void ppj_compiled_on_load(jmethodID method, const void *code, jint size);
+void ppj_compiled_on_unload(jmethodID method, const void *code);
+/* The method whose compiled code holds pc, or NULL. Async-signal-safe:
+ * lock-free reads of a fixed table. */
+jmethodID ppj_compiled_find(uintptr_t pc);
+
+#endif

@@ -1,0 +1,63 @@
+#include "stubs.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+/* HotSpot makes a few thousand stubs at most (adapters are shared by
+ * signature, dispatch stubs by vtable index); past the capacity new ones go
+ * unrecorded, and their samples keep AGCT's failure frame. */
+#define CAPACITY 16384
+#define NAME_LEN 48
+
+typedef struct {
+    uintptr_t start, end;
+    int frameless;
+    char name[NAME_LEN];
+} stub;
+
+static stub table[CAPACITY];
+static atomic_int count;
+static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void JNICALL ppj_stubs_on_generated(jvmtiEnv *jvmti, const char *name, const void *address, jint length)
+{
+    (void)jvmti;
+    if (!address || length <= 0)
+        return;
+    uintptr_t start = (uintptr_t)address;
+    pthread_mutex_lock(&insert_lock);
+    int n = atomic_load_explicit(&count, memory_order_relaxed);
+    int known = 0;
+    /* GenerateEvents replays stubs already reported. */
+    for (int i = 0; i < n && !known; i++)
+        known = table[i].start == start;
+    if (!known && n < CAPACITY) {
+        stub *s = &table[n];
+        s->start = start;
+        s->end = start + (uintptr_t)length;
+        snprintf(s->name, sizeof s->name, "%s", name ? name : "stub");
+        s->frameless = !strncmp(s->name, "vtable", 6) || !strncmp(s->name, "itable", 6);
+        atomic_store_explicit(&count, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&insert_lock);
+}
+
+int ppj_stubs_find(uintptr_t pc)
+{
+    int n = atomic_load_explicit(&count, memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        if (pc >= table[i].start && pc < table[i].end)
+            return i;
+    return -1;
+}
+
+int ppj_stubs_frameless(int index) { return table[index].frameless; }
+
+uintptr_t ppj_stubs_start(int index) { return table[index].start; }
+
+const char *ppj_stubs_name(int index)
+{
+    return index >= 0 && index < atomic_load_explicit(&count, memory_order_acquire) ? table[index].name : NULL;
+}
