@@ -41,6 +41,11 @@ enum { OBJ_UNTRIED = 0, OBJ_OK, OBJ_FAILED };
 #define NAME_CACHE_SLOTS 16
 #define NAME_CACHE_NAME 48
 #define NAME_CACHE_RANGES 8
+/* A search for a name the object certainly lacks (most objects lack most
+ * names: the unwinder's roots live in libc and the executable) costs one bit
+ * test instead of a scan of its functions, once the object's bits are set
+ * by one scan. A shared bit costs a scan, nothing worse. */
+#define NAME_BITS (1u << 15)
 typedef struct name_ranges {
     char name[NAME_CACHE_NAME]; /* "" for a free slot */
     uint8_t with_parts;
@@ -59,6 +64,7 @@ typedef struct pp_object {
     pp_elf elf;
     name_ranges *names; /* NAME_CACHE_SLOTS, allocated on the first search */
     uint32_t names_next; /* slot to fill next (round robin past the last) */
+    uint64_t *name_bits; /* NAME_BITS: which name_key()s its functions have */
 } pp_object;
 
 /* Consecutive mappings of one file: one loaded instance of an object. */
@@ -259,6 +265,7 @@ static void retire_objects(pp_symbolizer *s)
         } else {
             pp_elf_close(&o->elf);
             free(o->names);
+            free(o->name_bits);
             free(o);
         }
     }
@@ -395,6 +402,7 @@ void pp_symbolizer_free(pp_symbolizer *s)
     for (size_t i = 0; i < s->nobjs; i++) {
         pp_elf_close(&s->objs[i]->elf);
         free(s->objs[i]->names);
+        free(s->objs[i]->name_bits);
         free(s->objs[i]);
     }
     free(s->objs);
@@ -725,6 +733,40 @@ static int range_cb(void *arg, const char *name, uint64_t start, uint64_t size)
     return 0;
 }
 
+/* Hash of a name's first 8 characters before any '.': "<name>.cold" and
+ * "<name>" have the same key, as a with_parts search needs. Short on
+ * purpose: it runs once for every function of the object. */
+static uint32_t name_key(const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < 8 && name[i] && name[i] != '.'; i++)
+        h = (h ^ (uint8_t)name[i]) * 0x100000001b3ULL;
+    return (uint32_t)(h >> 40) & (NAME_BITS - 1);
+}
+
+static int set_name_bit(void *arg, const char *name, uint64_t start, uint64_t size)
+{
+    (void)start;
+    (void)size;
+    uint64_t *bits = arg;
+    uint32_t k = name_key(name);
+    bits[k >> 6] |= 1ULL << (k & 63);
+    return 0;
+}
+
+/* 0 when the object has no function of that name (or its parts). */
+static int may_have_name(pp_object *o, const char *name)
+{
+    if (!o->name_bits) {
+        o->name_bits = calloc(NAME_BITS / 64, sizeof *o->name_bits);
+        if (!o->name_bits)
+            return 1;
+        pp_elf_each_func(&o->elf, set_name_bit, o->name_bits);
+    }
+    uint32_t k = name_key(name);
+    return (int)(o->name_bits[k >> 6] >> (k & 63) & 1);
+}
+
 /* The object's matches for the search: cached, else scanned (and cached
  * unless there are too many or the name too long to keep). */
 static const name_ranges *object_ranges(pp_object *o, range_search *r, name_ranges *scratch)
@@ -737,6 +779,8 @@ static const name_ranges *object_ranges(pp_object *o, range_search *r, name_rang
                 return c;
         }
     memset(scratch, 0, sizeof *scratch);
+    if (!may_have_name(o, r->name))
+        return scratch;
     r->found = scratch;
     r->overflow = 0;
     pp_elf_each_func(&o->elf, range_cb, r);
