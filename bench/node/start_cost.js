@@ -5,8 +5,11 @@
  * sessions of one process, against @datadog/pprof's time profiler when it is
  * installed (npm install in bench/node).
  *
- *   node bench/node/start_cost.js [--reps N] [--sessions K] [--polyprof DIR] [--json FILE]
+ *   node bench/node/start_cost.js [--reps N] [--sessions K] [--polyprof DIR]... [--json FILE]
  *
+ * --polyprof DIR (repeatable) loads polyprof from DIR, a built checkout (by
+ * default this repository); each one is a configuration of its own, so two
+ * builds are compared in the same run.
  * Each repetition runs one fresh child per configuration (polyprof cpu mode,
  * polyprof wall mode, @datadog/pprof time), in a shuffled order. A child
  * loads its profiler (require: timed apart), warms up a little code (so V8
@@ -42,6 +45,7 @@ function work(ms) {
 async function child(config, sessions, dir) {
   let t = process.cpuUsage();
   let profiler;
+  config = config.split('@')[0];
   if (config.startsWith('polyprof')) profiler = require(dir);
   else profiler = require('@datadog/pprof');
   const requireMs = cpuMs(t);
@@ -80,8 +84,16 @@ function main() {
   if (args[0] === '--child') return child(args[1], Number(args[2]), args[3]);
   const reps = Number(opt('--reps', '9'));
   const sessions = Number(opt('--sessions', '3'));
-  const dir = path.resolve(opt('--polyprof', path.join(__dirname, '..', '..')));
-  const configs = ['polyprof-cpu', 'polyprof-wall'];
+  const dirs = args.flatMap((a, i) => (a === '--polyprof' ? [path.resolve(args[i + 1])] : []));
+  if (!dirs.length) dirs.push(path.resolve(__dirname, '..', '..'));
+  const configs = [];
+  const dirOf = {};
+  for (const d of dirs)
+    for (const mode of ['polyprof-cpu', 'polyprof-wall']) {
+      const name = dirs.length > 1 ? `${mode}@${d}` : mode;
+      configs.push(name);
+      dirOf[name] = d;
+    }
   try {
     require.resolve('@datadog/pprof', { paths: [__dirname] });
     configs.push('datadog-time');
@@ -92,7 +104,7 @@ function main() {
   for (let r = 0; r < reps; r++) {
     const order = [...configs].sort(() => Math.random() - 0.5);
     for (const c of order) {
-      const p = spawnSync(process.execPath, [__filename, '--child', c, String(sessions), dir], {
+      const p = spawnSync(process.execPath, [__filename, '--child', c, String(sessions), dirOf[c] || ''], {
         cwd: __dirname,
         encoding: 'utf8',
       });
@@ -114,7 +126,7 @@ function main() {
     };
     const m = result[c];
     console.log(
-      `  ${c.padEnd(14)} require ${m.require_ms.toFixed(1)}  start: first ${m.first_start_ms.toFixed(1)} ` +
+      `  ${c.padEnd(14)}\n      require ${m.require_ms.toFixed(1)}  start: first ${m.first_start_ms.toFixed(1)} ` +
         `(wall ${m.first_start_wall_ms.toFixed(1)}), later ${m.later_start_ms.toFixed(1)}  ` +
         `stop+pprof: first ${m.first_stop_ms.toFixed(1)}, later ${m.later_stop_ms.toFixed(1)}`,
     );

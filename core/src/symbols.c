@@ -712,8 +712,10 @@ typedef struct range_search {
 static int range_cb(void *arg, const char *name, uint64_t start, uint64_t size)
 {
     range_search *r = arg;
-    /* One compare rejects nearly every symbol before the string compare. */
-    if (name[0] != r->name[0] || strncmp(name, r->name, r->len) != 0)
+    /* Two compares reject nearly every symbol before the string compare
+     * (one would not: every mangled C++ name starts with "_Z"). name[1]
+     * exists: name[0] matched a non-NUL character. */
+    if (name[0] != r->name[0] || (r->len > 1 && name[1] != r->name[1]) || strncmp(name, r->name, r->len) != 0)
         return 0;
     /* exact, or a compiler-split part: "<name>.cold", "<name>.part.0",
      * "<name>.isra.0", ... */
