@@ -166,6 +166,8 @@ RECORD_SETTINGS = ("interval", "mode", "native", "alloc_interval", "output", "fo
 
 
 def cmd_record(args):
+    # Replaces this process (see _exec_program): main(["record", ...]) called
+    # from Python does not return.
     # The options are checked by the program's interpreter before the program
     # starts (polyprof._target.settings_from): it loads the core anyway, and
     # this process then need not.
