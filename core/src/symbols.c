@@ -33,6 +33,26 @@
 
 enum { OBJ_UNTRIED = 0, OBJ_OK, OBJ_FAILED };
 
+/* pp_symbols_function_ranges' answers for one object, link-time addresses:
+ * every collector start asks for the same few names (the unwinder's roots,
+ * the eval loop), and scanning every function of every object for each one
+ * is most of what starting costs. An object scanned once for a name is not
+ * scanned again while it stays mapped, in this session or a later one. */
+#define NAME_CACHE_SLOTS 16
+#define NAME_CACHE_NAME 48
+#define NAME_CACHE_RANGES 8
+/* A search for a name the object certainly lacks (most objects lack most
+ * names: the unwinder's roots live in libc and the executable) costs one bit
+ * test instead of a scan of its functions, once the object's bits are set
+ * by one scan. A shared bit costs a scan, nothing worse. */
+#define NAME_BITS (1u << 15)
+typedef struct name_ranges {
+    char name[NAME_CACHE_NAME]; /* "" for a free slot */
+    uint8_t with_parts;
+    uint8_t n;
+    uint64_t start[NAME_CACHE_RANGES], size[NAME_CACHE_RANGES];
+} name_ranges;
+
 /* One object file (or the vDSO), shared by every loaded instance of it. */
 typedef struct pp_object {
     uint64_t dev, ino;
@@ -42,6 +62,9 @@ typedef struct pp_object {
     int indexed;      /* pp_elf_index done since the last (re)activation */
     int live;         /* mapped in the current snapshot */
     pp_elf elf;
+    name_ranges *names; /* NAME_CACHE_SLOTS, allocated on the first search */
+    uint32_t names_next; /* slot to fill next (round robin past the last) */
+    uint64_t *name_bits; /* NAME_BITS: which name_key()s its functions have */
 } pp_object;
 
 /* Consecutive mappings of one file: one loaded instance of an object. */
@@ -241,6 +264,8 @@ static void retire_objects(pp_symbolizer *s)
             s->objs[n++] = o;
         } else {
             pp_elf_close(&o->elf);
+            free(o->names);
+            free(o->name_bits);
             free(o);
         }
     }
@@ -376,6 +401,8 @@ void pp_symbolizer_free(pp_symbolizer *s)
         return;
     for (size_t i = 0; i < s->nobjs; i++) {
         pp_elf_close(&s->objs[i]->elf);
+        free(s->objs[i]->names);
+        free(s->objs[i]->name_bits);
         free(s->objs[i]);
     }
     free(s->objs);
@@ -678,36 +705,112 @@ typedef struct range_search {
     const char *name;
     size_t len;
     int with_parts;
-    uint64_t bias;
-    pp_addr_range *out;
-    int max, n;
+    name_ranges *found; /* this object's matches, link-time addresses */
+    int overflow;       /* more than NAME_CACHE_RANGES of them */
 } range_search;
 
 static int range_cb(void *arg, const char *name, uint64_t start, uint64_t size)
 {
     range_search *r = arg;
-    if (strncmp(name, r->name, r->len) != 0)
+    /* Two compares reject nearly every symbol before the string compare
+     * (one would not: every mangled C++ name starts with "_Z"). name[1]
+     * exists: name[0] matched a non-NUL character. */
+    if (name[0] != r->name[0] || (r->len > 1 && name[1] != r->name[1]) || strncmp(name, r->name, r->len) != 0)
         return 0;
     /* exact, or a compiler-split part: "<name>.cold", "<name>.part.0",
      * "<name>.isra.0", ... */
     if (name[r->len] != '\0' && !(r->with_parts && name[r->len] == '.'))
         return 0;
-    pp_addr_range x = {(uintptr_t)(start + r->bias), (uintptr_t)(start + r->bias + size)};
-    for (int i = 0; i < r->n; i++)
-        if (r->out[i].start == x.start && r->out[i].end == x.end)
+    name_ranges *f = r->found;
+    for (int i = 0; i < f->n; i++)
+        if (f->start[i] == start && f->size[i] == size)
             return 0; /* aliases */
-    r->out[r->n++] = x;
-    return r->n == r->max;
+    if (f->n == NAME_CACHE_RANGES) {
+        r->overflow = 1;
+        return 1;
+    }
+    f->start[f->n] = start;
+    f->size[f->n] = size;
+    f->n++;
+    return 0;
+}
+
+/* Hash of a name's first 8 characters before any '.': "<name>.cold" and
+ * "<name>" have the same key, as a with_parts search needs. Short on
+ * purpose: it runs once for every function of the object. */
+static uint32_t name_key(const char *name)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < 8 && name[i] && name[i] != '.'; i++)
+        h = (h ^ (uint8_t)name[i]) * 0x100000001b3ULL;
+    return (uint32_t)(h >> 40) & (NAME_BITS - 1);
+}
+
+static int set_name_bit(void *arg, const char *name, uint64_t start, uint64_t size)
+{
+    (void)start;
+    (void)size;
+    uint64_t *bits = arg;
+    uint32_t k = name_key(name);
+    bits[k >> 6] |= 1ULL << (k & 63);
+    return 0;
+}
+
+/* 0 when the object has no function of that name (or its parts). */
+static int may_have_name(pp_object *o, const char *name)
+{
+    if (!o->name_bits) {
+        o->name_bits = calloc(NAME_BITS / 64, sizeof *o->name_bits);
+        if (!o->name_bits)
+            return 1;
+        pp_elf_each_func(&o->elf, set_name_bit, o->name_bits);
+    }
+    uint32_t k = name_key(name);
+    return (int)(o->name_bits[k >> 6] >> (k & 63) & 1);
+}
+
+/* The object's matches for the search: cached, else scanned (and cached
+ * unless there are too many or the name too long to keep). */
+static const name_ranges *object_ranges(pp_object *o, range_search *r, name_ranges *scratch)
+{
+    int cacheable = r->len < NAME_CACHE_NAME;
+    if (cacheable && o->names)
+        for (int i = 0; i < NAME_CACHE_SLOTS; i++) {
+            const name_ranges *c = &o->names[i];
+            if (c->with_parts == r->with_parts && strcmp(c->name, r->name) == 0)
+                return c;
+        }
+    memset(scratch, 0, sizeof *scratch);
+    if (!may_have_name(o, r->name))
+        return scratch;
+    r->found = scratch;
+    r->overflow = 0;
+    pp_elf_each_func(&o->elf, range_cb, r);
+    if (r->overflow) {
+        /* Too many to keep: the caller gets the first ones, as it would
+         * from a scan stopped when its output is full. */
+        return scratch;
+    }
+    if (cacheable && (o->names || (o->names = calloc(NAME_CACHE_SLOTS, sizeof *o->names)))) {
+        name_ranges *slot = &o->names[o->names_next++ % NAME_CACHE_SLOTS];
+        *slot = *scratch;
+        memcpy(slot->name, r->name, r->len + 1);
+        slot->with_parts = (uint8_t)r->with_parts;
+        return slot;
+    }
+    return scratch;
 }
 
 PP_API int pp_symbols_function_ranges(const char *name, int with_parts, pp_addr_range *out, int max)
 {
     if (!name || !*name || !out || max <= 0)
         return 0;
-    range_search r = {name, strlen(name), with_parts, 0, out, max, 0};
+    range_search r = {name, strlen(name), with_parts, NULL, 0};
+    name_ranges scratch;
+    int n = 0;
     pthread_mutex_lock(&g_lock);
     pp_symbolizer *s = global_symbolizer();
-    for (size_t k = 0; s && k < s->ngroups && r.n < max; k++) {
+    for (size_t k = 0; s && k < s->ngroups && n < max; k++) {
         const pp_group *g = &s->groups[k];
         if (!g->obj)
             continue;
@@ -715,14 +818,23 @@ PP_API int pp_symbols_function_ranges(const char *name, int with_parts, pp_addr_
         for (uint32_t j = 0; j < g->count; j++) {
             size_t mi = g->first + j;
             pp_object *o;
-            if (s->maps[mi].group == k && s->maps[mi].exec && (o = mapping_object(s, mi, 0, &r.bias))) {
-                pp_elf_each_func(&o->elf, range_cb, &r);
+            uint64_t bias;
+            if (s->maps[mi].group == k && s->maps[mi].exec && (o = mapping_object(s, mi, 0, &bias))) {
+                const name_ranges *f = object_ranges(o, &r, &scratch);
+                for (int i = 0; i < f->n && n < max; i++) {
+                    pp_addr_range x = {(uintptr_t)(f->start[i] + bias), (uintptr_t)(f->start[i] + bias + f->size[i])};
+                    int seen = 0;
+                    for (int m = 0; m < n && !seen; m++)
+                        seen = out[m].start == x.start && out[m].end == x.end;
+                    if (!seen)
+                        out[n++] = x; /* an object loaded twice gives each instance */
+                }
                 break;
             }
         }
     }
     pthread_mutex_unlock(&g_lock);
-    return r.n;
+    return n;
 }
 
 PP_API int pp_symbols_object_range(uintptr_t addr, pp_addr_range *out)

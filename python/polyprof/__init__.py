@@ -8,21 +8,40 @@
     print(profile.report(20))
 """
 import sys as _sys
-import sysconfig as _sysconfig
 
-if _sysconfig.get_config_var("Py_GIL_DISABLED"):
+# A free-threaded build carries "t" in its ABI flags (PEP 703); reading them
+# costs nothing, where importing sysconfig costs a `polyprof record` of an
+# empty program a fifth of its start.
+if "t" in getattr(_sys, "abiflags", ""):
     # The extension refuses too; this says it before anything is loaded.
     raise ImportError("polyprof does not support free-threaded CPython (%s, built with Py_GIL_DISABLED); "
                       "use the regular build" % _sys.version.split()[0])
 
-from ._native import PolyprofError
-from ._profile import Frame, Profile, Sample, diff, load, merge
-from ._session import is_running, profile, start, stop
-from ._endpoint import profile_endpoint
-from ._continuous import ContinuousProfiler, Store
-from ._policies import CircuitBreaker, TriggeredProfiler, configure_rate_limit
-from ._local_endpoint import Endpoint, serve
-from . import middleware
+# The API is imported on first use (PEP 562): `polyprof record` (whose
+# command line lives in this package) then loads neither the core nor the
+# profile reader to build a command line, and a profiled program pays for what
+# it uses, not for the HTTP endpoint, the store and the policies.
+_LAZY = {
+    "PolyprofError": "._native",
+    "Frame": "._profile",
+    "Profile": "._profile",
+    "Sample": "._profile",
+    "diff": "._profile",
+    "load": "._profile",
+    "merge": "._profile",
+    "is_running": "._session",
+    "profile": "._session",
+    "start": "._session",
+    "stop": "._session",
+    "profile_endpoint": "._endpoint",
+    "ContinuousProfiler": "._continuous",
+    "Store": "._continuous",
+    "CircuitBreaker": "._policies",
+    "TriggeredProfiler": "._policies",
+    "configure_rate_limit": "._policies",
+    "Endpoint": "._local_endpoint",
+    "serve": "._local_endpoint",
+}
 
 __all__ = [
     "CircuitBreaker",
@@ -47,6 +66,26 @@ __all__ = [
 ]
 
 
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name == "middleware":
+        value = importlib.import_module(".middleware", __name__)
+    elif name == "__version__":
+        value = _version()
+    else:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | {"middleware", "__version__"})
+
+
 def _version():
     # One version for the wheel, the npm package and the agent jar: package.json's.
     # Installed, it is in the package's metadata; in a checkout, read it there.
@@ -65,5 +104,3 @@ def _version():
         except (OSError, ValueError, KeyError):
             return "unknown"
 
-
-__version__ = _version()

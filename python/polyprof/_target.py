@@ -1,21 +1,65 @@
-"""Runs a Python program under the profiler: `python -m polyprof._target
-SPEC OUTPUT FORMAT script.py args...` (what `polyprof record` executes).
+"""Runs a Python program under the profiler: `python -c "from
+polyprof._target import main; main()" KEY=VALUE... -- script.py args...`
+(what `polyprof record` executes in place of itself; the KEY=VALUE arguments
+are the command line's options, checked here before the program starts).
 
 The profile is written at exit, after the interpreter has joined the
 program's non-daemon threads, or when the duration ends."""
 import atexit
-import json
 import os
 import runpy
 import sys
 import threading
 
-from . import _session
+from . import _native, _session
+
+
+def _duration_seconds(text):
+    try:
+        spec = _native.parse_options("duration=%s" % text)
+    except ValueError as e:
+        raise SystemExit("polyprof record: --duration %s: %s" % (text, e))
+    for item in spec.split(","):
+        key, _, value = item.partition("=")
+        if key == "duration":   # the core spells it in milliseconds: duration=30000ms
+            return int(value[: -len("ms")]) / 1000.0
+    raise SystemExit("polyprof record: --duration %s: not understood" % text)
+
+
+def settings_from(argv):
+    """`polyprof record`'s KEY=VALUE arguments up to "--" -> ({"options": the
+    core's options, "output", "format", "duration_s"}, the program's argv);
+    bad input exits with the message naming it."""
+    # The command line passes every option that has a value (its defaults included).
+    args = {"alloc_interval": None, "format": None, "duration": None}
+    end = argv.index("--")
+    for item in argv[:end]:
+        key, _, value = item.partition("=")
+        args[key] = value
+    try:
+        opts = _session.core_options(interval_ms=None, mode=args["mode"], native=args["native"] == "1",
+                                     alloc_interval=args["alloc_interval"])
+        _native.parse_options("interval=%s" % args["interval"])   # the core's check and message
+        opts["interval"] = args["interval"]
+    except (TypeError, ValueError) as e:
+        raise SystemExit("polyprof record: %s" % e)
+    output = args["output"]
+    try:
+        if args["format"] is None:
+            _session.check_output_path(output)
+        else:
+            _native.parse_options("format=%s" % args["format"])
+    except (OSError, ValueError) as e:
+        raise SystemExit("polyprof record: %s" % e)
+    settings = {"options": opts, "output": output, "format": args["format"]}
+    if args["duration"]:
+        settings["duration_s"] = _duration_seconds(args["duration"])
+        opts["duration"] = args["duration"]
+    return settings, argv[end + 1:]
 
 
 def main():
-    settings = json.loads(sys.argv[1])
-    argv = sys.argv[2:]
+    settings, argv = settings_from(sys.argv[1:])
     output, fmt = settings["output"], settings.get("format")
     program = {}   # the program's own top-level code, to root stacks there
     capture = _session.Capture(settings["options"])

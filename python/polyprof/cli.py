@@ -7,29 +7,38 @@
     polyprof convert in.pb.gz -o out.speedscope.json
     polyprof serve ./profiles
 """
-import argparse
-import json
 import os
-import re
-import shutil
-import signal
-import subprocess
 import sys
 
-from . import _native, _session
-from ._profile import diff as diff_profiles, load
+# What `polyprof record` costs before the program starts is this interpreter's
+# start and these two imports: it builds a command line and execs the
+# program's interpreter. argparse, re, json and the core are left to the other
+# commands (and to a record command line that only argparse can read), and the
+# program's interpreter checks the options as it loads the core anyway.
 
-PYTHON_NAME = re.compile(r"^python(\d+(\.\d+)?)?$")
 FLAGS_WITH_VALUE = {"-W", "-X", "--check-hash-based-pycs"}
 
 
-def _duration_seconds(text, what):
-    try:
-        spec = _native.parse_options("duration=%s" % text)
-    except ValueError as e:
-        raise SystemExit("polyprof record: --%s %s: %s" % (what, text, e))
-    ms = int(re.search(r"duration=(\d+)ms", spec).group(1))
-    return ms / 1000.0
+def _is_python_name(name):
+    """python, python3, python3.12: what PATH names a CPython interpreter."""
+    if not name.startswith("python"):
+        return False
+    version = name[len("python"):]
+    if not version:
+        return True
+    major, dot, minor = version.partition(".")
+    return major.isdigit() and major.isascii() and (not dot or (minor.isdigit() and minor.isascii()))
+
+
+def _which(name):
+    """The executable PATH runs for `name` (as the shell finds it), else None."""
+    if os.sep in name:
+        return name
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory or os.curdir, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
 
 
 def _split_python_command(cmd):
@@ -39,11 +48,11 @@ def _split_python_command(cmd):
     first = cmd[0]
     if first.endswith(".py"):
         return sys.executable, [], cmd
-    if not PYTHON_NAME.match(os.path.basename(first)):
+    if not _is_python_name(os.path.basename(first)):
         raise SystemExit("polyprof record: %r is not a Python interpreter or script; polyprof record runs "
                          "Python programs (polyprof record -- python app.py). Node.js and the JVM have their "
                          "own entry points (see README.md)." % first)
-    interp = shutil.which(first) or first
+    interp = _which(first) or first
     flags, i = [], 1
     while i < len(cmd) and cmd[i].startswith("-") and cmd[i] not in ("-m", "-c", "-"):
         flags.append(cmd[i])
@@ -57,84 +66,136 @@ def _split_python_command(cmd):
     return interp, flags, rest
 
 
-def _check_interpreter(interp):
-    if os.path.realpath(interp) == os.path.realpath(sys.executable):
-        return
-    probe = subprocess.run([interp, "-c", "import polyprof._native"], capture_output=True)
-    if probe.returncode != 0:
-        raise SystemExit("polyprof record: polyprof is not installed for %s; install it there "
-                         "(%s -m pip install polyprof) or run the program with %s" % (interp, interp, sys.executable))
+# What the program's interpreter runs in place of the CLI: the profiler's
+# runner when polyprof is importable there, else one clear error. Checking in
+# the program's own process spares a probe interpreter; the source stays
+# Python 2 syntax so that even `polyprof record -- python2 app.py` gets the
+# message rather than a SyntaxError.
+_BOOTSTRAP = """import sys
+try:
+    from polyprof.%s import main
+except ImportError as e:
+    sys.exit("%s: polyprof is not installed for %%s (%%s); install it there "
+             "(%%s -m pip install polyprof) or run the program with %%s" %% (%r, e, %r, %r))
+main()
+"""
 
 
-def cmd_record(args):
+def _exec_program(interp, flags, runner, args, env, who):
+    """Replaces this process with the program's interpreter running `runner`:
+    no CLI interpreter stays behind, the program gets ^C and other signals
+    itself, and its exit status is the command's."""
+    argv = [interp] + flags + ["-c", _BOOTSTRAP % (runner, who, interp, interp, sys.executable)] + args
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The program inherits this interpreter's ignored SIGPIPE and SIGXFSZ; its
+    # own interpreter ignores both at start all the same, so nothing changes
+    # for the program (and the signal module, with enum, stays unloaded).
     try:
-        opts = _session.core_options(interval_ms=None, mode=args.mode, native=args.native,
-                                     alloc_interval=args.alloc_interval)
-        _native.parse_options("interval=%s" % args.interval)   # the core's check and message
-        opts["interval"] = args.interval
-    except ValueError as e:
-        raise SystemExit("polyprof record: %s" % e)
-    output = args.output
-    try:
-        if args.format is None:
-            _session.check_output_path(output)
-        else:
-            _native.parse_options("format=%s" % args.format)
-    except (OSError, ValueError) as e:
-        raise SystemExit("polyprof record: %s" % e)
-    settings = {"options": opts, "output": os.path.abspath(output), "format": args.format}
-    if args.duration:
-        settings["duration_s"] = _duration_seconds(args.duration, "duration")
-        opts["duration"] = args.duration
-    cmd = list(args.command)
-    if cmd and cmd[0] == "--":
-        cmd = cmd[1:]
-    interp, flags, rest = _split_python_command(cmd)
-    _check_interpreter(interp)
-    argv = [interp] + flags + ["-m", "polyprof._target", json.dumps(settings)] + rest
+        os.execve(interp, argv, env)
+    except OSError as e:
+        raise SystemExit("%s: cannot run %s: %s" % (who, interp, e.strerror or e))
+
+
+def _program_env(interp):
     env = dict(os.environ)
     if os.path.realpath(interp) == os.path.realpath(sys.executable):
         # The same interpreter must import this very polyprof, even from a
         # source checkout; another interpreter uses its own installation
-        # (checked above), and its path is left alone.
+        # (its runner says so when it has none), and its path is left alone.
         pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.Popen(argv, env=env)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the child gets ^C and writes its profile
-    try:
-        return proc.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return env
 
 
-def _program_argv(args, module, who):
+# `polyprof record`'s options: name -> (attribute, takes a value, value when a flag).
+RECORD_OPTIONS = {
+    "-o": ("output", True, None), "--output": ("output", True, None),
+    "--interval": ("interval", True, None), "--mode": ("mode", True, None),
+    "--alloc-interval": ("alloc_interval", True, None), "--duration": ("duration", True, None),
+    "--format": ("format", True, None),
+    "--native": ("native", False, True), "--no-native": ("native", False, False),
+}
+RECORD_DEFAULTS = {"output": "profile.pb.gz", "interval": "10ms", "mode": "cpu", "alloc_interval": None,
+                   "duration": None, "format": None, "native": True}
+
+
+class _RecordArgs:
+    def __init__(self, values, command):
+        self.__dict__.update(values)
+        self.cmd = "record"
+        self.command = command
+        self.func = cmd_record
+
+
+def _quick_record_args(argv):
+    """`record [options] -- program...` read without argparse (whose import
+    costs more than the rest of this command); None for anything else (help,
+    an unknown or abbreviated option, a missing value), which argparse reads
+    and answers as it always has."""
+    if len(argv) < 2 or argv[0] != "record" or "--" not in argv:
+        return None
+    values = dict(RECORD_DEFAULTS)
+    i, end = 1, argv.index("--")
+    while i < end:
+        name, eq, attached = argv[i].partition("=")
+        if name not in RECORD_OPTIONS or (eq and name == "-o"):
+            return None
+        attr, takes_value, flag_value = RECORD_OPTIONS[name]
+        if not takes_value:
+            if eq:
+                return None
+            values[attr] = flag_value
+            i += 1
+            continue
+        if eq:
+            value, i = attached, i + 1
+        elif i + 1 < end:
+            value, i = argv[i + 1], i + 2
+        else:
+            return None
+        if value.startswith("-"):
+            return None   # argparse's business: it reads such a value as an option
+        values[attr] = value
+    return _RecordArgs(values, argv[end:])
+
+
+# The keys `polyprof record` hands the program's interpreter, as KEY=VALUE
+# arguments up to a "--" (polyprof._target reads them back).
+RECORD_SETTINGS = ("interval", "mode", "native", "alloc_interval", "output", "format", "duration")
+
+
+def cmd_record(args):
+    # Replaces this process (see _exec_program): main(["record", ...]) called
+    # from Python does not return.
+    # The options are checked by the program's interpreter before the program
+    # starts (polyprof._target.settings_from): it loads the core anyway, and
+    # this process then need not.
+    values = {"interval": args.interval, "mode": args.mode, "native": "1" if args.native else "0",
+              "alloc_interval": args.alloc_interval, "output": os.path.abspath(args.output),
+              "format": args.format, "duration": args.duration}
+    settings = ["%s=%s" % (key, values[key]) for key in RECORD_SETTINGS if values[key] is not None]
     cmd = list(args.command)
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    if not cmd:
-        raise SystemExit("%s: give the program after --, e.g. %s -- python app.py" % (who, who))
     interp, flags, rest = _split_python_command(cmd)
-    _check_interpreter(interp)
-    env = dict(os.environ)
-    if os.path.realpath(interp) == os.path.realpath(sys.executable):
-        pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = pkg_parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return [interp] + flags + ["-m", module] + rest, env
+    _exec_program(interp, flags, "_target", settings + ["--"] + rest, _program_env(interp), "polyprof record")
 
 
 def cmd_run(args):
     """Runs the program with the environment's production configuration
     (ENABLE_PROFILING, PROFILE_INTERVAL_MS, ...): polyprof.auto."""
-    argv, env = _program_argv(args, "polyprof._run", "polyprof run")
-    proc = subprocess.Popen(argv, env=env)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return proc.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    cmd = list(args.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise SystemExit("polyprof run: give the program after --, e.g. polyprof run -- python app.py")
+    interp, flags, rest = _split_python_command(cmd)
+    _exec_program(interp, flags, "_run", rest, _program_env(interp), "polyprof run")
 
 
 def _open_store(args):
+    from . import _native
     from ._continuous import Store
     spec = []
     if args.max_age:
@@ -150,6 +211,7 @@ def _open_store(args):
 
 
 def cmd_store(args):
+    from . import _native
     import time
     store = _open_store(args)
     if args.action == "list":
@@ -191,6 +253,8 @@ def cmd_store(args):
 
 
 def cmd_flamegraph(args):
+    from . import _native
+    from ._profile import load
     try:
         prof = load(args.profile)
     except (OSError, ValueError) as e:
@@ -205,6 +269,7 @@ def cmd_flamegraph(args):
 
 
 def cmd_top(args):
+    from ._profile import load
     try:
         prof = load(args.profile)
     except (OSError, ValueError) as e:
@@ -221,6 +286,7 @@ def cmd_top(args):
 
 
 def _load_or_exit(who, path, fmt=None):
+    from ._profile import load
     try:
         return load(path, fmt)
     except (OSError, ValueError) as e:
@@ -228,6 +294,7 @@ def _load_or_exit(who, path, fmt=None):
 
 
 def cmd_diff(args):
+    from ._profile import diff as diff_profiles
     fmt = args.format or ("html" if args.output and args.output.lower().endswith((".html", ".htm")) else "text")
     base = _load_or_exit("diff", args.base, args.input_format)
     new = _load_or_exit("diff", args.new, args.input_format)
@@ -245,6 +312,7 @@ def cmd_diff(args):
 
 
 def cmd_convert(args):
+    from . import _native
     try:
         src = args.input_format or _native.format_for_path(args.input)
         dst = args.output_format or _native.format_for_path(args.output)
@@ -265,6 +333,8 @@ def cmd_serve(args):
 
 
 def build_parser():
+    import argparse
+
     p = argparse.ArgumentParser(prog="polyprof", description="Low-overhead sampling profiler.")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("record", help="run a Python program under the profiler",
@@ -304,8 +374,8 @@ def build_parser():
     fg.add_argument("profile")
     fg.add_argument("-o", "--output", default=None, help="output .html (default: next to the profile)")
     fg.set_defaults(func=cmd_flamegraph)
-    from . import _fleet
-    _fleet.add_parser(sub)
+    from . import _fleet_args
+    _fleet_args.add_parser(sub)
     t = sub.add_parser("top", help="report the hottest functions of a pprof profile")
     t.add_argument("profile")
     t.add_argument("-n", type=int, default=20, help="how many functions (default 20)")
@@ -343,7 +413,9 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = _quick_record_args(sys.argv[1:] if argv is None else list(argv))
+    if args is None:
+        args = build_parser().parse_args(argv)
     if args.cmd == "top" and args.n <= 0:
         raise SystemExit("polyprof top: -n must be positive")
     return args.func(args)

@@ -4,8 +4,12 @@
  * the core's heap tracker (stacks, weighted values, live blocks).
  *
  * Cost: an allocation that is not sampled costs one thread-local subtract
- * and compare; a free costs one load of the active tracker and one bit of
- * its filter; both then pass the call on as a tail call. Sampling is Go's MemProfileRate scheme: each thread counts
+ * and compare, then passes the call on as a tail call. Under pymalloc (the
+ * default) a free of a small block costs nothing: the mem and object domains
+ * keep pymalloc's own free, and sampled blocks come from the raw allocator,
+ * whose frees pymalloc hands to the raw domain (see free_via_raw). Frees
+ * through a hook cost one load of the active tracker and one bit of its
+ * filter. Sampling is Go's MemProfileRate scheme: each thread counts
  * down bytes to its next sample, the distances drawn from an exponential
  * distribution of mean alloc_interval, so every byte has the same chance
  * and the tracker's weights make the totals unbiased.
@@ -21,6 +25,7 @@
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -53,6 +58,20 @@ static hook_domain domains[3] = {
     {PYMEM_DOMAIN_MEM, "mem", {0}, 0},
     {PYMEM_DOMAIN_OBJ, "object", {0}, 0},
 };
+#define RAW_DOMAIN (&domains[0])
+#define MEM_DOMAIN (&domains[1])
+#define OBJ_DOMAIN (&domains[2])
+
+/* Frees without a hook. pymalloc (the mem and object domains' allocator
+ * when PYTHONMALLOC is unset) hands a free or realloc of a block it did not
+ * allocate to the raw domain. So when pymalloc is what our hooks sit on,
+ * the blocks sampled in those domains are allocated from the raw domain's
+ * allocator instead, those domains keep pymalloc's own free (no hook: most
+ * frees of a Python program cost nothing more), and every tracked block's
+ * free comes through the raw domain's free hook and its filter. Decided
+ * when the hooks first go in; other allocators (debug hooks, malloc, a
+ * tracer installed before us) keep a free hook on every domain. */
+static int free_via_raw;
 
 /* Per thread. initial-exec: a fixed offset from the thread pointer, so the
  * fast path has no __tls_get_addr call (a few bytes of the static TLS
@@ -209,13 +228,15 @@ static void record(pp_heap *h, void *p, size_t size)
                          (uint32_t)(n + n_py));
 }
 
-/* The countdown went below zero: this allocation crossed a sample point. */
-static __attribute__((noinline)) void sampled(void *p, size_t size)
+/* The countdown went below zero: this allocation crosses a sample point.
+ * Returns the tracker to record it in, or NULL when it is not recorded
+ * (no profile, the thread's first distance drawn, inside the profiler). */
+static __attribute__((noinline)) pp_heap *sample_point(size_t size)
 {
     pp_heap *h = atomic_load_explicit(&active, memory_order_acquire);
     if (!h) {
         tl.remaining = IDLE_RECHECK_BYTES;
-        return;
+        return NULL;
     }
     uint32_t gen = atomic_load_explicit(&generation, memory_order_relaxed);
     if (tl.gen != gen) {
@@ -225,14 +246,26 @@ static __attribute__((noinline)) void sampled(void *p, size_t size)
         tl.gen = gen;
         tl.remaining = draw_distance() - (int64_t)size;
         if (tl.remaining >= 0)
-            return;
+            return NULL;
     }
     tl.remaining = draw_distance();
-    if (!p || tl.busy || atomic_load_explicit(&exporting, memory_order_relaxed))
+    if (tl.busy || atomic_load_explicit(&exporting, memory_order_relaxed))
+        return NULL;
+    return h;
+}
+
+static void record_sample(pp_heap *h, void *p, size_t size)
+{
+    if (!h || !p)
         return;
     tl.busy = 1;
     record(h, p, size);
     tl.busy = 0;
+}
+
+static void sampled(void *p, size_t size)
+{
+    record_sample(sample_point(size), p, size);
 }
 
 static inline void count_bytes(void *p, size_t size)
@@ -287,17 +320,22 @@ static void forget_block(pp_heap *h, void *p)
 static __attribute__((noinline)) void *malloc_slow(hook_domain *d, size_t size, int counted)
 {
     void *p;
+    if (counted) {
+        pp_heap *h = sample_point(size);
+        if (h && free_via_raw)
+            p = RAW_DOMAIN->prev.malloc(RAW_DOMAIN->prev.ctx, size);
+        else
+            CALL_PREV(size, d->prev.malloc(d->prev.ctx, size));
+        record_sample(h, p, size);
+        return p;
+    }
     CALL_PREV(size, d->prev.malloc(d->prev.ctx, size));
-    if (counted)
-        sampled(p, size);
-    else
-        count_bytes(p, size);
+    count_bytes(p, size);
     return p;
 }
 
-static void *hook_malloc(void *ctx, size_t size)
+static inline void *malloc_in(hook_domain *d, size_t size)
 {
-    hook_domain *d = ctx;
     if (__builtin_expect(size <= PYMALLOC_MAX_SMALL, 1)) {
         if (__builtin_expect((tl.remaining -= (int64_t)size) >= 0, 1))
             return d->prev.malloc(d->prev.ctx, size);
@@ -306,20 +344,30 @@ static void *hook_malloc(void *ctx, size_t size)
     return malloc_slow(d, size, 0);
 }
 
+static void *hook_malloc(void *ctx, size_t size)
+{
+    return malloc_in(ctx, size);
+}
+
 static __attribute__((noinline)) void *calloc_slow(hook_domain *d, size_t nelem, size_t elsize, int counted)
 {
     void *p;
+    if (counted) {
+        pp_heap *h = sample_point(nelem * elsize);
+        if (h && free_via_raw)
+            p = RAW_DOMAIN->prev.calloc(RAW_DOMAIN->prev.ctx, nelem, elsize);
+        else
+            CALL_PREV(nelem * elsize, d->prev.calloc(d->prev.ctx, nelem, elsize));
+        record_sample(h, p, nelem * elsize);
+        return p;
+    }
     CALL_PREV(nelem * elsize, d->prev.calloc(d->prev.ctx, nelem, elsize));
-    if (counted)
-        sampled(p, nelem * elsize);
-    else
-        count_bytes(p, nelem * elsize);
+    count_bytes(p, nelem * elsize);
     return p;
 }
 
-static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
+static inline void *calloc_in(hook_domain *d, size_t nelem, size_t elsize)
 {
-    hook_domain *d = ctx;
     size_t size = nelem * elsize;
     if (__builtin_expect(size <= PYMALLOC_MAX_SMALL, 1)) {
         if (__builtin_expect((tl.remaining -= (int64_t)size) >= 0, 1))
@@ -327,6 +375,11 @@ static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
         return calloc_slow(d, nelem, elsize, 1);
     }
     return calloc_slow(d, nelem, elsize, 0);
+}
+
+static void *hook_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    return calloc_in(ctx, nelem, elsize);
 }
 
 /* A tracked block keeps its stack and weight at its new address (or stays
@@ -353,6 +406,69 @@ static void *hook_realloc(void *ctx, void *ptr, size_t size)
     void *p = realloc_tracked(ctx, ptr, size, 1);
     count_bytes(p, size);
     return p;
+}
+
+/* free_via_raw: a tracked block is a raw block, which pymalloc's realloc
+ * hands to the raw domain's realloc hook; that one moves it and must not
+ * count the bytes again. */
+static __attribute__((noinline)) void *pymalloc_realloc_sampled(hook_domain *d, void *p, size_t size)
+{
+    pp_heap *h = sample_point(size);
+    if (h && p && size <= PYMALLOC_MAX_SMALL) {
+        /* pymalloc may have served it, and pymalloc's free would then never
+         * reach a hook: the tracked block moves to the raw allocator. */
+        void *q = RAW_DOMAIN->prev.malloc(RAW_DOMAIN->prev.ctx, size);
+        if (!q)
+            return p; /* not recorded */
+        memcpy(q, p, size);
+        d->prev.free(d->prev.ctx, p);
+        p = q;
+    }
+    record_sample(h, p, size);
+    return p;
+}
+
+static inline void *pymalloc_realloc(hook_domain *d, void *ptr, size_t size)
+{
+    tl.nested++;
+    void *p = d->prev.realloc(d->prev.ctx, ptr, size);
+    tl.nested--;
+    if (__builtin_expect((tl.remaining -= (int64_t)size) >= 0, 1))
+        return p;
+    return pymalloc_realloc_sampled(d, p, size);
+}
+
+/* free_via_raw's hooks keep pymalloc's context (their free is pymalloc's
+ * own, called with it), so each domain has its own entry points. */
+static void *mem_malloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return malloc_in(MEM_DOMAIN, size);
+}
+static void *obj_malloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return malloc_in(OBJ_DOMAIN, size);
+}
+static void *mem_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return calloc_in(MEM_DOMAIN, nelem, elsize);
+}
+static void *obj_calloc(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return calloc_in(OBJ_DOMAIN, nelem, elsize);
+}
+static void *mem_realloc(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    return pymalloc_realloc(MEM_DOMAIN, ptr, size);
+}
+static void *obj_realloc(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    return pymalloc_realloc(OBJ_DOMAIN, ptr, size);
 }
 
 /* The raw domain: called on its own, or nested in the calls above (then
@@ -416,6 +532,8 @@ static void hook_free(void *ctx, void *ptr)
 
 static int is_ours(const PyMemAllocatorEx *a, const hook_domain *d)
 {
+    if (a->malloc == mem_malloc || a->malloc == obj_malloc)
+        return a->malloc == (d == MEM_DOMAIN ? mem_malloc : obj_malloc);
     return (a->malloc == hook_malloc || a->malloc == raw_malloc) && a->ctx == d;
 }
 
@@ -480,8 +598,25 @@ pp_profile *pp_py_alloc_profile(int inuse_default, char *err, size_t errlen)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* "pymalloc" when the three domains have CPython's default allocators
+ * (raw: malloc, mem and object: pymalloc) and nothing is hooked on them. A
+ * CPython API of the non-limited headers since 3.8, looked up at run time so
+ * that an interpreter without it loads this module all the same. */
+static int allocators_are_pymalloc(void)
+{
+    const char *(*name_fn)(void);
+    void *sym = dlsym(RTLD_DEFAULT, "_PyMem_GetCurrentAllocatorName");
+    if (!sym)
+        return 0;
+    memcpy(&name_fn, &sym, sizeof sym); /* ISO C has no void* -> function cast */
+    const char *name = name_fn();
+    return name && strcmp(name, "pymalloc") == 0;
+}
+
 static void install_hooks(void)
 {
+    if (!domains[0].installed && !domains[1].installed && !domains[2].installed)
+        free_via_raw = allocators_are_pymalloc();
     for (int i = 0; i < 3; i++) {
         hook_domain *d = &domains[i];
         if (d->installed)
@@ -489,7 +624,15 @@ static void install_hooks(void)
         PyMemAllocatorEx ours = {d, hook_malloc, hook_calloc, hook_realloc, hook_free};
         if (d->domain == PYMEM_DOMAIN_RAW)
             ours = (PyMemAllocatorEx){d, raw_malloc, raw_calloc, raw_realloc, hook_free};
+        else if (free_via_raw && d == MEM_DOMAIN)
+            ours = (PyMemAllocatorEx){NULL, mem_malloc, mem_calloc, mem_realloc, NULL};
+        else if (free_via_raw)
+            ours = (PyMemAllocatorEx){NULL, obj_malloc, obj_calloc, obj_realloc, NULL};
         PyMem_GetAllocator(d->domain, &d->prev);
+        if (!ours.free) {
+            ours.ctx = d->prev.ctx;
+            ours.free = d->prev.free;
+        }
         PyMem_SetAllocator(d->domain, &ours);
         d->installed = 1;
     }

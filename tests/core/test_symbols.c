@@ -217,6 +217,13 @@ static void test_own_binary(pp_symbolizer *s)
     CHECK(range_has(r, nr, fn_addr(split_cold)));
     CHECK(range_has(r, nr, fn_addr(split_part)));
     CHECK(!range_has(r, nr, fn_addr(split_decoy)));
+    /* Asked again (each collector start does), the same answer: from the
+     * per-object cache, not a new scan. */
+    pp_addr_range again[8];
+    CHECK_EQ_INT(pp_symbols_function_ranges("pp_test_split", 1, again, 8), 3);
+    CHECK(memcmp(again, r, 3 * sizeof *r) == 0);
+    CHECK_EQ_INT(pp_symbols_function_ranges("pp_test_split", 0, again, 8), 1);
+    CHECK(range_has(again, 1, fn_addr(split_main)));
     CHECK_EQ_INT(pp_symbols_function_ranges("pp_test_split", 1, r, 2), 2); /* truncates at max */
     CHECK_EQ_INT(pp_symbols_function_ranges("pp_test_no_such_function", 1, r, 8), 0);
     CHECK_EQ_INT(pp_symbolizer_lookup(s, fn_addr(split_cold), &info), 0);

@@ -1,7 +1,9 @@
 """polyprof record / polyprof top, as a user runs them."""
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import polyprof
 from conftest import WORKLOADS
@@ -38,6 +40,73 @@ def test_record_keeps_the_exit_code_and_still_writes(tmp_path):
     proc, out = record(tmp_path, app_args=["3"])
     assert proc.returncode == 3
     assert "parse" in function_names(out)
+
+
+def test_record_runs_the_program_in_its_own_process(tmp_path):
+    # The process the user started is the program: its signals and its exit
+    # status are the program's, and no recorder interpreter waits beside it.
+    out = tmp_path / "out.pb.gz"
+    cmd = [sys.executable, "-m", "polyprof", "record", "-o", str(out), "--",
+           sys.executable, "-c", "import os; print(os.getpid())"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert int(stdout) == proc.pid
+    assert out.exists()
+
+
+def test_ctrl_c_stops_the_program_and_the_profile_is_written(tmp_path):
+    out = tmp_path / "out.pb.gz"
+    program = ("import time\n"
+               "def spin(until):\n"
+               "    while time.time() < until: pass\n"
+               "print('ready', flush=True)\n"
+               "while True: spin(time.time() + 0.05)\n")
+    cmd = [sys.executable, "-m", "polyprof", "record", "-o", str(out), "--", sys.executable, "-c", program]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)   # what ^C in a terminal sends
+        stderr = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    # As without the profiler: KeyboardInterrupt, then death by SIGINT.
+    assert proc.returncode == -signal.SIGINT, stderr
+    assert "KeyboardInterrupt" in stderr and "polyprof: wrote" in stderr
+    assert "spin" in function_names(out)
+
+
+def test_a_python_without_polyprof_gets_one_clear_error(tmp_path):
+    # An interpreter whose polyprof cannot be imported (-I ignores PYTHONPATH
+    # and the user's site; -S the installed packages).
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\nexec %s -I -S \"$@\"\n" % sys.executable)
+    fake.chmod(0o755)
+    cmd = [sys.executable, "-m", "polyprof", "record", "-o", str(tmp_path / "x.pb.gz"), "--", str(fake), APP]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "polyprof record: polyprof is not installed for %s" % fake in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    missing = [sys.executable, "-m", "polyprof", "record", "--", str(tmp_path / "python3.99"), APP]
+    proc = subprocess.run(missing, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "polyprof record: cannot run" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_record_options_read_without_argparse_match_argparse(tmp_path):
+    # `--opt=value` and an abbreviated option are read by argparse, the common
+    # spelling without it: both give the same recording.
+    from polyprof import cli
+    quick = cli._quick_record_args(["record", "-o", "a.folded", "--interval=5ms", "--no-native", "--mode",
+                                    "wall", "--", "python", "app.py"])
+    full = cli.build_parser().parse_args(["record", "-o", "a.folded", "--interval=5ms", "--no-native", "--mode",
+                                          "wall", "--", "python", "app.py"])
+    for key in cli.RECORD_DEFAULTS:
+        assert getattr(quick, key) == getattr(full, key), key
+    assert quick.command == full.command
+    assert cli._quick_record_args(["record", "--int", "5ms", "--", "python", "app.py"]) is None
+    assert cli._quick_record_args(["record", "-h"]) is None
+    assert cli._quick_record_args(["record", "--interval", "--", "python"]) is None
 
 
 def test_record_options_wall_no_native_duration_and_folded(tmp_path):

@@ -120,6 +120,7 @@ FREE_THREADED = textwrap.dedent("""
     import sys, sysconfig
     real = sysconfig.get_config_var
     sysconfig.get_config_var = lambda name: 1 if name == "Py_GIL_DISABLED" else real(name)
+    sys.abiflags = "t"   # what a free-threaded build reports besides Py_GIL_DISABLED
     if sys.argv[1] == "setup":
         sys.argv = ["setup.py", "--name"]
         import runpy
