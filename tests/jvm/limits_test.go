@@ -163,10 +163,10 @@ func TestCPUBudget(t *testing.T) {
 		if stopped != 0 {
 			t.Errorf("budget_stopped=%d, want 0", stopped)
 		}
-		// Burn runs 4 s of wall time; a loaded 2-core machine gives it as
-		// little as half of that: a loose bound, the ratio is the check.
-		if profiled < time.Second || profiled > 6*time.Second {
-			t.Errorf("profile's cpu %.2fs, want 1s .. 6s", profiled.Seconds())
+		// Burn runs 4 s of wall time; a loaded 2-core machine has given it
+		// under a quarter of that: a loose bound, the ratio is the check.
+		if profiled < time.Second/2 || profiled > 6*time.Second {
+			t.Errorf("profile's cpu %.2fs, want 0.5s .. 6s", profiled.Seconds())
 		}
 		if float64(profiled) < 0.5*float64(cpu) || float64(profiled) > 1.5*float64(cpu) {
 			t.Errorf("profile's cpu %.2fs not within 50%% of the %.2fs the process burnt", profiled.Seconds(), cpu.Seconds())
