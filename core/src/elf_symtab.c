@@ -374,6 +374,8 @@ void pp_elf_close(pp_elf *e)
     pp_elf_drop_index(e);
     free(e->loads);
     free(e->build_id);
+    free(e->plt);
+    free(e->plt_names);
     if (e->mapped)
         munmap((void *)e->image, e->size);
     if (e->debug_image)
@@ -421,14 +423,160 @@ static int cmp_func(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* The name of section sh (from the section name table), NULL if unreadable. */
+static const char *section_name(const pp_elf *e, const ElfW(Shdr) *sh, size_t nsh, const ElfW(Shdr) *which)
+{
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)e->image;
+    if (eh->e_shstrndx >= nsh)
+        return NULL;
+    const ElfW(Shdr) *names = &sh[eh->e_shstrndx];
+    if (!names->sh_size || !in_image(e, names->sh_offset, names->sh_size) || which->sh_name >= names->sh_size)
+        return NULL;
+    const char *s = (const char *)(e->image + names->sh_offset);
+    return memchr(s + which->sh_name, '\0', names->sh_size - which->sh_name) ? s + which->sh_name : NULL;
+}
+
+#if defined(__x86_64__)
+typedef struct got_slot {
+    uint64_t addr;    /* the GOT entry a stub jumps through */
+    const char *name; /* the function the dynamic linker puts there */
+} got_slot;
+
+static int cmp_slot(const void *a, const void *b)
+{
+    const got_slot *x = a, *y = b;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* GOT entries the dynamic linker fills with a function's address
+ * (R_X86_64_JUMP_SLOT, R_X86_64_GLOB_DAT), sorted by address. */
+static got_slot *got_slots(const pp_elf *e, const ElfW(Shdr) *sh, size_t nsh, size_t *count)
+{
+    size_t n = 0, cap = 0;
+    got_slot *out = NULL;
+    for (size_t i = 0; i < nsh; i++) {
+        const ElfW(Shdr) *rel = &sh[i];
+        if (rel->sh_type != SHT_RELA || rel->sh_entsize != sizeof(ElfW(Rela)) || rel->sh_link >= nsh)
+            continue;
+        const ElfW(Shdr) *sym = &sh[rel->sh_link];
+        if (sym->sh_type != SHT_DYNSYM || sym->sh_entsize != sizeof(ElfW(Sym)) || sym->sh_link >= nsh)
+            continue;
+        const ElfW(Shdr) *str = &sh[sym->sh_link];
+        if (!in_image(e, rel->sh_offset, rel->sh_size) || !aligned(e, rel->sh_offset, alignof(ElfW(Rela))) ||
+            !in_image(e, sym->sh_offset, sym->sh_size) || !aligned(e, sym->sh_offset, alignof(ElfW(Sym))) ||
+            !in_image(e, str->sh_offset, str->sh_size) || !str->sh_size ||
+            e->image[str->sh_offset + str->sh_size - 1] != '\0')
+            continue;
+        const ElfW(Rela) *r = (const ElfW(Rela) *)(e->image + rel->sh_offset);
+        const ElfW(Sym) *syms = (const ElfW(Sym) *)(e->image + sym->sh_offset);
+        size_t nr = rel->sh_size / sizeof *r, ns = sym->sh_size / sizeof *syms;
+        for (size_t k = 0; k < nr; k++) {
+            uint32_t type = (uint32_t)ELF64_R_TYPE(r[k].r_info);
+            uint64_t si = ELF64_R_SYM(r[k].r_info);
+            if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) || !si || si >= ns ||
+                !syms[si].st_name || syms[si].st_name >= str->sh_size)
+                continue;
+            if (n == cap) {
+                size_t c = cap ? 2 * cap : 256;
+                got_slot *p = realloc(out, c * sizeof *p);
+                if (!p)
+                    break;
+                out = p;
+                cap = c;
+            }
+            out[n++] = (got_slot){r[k].r_offset, (const char *)e->image + str->sh_offset + syms[si].st_name};
+        }
+    }
+    if (n)
+        qsort(out, n, sizeof *out, cmp_slot);
+    *count = n;
+    return out;
+}
+
+/* The GOT entry a PLT stub jumps through: its `jmp *disp32(%rip)` (ff 25),
+ * after an endbr64 and a bnd prefix when the stub has them. 0 if none. */
+static uint64_t stub_target(const uint8_t *code, size_t len, uint64_t vaddr)
+{
+    for (size_t at = 0; at + 6 <= len && at <= 8; at++) {
+        if (code[at] != 0xff || code[at + 1] != 0x25)
+            continue;
+        int32_t disp;
+        memcpy(&disp, code + at + 2, 4);
+        return vaddr + at + 6 + (uint64_t)(int64_t)disp;
+    }
+    return 0;
+}
+
+/* Names the PLT stubs after the function each jumps to ("memcpy@plt", as
+ * perf and gdb do): a sample caught in a stub is a call on its way. */
+static void index_plt(pp_elf *e)
+{
+    size_t nsh;
+    const ElfW(Shdr) *sh = section_headers(e, &nsh);
+    size_t nslots = 0;
+    got_slot *slots = sh ? got_slots(e, sh, nsh, &nslots) : NULL;
+    if (!nslots) {
+        free(slots);
+        return;
+    }
+    /* Two passes: count the stubs and their names' bytes, then fill. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t stubs = 0, bytes = 0;
+        for (size_t i = 0; i < nsh; i++) {
+            const char *name = section_name(e, sh, nsh, &sh[i]);
+            if (!name || sh[i].sh_type != SHT_PROGBITS || !(sh[i].sh_flags & SHF_EXECINSTR) ||
+                (strcmp(name, ".plt") && strcmp(name, ".plt.sec") && strcmp(name, ".plt.got")) ||
+                !in_image(e, sh[i].sh_offset, sh[i].sh_size))
+                continue;
+            uint64_t size = sh[i].sh_entsize == 8 || sh[i].sh_entsize == 16 ? sh[i].sh_entsize : 16;
+            for (uint64_t off = 0; off + size <= sh[i].sh_size; off += size) {
+                uint64_t slot = stub_target(e->image + sh[i].sh_offset + off, size, sh[i].sh_addr + off);
+                got_slot key = {slot, NULL};
+                const got_slot *hit = slot ? bsearch(&key, slots, nslots, sizeof *slots, cmp_slot) : NULL;
+                if (!hit)
+                    continue;
+                size_t len = strlen(hit->name) + sizeof "@plt";
+                if (pass == 1) {
+                    char *dst = e->plt_names + bytes;
+                    memcpy(dst, hit->name, len - sizeof "@plt");
+                    memcpy(dst + len - sizeof "@plt", "@plt", sizeof "@plt");
+                    e->plt[stubs] = (pp_elf_func){sh[i].sh_addr + off, (uint32_t)size, INT32_MAX, dst};
+                }
+                stubs++;
+                bytes += len;
+            }
+        }
+        if (pass == 0) {
+            e->plt = stubs ? malloc(stubs * sizeof *e->plt) : NULL;
+            e->plt_names = stubs ? malloc(bytes) : NULL;
+            if (!e->plt || !e->plt_names) {
+                free(e->plt);
+                free(e->plt_names);
+                e->plt = NULL;
+                e->plt_names = NULL;
+                break;
+            }
+        } else {
+            e->nplt = stubs;
+        }
+    }
+    free(slots);
+}
+#else
+static void index_plt(pp_elf *e) { (void)e; }
+#endif
+
 int pp_elf_index(pp_elf *e)
 {
     if (e->funcs || !e->nsyms)
         return 0;
+    if (!e->plt)
+        index_plt(e);
     const ElfW(Sym) *syms = e->syms;
     size_t n = 0;
     for (size_t i = 0; i < e->nsyms; i++)
         n += is_function(&syms[i], e->strsz);
+    n += e->nplt;
     if (!n)
         return 0;
     pp_elf_func *f = malloc(n * sizeof *f);
@@ -449,6 +597,9 @@ int pp_elf_index(pp_elf *e)
         f[n].parent = alias_rank(s, f[n].name);
         n++;
     }
+    /* parent INT32_MAX: the last choice among names at one address. */
+    for (size_t i = 0; i < e->nplt; i++)
+        f[n++] = e->plt[i];
     qsort(f, n, sizeof *f, cmp_func);
     /* One entry per address: the preferred alias, with the largest size. */
     size_t m = 0;

@@ -45,6 +45,10 @@ typedef struct pp_elf {
     const uint8_t *debug_image; /* a separate debug file whose .symtab is used (a
                                    stripped object's), mapped until pp_elf_close; NULL if none */
     size_t debug_size;
+    pp_elf_func *plt;    /* "<function>@plt" for the PLT stubs (x86-64), built
+                            with the first index, kept until pp_elf_close */
+    size_t nplt;
+    char *plt_names;     /* their names */
     pp_elf_func *funcs;  /* sorted lookup index, NULL until pp_elf_index */
     size_t nfuncs;
 } pp_elf;

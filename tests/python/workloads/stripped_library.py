@@ -1,7 +1,8 @@
 """Native code in a library loaded with ctypes: argv[1] is the library,
-whose exported spin_entry calls the static spin_in_static_helper;
-argv[2] == "memcpy" copies large buffers instead (libc's memcpy variants,
-local symbols of libc)."""
+whose exported spin_entry calls the static spin_in_static_helper (argv[2]
+"library") or whose call_through_plt calls an exported function through
+the library's PLT ("plt"); "memcpy" copies large buffers instead (libc's
+memcpy variants, local symbols of libc)."""
 import ctypes
 import sys
 import time
@@ -15,6 +16,12 @@ if sys.argv[2] == "memcpy":
     big = bytearray(8 << 20)
     while time.thread_time() - start < 0.6:
         bytes(big)
+elif sys.argv[2] == "plt":
+    lib = ctypes.CDLL(sys.argv[1])
+    lib.call_through_plt.argtypes = [ctypes.c_long]
+    lib.call_through_plt.restype = ctypes.c_long
+    while time.thread_time() - start < 0.6:
+        lib.call_through_plt(2000000)
 else:
     lib = ctypes.CDLL(sys.argv[1])
     lib.spin_entry.argtypes = [ctypes.c_long]
