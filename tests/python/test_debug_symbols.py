@@ -10,6 +10,9 @@ import pytest
 
 from conftest import run_workload
 
+# Naming native frames is the core's, whatever the CPython.
+pytestmark = pytest.mark.version_independent
+
 LIBRARY_SOURCE = r"""
 static __attribute__((noinline)) double spin_in_static_helper(long n)
 {
