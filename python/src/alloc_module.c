@@ -210,8 +210,9 @@ static void create_buffer_key(void) { (void)pthread_key_create(&buffer_key, free
 
 /* This thread's buffer for `need` frames, from libc (which never calls
  * back into PyMem's hooks): up to 96 KiB at depth=4096, too much for the
- * stack of a thread that happens to allocate. NULL when out of memory. */
-/* Not inlined into record(): its locals would live across the sigsetjmp there. */
+ * stack of a thread that happens to allocate. NULL when out of memory.
+ * Not inlined into record(): its locals would live across the sigsetjmp
+ * there. */
 static __attribute__((noinline)) pp_raw_frame *capture_buffer(uint32_t need)
 {
     if (tl.buf_cap >= need)
