@@ -82,7 +82,11 @@ def test_pytest_run_of_a_third_party_suite(tmp_path):
     toolz = _require_toolz()
     toolz_dir = os.path.dirname(toolz.__file__)
     # As a user runs their suite: pytest's faulthandler plugin on (its default).
+    # Two of toolz 1.0.0's tests fail on CPython 3.14 whatever the profiler
+    # (operator.is_none is new; inspect reads a lambda's signature
+    # differently): left out, so that the suite passes on every version.
     prof = record(tmp_path, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-k", "not test_curried_operator and not test_has_keywords",
                              "--pyargs", "toolz"])
     assert_stacks_complete(prof)
     # faulthandler replaced the guard, and polyprof put it back in front.
