@@ -668,7 +668,8 @@ PP_API uint64_t pp_now_ns(void);
  * not async-signal-safe. */
 typedef struct pp_events pp_events;
 
-#define PP_MAX_EVENT_FRAMES 512
+/* The deepest depth= (4096), and a "[truncated]" mark at the cut. */
+#define PP_MAX_EVENT_FRAMES 4097
 
 /* n_values (type, unit) pairs, at most 4; the last is the default. */
 PP_API pp_events *pp_events_new(const char *const *types, const char *const *units, uint32_t n_values,

@@ -8,13 +8,16 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <stdalign.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Native word size only: the profiler symbolizes its own process. */
 #if defined(__LP64__)
@@ -61,8 +64,9 @@ static const ElfW(Shdr) *section_headers(const pp_elf *e, size_t *count)
 }
 
 /* Picks .symtab (all functions, statics included) when the object was not
- * stripped, else .dynsym (exported ones only). */
-static void find_symbols(pp_elf *e)
+ * stripped, else .dynsym (exported ones only) unless symtab_only. Returns
+ * the type of the table taken (SHT_SYMTAB, SHT_DYNSYM), 0 when none. */
+static int find_symbols(pp_elf *e, int symtab_only)
 {
     size_t nsh;
     const ElfW(Shdr) *sh = section_headers(e, &nsh);
@@ -72,26 +76,27 @@ static void find_symbols(pp_elf *e)
             best = &sh[i];
             break;
         }
-        if (sh[i].sh_type == SHT_DYNSYM && !best)
+        if (sh[i].sh_type == SHT_DYNSYM && !best && !symtab_only)
             best = &sh[i];
     }
     if (!best || best->sh_entsize != sizeof(ElfW(Sym)) || best->sh_link >= nsh)
-        return;
+        return 0;
     const ElfW(Shdr) *str = &sh[best->sh_link];
     if (str->sh_type != SHT_STRTAB || !str->sh_size)
-        return;
+        return 0;
     if (!in_image(e, best->sh_offset, best->sh_size) || !aligned(e, best->sh_offset, alignof(ElfW(Sym))))
-        return;
+        return 0;
     if (!in_image(e, str->sh_offset, str->sh_size))
-        return;
+        return 0;
     const char *strs = (const char *)(e->image + str->sh_offset);
     /* One check here makes every st_name below a terminated string. */
     if (strs[str->sh_size - 1] != '\0')
-        return;
+        return 0;
     e->syms = e->image + best->sh_offset;
     e->nsyms = best->sh_size / sizeof(ElfW(Sym));
     e->strs = strs;
     e->strsz = str->sh_size;
+    return (int)best->sh_type;
 }
 
 static char *hex(const uint8_t *p, size_t n)
@@ -153,13 +158,22 @@ static void find_build_id(pp_elf *e, const ElfW(Phdr) *ph, size_t nph)
             return;
 }
 
-static int parse(pp_elf *e)
+/* The ELF identification this process can read. */
+static int native_ident(const pp_elf *e)
 {
     if (e->size < sizeof(ElfW(Ehdr)) || !aligned(e, 0, alignof(ElfW(Ehdr))))
+        return 0;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)e->image;
+    return memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 && eh->e_ident[EI_CLASS] == PP_ELFCLASS &&
+           eh->e_ident[EI_DATA] == PP_ELFDATA;
+}
+
+static int parse(pp_elf *e)
+{
+    if (!native_ident(e))
         return -1;
     const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)e->image;
-    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != PP_ELFCLASS ||
-        eh->e_ident[EI_DATA] != PP_ELFDATA || (eh->e_type != ET_EXEC && eh->e_type != ET_DYN))
+    if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
         return -1;
     if (eh->e_phentsize != sizeof(ElfW(Phdr)) || !eh->e_phnum ||
         !in_image(e, eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr))) ||
@@ -181,26 +195,25 @@ static int parse(pp_elf *e)
     }
     if (!e->nloads)
         return -1;
-    find_symbols(e);
+    find_symbols(e, 0);
     find_build_id(e, ph, nph);
     return 0;
 }
 
-int pp_elf_open_memory(pp_elf *e, const void *image, size_t size)
+/* Whether the symbols in use are a .symtab (statics included). */
+static int has_symtab(const pp_elf *e)
 {
-    memset(e, 0, sizeof *e);
-    e->image = image;
-    e->size = size;
-    if (parse(e) != 0) {
-        pp_elf_close(e);
-        return -1;
-    }
+    size_t nsh;
+    const ElfW(Shdr) *sh = section_headers(e, &nsh);
+    for (size_t i = 0; i < nsh && e->syms; i++)
+        if (sh[i].sh_type == SHT_SYMTAB && e->image + sh[i].sh_offset == e->syms)
+            return 1;
     return 0;
 }
 
-int pp_elf_open_file(pp_elf *e, const char *path)
+/* Maps a regular file read-only: 0, or -1. */
+static int map_file(const char *path, const uint8_t **image, size_t *size)
 {
-    memset(e, 0, sizeof *e);
     struct stat st;
     /* Only regular files: opening a device node that some driver mapped
      * executable could block or have side effects. */
@@ -220,13 +233,139 @@ int pp_elf_open_file(pp_elf *e, const char *path)
     close(fd);
     if (p == MAP_FAILED)
         return -1;
-    e->image = p;
-    e->size = (size_t)st.st_size;
+    *image = p;
+    *size = (size_t)st.st_size;
+    return 0;
+}
+
+/* Where distributions install separate debug files (gdb's default). */
+#define DEBUG_ROOT "/usr/lib/debug"
+
+/* The .gnu_debuglink section: the debug file's name and the CRC-32 of its
+ * contents. 0 when present and well formed. */
+static int debuglink(const pp_elf *e, const char **name, uint32_t *crc)
+{
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)e->image;
+    size_t nsh;
+    const ElfW(Shdr) *sh = section_headers(e, &nsh);
+    if (!sh || eh->e_shstrndx >= nsh)
+        return -1;
+    const ElfW(Shdr) *names = &sh[eh->e_shstrndx];
+    if (!in_image(e, names->sh_offset, names->sh_size) || !names->sh_size)
+        return -1;
+    const char *shstr = (const char *)(e->image + names->sh_offset);
+    for (size_t i = 0; i < nsh; i++) {
+        if (sh[i].sh_type != SHT_PROGBITS || sh[i].sh_name >= names->sh_size ||
+            strncmp(shstr + sh[i].sh_name, ".gnu_debuglink", names->sh_size - sh[i].sh_name) != 0)
+            continue;
+        if (!in_image(e, sh[i].sh_offset, sh[i].sh_size) || sh[i].sh_size < 8)
+            return -1;
+        const char *s = (const char *)(e->image + sh[i].sh_offset);
+        size_t len = strnlen(s, sh[i].sh_size);
+        /* The name, NUL, padding to 4, then the CRC (the object's byte order). */
+        size_t crc_at = (len + 4) & ~(size_t)3;
+        if (!len || crc_at + 4 > sh[i].sh_size)
+            return -1;
+        memcpy(crc, s + crc_at, 4);
+        *name = s;
+        return 0;
+    }
+    return -1;
+}
+
+/* Whether the debug file at path belongs to e: its build id is e's (when
+ * both have one), and, when want_crc, its contents have that CRC-32. On
+ * success e takes its .symtab and keeps it mapped. */
+static int try_debug_file(pp_elf *e, const char *path, int want_crc, uint32_t crc)
+{
+    pp_elf d;
+    memset(&d, 0, sizeof d);
+    if (map_file(path, &d.image, &d.size) != 0)
+        return -1;
+    int ok = native_ident(&d) && find_symbols(&d, 1) == SHT_SYMTAB;
+    if (ok) {
+        find_build_id(&d, NULL, 0);
+        if (e->build_id_len || d.build_id_len)
+            ok = d.build_id_len == e->build_id_len && memcmp(d.build_id_bytes, e->build_id_bytes, d.build_id_len) == 0;
+        else
+            ok = want_crc; /* no ids to compare: only the CRC can tell */
+    }
+    if (ok && want_crc) {
+        /* zlib's crc32 takes at most UINT_MAX bytes per call. */
+        uLong c = crc32(0L, Z_NULL, 0);
+        for (size_t off = 0; off < d.size;) {
+            size_t n = d.size - off > UINT_MAX ? UINT_MAX : d.size - off;
+            c = crc32(c, d.image + off, (uInt)n);
+            off += n;
+        }
+        ok = (uint32_t)c == crc;
+    }
+    free(d.build_id);
+    if (!ok) {
+        munmap((void *)d.image, d.size);
+        return -1;
+    }
+    e->debug_image = d.image;
+    e->debug_size = d.size;
+    e->syms = d.syms;
+    e->nsyms = d.nsyms;
+    e->strs = d.strs;
+    e->strsz = d.strsz;
+    return 0;
+}
+
+/* For an object without .symtab: the first separate debug file that
+ * belongs to it, in gdb's order. */
+static void use_debug_file(pp_elf *e, const char *path)
+{
+    char candidate[PATH_MAX];
+    if (e->build_id && strlen(e->build_id) > 2) {
+        snprintf(candidate, sizeof candidate, DEBUG_ROOT "/.build-id/%.2s/%s.debug", e->build_id, e->build_id + 2);
+        if (try_debug_file(e, candidate, 0, 0) == 0)
+            return;
+    }
+    const char *name;
+    uint32_t crc;
+    if (debuglink(e, &name, &crc) != 0 || strchr(name, '/'))
+        return;
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) : 0;
+    if (!slash || path[0] != '/')
+        return;
+    static const char *const layouts[] = {"%.*s/%s", "%.*s/.debug/%s", DEBUG_ROOT "%.*s/%s"};
+    for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++) {
+        int n = snprintf(candidate, sizeof candidate, layouts[i], dir_len, path, name);
+        if (n <= 0 || (size_t)n >= sizeof candidate || strcmp(candidate, path) == 0)
+            continue;
+        if (try_debug_file(e, candidate, 1, crc) == 0)
+            return;
+    }
+}
+
+int pp_elf_open_memory(pp_elf *e, const void *image, size_t size)
+{
+    memset(e, 0, sizeof *e);
+    e->image = image;
+    e->size = size;
+    if (parse(e) != 0) {
+        pp_elf_close(e);
+        return -1;
+    }
+    return 0;
+}
+
+int pp_elf_open_file(pp_elf *e, const char *path)
+{
+    memset(e, 0, sizeof *e);
+    if (map_file(path, &e->image, &e->size) != 0)
+        return -1;
     e->mapped = 1;
     if (parse(e) != 0) {
         pp_elf_close(e);
         return -1;
     }
+    if (!has_symtab(e))
+        use_debug_file(e, path);
     return 0;
 }
 
@@ -235,8 +374,12 @@ void pp_elf_close(pp_elf *e)
     pp_elf_drop_index(e);
     free(e->loads);
     free(e->build_id);
+    free(e->plt);
+    free(e->plt_names);
     if (e->mapped)
         munmap((void *)e->image, e->size);
+    if (e->debug_image)
+        munmap((void *)e->debug_image, e->debug_size);
     memset(e, 0, sizeof *e);
 }
 
@@ -280,14 +423,160 @@ static int cmp_func(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* The name of section sh (from the section name table), NULL if unreadable. */
+static const char *section_name(const pp_elf *e, const ElfW(Shdr) *sh, size_t nsh, const ElfW(Shdr) *which)
+{
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)e->image;
+    if (eh->e_shstrndx >= nsh)
+        return NULL;
+    const ElfW(Shdr) *names = &sh[eh->e_shstrndx];
+    if (!names->sh_size || !in_image(e, names->sh_offset, names->sh_size) || which->sh_name >= names->sh_size)
+        return NULL;
+    const char *s = (const char *)(e->image + names->sh_offset);
+    return memchr(s + which->sh_name, '\0', names->sh_size - which->sh_name) ? s + which->sh_name : NULL;
+}
+
+#if defined(__x86_64__)
+typedef struct got_slot {
+    uint64_t addr;    /* the GOT entry a stub jumps through */
+    const char *name; /* the function the dynamic linker puts there */
+} got_slot;
+
+static int cmp_slot(const void *a, const void *b)
+{
+    const got_slot *x = a, *y = b;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* GOT entries the dynamic linker fills with a function's address
+ * (R_X86_64_JUMP_SLOT, R_X86_64_GLOB_DAT), sorted by address. */
+static got_slot *got_slots(const pp_elf *e, const ElfW(Shdr) *sh, size_t nsh, size_t *count)
+{
+    size_t n = 0, cap = 0;
+    got_slot *out = NULL;
+    for (size_t i = 0; i < nsh; i++) {
+        const ElfW(Shdr) *rel = &sh[i];
+        if (rel->sh_type != SHT_RELA || rel->sh_entsize != sizeof(ElfW(Rela)) || rel->sh_link >= nsh)
+            continue;
+        const ElfW(Shdr) *sym = &sh[rel->sh_link];
+        if (sym->sh_type != SHT_DYNSYM || sym->sh_entsize != sizeof(ElfW(Sym)) || sym->sh_link >= nsh)
+            continue;
+        const ElfW(Shdr) *str = &sh[sym->sh_link];
+        if (!in_image(e, rel->sh_offset, rel->sh_size) || !aligned(e, rel->sh_offset, alignof(ElfW(Rela))) ||
+            !in_image(e, sym->sh_offset, sym->sh_size) || !aligned(e, sym->sh_offset, alignof(ElfW(Sym))) ||
+            !in_image(e, str->sh_offset, str->sh_size) || !str->sh_size ||
+            e->image[str->sh_offset + str->sh_size - 1] != '\0')
+            continue;
+        const ElfW(Rela) *r = (const ElfW(Rela) *)(e->image + rel->sh_offset);
+        const ElfW(Sym) *syms = (const ElfW(Sym) *)(e->image + sym->sh_offset);
+        size_t nr = rel->sh_size / sizeof *r, ns = sym->sh_size / sizeof *syms;
+        for (size_t k = 0; k < nr; k++) {
+            uint32_t type = (uint32_t)ELF64_R_TYPE(r[k].r_info);
+            uint64_t si = ELF64_R_SYM(r[k].r_info);
+            if ((type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT) || !si || si >= ns ||
+                !syms[si].st_name || syms[si].st_name >= str->sh_size)
+                continue;
+            if (n == cap) {
+                size_t c = cap ? 2 * cap : 256;
+                got_slot *p = realloc(out, c * sizeof *p);
+                if (!p)
+                    break;
+                out = p;
+                cap = c;
+            }
+            out[n++] = (got_slot){r[k].r_offset, (const char *)e->image + str->sh_offset + syms[si].st_name};
+        }
+    }
+    if (n)
+        qsort(out, n, sizeof *out, cmp_slot);
+    *count = n;
+    return out;
+}
+
+/* The GOT entry a PLT stub jumps through: its `jmp *disp32(%rip)` (ff 25),
+ * after an endbr64 and a bnd prefix when the stub has them. 0 if none. */
+static uint64_t stub_target(const uint8_t *code, size_t len, uint64_t vaddr)
+{
+    for (size_t at = 0; at + 6 <= len && at <= 8; at++) {
+        if (code[at] != 0xff || code[at + 1] != 0x25)
+            continue;
+        int32_t disp;
+        memcpy(&disp, code + at + 2, 4);
+        return vaddr + at + 6 + (uint64_t)(int64_t)disp;
+    }
+    return 0;
+}
+
+/* Names the PLT stubs after the function each jumps to ("memcpy@plt", as
+ * perf and gdb do): a sample caught in a stub is a call on its way. */
+static void index_plt(pp_elf *e)
+{
+    size_t nsh;
+    const ElfW(Shdr) *sh = section_headers(e, &nsh);
+    size_t nslots = 0;
+    got_slot *slots = sh ? got_slots(e, sh, nsh, &nslots) : NULL;
+    if (!nslots) {
+        free(slots);
+        return;
+    }
+    /* Two passes: count the stubs and their names' bytes, then fill. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t stubs = 0, bytes = 0;
+        for (size_t i = 0; i < nsh; i++) {
+            const char *name = section_name(e, sh, nsh, &sh[i]);
+            if (!name || sh[i].sh_type != SHT_PROGBITS || !(sh[i].sh_flags & SHF_EXECINSTR) ||
+                (strcmp(name, ".plt") && strcmp(name, ".plt.sec") && strcmp(name, ".plt.got")) ||
+                !in_image(e, sh[i].sh_offset, sh[i].sh_size))
+                continue;
+            uint64_t size = sh[i].sh_entsize == 8 || sh[i].sh_entsize == 16 ? sh[i].sh_entsize : 16;
+            for (uint64_t off = 0; off + size <= sh[i].sh_size; off += size) {
+                uint64_t slot = stub_target(e->image + sh[i].sh_offset + off, size, sh[i].sh_addr + off);
+                got_slot key = {slot, NULL};
+                const got_slot *hit = slot ? bsearch(&key, slots, nslots, sizeof *slots, cmp_slot) : NULL;
+                if (!hit)
+                    continue;
+                size_t len = strlen(hit->name) + sizeof "@plt";
+                if (pass == 1) {
+                    char *dst = e->plt_names + bytes;
+                    memcpy(dst, hit->name, len - sizeof "@plt");
+                    memcpy(dst + len - sizeof "@plt", "@plt", sizeof "@plt");
+                    e->plt[stubs] = (pp_elf_func){sh[i].sh_addr + off, (uint32_t)size, INT32_MAX, dst};
+                }
+                stubs++;
+                bytes += len;
+            }
+        }
+        if (pass == 0) {
+            e->plt = stubs ? malloc(stubs * sizeof *e->plt) : NULL;
+            e->plt_names = stubs ? malloc(bytes) : NULL;
+            if (!e->plt || !e->plt_names) {
+                free(e->plt);
+                free(e->plt_names);
+                e->plt = NULL;
+                e->plt_names = NULL;
+                break;
+            }
+        } else {
+            e->nplt = stubs;
+        }
+    }
+    free(slots);
+}
+#else
+static void index_plt(pp_elf *e) { (void)e; }
+#endif
+
 int pp_elf_index(pp_elf *e)
 {
     if (e->funcs || !e->nsyms)
         return 0;
+    if (!e->plt)
+        index_plt(e);
     const ElfW(Sym) *syms = e->syms;
     size_t n = 0;
     for (size_t i = 0; i < e->nsyms; i++)
         n += is_function(&syms[i], e->strsz);
+    n += e->nplt;
     if (!n)
         return 0;
     pp_elf_func *f = malloc(n * sizeof *f);
@@ -308,6 +597,9 @@ int pp_elf_index(pp_elf *e)
         f[n].parent = alias_rank(s, f[n].name);
         n++;
     }
+    /* parent INT32_MAX: the last choice among names at one address. */
+    for (size_t i = 0; i < e->nplt; i++)
+        f[n++] = e->plt[i];
     qsort(f, n, sizeof *f, cmp_func);
     /* One entry per address: the preferred alias, with the largest size. */
     size_t m = 0;

@@ -42,6 +42,13 @@ typedef struct pp_elf {
     size_t build_id_len;
     uint64_t build_id_vaddr; /* ... and its link-time address, 0 when not loaded:
                                 to check the file against the code in memory */
+    const uint8_t *debug_image; /* a separate debug file whose .symtab is used (a
+                                   stripped object's), mapped until pp_elf_close; NULL if none */
+    size_t debug_size;
+    pp_elf_func *plt;    /* "<function>@plt" for the PLT stubs (x86-64), built
+                            with the first index, kept until pp_elf_close */
+    size_t nplt;
+    char *plt_names;     /* their names */
     pp_elf_func *funcs;  /* sorted lookup index, NULL until pp_elf_index */
     size_t nfuncs;
 } pp_elf;
@@ -49,7 +56,14 @@ typedef struct pp_elf {
 /* Maps `path` read-only and parses its headers. Returns 0, or -1 when the
  * file is missing, not a regular file, unreadable, not a native ELF object
  * or malformed (e is then zeroed and needs no close). Whether it is the file
- * that was loaded is the caller's question (build_id_vaddr). */
+ * that was loaded is the caller's question (build_id_vaddr).
+ * An object stripped to .dynsym (a distribution's libc, libpython) names
+ * only its exported functions; when its separate debug file is installed
+ * (Debian's -dbg/-dbgsym packages, Fedora's debuginfo), that file's .symtab
+ * is used instead, as gdb finds it: /usr/lib/debug/.build-id/xx/yyyy.debug
+ * by the object's build id, else by its .gnu_debuglink name in the object's
+ * directory, its .debug/ subdirectory or under /usr/lib/debug (checked
+ * against the link's CRC). */
 int pp_elf_open_file(pp_elf *e, const char *path);
 /* Same over an image already in memory (the vDSO); the memory is not owned. */
 int pp_elf_open_memory(pp_elf *e, const void *image, size_t size);

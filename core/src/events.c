@@ -50,6 +50,9 @@ struct pp_events {
 
     uint64_t recorded, dropped;
     int64_t overflow[4];
+    /* One sample's frame ids, under the lock: 16 KiB is too much for the
+     * stack of an allocating thread. */
+    uint32_t ids[PP_MAX_EVENT_FRAMES + 1];
 };
 
 static uint64_t fnv(uint64_t h, const void *data, size_t len)
@@ -117,7 +120,8 @@ static uint32_t intern_frame(pp_events *e, const pp_raw_frame *raw, const char *
     } else {
         a = raw->code;
         b = raw->check;
-        c = ((uint64_t)raw->offset << 8) | 1 | ((raw->flags & PP_RAW_NATIVE_PC) ? 4 : 0);
+        c = ((uint64_t)raw->offset << 8) | 1 | ((raw->flags & PP_RAW_NATIVE_PC) ? 4 : 0) |
+            ((raw->flags & PP_RAW_TRUNCATED) ? 8 : 0);
     }
     /* Named frames are keyed by a hash: confirm the text (probing on). */
     for (uint64_t salt = 0;; salt++) {
@@ -149,7 +153,7 @@ static uint32_t intern_frame(pp_events *e, const pp_raw_frame *raw, const char *
         e->bytes += strlen(name) + 1;
     } else {
         f->raw = *raw;
-        f->raw.flags = raw->flags & PP_RAW_NATIVE_PC;
+        f->raw.flags = raw->flags & (PP_RAW_NATIVE_PC | PP_RAW_TRUNCATED);
     }
     if (pp_idmap_put(&e->frame_keys, a, b, c, e->n_frames) != 0) {
         free(f->name);
@@ -227,10 +231,10 @@ int pp_events_record(pp_events *e, const char *leaf_name, const pp_raw_frame *fr
 int pp_events_record_stack(pp_events *e, const char *leaf_name, const pp_raw_frame *frames, uint32_t n_frames,
                            const int64_t *values, uint32_t *stack_out)
 {
-    uint32_t ids[PP_MAX_EVENT_FRAMES + 1];
     if (n_frames > PP_MAX_EVENT_FRAMES)
         n_frames = PP_MAX_EVENT_FRAMES;
     pthread_mutex_lock(&e->lock);
+    uint32_t *ids = e->ids;
     e->recorded++;
     uint32_t n = 0;
     int ok = 1;
@@ -327,6 +331,11 @@ static void name_frames(pp_events *e, const pp_runtime *rt, named *out)
         if (e->frames[i].name) {
             copy_name(n->name, sizeof n->name, e->frames[i].name);
             n->kind = 1;
+            continue;
+        }
+        if (e->frames[i].raw.flags & PP_RAW_TRUNCATED) {
+            copy_name(n->name, sizeof n->name, pp_special_name(PP_SPECIAL_TRUNCATED));
+            n->kind = 2;
             continue;
         }
         if (e->frames[i].raw.flags & PP_RAW_NATIVE_PC) {

@@ -13,6 +13,10 @@
  * named at export through the core's ELF symbolizer. Frames whose symbol
  * the runtime's is_plumbing calls machinery are left out of the stack. */
 #define PP_RAW_NATIVE_PC 0x100u
+/* A raw frame that stands for the root side of a stack cut at the depth
+ * (the root-most frame of the sample; code, check and offset unused), named
+ * "[truncated]" at export as the CPU sampler names its cuts. */
+#define PP_RAW_TRUNCATED 0x200u
 
 /* The aggregate of samples that went past the memory cap. */
 #define PP_EVENTS_OVERFLOW UINT32_MAX

@@ -86,6 +86,15 @@ static void emit_markers_for(emitter *e, uint32_t flags, int n_interp)
 
 static void emit_markers(emitter *e, const pp_raw_sample *s) { emit_markers_for(e, s->flags, s->n_interp); }
 
+/* Every frame was left out (the runtime's own code and glue, interpreter
+ * frames it omits): the interrupted native frame stays, so the sample
+ * shows where it was rather than nothing at all. */
+static void keep_leaf_if_empty(emitter *e, const pp_raw_sample *s)
+{
+    if (e->n == 0 && s->n_native > 0)
+        emit(e, PP_REF_NATIVE, 0);
+}
+
 /* Natives then interpreter frames, nothing paired: for samples where the
  * eval loop was not found among the native frames. The runtime's plumbing
  * goes when there are interpreter frames to stand for it. */
@@ -97,6 +106,7 @@ static int emit_unspliced(emitter *e, const pp_raw_sample *s, const int *group_s
             emit(e, PP_REF_NATIVE, (uint32_t)j);
     for (int g = 0; g < n_groups; g++)
         emit_group(e, group_start, g);
+    keep_leaf_if_empty(e, s);
     emit_markers(e, s);
     return e->n;
 }
@@ -193,6 +203,7 @@ int pp_merge_stack_depth(const pp_raw_sample *s, uint32_t depth, const pp_runtim
     uint32_t flags = s->flags;
     if (rt->pair_from_leaf)
         flags &= ~(uint32_t)PP_SAMPLE_NATIVE_TRUNCATED;
+    keep_leaf_if_empty(&e, s);
     emit_markers_for(&e, flags, s->n_interp);
     return e.n;
 }

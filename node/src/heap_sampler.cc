@@ -55,8 +55,6 @@ namespace polyprof_node {
 namespace {
 
 constexpr size_t kErrLen = 512;
-// Frames V8 records per sample (leaf first, rootmost dropped past it).
-constexpr int kStackDepth = 128;
 
 uint64_t ThreadCpuNs() {
   struct timespec ts;
@@ -95,12 +93,18 @@ struct AllocCollector {
   std::unordered_map<uint32_t, AllocTotals> alloc;  // stack index -> totals
   std::string spec;
   std::string thread_name;  // "main", "worker <threadId>": every sample's label
+  uint64_t period_truncated = 0;  // of period_samples, those whose stack was cut at the depth
 };
 
 // Per environment: V8's one sampling heap profiler of this isolate, shared
 // by every collector started here.
 struct HeapSampler {
   uint64_t interval = 0;        // bytes, while running
+  // Frames kept per stack (depth=, while running). V8 records the leafmost
+  // frames of a sample up to the depth it was started with, and drops the
+  // rest without a word; it is asked for one more, and a stack that has it
+  // was deeper than the depth: that frame becomes "[truncated]".
+  uint32_t stack_depth = 0;
   uint64_t max_sample_id = 0;   // highest sample id absorbed
   int depth = 0;                // nested reads (a read can allocate, and so run a GC)
   uint64_t reads = 0, read_cpu_ns = 0;
@@ -108,6 +112,7 @@ struct HeapSampler {
   std::vector<HeapFrame> frames;
   std::unordered_map<std::string, uint32_t> frame_index;  // script id, position, name -> frame
   std::vector<std::vector<uint32_t>> stacks;              // frames, leaf first
+  std::vector<bool> stack_cut;                            // per stack: cut at the depth
   std::unordered_map<std::string, uint32_t> stack_index;
   std::unordered_map<uint32_t, uint32_t> node_stack;      // V8 node id (never reused) -> stack
   size_t node_stack_limit = 4096;  // past it, ids of nodes V8 has dropped are forgotten
@@ -148,6 +153,16 @@ uint32_t InternFrame(HeapSampler* hs, v8::Isolate* isolate, const v8::Allocation
   return idx;
 }
 
+uint32_t TruncatedFrame(HeapSampler* hs) {
+  static const std::string key("\0[truncated]", 12);  // no script's key starts with a NUL
+  auto it = hs->frame_index.find(key);
+  if (it != hs->frame_index.end()) return it->second;
+  auto idx = static_cast<uint32_t>(hs->frames.size());
+  hs->frames.push_back(HeapFrame{"[truncated]", "", 0, 2});
+  hs->frame_index.emplace(key, idx);
+  return idx;
+}
+
 struct NodeRef {
   const v8::AllocationProfile::Node* node;
   uint32_t parent;  // node id; the root's is its own
@@ -166,9 +181,17 @@ uint32_t StackOf(HeapSampler* hs, v8::Isolate* isolate, const std::unordered_map
     frames.push_back(InternFrame(hs, isolate, it->second.node));
     cur = it->second.parent;
   }
+  bool cut = frames.size() > hs->stack_depth;
+  if (cut) {
+    frames.resize(hs->stack_depth);
+    frames.push_back(TruncatedFrame(hs));
+  }
   std::string key(reinterpret_cast<const char*>(frames.data()), frames.size() * sizeof(uint32_t));
   auto [slot, fresh] = hs->stack_index.try_emplace(std::move(key), static_cast<uint32_t>(hs->stacks.size()));
-  if (fresh) hs->stacks.push_back(std::move(frames));
+  if (fresh) {
+    hs->stacks.push_back(std::move(frames));
+    hs->stack_cut.push_back(cut);
+  }
   hs->node_stack.emplace(id, slot->second);
   return slot->second;
 }
@@ -217,6 +240,7 @@ v8::AllocationProfile* Read(Addon* addon) {
       t.objects += objects;
       t.bytes += objects * static_cast<double>(s.size);
       c->period_samples++;
+      if (hs->stack_cut[stack]) c->period_truncated++;
     }
     if (s.sample_id > max_id) max_id = s.sample_id;
   }
@@ -333,6 +357,7 @@ pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate, bool alloc_defa
   pp_profile_set_times(p, c->period_wall_ns, now - c->period_wall_ns);
   AddMetadata(p, "samples_taken=" + std::to_string(c->period_samples));
   AddMetadata(p, "live_samples=" + std::to_string(live_samples));
+  AddMetadata(p, "truncated=" + std::to_string(c->period_truncated));
   AddMetadata(p, "sampler=v8-sampling-heap-profiler");
   AddMetadata(p, "heap_reads=" + std::to_string(hs->reads));
   AddMetadata(p, "heap_read_cpu_ns=" + std::to_string(hs->read_cpu_ns));
@@ -341,6 +366,7 @@ pp_profile* Export(Addon* addon, AllocCollector* c, bool rotate, bool alloc_defa
   if (rotate) {
     c->alloc.clear();
     c->period_samples = 0;
+    c->period_truncated = 0;
     c->period_wall_ns = now;
   }
   return p;
@@ -371,7 +397,7 @@ AllocCollector* NewCollector(Addon* addon, const pp_options& o, const std::strin
   if (!addon->heap) addon->heap = new HeapSampler();
   HeapSampler* hs = addon->heap;
   if (hs->interval == 0) {
-    if (!isolate->GetHeapProfiler()->StartSamplingHeapProfiler(o.alloc_interval, kStackDepth,
+    if (!isolate->GetHeapProfiler()->StartSamplingHeapProfiler(o.alloc_interval, static_cast<int>(o.depth) + 1,
                                                                v8::HeapProfiler::kSamplingNoFlags)) {
       snprintf(err, errlen,
                "V8's sampling heap profiler is already running in this thread (the inspector's "
@@ -379,12 +405,19 @@ AllocCollector* NewCollector(Addon* addon, const pp_options& o, const std::strin
       return nullptr;
     }
     hs->interval = o.alloc_interval;
+    hs->stack_depth = o.depth;
     isolate->AddGCPrologueCallback(OnGcPrologue, addon, kCollectingGcs);
   } else if (hs->interval != o.alloc_interval) {
     snprintf(err, errlen,
              "option 'alloc_interval': %llu bytes asked, but an allocation profile samples this thread every %llu "
              "bytes already; ask for the same interval or stop it first",
              static_cast<unsigned long long>(o.alloc_interval), static_cast<unsigned long long>(hs->interval));
+    return nullptr;
+  } else if (hs->stack_depth != o.depth) {
+    snprintf(err, errlen,
+             "option 'depth': %u frames asked, but an allocation profile of this thread keeps %u already; ask for "
+             "the same depth or stop it first",
+             o.depth, hs->stack_depth);
     return nullptr;
   }
   // Samples taken before now belong to the collectors already running.

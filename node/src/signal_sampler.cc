@@ -75,8 +75,10 @@ constexpr uintptr_t kGarbageCollectorMarker = 1;
 int GetTid() { return static_cast<int>(syscall(SYS_gettid)); }
 
 // Copies of the embedded builtins: V8 may run a copy mapped next to its JIT
-// code (short builtin calls; one per isolate), while its code events name
-// builtins at their place in the node binary.
+// code (short builtin calls; one per isolate). V8 up to Node 22's names the
+// builtins in its code events at their place in the node binary; Node 24's
+// names them where the copy is (and its GetEmbeddedCodeRange gives the
+// binary's). Each address is looked up where the code events put it.
 struct BuiltinsCopy {
   uintptr_t start, end, original;
 };
@@ -118,8 +120,20 @@ std::vector<BuiltinsCopy> FindBuiltinsCopies(uintptr_t blob, size_t len) {
 // The address V8's code events use for pc. Caller holds g_slots_lock.
 uintptr_t CodeEventAddressLocked(uintptr_t pc) {
   for (const BuiltinsCopy& c : g_builtins_copies)
-    if (pc >= c.start && pc < c.end) return pc - c.start + c.original;
+    if (pc >= c.start && pc < c.end) {
+      // The copy's first builtin, named there or not (one lookup: the
+      // builtins are reported once, when code events start, and live on).
+      bool named_at_copy = CodeMapKindAt(c.start) != CodeKind::kNone;
+      return named_at_copy ? pc : pc - c.start + c.original;
+    }
   return pc;
+}
+
+// Caller holds g_slots_lock.
+bool InBuiltinsCopyLocked(uintptr_t pc) {
+  for (const BuiltinsCopy& c : g_builtins_copies)
+    if (pc >= c.start && pc < c.end) return true;
+  return false;
 }
 
 Range ToRange(const void* start, size_t len) {
@@ -245,7 +259,7 @@ enum class NativeKind { kOther, kEntry, kJsLike, kV8 };
 
 // Caller holds g_slots_lock: whether pc is in code V8 generated or its builtins.
 bool InV8Locked(uintptr_t pc) {
-  if (CodeEventAddressLocked(pc) != pc) return true;
+  if (InBuiltinsCopyLocked(pc)) return true;
   for (auto& slot : g_slots) {
     if (!slot.isolate.load(std::memory_order_relaxed)) continue;
     if (slot.code.Has(pc) || slot.builtins.Has(pc)) return true;
@@ -263,7 +277,7 @@ NativeKind KindOfLocked(uintptr_t pc) {
     if (slot.code.Has(pc) || slot.builtins.Has(pc)) in_v8 = true;
   }
   uintptr_t named = CodeEventAddressLocked(pc);
-  if (named != pc) in_v8 = true;
+  if (InBuiltinsCopyLocked(pc)) in_v8 = true;
   CodeKind k = CodeMapKindAt(named - 1);
   if (k == CodeKind::kFunction || k == CodeKind::kInterpreter) return NativeKind::kJsLike;
   if (k != CodeKind::kNone || in_v8) return NativeKind::kV8;

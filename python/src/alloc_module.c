@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc_module.h"
@@ -41,7 +42,9 @@
 #include "signal_mask.h"
 
 #define ERR_LEN 512
-#define MAX_FRAMES 256
+/* When a thread's capture buffer cannot be allocated: a stack buffer this
+ * deep, cut (and marked) like any other. */
+#define FALLBACK_FRAMES 256
 /* While no profile runs, hooks left in the chain (someone installed theirs
  * above ours) look at the state again after this many bytes per thread. */
 #define IDLE_RECHECK_BYTES (1 << 20)
@@ -82,7 +85,9 @@ typedef struct thread_state {
     uint32_t gen;      /* the profile `remaining` was drawn for */
     uint32_t busy;     /* inside the profiler: no sampling, no locking */
     uint32_t nested;   /* inside a hooked call that may call another */
+    uint32_t buf_cap;  /* frames `buf` holds */
     uint64_t rng;
+    pp_raw_frame *buf; /* capture buffer (libc memory), freed at thread exit */
 } thread_state;
 static __thread thread_state tl __attribute__((tls_model("initial-exec")));
 
@@ -90,6 +95,13 @@ static _Atomic(pp_heap *) active;
 static _Atomic uint32_t generation;
 static uint64_t interval_bytes;
 static int with_native;
+/* Frames kept per stack: the profile's depth= (the CPU sampler's key; 1024
+ * by default, at most 4096). A deeper stack keeps its leaf side and ends in
+ * a "[truncated]" frame; the samples so cut are counted (`truncated`, for
+ * the profile since start or since the last window). Set at start. */
+static uint32_t max_depth;
+static _Atomic uint64_t truncated_samples;
+static uint64_t truncated_window_start;
 /* native=true: the native frames leafward of the leafmost Python frame (the
  * C code that asked for the memory), cut where the eval loop starts; this
  * module's own frames are skipped. Set at start. */
@@ -199,24 +211,66 @@ static void keep_code_objects(const pp_raw_frame *frames, int n)
     }
 }
 
+static pthread_key_t buffer_key;
+static pthread_once_t buffer_key_once = PTHREAD_ONCE_INIT;
+
+/* At the thread's exit, on that thread: an allocation made later in its
+ * exit (another key's destructor) gets a new buffer, not a freed one. */
+static void free_capture_buffer(void *buf)
+{
+    if (tl.buf == buf) {
+        tl.buf = NULL;
+        tl.buf_cap = 0;
+    }
+    free(buf);
+}
+
+static void create_buffer_key(void) { (void)pthread_key_create(&buffer_key, free_capture_buffer); }
+
+/* This thread's buffer for `need` frames, from libc (which never calls
+ * back into PyMem's hooks): up to 96 KiB at depth=4096, too much for the
+ * stack of a thread that happens to allocate. NULL when out of memory.
+ * Not inlined into record(): its locals would live across the sigsetjmp
+ * there. */
+static __attribute__((noinline)) pp_raw_frame *capture_buffer(uint32_t need)
+{
+    if (tl.buf_cap >= need)
+        return tl.buf;
+    pthread_once(&buffer_key_once, create_buffer_key);
+    pp_raw_frame *b = malloc(need * sizeof *b);
+    if (!b)
+        return NULL;
+    free(tl.buf);
+    tl.buf = b;
+    tl.buf_cap = need;
+    pthread_setspecific(buffer_key, b);
+    return b;
+}
+
 static void record(pp_heap *h, void *p, size_t size)
 {
-    pp_raw_frame frames[MAX_FRAMES];
+    pp_raw_frame fallback[FALLBACK_FRAMES];
+    pp_raw_frame *frames = capture_buffer(max_depth + 1);
+    int limit = (int)max_depth;
+    if (!frames) {
+        frames = fallback;
+        limit = FALLBACK_FRAMES - 1 < limit ? FALLBACK_FRAMES - 1 : limit;
+    }
     /* The CPU sampler's signal handler guards its own reads with the same
      * per-thread fault guard, which does not nest: no signal while this
      * thread captures (two mask changes per sample, not per allocation). */
     sigset_t old;
     pp_block_async_signals(&old);
-    int n = with_native ? capture_native(frames, MAX_NATIVE) : 0, n_py = 0;
+    int n = with_native ? capture_native(frames, limit < MAX_NATIVE ? limit : MAX_NATIVE) : 0, n_py = 0;
     uint32_t flags = 0;
-    PyThreadState *ts = pp_py_finalizing() ? NULL : this_thread_state();
+    PyThreadState *ts = pp_py_finalizing() || n >= limit ? NULL : this_thread_state();
     if (ts) {
         /* The frames are this thread's own and consistent, but a frame
          * being pushed or a thread state being torn down may hold a stale
          * pointer: a fault costs this sample's frames, not the process. */
         sigjmp_buf jb;
         if (pp_fault_guard_enter(&jb) == 0 && sigsetjmp(jb, 0) == 0)
-            n_py = pp_py_capture_thread(ts, frames + n, MAX_FRAMES - n, &flags);
+            n_py = pp_py_capture_thread(ts, frames + n, limit - n, &flags);
         else
             n_py = 0;
         pp_fault_guard_leave();
@@ -224,8 +278,14 @@ static void record(pp_heap *h, void *p, size_t size)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (n_py > 0)
         keep_code_objects(frames + n, n_py);
-    pp_heap_record_alloc(h, (uintptr_t)p, size, n_py == 0 ? "[no Python frames]" : NULL, frames,
-                         (uint32_t)(n + n_py));
+    /* Cut at the depth: the native frames filled it, or the Python ones did. */
+    int cut = n >= limit || (n_py > 0 && (flags & PP_CAPTURE_TRUNCATED));
+    uint32_t total = (uint32_t)(n + n_py);
+    if (cut) {
+        frames[total++] = (pp_raw_frame){0, 0, 0, PP_RAW_TRUNCATED};
+        atomic_fetch_add_explicit(&truncated_samples, 1, memory_order_relaxed);
+    }
+    pp_heap_record_alloc(h, (uintptr_t)p, size, n_py == 0 && !cut ? "[no Python frames]" : NULL, frames, total);
 }
 
 /* The countdown went below zero: this allocation crosses a sample point.
@@ -568,6 +628,14 @@ static pp_profile *export_locked(pp_heap *h, int inuse_default, int rotate)
         snprintf(line, sizeof line, "frees_missed=%llu", (unsigned long long)lost_frees);
         pp_profile_add_metadata(p, line);
     }
+    if (p) {
+        uint64_t truncated = atomic_load(&truncated_samples);
+        char line[64];
+        snprintf(line, sizeof line, "truncated=%llu", (unsigned long long)(truncated - truncated_window_start));
+        pp_profile_add_metadata(p, line);
+        if (rotate)
+            truncated_window_start = truncated;
+    }
     return p;
 }
 
@@ -683,6 +751,9 @@ static PyObject *mod_alloc_start(PyObject *m, PyObject *args)
     pthread_mutex_unlock(&export_lock);
     interval_bytes = o.alloc_interval;
     with_native = o.native;
+    max_depth = o.depth;
+    atomic_store(&truncated_samples, 0);
+    truncated_window_start = 0;
     if (with_native) {
         n_eval_ranges = pp_py_eval_loop(eval_ranges, PP_MAX_RANGES);
         if (pp_symbols_object_range((uintptr_t)&record, &own_range) != 0)

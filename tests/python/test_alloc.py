@@ -57,7 +57,29 @@ def churn(n):
         del b
 
 
-@pytest.fixture(autouse=True)
+def allocate_deep(n, blocks):
+    if n == 0:
+        return allocate_one(blocks)
+    return allocate_deep(n - 1, blocks)
+
+
+def deep_allocation_stacks(**start):
+    """Allocations 400 calls deep; the stacks through them, as names."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 2000))
+    try:
+        polyprof.start(mode="alloc", alloc_interval="32k", **start)
+        allocate_deep(400, 2000)
+        prof = polyprof.stop()
+    finally:
+        sys.setrecursionlimit(limit)
+    stacks = [s for s in prof.samples() if "allocate_one" in [f.name for f in s.frames]]
+    # Most of what was allocated is in them (2000 blocks, ~1000 samples).
+    assert total(prof, "alloc_space", "allocate_one") >= 0.5 * 2000 * BLOCK
+    return prof, stacks
+
+
+
 def stopped():
     yield
     if _native.alloc_running():
@@ -153,6 +175,31 @@ def test_threads_and_frames_named_as_in_cpu_profiles():
                                                if sys.version_info >= (3, 11) else "worker")
     frame = next(f for s in prof.samples() for f in s.frames if f.name == "allocate_one")
     assert frame.file.endswith("test_alloc.py") and frame.kind == "python"
+
+
+def test_allocation_stacks_400_calls_deep_are_whole_at_default_depth():
+    # depth= defaults to 1024 frames, as for CPU stacks: the allocating
+    # function, all 401 calls of the recursion and the test that started it.
+    prof, stacks = deep_allocation_stacks()
+    for s in stacks:
+        names = [f.name for f in s.frames]
+        assert names.count("allocate_deep") == 401, names.count("allocate_deep")
+        assert "test_allocation_stacks_400_calls_deep_are_whole_at_default_depth" in names
+        assert "[truncated]" not in names
+    assert prof.metadata["truncated"] == 0
+
+
+def test_allocation_stacks_deeper_than_depth_keep_the_leaf_side():
+    prof, stacks = deep_allocation_stacks(options="depth=64")
+    for s in stacks:
+        names = [f.name for f in s.frames]
+        # The allocating function is kept, the callers past 64 frames are
+        # one named frame at the root, as in CPU profiles.
+        assert names.index("allocate_one") < names.index("allocate_deep")
+        assert names[-1] == "[truncated]" and s.frames[-1].kind == "special", names[-3:]
+        assert "test_allocation_stacks_deeper_than_depth_keep_the_leaf_side" not in names
+        assert len(names) <= 64 + 1, len(names)
+    assert prof.metadata["truncated"] >= len(stacks)
 
 
 def test_errors_name_the_problem():
