@@ -1,4 +1,5 @@
-/* Native stack capture with libunwind from a signal's ucontext. */
+/* Native stack capture from a signal's ucontext: the CFI tables built off
+ * the signal path first (cfi_table.h), libunwind for what they miss. */
 #ifndef PP_UNWIND_H
 #define PP_UNWIND_H
 
@@ -36,5 +37,14 @@ void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n);
  * that interrupt the loader itself are never unwound (dl_iterate_phdr would
  * walk a link map that is being changed). */
 int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags);
+
+/* Samples whose stack the CFI tables (cfi_table.h) could not walk to its
+ * end, so libunwind finished it: a pc in no table (JIT code, a library
+ * loaded since the last refresh), or a rule the tables cannot express. */
+uint64_t pp_unwind_table_misses(void);
+
+/* The drain thread, each tick: rebuilds the tables when handlers met pcs
+ * outside them and the loaded objects changed (dlopen). */
+void pp_unwind_maintain(void);
 
 #endif

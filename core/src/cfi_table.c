@@ -1,0 +1,320 @@
+#include "cfi_table.h"
+
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One row as the handler reads it: 12 bytes, pc as an offset from the
+ * object's lowest covered pc. */
+typedef struct compact_row {
+    uint32_t pc_offset;
+    int32_t cfa_offset;
+    int16_t rbp_offset;
+    uint8_t kind;
+} compact_row;
+
+typedef struct cfi_object {
+    uintptr_t lo, hi;       /* pcs covered: [lo, hi) */
+    uintptr_t base, hdr;    /* identity: load bias and .eh_frame_hdr address */
+    uint64_t fdes, fdes_skipped;
+    int marked;             /* scratch for collect_garbage */
+    uint32_t n;
+    compact_row rows[];
+} cfi_object;
+
+typedef struct cfi_set {
+    struct cfi_set *retired_next;
+    size_t n;
+    cfi_object *objs[]; /* sorted by lo, ranges disjoint */
+} cfi_set;
+
+static _Atomic(cfi_set *) published;
+static _Atomic int missed; /* set by handlers, cleared by the drain thread */
+
+/* Off the signal path only. */
+static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
+static cfi_set *retired;
+static cfi_object **owned; /* every table built and not yet freed */
+static size_t n_owned, cap_owned;
+static unsigned long long link_map_adds, link_map_subs;
+static uint64_t refreshes;
+
+static int cmp_row(const void *a, const void *b)
+{
+    const pp_cfi_row *x = a, *y = b;
+    return x->pc < y->pc ? -1 : x->pc > y->pc;
+}
+
+/* Sorted rows of one object, made compact; identical neighbours merged. */
+static cfi_object *object_from_rows(pp_cfi_rows *rows, uintptr_t base, uintptr_t hdr)
+{
+    if (!rows->n)
+        return NULL;
+    /* FDEs come in the header's order (sorted by pc), so this is nearly
+     * sorted already; a hostile order only costs time. */
+    qsort(rows->rows, rows->n, sizeof *rows->rows, cmp_row);
+    uint64_t lo = rows->rows[0].pc, hi = rows->rows[rows->n - 1].pc;
+    if (hi <= lo || hi - lo > UINT32_MAX)
+        return NULL; /* one object spanning 4 GiB of code: not a real one */
+    size_t n = 0;
+    for (size_t i = 0; i < rows->n; i++) {
+        const pp_cfi_row *r = &rows->rows[i];
+        if (n && (rows->rows[n - 1].pc == r->pc || (rows->rows[n - 1].kind == r->kind &&
+                                                    rows->rows[n - 1].cfa_offset == r->cfa_offset &&
+                                                    rows->rows[n - 1].rbp_offset == r->rbp_offset))) {
+            if (rows->rows[n - 1].pc == r->pc)
+                rows->rows[n - 1] = *r; /* an FDE starting where another ended */
+            continue;
+        }
+        rows->rows[n++] = *r;
+    }
+    cfi_object *o = malloc(sizeof *o + n * sizeof o->rows[0]);
+    if (!o)
+        return NULL;
+    o->lo = (uintptr_t)lo;
+    o->hi = (uintptr_t)hi;
+    o->base = base;
+    o->hdr = hdr;
+    o->fdes = rows->fdes;
+    o->fdes_skipped = rows->fdes_skipped;
+    o->marked = 0;
+    o->n = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        const pp_cfi_row *r = &rows->rows[i];
+        o->rows[i] = (compact_row){(uint32_t)(r->pc - lo), r->cfa_offset, r->rbp_offset, r->kind};
+    }
+    return o;
+}
+
+typedef struct build {
+    cfi_object **objs;
+    size_t n, cap;
+    int oom;
+} build;
+
+static cfi_object *find_owned(uintptr_t base, uintptr_t hdr)
+{
+    for (size_t i = 0; i < n_owned; i++)
+        if (owned[i]->base == base && owned[i]->hdr == hdr)
+            return owned[i];
+    return NULL;
+}
+
+static int push_ptr(cfi_object ***arr, size_t *n, size_t *cap, cfi_object *o)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        cfi_object **a = realloc(*arr, c * sizeof *a);
+        if (!a)
+            return -1;
+        *arr = a;
+        *cap = c;
+    }
+    (*arr)[(*n)++] = o;
+    return 0;
+}
+
+/* Runs with the loader's lock held (dl_iterate_phdr): the object cannot be
+ * unmapped while its .eh_frame is read. */
+static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    build *b = arg;
+    (void)size;
+    const ElfW(Phdr) *eh = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+            eh = &info->dlpi_phdr[i];
+    if (!eh)
+        return 0;
+    uintptr_t hdr = (uintptr_t)info->dlpi_addr + eh->p_vaddr;
+    /* The view is the loadable segment holding the header: .eh_frame sits
+     * beside it in every linker's layout, and the whole segment is mapped
+     * and readable, unlike the gaps between segments. */
+    const ElfW(Phdr) *seg = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type == PT_LOAD && (p->p_flags & PF_R) && eh->p_vaddr >= p->p_vaddr &&
+            eh->p_vaddr - p->p_vaddr < p->p_memsz)
+            seg = p;
+    }
+    if (!seg)
+        return 0;
+    cfi_object *o = find_owned((uintptr_t)info->dlpi_addr, hdr);
+    if (!o) {
+        uintptr_t seg_start = (uintptr_t)info->dlpi_addr + seg->p_vaddr;
+        pp_eh_frame_view v = {(const uint8_t *)seg_start, seg->p_memsz, seg_start, hdr - seg_start};
+        pp_cfi_rows rows = {0};
+        if (pp_eh_frame_parse(&v, &rows) != 0 && !rows.n) {
+            pp_cfi_rows_free(&rows);
+            return 0;
+        }
+        o = object_from_rows(&rows, (uintptr_t)info->dlpi_addr, hdr);
+        pp_cfi_rows_free(&rows);
+        if (!o)
+            return 0;
+        if (push_ptr(&owned, &n_owned, &cap_owned, o) != 0) {
+            free(o);
+            b->oom = 1;
+            return 1;
+        }
+    }
+    if (push_ptr(&b->objs, &b->n, &b->cap, o) != 0) {
+        b->oom = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int cmp_object(const void *a, const void *b)
+{
+    const cfi_object *x = *(cfi_object *const *)a, *y = *(cfi_object *const *)b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static int note_link_map(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)arg;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        link_map_adds = info->dlpi_adds;
+        link_map_subs = info->dlpi_subs;
+    }
+    return 1; /* the counters are the same in every entry: one is enough */
+}
+
+static int refresh_locked(void)
+{
+    build b = {0};
+    dl_iterate_phdr(note_link_map, NULL);
+    dl_iterate_phdr(add_object, &b);
+    if (b.oom) {
+        free(b.objs);
+        return -1;
+    }
+    qsort(b.objs, b.n, sizeof *b.objs, cmp_object);
+    /* Overlapping ranges cannot happen between objects really loaded; drop
+     * any that would make the binary search ambiguous. */
+    size_t n = 0;
+    for (size_t i = 0; i < b.n; i++)
+        if (!n || b.objs[i]->lo >= b.objs[n - 1]->hi)
+            b.objs[n++] = b.objs[i];
+    cfi_set *s = malloc(sizeof *s + n * sizeof s->objs[0]);
+    if (!s) {
+        free(b.objs);
+        return -1;
+    }
+    s->retired_next = NULL;
+    s->n = n;
+    memcpy(s->objs, b.objs, n * sizeof *b.objs);
+    free(b.objs);
+    /* Release: a handler that loads the new pointer sees the set's
+     * contents as written here. */
+    cfi_set *old = atomic_exchange_explicit(&published, s, memory_order_acq_rel);
+    if (old) {
+        old->retired_next = retired;
+        retired = old;
+    }
+    refreshes++;
+    return (int)n;
+}
+
+int pp_cfi_table_refresh(void)
+{
+    pthread_mutex_lock(&build_lock);
+    int r = refresh_locked();
+    pthread_mutex_unlock(&build_lock);
+    return r;
+}
+
+void pp_cfi_table_refresh_if_missed(void)
+{
+    if (!atomic_exchange_explicit(&missed, 0, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&build_lock);
+    unsigned long long adds = link_map_adds, subs = link_map_subs;
+    dl_iterate_phdr(note_link_map, NULL);
+    if (adds != link_map_adds || subs != link_map_subs || !atomic_load(&published))
+        refresh_locked();
+    pthread_mutex_unlock(&build_lock);
+}
+
+void pp_cfi_table_collect_garbage(void)
+{
+    pthread_mutex_lock(&build_lock);
+    while (retired) {
+        cfi_set *next = retired->retired_next;
+        free(retired);
+        retired = next;
+    }
+    cfi_set *cur = atomic_load(&published);
+    for (size_t i = 0; i < n_owned; i++)
+        owned[i]->marked = 0;
+    for (size_t i = 0; cur && i < cur->n; i++)
+        cur->objs[i]->marked = 1;
+    size_t n = 0;
+    for (size_t i = 0; i < n_owned; i++) {
+        if (owned[i]->marked)
+            owned[n++] = owned[i];
+        else
+            free(owned[i]);
+    }
+    n_owned = n;
+    pthread_mutex_unlock(&build_lock);
+}
+
+int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
+{
+    const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
+    if (!s)
+        goto miss;
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) { /* first object with lo > pc */
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->objs[mid]->lo <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!lo || pc >= s->objs[lo - 1]->hi)
+        goto miss;
+    const cfi_object *o = s->objs[lo - 1];
+    uint32_t off = (uint32_t)(pc - o->lo);
+    uint32_t a = 0, b = o->n;
+    while (a < b) { /* first row past off */
+        uint32_t mid = a + (b - a) / 2;
+        if (o->rows[mid].pc_offset <= off)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (!a)
+        goto miss;
+    const compact_row *r = &o->rows[a - 1];
+    if (r->kind == PP_CFI_GAP)
+        goto miss;
+    rule->cfa_offset = r->cfa_offset;
+    rule->rbp_offset = r->rbp_offset;
+    rule->kind = r->kind;
+    return 0;
+miss:
+    atomic_store_explicit(&missed, 1, memory_order_relaxed);
+    return -1;
+}
+
+void pp_cfi_table_stats_get(pp_cfi_table_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&build_lock);
+    const cfi_set *s = atomic_load(&published);
+    for (size_t i = 0; s && i < s->n; i++) {
+        out->objects++;
+        out->rows += s->objs[i]->n;
+        out->fdes += s->objs[i]->fdes;
+        out->fdes_skipped += s->objs[i]->fdes_skipped;
+        out->bytes += sizeof(cfi_object) + s->objs[i]->n * sizeof(compact_row);
+    }
+    out->refreshes = refreshes;
+    pthread_mutex_unlock(&build_lock);
+}
