@@ -267,8 +267,10 @@ void pp_cfi_table_collect_garbage(void)
 int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
 {
     const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
-    if (!s)
-        goto miss;
+    if (!s) {
+        atomic_store_explicit(&missed, 1, memory_order_relaxed);
+        return PP_CFI_NO_OBJECT;
+    }
     size_t lo = 0, hi = s->n;
     while (lo < hi) { /* first object with lo > pc */
         size_t mid = lo + (hi - lo) / 2;
@@ -277,8 +279,10 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
         else
             hi = mid;
     }
-    if (!lo || pc >= s->objs[lo - 1]->hi)
-        goto miss;
+    if (!lo || pc >= s->objs[lo - 1]->hi) {
+        atomic_store_explicit(&missed, 1, memory_order_relaxed);
+        return PP_CFI_NO_OBJECT;
+    }
     const cfi_object *o = s->objs[lo - 1];
     uint32_t off = (uint32_t)(pc - o->lo);
     uint32_t a = 0, b = o->n;
@@ -300,7 +304,7 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
     return 0;
 miss:
     atomic_store_explicit(&missed, 1, memory_order_relaxed);
-    return -1;
+    return PP_CFI_NOT_COVERED;
 }
 
 void pp_cfi_table_stats_get(pp_cfi_table_stats *out)

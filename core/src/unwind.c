@@ -144,8 +144,21 @@ static int walk_table(const ucontext_t *uc, uintptr_t *out, int max, int *n_out,
         *n_out = n;
         uintptr_t lookup = n == 1 ? pc : pc - 1;
         pp_cfi_rule rule;
-        if (pp_cfi_table_lookup(lookup, &rule) != 0 || rule.kind == PP_CFI_FALLBACK)
+        int found = pp_cfi_table_lookup(lookup, &rule);
+        if (found == PP_CFI_NO_OBJECT) {
+            /* Code of no loaded object: a JIT's (V8 keeps frame pointers
+             * in its generated code). Step by the frame pointer, as
+             * libunwind does for code it has no CFI for (in frame 0 too,
+             * where a function not past its prologue loses its caller,
+             * with libunwind as here). */
+            if (bp < sp || bp - sp > MAX_FRAME_BYTES || (bp & 7))
+                goto fallback;
+            rule.kind = PP_CFI_CFA_RBP;
+            rule.cfa_offset = 16;
+            rule.rbp_offset = -16;
+        } else if (found != 0 || rule.kind == PP_CFI_FALLBACK) {
             goto fallback;
+        }
         if (rule.kind == PP_CFI_OUTERMOST) {
             *flags |= PP_SAMPLE_NATIVE_COMPLETE;
             return WALK_DONE;
