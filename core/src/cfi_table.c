@@ -220,8 +220,16 @@ static int refresh_locked(void)
     return (int)n;
 }
 
+/* A fork while the drain thread builds would leave the child's build_lock
+ * held by a thread the child does not have: fork waits for the build. */
+static void fork_prepare(void) { pthread_mutex_lock(&build_lock); }
+static void fork_done(void) { pthread_mutex_unlock(&build_lock); }
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_done, fork_done); }
+
 int pp_cfi_table_refresh(void)
 {
+    pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&build_lock);
     int r = refresh_locked();
     pthread_mutex_unlock(&build_lock);

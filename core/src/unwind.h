@@ -28,7 +28,9 @@ void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n);
  * have room for max + PP_RAW_NATIVE_SLACK (scratch for the handler's own
  * frames). Must be called inside a fault-guarded section.
  *
- * Async-signal-safety: libunwind's local unwinder with per-thread caching does
+ * Async-signal-safety: the table walk reads the published tables (one
+ * atomic load, no lock) and the stack (under the caller's fault guard).
+ * libunwind, for what the tables miss: its local unwinder with per-thread caching does
  * not allocate once the thread's caches exist, but libunwind keeps them in
  * dynamic TLS, and the first touch of dynamic TLS in a thread may malloc. So a
  * thread's first unwind happens only when the interrupted pc is outside libc
@@ -39,8 +41,9 @@ void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n);
 int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags);
 
 /* Samples whose stack the CFI tables (cfi_table.h) could not walk to its
- * end, so libunwind finished it: a pc in no table (JIT code, a library
- * loaded since the last refresh), or a rule the tables cannot express. */
+ * end, so libunwind finished it: a rule the tables cannot express (PLT
+ * stubs, signal trampolines), a pc between an object's FDEs, a frame
+ * pointer that does not point into the stack. */
 uint64_t pp_unwind_table_misses(void);
 
 /* The drain thread, each tick: rebuilds the tables when handlers met pcs
