@@ -53,9 +53,13 @@ static cfi_object *object_from_rows(pp_cfi_rows *rows, uintptr_t base, uintptr_t
 {
     if (!rows->n)
         return NULL;
-    /* FDEs come in the header's order (sorted by pc), so this is nearly
-     * sorted already; a hostile order only costs time. */
-    qsort(rows->rows, rows->n, sizeof *rows->rows, cmp_row);
+    /* FDEs come in the header's order (sorted by pc): rows are sorted
+     * already unless FDEs overlap. */
+    int sorted = 1;
+    for (size_t i = 1; i < rows->n && sorted; i++)
+        sorted = rows->rows[i - 1].pc <= rows->rows[i].pc;
+    if (!sorted)
+        qsort(rows->rows, rows->n, sizeof *rows->rows, cmp_row);
     uint64_t lo = rows->rows[0].pc, hi = rows->rows[rows->n - 1].pc;
     if (hi <= lo || hi - lo > UINT32_MAX)
         return NULL; /* one object spanning 4 GiB of code: not a real one */
@@ -238,7 +242,7 @@ int pp_cfi_table_refresh(void)
 
 void pp_cfi_table_refresh_if_missed(void)
 {
-    if (!atomic_exchange_explicit(&missed, 0, memory_order_relaxed))
+    if (!atomic_exchange_explicit(&missed, 0, memory_order_relaxed) && atomic_load(&published))
         return;
     pthread_mutex_lock(&build_lock);
     unsigned long long adds = link_map_adds, subs = link_map_subs;

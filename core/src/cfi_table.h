@@ -25,9 +25,9 @@ typedef struct pp_cfi_rule {
  * published set stays as it was). */
 int pp_cfi_table_refresh(void);
 
-/* Off the signal path, cheap when nothing happened: refreshes when a handler
- * met a pc outside every table since the last call and the loader's object
- * list changed (a dlopen or dlclose). */
+/* Off the signal path, cheap when nothing happened: builds the first set,
+ * and refreshes when a handler met a pc outside every table since the last
+ * call and the loader's object list changed (a dlopen or dlclose). */
 void pp_cfi_table_refresh_if_missed(void);
 
 /* Frees the sets replaced by later refreshes and the tables of objects no

@@ -311,9 +311,9 @@ static int push_row(pp_cfi_rows *out, pp_cfi_row r)
         out->rows[out->n - 1] = r; /* advanced by zero: the later rule wins */
         return 0;
     }
+    if (out->n >= out->limit)
+        return -1;
     if (out->n == out->cap) {
-        if (out->cap >= MAX_ROWS)
-            return -1;
         size_t cap = out->cap ? out->cap * 2 : 1024;
         pp_cfi_row *rows = realloc(out->rows, cap * sizeof *rows);
         if (!rows)
@@ -554,6 +554,10 @@ static int read_fde(const parser *ps, uint64_t vaddr, cie *cie_cache, pp_cfi_row
 int pp_eh_frame_parse(const pp_eh_frame_view *v, pp_cfi_rows *out)
 {
     parser ps = {v, v->vaddr + v->hdr_offset};
+    /* Every row but an FDE's first and last needs an instruction byte, and
+     * an FDE takes 16 bytes or more: a table listing one FDE many times
+     * must not multiply its rows. */
+    out->limit = out->n + (v->len < MAX_ROWS ? v->len : MAX_ROWS);
     cursor c;
     seek(&ps, &c, ps.hdr_vaddr);
     uint8_t version = (uint8_t)read_u(&c, 1);
@@ -575,7 +579,7 @@ int pp_eh_frame_parse(const pp_eh_frame_view *v, pp_cfi_rows *out)
             return 0; /* the table ends early: what was read stands */
         int r = read_fde(&ps, fde, &cie_cache, out);
         if (r == -2)
-            return -1;
+            return out->n >= out->limit ? 0 : -1; /* as many rows as the bytes allow, or out of memory */
         if (r == 0)
             out->fdes++;
         else

@@ -41,6 +41,7 @@ typedef struct pp_cfi_row {
 typedef struct pp_cfi_rows {
     pp_cfi_row *rows;
     size_t n, cap;
+    size_t limit;        /* set by pp_eh_frame_parse: rows past it are not kept */
     size_t fdes;         /* FDEs read */
     size_t fdes_skipped; /* FDEs that could not be read (malformed) */
 } pp_cfi_rows;

@@ -625,8 +625,6 @@ static void *sampler_main(void *arg)
          * a crash reporter) displaced the fault guard; put it back in front
          * before more samples go without stacks. */
         pp_fault_guard_keep();
-        /* A dlopen'ed library's samples missed the unwind tables: add its. */
-        pp_unwind_maintain();
         if (!expired && now >= next_scan) {
             int n = pp_threads_scan(&threads_cfg);
             (void)n;
@@ -649,6 +647,10 @@ static void *sampler_main(void *arg)
             /* Ticks follow the interval in force. */
             tick = threads_cfg.interval_ns < PP_DRAIN_PERIOD_NS ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
         }
+        /* The unwind tables: built here the first time (after the threads
+         * are armed: their first samples fall back to libunwind rather than
+         * wait), then again when samples met a dlopen'ed library. */
+        pp_unwind_maintain();
         next += tick;
         if (next < now)
             next = now + tick;

@@ -83,9 +83,11 @@ int pp_unwind_init(void)
         atfork_done = 1;
     }
     /* Between sessions no handler unwinds (stop waits for those in flight),
-     * so tables replaced during the last session can go now. */
+     * so tables replaced during the last session can go now. The tables
+     * themselves are built by the sampler thread (pp_unwind_maintain), not
+     * here: a large binary's take tens of milliseconds (node: 75k FDEs),
+     * which start() should not wait for. */
     pp_cfi_table_collect_garbage();
-    pp_cfi_table_refresh();
     pp_symbols_object_range((uintptr_t)&abort, &libc_range);
     static const char *const root_names[] = {"_start", "__libc_start_call_main", "__libc_start_main", "start_thread",
                                              "clone3", "clone"};

@@ -205,6 +205,7 @@ int main(void)
         return 1;
     }
     pp_unwind_init();
+    pp_unwind_maintain(); /* the sampler thread's first tick: builds the tables */
     pp_cfi_table_stats st;
     pp_cfi_table_stats_get(&st);
     CHECK(st.objects >= 2); /* this program and libc at least */
