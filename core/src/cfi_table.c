@@ -1,7 +1,10 @@
 #include "cfi_table.h"
 
+#include "fault_guard.h"
+
 #include <link.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -121,11 +124,24 @@ static int push_ptr(cfi_object ***arr, size_t *n, size_t *cap, cfi_object *o)
     return 0;
 }
 
-/* Runs with the loader's lock held (dl_iterate_phdr): the object cannot be
- * unmapped while its .eh_frame is read. */
-static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
+/* An object as dl_iterate_phdr lists it: where its .eh_frame_hdr is, and
+ * the loadable segment holding it (and, in every linker's layout, the
+ * .eh_frame beside it; the whole segment is mapped and readable, unlike the
+ * gaps between segments). */
+typedef struct candidate {
+    uintptr_t base, hdr, seg_start;
+    size_t seg_len;
+} candidate;
+
+typedef struct candidates {
+    candidate *items;
+    size_t n, cap;
+    int oom;
+} candidates;
+
+static int list_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    build *b = arg;
+    candidates *list = arg;
     (void)size;
     const ElfW(Phdr) *eh = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++)
@@ -133,10 +149,6 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
             eh = &info->dlpi_phdr[i];
     if (!eh)
         return 0;
-    uintptr_t hdr = (uintptr_t)info->dlpi_addr + eh->p_vaddr;
-    /* The view is the loadable segment holding the header: .eh_frame sits
-     * beside it in every linker's layout, and the whole segment is mapped
-     * and readable, unlike the gaps between segments. */
     const ElfW(Phdr) *seg = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *p = &info->dlpi_phdr[i];
@@ -146,30 +158,45 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *arg)
     }
     if (!seg)
         return 0;
-    cfi_object *o = find_owned((uintptr_t)info->dlpi_addr, hdr);
-    if (!o) {
-        uintptr_t seg_start = (uintptr_t)info->dlpi_addr + seg->p_vaddr;
-        pp_eh_frame_view v = {(const uint8_t *)seg_start, seg->p_memsz, seg_start, hdr - seg_start};
-        pp_cfi_rows rows = {0};
-        if (pp_eh_frame_parse(&v, &rows) != 0 && !rows.n) {
-            pp_cfi_rows_free(&rows);
-            return 0;
-        }
-        o = object_from_rows(&rows, (uintptr_t)info->dlpi_addr, hdr);
-        pp_cfi_rows_free(&rows);
-        if (!o)
-            return 0;
-        if (push_ptr(&owned, &n_owned, &cap_owned, o) != 0) {
-            free(o);
-            b->oom = 1;
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 64;
+        candidate *items = realloc(list->items, cap * sizeof *items);
+        if (!items) {
+            list->oom = 1;
             return 1;
         }
+        list->items = items;
+        list->cap = cap;
     }
-    if (push_ptr(&b->objs, &b->n, &b->cap, o) != 0) {
-        b->oom = 1;
-        return 1;
-    }
+    list->items[list->n++] = (candidate){(uintptr_t)info->dlpi_addr, (uintptr_t)info->dlpi_addr + eh->p_vaddr,
+                                         (uintptr_t)info->dlpi_addr + seg->p_vaddr, seg->p_memsz};
     return 0;
+}
+
+/* Parsed outside the loader's lock: holding it for the tens of milliseconds
+ * a large binary's tables take would stall every dlopen, and every sample
+ * libunwind finishes (its dl_iterate_phdr), for as long. An object
+ * dlclose'd meanwhile would fault the reads: they run under the fault
+ * guard, and such an object is dropped. Without the guard (another SIGSEGV
+ * handler displaced it) new objects get no table: libunwind unwinds them. */
+static cfi_object *parse_object(const candidate *c)
+{
+    pp_cfi_rows *rows = calloc(1, sizeof *rows); /* on the heap: kept across a fault's jump */
+    if (!rows)
+        return NULL;
+    volatile int parsed = 0;
+    sigjmp_buf jb;
+    if (pp_fault_guard_enter(&jb) == 0) {
+        if (sigsetjmp(jb, 0) == 0) {
+            pp_eh_frame_view v = {(const uint8_t *)c->seg_start, c->seg_len, c->seg_start, c->hdr - c->seg_start};
+            parsed = pp_eh_frame_parse(&v, rows) == 0 || rows->n;
+        }
+        pp_fault_guard_leave();
+    }
+    cfi_object *o = parsed ? object_from_rows(rows, c->base, c->hdr) : NULL;
+    pp_cfi_rows_free(rows);
+    free(rows);
+    return o;
 }
 
 static int cmp_object(const void *a, const void *b)
@@ -190,10 +217,29 @@ static int note_link_map(struct dl_phdr_info *info, size_t size, void *arg)
 
 static int refresh_locked(void)
 {
-    build b = {0};
+    candidates list = {0};
     dl_iterate_phdr(note_link_map, NULL);
-    dl_iterate_phdr(add_object, &b);
-    if (b.oom) {
+    dl_iterate_phdr(list_object, &list);
+    build b = {0};
+    for (size_t i = 0; i < list.n && !list.oom && !b.oom; i++) {
+        const candidate *c = &list.items[i];
+        cfi_object *o = find_owned(c->base, c->hdr);
+        if (!o) {
+            o = parse_object(c);
+            if (!o)
+                continue;
+            if (push_ptr(&owned, &n_owned, &cap_owned, o) != 0) {
+                free(o);
+                b.oom = 1;
+                break;
+            }
+        }
+        if (push_ptr(&b.objs, &b.n, &b.cap, o) != 0)
+            b.oom = 1;
+    }
+    int oom = list.oom || b.oom;
+    free(list.items);
+    if (oom) {
         free(b.objs);
         return -1;
     }
