@@ -28,8 +28,23 @@ typedef struct cfi_object {
     compact_row rows[];
 } cfi_object;
 
+/* Rules found, by pc: one 64-bit word per entry, so handlers on several
+ * threads can write and read it with plain atomic stores and loads and never
+ * see half of one entry. A hit costs one memory access where the two binary
+ * searches cost ~20, most of them cache misses when the profiled program
+ * has pushed the tables out of the caches between samples. The cache lives
+ * in its set: a new set (objects loaded or unloaded) starts empty.
+ *   bits 0-2   what the lookup found + 1 (0: empty entry)
+ *   bits 3-10  -rbp_offset / 8 (0: rbp unchanged)
+ *   bits 11-28 cfa_offset
+ *   bits 29-63 pc >> CACHE_BITS (the rest of pc is the entry's index) */
+#define CACHE_BITS 14 /* 16384 entries, 128 KiB */
+#define CACHE_MAX_PC (1ull << (35 + CACHE_BITS))
+#define FOUND_NO_OBJECT 5 /* cached like a kind: JIT code is looked up often */
+
 typedef struct cfi_set {
     struct cfi_set *retired_next;
+    _Atomic uint64_t *cache;
     size_t n;
     cfi_object *objs[]; /* sorted by lo, ranges disjoint */
 } cfi_set;
@@ -256,6 +271,12 @@ static int refresh_locked(void)
         return -1;
     }
     s->retired_next = NULL;
+    s->cache = calloc((size_t)1 << CACHE_BITS, sizeof *s->cache);
+    if (!s->cache) {
+        free(s);
+        free(b.objs);
+        return -1;
+    }
     s->n = n;
     memcpy(s->objs, b.objs, n * sizeof *b.objs);
     free(b.objs);
@@ -303,6 +324,7 @@ void pp_cfi_table_collect_garbage(void)
     pthread_mutex_lock(&build_lock);
     while (retired) {
         cfi_set *next = retired->retired_next;
+        free(retired->cache);
         free(retired);
         retired = next;
     }
@@ -322,13 +344,44 @@ void pp_cfi_table_collect_garbage(void)
     pthread_mutex_unlock(&build_lock);
 }
 
-int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
+static void note_miss(void)
 {
-    const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
-    if (!s) {
+    /* Read first: a store from every handler would bounce the line. */
+    if (!atomic_load_explicit(&missed, memory_order_relaxed))
         atomic_store_explicit(&missed, 1, memory_order_relaxed);
+}
+
+/* What a lookup found, as a cache entry; 0 when it does not fit one. */
+static uint64_t cache_entry(uintptr_t pc, int found, const compact_row *r)
+{
+    uint64_t what = found == PP_CFI_NO_OBJECT ? FOUND_NO_OBJECT : r->kind;
+    uint64_t cfa = 0, rbp = 0;
+    if (r) {
+        if (r->cfa_offset < 0 || r->cfa_offset >= (1 << 18) || r->rbp_offset > 0 || r->rbp_offset % 8 ||
+            -r->rbp_offset / 8 >= 256)
+            return 0;
+        cfa = (uint64_t)r->cfa_offset;
+        rbp = (uint64_t)(-r->rbp_offset / 8);
+    }
+    return ((uint64_t)pc >> CACHE_BITS) << 29 | cfa << 11 | rbp << 3 | (what + 1);
+}
+
+static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
+{
+    unsigned what = (unsigned)(e & 7) - 1;
+    if (what == FOUND_NO_OBJECT) {
+        note_miss();
         return PP_CFI_NO_OBJECT;
     }
+    rule->kind = (uint8_t)what;
+    rule->rbp_offset = (int16_t)(-(int)((e >> 3) & 0xff) * 8);
+    rule->cfa_offset = (int32_t)((e >> 11) & ((1u << 18) - 1));
+    return 0;
+}
+
+static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
+{
+    *row = NULL;
     size_t lo = 0, hi = s->n;
     while (lo < hi) { /* first object with lo > pc */
         size_t mid = lo + (hi - lo) / 2;
@@ -337,10 +390,8 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
         else
             hi = mid;
     }
-    if (!lo || pc >= s->objs[lo - 1]->hi) {
-        atomic_store_explicit(&missed, 1, memory_order_relaxed);
+    if (!lo || pc >= s->objs[lo - 1]->hi)
         return PP_CFI_NO_OBJECT;
-    }
     const cfi_object *o = s->objs[lo - 1];
     uint32_t off = (uint32_t)(pc - o->lo);
     uint32_t a = 0, b = o->n;
@@ -351,18 +402,44 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
         else
             b = mid;
     }
-    if (!a)
-        goto miss;
-    const compact_row *r = &o->rows[a - 1];
-    if (r->kind == PP_CFI_GAP)
-        goto miss;
+    if (!a || o->rows[a - 1].kind == PP_CFI_GAP)
+        return PP_CFI_NOT_COVERED;
+    *row = &o->rows[a - 1];
+    return 0;
+}
+
+int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
+{
+    const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
+    if (!s) {
+        note_miss();
+        return PP_CFI_NO_OBJECT;
+    }
+    _Atomic uint64_t *slot = pc < CACHE_MAX_PC ? &s->cache[pc & ((1u << CACHE_BITS) - 1)] : NULL;
+    if (slot) {
+        uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
+        if (e && e >> 29 == (uint64_t)pc >> CACHE_BITS)
+            return from_cache_entry(e, rule);
+    }
+    const compact_row *r;
+    int found = search(s, pc, &r);
+    if (found == PP_CFI_NOT_COVERED) {
+        note_miss();
+        return found;
+    }
+    if (slot) {
+        uint64_t e = cache_entry(pc, found, r);
+        if (e)
+            atomic_store_explicit(slot, e, memory_order_relaxed);
+    }
+    if (found == PP_CFI_NO_OBJECT) {
+        note_miss();
+        return found;
+    }
     rule->cfa_offset = r->cfa_offset;
     rule->rbp_offset = r->rbp_offset;
     rule->kind = r->kind;
     return 0;
-miss:
-    atomic_store_explicit(&missed, 1, memory_order_relaxed);
-    return PP_CFI_NOT_COVERED;
 }
 
 void pp_cfi_table_stats_get(pp_cfi_table_stats *out)
