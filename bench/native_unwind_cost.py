@@ -5,13 +5,16 @@ sample's stack holds ~64 native frames. Reports `handler_ns / samples_taken`
 from the profile's metadata for a fresh process's first 300 ms (every code
 path seen for the first time) and for a second capture in the same process
 (steady state), the share of samples the unwind tables missed, and the
-native depth reached. Each round runs each given interpreter (a venv's
+native depth reached. With --strace, one more run per interpreter under
+`strace -f -c -e trace=rt_sigprocmask` gives the calls per sample (the
+calls of a run without profiling subtracted). Each round runs each given interpreter (a venv's
 python with polyprof installed) in turn, so builds are compared in the same
 conditions.
 
-    python bench/native_unwind_cost.py ROUNDS PYTHON [PYTHON...]
+    python bench/native_unwind_cost.py ROUNDS PYTHON [PYTHON...] [--strace]
 """
 import json
+import tempfile
 import statistics
 import subprocess
 import sys
@@ -55,6 +58,9 @@ def run(seconds):
         level(int(sys.argv[1]))
 
 def capture(seconds):
+    if sys.argv[2] == "off":
+        run(seconds)
+        return {"ns": 0, "samples": 0, "misses": 0, "native_depth": 0}
     polyprof.start(interval_ms=1, native=True)
     run(seconds)
     p = polyprof.stop()
@@ -73,14 +79,34 @@ print(json.dumps({"fresh": first, "steady": steady}))
 '''
 
 
-def one(python, hops):
-    out = subprocess.run([python, "-c", CHILD, str(hops)], capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def one(python, hops, mode="on", strace=False):
+    cmd = [python, "-c", CHILD, str(hops), mode]
+    if not strace:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as f:
+        out = subprocess.run(["strace", "-f", "-qq", "-c", "-e", "trace=rt_sigprocmask", "-o", f.name] + cmd,
+                             capture_output=True, text=True, check=True).stdout
+        calls = 0
+        for line in f.read().splitlines():
+            cols = line.split()
+            if cols and cols[-1] == "rt_sigprocmask":
+                calls = int(cols[3])
+    res = json.loads(out.strip().splitlines()[-1])
+    res["sigprocmask_calls"] = calls
+    return res
+
+
+def sigprocmask_per_sample(python, hops):
+    on = one(python, hops, "on", True)
+    off = one(python, hops, "off", True)
+    samples = on["fresh"]["samples"] + on["steady"]["samples"]
+    return round((on["sigprocmask_calls"] - off["sigprocmask_calls"]) / max(1, samples), 2)
 
 
 def main():
     rounds = int(sys.argv[1])
-    pythons = sys.argv[2:]
+    pythons = [a for a in sys.argv[2:] if not a.startswith("--")]
     hops = 9
     res = {p: [] for p in pythons}
     for _ in range(rounds):
@@ -99,6 +125,9 @@ def main():
                 "max_native_depth": max(r[phase]["native_depth"] for r in runs),
             } for phase in ("fresh", "steady")
         }
+    if "--strace" in sys.argv:
+        for p in pythons:
+            summary[p]["rt_sigprocmask_per_sample"] = sigprocmask_per_sample(p, hops)
     print(json.dumps(summary, indent=1))
 
 

@@ -21,7 +21,7 @@
 #include "unwind.h"
 
 /* Weak: a tree from before the unwind tables has no such function. */
-void pp_unwind_maintain(void) __attribute__((weak));
+int pp_cfi_table_refresh(void) __attribute__((weak));
 
 #define MAX_SAMPLES 100000
 #define DEPTH 60
@@ -104,8 +104,8 @@ int main(int argc, char **argv)
         return 1;
     uint64_t t0 = now_ns();
     pp_unwind_init();
-    if (pp_unwind_maintain) /* the sampler thread's first tick, where the tree has it */
-        pp_unwind_maintain();
+    if (pp_cfi_table_refresh) /* what the sampler's first tick starts, where the tree has it */
+        pp_cfi_table_refresh();
     uint64_t init_ns = now_ns() - t0;
     struct sigaction sa = {0};
     sa.sa_sigaction = on_prof;

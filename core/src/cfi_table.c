@@ -5,6 +5,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -291,12 +292,18 @@ static int refresh_locked(void)
     return (int)n;
 }
 
-/* A fork while the drain thread builds would leave the child's build_lock
- * held by a thread the child does not have: fork waits for the build. */
-static void fork_prepare(void) { pthread_mutex_lock(&build_lock); }
-static void fork_done(void) { pthread_mutex_unlock(&build_lock); }
+/* A fork while a build runs leaves the child's build_lock held by a thread
+ * the child does not have: the child starts with a fresh lock (what the
+ * builder had published or listed as owned stays consistent: each is one
+ * pointer store or a store then a count). */
+static _Atomic int builder_running;
+static void fork_child(void)
+{
+    pthread_mutex_init(&build_lock, NULL);
+    atomic_store(&builder_running, 0);
+}
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void register_atfork(void) { pthread_atfork(fork_prepare, fork_done, fork_done); }
+static void register_atfork(void) { pthread_atfork(NULL, NULL, fork_child); }
 
 int pp_cfi_table_refresh(void)
 {
@@ -307,21 +314,59 @@ int pp_cfi_table_refresh(void)
     return r;
 }
 
+static void *builder_main(void *arg)
+{
+    (void)arg;
+    pp_cfi_table_refresh();
+    atomic_store(&builder_running, 0);
+    return NULL;
+}
+
 void pp_cfi_table_refresh_if_missed(void)
 {
-    if (!atomic_exchange_explicit(&missed, 0, memory_order_relaxed) && atomic_load(&published))
+    if (atomic_load(&builder_running))
         return;
-    pthread_mutex_lock(&build_lock);
-    unsigned long long adds = link_map_adds, subs = link_map_subs;
-    dl_iterate_phdr(note_link_map, NULL);
-    if (adds != link_map_adds || subs != link_map_subs || !atomic_load(&published))
-        refresh_locked();
-    pthread_mutex_unlock(&build_lock);
+    int want = !atomic_load(&published);
+    if (!want) {
+        if (!atomic_exchange_explicit(&missed, 0, memory_order_relaxed))
+            return;
+        pthread_mutex_lock(&build_lock);
+        unsigned long long adds = link_map_adds, subs = link_map_subs;
+        dl_iterate_phdr(note_link_map, NULL);
+        want = adds != link_map_adds || subs != link_map_subs;
+        pthread_mutex_unlock(&build_lock);
+    }
+    if (!want)
+        return;
+    /* A thread of its own: a large binary's tables take tens of
+     * milliseconds, which neither the drain nor stop() (joining the drain
+     * thread) should wait for. No signal but a fault reaches it: not the
+     * profiling signal, and the fault guard's SIGSEGV/SIGBUS for its reads. */
+    pthread_once(&atfork_once, register_atfork);
+    atomic_store(&builder_running, 1);
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_t t;
+    int created = pthread_attr_init(&attr) == 0 && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&t, &attr, builder_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (created)
+        pthread_setname_np(t, "polyprof-cfi");
+    else
+        atomic_store(&builder_running, 0);
 }
 
 void pp_cfi_table_collect_garbage(void)
 {
-    pthread_mutex_lock(&build_lock);
+    /* A build in progress holds the lock: what it replaces waits for the
+     * next session's start. */
+    if (pthread_mutex_trylock(&build_lock) != 0)
+        return;
     while (retired) {
         cfi_set *next = retired->retired_next;
         free(retired->cache);

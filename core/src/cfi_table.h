@@ -1,7 +1,7 @@
 /* The process's unwind rules, per loaded ELF object, for the signal handler.
  *
- * Built off the signal path from each object's .eh_frame (eh_frame.h):
- * at session start, and again from the drain thread when a sample's pc was
+ * Built off the signal path from each object's .eh_frame (eh_frame.h), on
+ * a thread the drain thread starts: at the first session, and again when a sample's pc was
  * in no object's table and the dynamic loader's list of objects changed
  * since (a library dlopen'ed mid-session). A build makes a complete new set
  * of tables and publishes it with one atomic pointer store; the handler
@@ -25,13 +25,14 @@ typedef struct pp_cfi_rule {
  * published set stays as it was). */
 int pp_cfi_table_refresh(void);
 
-/* Off the signal path, cheap when nothing happened: builds the first set,
- * and refreshes when a handler met a pc outside every table since the last
- * call and the loader's object list changed (a dlopen or dlclose). */
+/* Off the signal path, cheap when nothing happened: starts a build of the
+ * first set, or a refresh when a handler met a pc outside every table since
+ * the last call and the loader's object list changed (a dlopen or dlclose),
+ * on a short-lived thread of its own; returns at once. */
 void pp_cfi_table_refresh_if_missed(void);
 
 /* Frees the sets replaced by later refreshes and the tables of objects no
- * longer loaded. The caller guarantees no handler is inside
+ * longer loaded (unless a build is running: then at a later call). The caller guarantees no handler is inside
  * pp_cfi_table_lookup (the sampler calls it between sessions: stop waits
  * until no handler is in flight, and handlers outside a session do not
  * unwind). Why not free at once on replace: a handler on another thread may

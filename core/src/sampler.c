@@ -647,9 +647,9 @@ static void *sampler_main(void *arg)
             /* Ticks follow the interval in force. */
             tick = threads_cfg.interval_ns < PP_DRAIN_PERIOD_NS ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
         }
-        /* The unwind tables: built here the first time (after the threads
-         * are armed: their first samples fall back to libunwind rather than
-         * wait), then again when samples met a dlopen'ed library. */
+        /* The unwind tables: built the first time (in the background: the
+         * first samples fall back to libunwind rather than wait), then again
+         * when samples met a dlopen'ed library. */
         pp_unwind_maintain();
         next += tick;
         if (next < now)

@@ -84,7 +84,7 @@ int pp_unwind_init(void)
     }
     /* Between sessions no handler unwinds (stop waits for those in flight),
      * so tables replaced during the last session can go now. The tables
-     * themselves are built by the sampler thread (pp_unwind_maintain), not
+     * themselves are built in the background (pp_unwind_maintain), not
      * here: a large binary's take tens of milliseconds (node: 75k FDEs),
      * which start() should not wait for. */
     pp_cfi_table_collect_garbage();

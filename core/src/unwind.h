@@ -46,9 +46,10 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags);
  * pointer that does not point into the stack. */
 uint64_t pp_unwind_table_misses(void);
 
-/* The drain thread, each tick: builds the tables the first time, and
- * rebuilds them when handlers met pcs outside them and the loaded objects
- * changed (dlopen). Until the first build, every sample goes to libunwind. */
+/* The drain thread, each tick: has the tables built the first time, and
+ * rebuilt when handlers met pcs outside them and the loaded objects changed
+ * (dlopen), on a thread of their own (pp_cfi_table_refresh_if_missed). Until
+ * the first build is published, samples go to libunwind. */
 void pp_unwind_maintain(void);
 
 #endif
