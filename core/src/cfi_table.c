@@ -35,13 +35,14 @@ typedef struct cfi_object {
  * searches cost ~20, most of them cache misses when the profiled program
  * has pushed the tables out of the caches between samples. The cache lives
  * in its set: a new set (objects loaded or unloaded) starts empty.
- *   bits 0-2   what the lookup found + 1 (0: empty entry)
+ *   bits 0-2   what the lookup found + 1 (0: empty entry; PLT rows are not
+ *              cached, their threshold does not fit)
  *   bits 3-10  -rbp_offset / 8 (0: rbp unchanged)
  *   bits 11-28 cfa_offset
  *   bits 29-63 pc >> CACHE_BITS (the rest of pc is the entry's index) */
 #define CACHE_BITS 14 /* 16384 entries, 128 KiB */
 #define CACHE_MAX_PC (1ull << (35 + CACHE_BITS))
-#define FOUND_NO_OBJECT 5 /* cached like a kind: JIT code is looked up often */
+#define FOUND_NO_OBJECT 6 /* cached like a kind: JIT code is looked up often */
 
 typedef struct cfi_set {
     struct cfi_set *retired_next;

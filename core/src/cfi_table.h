@@ -16,7 +16,7 @@
 typedef struct pp_cfi_rule {
     int32_t cfa_offset;
     int16_t rbp_offset; /* PP_CFI_RBP_UNCHANGED or the caller's rbp at CFA + this */
-    uint8_t kind;       /* PP_CFI_CFA_RSP, _CFA_RBP, _FALLBACK or _OUTERMOST */
+    uint8_t kind;       /* PP_CFI_CFA_RSP, _CFA_RBP, _PLT, _FALLBACK or _OUTERMOST */
 } pp_cfi_rule;
 
 /* Off the signal path: enumerates the loaded objects (dl_iterate_phdr),

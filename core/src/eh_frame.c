@@ -262,6 +262,7 @@ typedef struct cfa_state {
     int cfa_reg;
     int64_t cfa_offset;
     int cfa_expr;
+    int plt_threshold; /* > 0: the PLT expression, 8 more from (pc & 15) >= this */
     int rbp_rule, ra_rule;
     int64_t rbp_offset, ra_offset;
 } cfa_state;
@@ -283,6 +284,15 @@ static pp_cfi_row row_of(const program *pg)
     pp_cfi_row r = {pg->loc, 0, PP_CFI_RBP_UNCHANGED, PP_CFI_FALLBACK};
     if (pg->cie->signal_frame || pg->overflowed || s->cfa_expr)
         return r;
+    if (s->plt_threshold) {
+        if (s->ra_rule != RULE_OFFSET || s->ra_offset != -8 || s->rbp_rule != RULE_SAME || s->cfa_offset < 0 ||
+            s->cfa_offset > INT32_MAX)
+            return r;
+        r.kind = PP_CFI_PLT;
+        r.cfa_offset = (int32_t)s->cfa_offset;
+        r.rbp_offset = (int16_t)s->plt_threshold;
+        return r;
+    }
     if (s->ra_rule == RULE_UNDEFINED) {
         r.kind = PP_CFI_OUTERMOST;
         return r;
@@ -368,6 +378,35 @@ static void restore_rule(program *pg, uint64_t reg)
     }
 }
 
+/* The CFA expression GNU ld and lld write for .plt entries:
+ *   rsp + n + (((rip & 15) >= k) << 3)
+ * (breg7 n; breg16 0; lit15; and; lit<k>; ge; lit3; shl; plus): the entry
+ * pushes once, k bytes in. Any other expression falls back. */
+static void plt_expression(cfa_state *st, const uint8_t *e, uint64_t len)
+{
+    cursor c = {e, e + len, 0};
+    st->cfa_expr = 1;
+    st->plt_threshold = 0;
+    if (read_u(&c, 1) != 0x77) /* DW_OP_breg7 (rsp) */
+        return;
+    int64_t n = read_sleb(&c);
+    static const uint8_t middle[] = {0x80, 0x00, 0x3f, 0x1a}; /* breg16 0; lit15; and */
+    for (size_t i = 0; i < sizeof middle; i++)
+        if (read_u(&c, 1) != middle[i])
+            return;
+    uint64_t lit = read_u(&c, 1);
+    static const uint8_t tail[] = {0x2a, 0x33, 0x24, 0x22}; /* ge; lit3; shl; plus */
+    for (size_t i = 0; i < sizeof tail; i++)
+        if (read_u(&c, 1) != tail[i])
+            return;
+    if (c.bad || c.p != c.end || lit < 0x31 || lit > 0x3f || n < 0 || n > 64)
+        return;
+    st->cfa_expr = 0;
+    st->cfa_reg = REG_RSP;
+    st->cfa_offset = n;
+    st->plt_threshold = (int)(lit - 0x30);
+}
+
 /* Runs one CFA program; rows are emitted when emit_rows (the FDE's, not the
  * CIE's initial instructions). Each instruction consumes at least one byte,
  * so the loop ends within the program's length. */
@@ -441,18 +480,24 @@ static void run(program *pg, const uint8_t *p, const uint8_t *end, int emit_rows
             pg->st.cfa_reg = (int)(read_uleb(&c) & 0xffff);
             pg->st.cfa_offset = (int64_t)read_uleb(&c);
             pg->st.cfa_expr = 0;
+            pg->st.plt_threshold = 0;
             break;
         case 0x0d: /* def_cfa_register */
             pg->st.cfa_reg = (int)(read_uleb(&c) & 0xffff);
             pg->st.cfa_expr = 0;
+            pg->st.plt_threshold = 0;
             break;
         case 0x0e: /* def_cfa_offset */
             pg->st.cfa_offset = (int64_t)read_uleb(&c);
             break;
-        case 0x0f: /* def_cfa_expression */
-            skip(&c, read_uleb(&c));
-            pg->st.cfa_expr = 1;
+        case 0x0f: { /* def_cfa_expression */
+            uint64_t len = read_uleb(&c);
+            const uint8_t *expr = c.p;
+            skip(&c, len);
+            if (!c.bad)
+                plt_expression(&pg->st, expr, len);
             break;
+        }
         case 0x10: { /* expression */
             uint64_t reg = read_uleb(&c);
             skip(&c, read_uleb(&c));
@@ -468,6 +513,7 @@ static void run(program *pg, const uint8_t *p, const uint8_t *end, int emit_rows
             pg->st.cfa_reg = (int)(read_uleb(&c) & 0xffff);
             pg->st.cfa_offset = scaled(read_sleb(&c), da);
             pg->st.cfa_expr = 0;
+            pg->st.plt_threshold = 0;
             break;
         case 0x13: /* def_cfa_offset_sf */
             pg->st.cfa_offset = scaled(read_sleb(&c), da);

@@ -4,8 +4,8 @@
  * Each row says, from its pc until the next row's: the canonical frame
  * address (CFA) is rsp or rbp plus an offset, the return address is at
  * CFA-8, and the caller's rbp is either unchanged or saved at CFA plus an
- * offset. What a row cannot say (a CFA computed by an expression, as in PLT
- * entries; a CFA in another register; a signal trampoline; a return address
+ * offset; PLT entries get the one expression linkers write for them. What a
+ * row cannot say (another CFA expression; a CFA in another register; a signal trampoline; a return address
  * not at CFA-8) becomes a FALLBACK row: the unwinder hands that frame to
  * libunwind.
  *
@@ -25,6 +25,9 @@ enum {
     PP_CFI_FALLBACK = 2, /* a rule the table cannot express: ask libunwind */
     PP_CFI_OUTERMOST = 3, /* the return address is undefined: the thread's first frame */
     PP_CFI_GAP = 4,      /* no FDE covers this pc */
+    /* A PLT entry (the linker's one CFA expression): CFA = rsp + cfa_offset,
+     * plus 8 once (pc & 15) >= rbp_offset, past the entry's push. */
+    PP_CFI_PLT = 5,
 };
 
 /* rbp_offset when the caller's rbp is still in rbp (CFA+0 cannot hold a

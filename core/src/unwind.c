@@ -165,7 +165,11 @@ static int walk_table(const ucontext_t *uc, uintptr_t *out, int max, int *n_out,
             *flags |= PP_SAMPLE_NATIVE_COMPLETE;
             return WALK_DONE;
         }
-        uintptr_t cfa = (rule.kind == PP_CFI_CFA_RSP ? sp : bp) + (uintptr_t)(intptr_t)rule.cfa_offset;
+        uintptr_t cfa = (rule.kind == PP_CFI_CFA_RBP ? bp : sp) + (uintptr_t)(intptr_t)rule.cfa_offset;
+        if (rule.kind == PP_CFI_PLT) {
+            cfa += (lookup & 15) >= (uintptr_t)rule.rbp_offset ? 8 : 0;
+            rule.rbp_offset = PP_CFI_RBP_UNCHANGED;
+        }
         if (cfa < sp + 8 || cfa - sp > MAX_FRAME_BYTES || (cfa & 7))
             goto fallback;
         uintptr_t ra = *(const uintptr_t *)(cfa - 8);

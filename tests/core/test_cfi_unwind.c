@@ -160,15 +160,17 @@ static void library_loaded_later(void)
 }
 
 typedef struct found {
+    const char *name;
     pp_eh_frame_view view;
     int ok;
 } found;
 
-static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     found *f = arg;
-    if (!strstr(info->dlpi_name, "libc.so"))
+    /* The main program is listed first, with an empty name. */
+    if (f->name[0] ? !strstr(info->dlpi_name, f->name) : info->dlpi_name[0] != 0)
         return 0;
     const ElfW(Phdr) *eh = NULL, *seg = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++)
@@ -193,8 +195,8 @@ static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
  * more rows than the view could describe. */
 static void parser_on_mangled_tables(void)
 {
-    found f = {0};
-    dl_iterate_phdr(find_libc, &f);
+    found f = {"libc.so", {0}, 0};
+    dl_iterate_phdr(find_object, &f);
     CHECK(f.ok);
     if (!f.ok)
         return;
@@ -226,6 +228,33 @@ static void parser_on_mangled_tables(void)
     free(copy);
 }
 
+/* This program's .plt has the linker's CFA expression: its rows say where
+ * the return address is before and after the entry's push, and the handler
+ * walks out of a PLT entry without libunwind. */
+static void plt_entries(void)
+{
+    found f = {"", {0}, 0};
+    dl_iterate_phdr(find_object, &f);
+    CHECK(f.ok);
+    if (!f.ok)
+        return;
+    pp_cfi_rows rows = {0};
+    pp_eh_frame_parse(&f.view, &rows);
+    const pp_cfi_row *plt = NULL;
+    for (size_t i = 0; i < rows.n && !plt; i++)
+        if (rows.rows[i].kind == PP_CFI_PLT)
+            plt = &rows.rows[i];
+    CHECK(plt != NULL);
+    if (plt) {
+        CHECK_EQ_INT(plt->cfa_offset, 8);
+        CHECK(plt->rbp_offset >= 10 && plt->rbp_offset <= 11); /* the push: 11 bytes in (10 with IBT) */
+        pp_cfi_rule rule;
+        CHECK_EQ_INT(pp_cfi_table_lookup((uintptr_t)plt->pc + 16, &rule), 0);
+        CHECK_EQ_INT(rule.kind, PP_CFI_PLT);
+    }
+    pp_cfi_rows_free(&rows);
+}
+
 int main(void)
 {
     if (pp_fault_guard_install() != 0) {
@@ -251,6 +280,7 @@ int main(void)
     pthread_join(t, NULL);
     depth_limit();
     library_loaded_later();
+    plt_entries();
     parser_on_mangled_tables();
 
     pp_cfi_table_collect_garbage();

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pp_cfi_rows rows = {0};
     pp_eh_frame_parse(&v, &rows);
     for (size_t i = 0; i < rows.n; i++)
-        if (rows.rows[i].kind > PP_CFI_GAP)
+        if (rows.rows[i].kind > PP_CFI_PLT)
             abort();
     pp_cfi_rows_free(&rows);
     free(mem);
