@@ -42,7 +42,10 @@ typedef struct cfi_object {
  *   bits 29-63 pc >> CACHE_BITS (the rest of pc is the entry's index) */
 #define CACHE_BITS 14 /* 16384 entries, 128 KiB */
 #define CACHE_MAX_PC (1ull << (35 + CACHE_BITS))
-#define FOUND_NO_OBJECT 6 /* cached like a kind: JIT code is looked up often */
+/* Cached like a kind: JIT code is looked up often. A pc between an
+ * object's FDEs is cached as this too: the unwinder treats both alike. */
+#define FOUND_NO_OBJECT 6
+#define NOT_COVERED (-2) /* search(): inside an object, between its FDEs */
 
 typedef struct cfi_set {
     struct cfi_set *retired_next;
@@ -449,7 +452,7 @@ static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
             b = mid;
     }
     if (!a || o->rows[a - 1].kind == PP_CFI_GAP)
-        return PP_CFI_NOT_COVERED;
+        return NOT_COVERED;
     *row = &o->rows[a - 1];
     return 0;
 }
@@ -469,10 +472,8 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
     }
     const compact_row *r;
     int found = search(s, pc, &r);
-    if (found == PP_CFI_NOT_COVERED) {
-        note_miss();
-        return found;
-    }
+    if (found == NOT_COVERED)
+        found = PP_CFI_NO_OBJECT;
     if (slot) {
         uint64_t e = cache_entry(pc, found, r);
         if (e)

@@ -41,13 +41,14 @@ void pp_cfi_table_refresh_if_missed(void);
  * changed, so what waits here stays small. */
 void pp_cfi_table_collect_garbage(void);
 
-#define PP_CFI_NO_OBJECT (-1)   /* pc in no object's range: JIT code, or loaded since */
-#define PP_CFI_NOT_COVERED (-2) /* inside an object, between its FDEs */
+/* pc in no object's range (JIT code, or loaded since), or between an
+ * object's FDEs (code linked without CFI): no rule. */
+#define PP_CFI_NO_OBJECT (-1)
 
 /* Async-signal-safe: one atomic load, two binary searches, no writes but a
- * relaxed atomic flag. 0 with *rule filled when a table covers pc; else
- * PP_CFI_NO_OBJECT or PP_CFI_NOT_COVERED, which also ask the drain thread to
- * look for newly loaded objects. */
+ * relaxed atomic flag, and a cache entry. 0 with *rule filled when a table
+ * covers pc; else PP_CFI_NO_OBJECT, which also asks the drain thread to look
+ * for newly loaded objects. */
 int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule);
 
 typedef struct pp_cfi_table_stats {

@@ -148,11 +148,11 @@ static int walk_table(const ucontext_t *uc, uintptr_t *out, int max, int *n_out,
         pp_cfi_rule rule;
         int found = pp_cfi_table_lookup(lookup, &rule);
         if (found == PP_CFI_NO_OBJECT) {
-            /* Code of no loaded object: a JIT's (V8 keeps frame pointers
-             * in its generated code). Step by the frame pointer, as
-             * libunwind does for code it has no CFI for (in frame 0 too,
-             * where a function not past its prologue loses its caller,
-             * with libunwind as here). */
+            /* Code without CFI: a JIT's, or code linked in without it (V8's
+             * embedded builtins in node's own text); V8 keeps frame pointers
+             * in both. Step by the frame pointer, as libunwind does for code
+             * it has no CFI for (in frame 0 too, where a function not past
+             * its prologue loses its caller, with libunwind as here). */
             if (bp < sp || bp - sp > MAX_FRAME_BYTES || (bp & 7))
                 goto fallback;
             rule.kind = PP_CFI_CFA_RBP;
