@@ -11,6 +11,9 @@ python with polyprof installed) in turn, so builds are compared in the same
 conditions.
 
     python bench/native_unwind_cost.py ROUNDS PYTHON [PYTHON...] [--strace]
+
+A PYTHON given as python-only:PYTHON runs it with native=False: the
+handler's cost without the native unwind, in the same rounds.
 """
 import json
 import tempfile
@@ -57,7 +60,7 @@ def run(seconds):
         level(int(sys.argv[1]))
 
 def capture(seconds):
-    polyprof.start(interval_ms=1, native=True)
+    polyprof.start(interval_ms=1, native=sys.argv[2] == "native")
     run(seconds)
     p = polyprof.stop()
     m = p.metadata
@@ -75,8 +78,9 @@ print(json.dumps({"fresh": first, "steady": steady}))
 '''
 
 
-def one(python, hops, strace=False):
-    cmd = [python, "-c", CHILD, str(hops)]
+def one(spec, hops, strace=False):
+    python = spec.split(":", 1)[1] if spec.startswith("python-only:") else spec
+    cmd = [python, "-c", CHILD, str(hops), "python" if spec.startswith("python-only:") else "native"]
     if not strace:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         return json.loads(out.strip().splitlines()[-1])
@@ -126,7 +130,7 @@ def main():
             } for phase in ("fresh", "steady")
         }
     if "--strace" in sys.argv:
-        for p in pythons:
+        for p in [p for p in pythons if not p.startswith("python-only:")]:
             summary[p]["rt_sigprocmask_per_sample"] = sigprocmask_per_sample(p, hops)
     print(json.dumps(summary, indent=1))
 

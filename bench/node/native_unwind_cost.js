@@ -12,11 +12,16 @@
  * turn (a directory holding a built checkout, as `git archive` unpacks one).
  *
  *   node bench/node/native_unwind_cost.js ROUNDS DIR [DIR...]
+ *
+ * A DIR given as js-only:DIR runs that build with native: false: the
+ * handler's cost without the native unwind, in the same rounds.
  */
 const { execFileSync } = require('child_process');
 const path = require('path');
 
-function childMain(dir) {
+function childMain(spec) {
+  const jsOnly = spec.startsWith('js-only:');
+  const dir = jsOnly ? spec.slice('js-only:'.length) : spec;
   const pp = require(path.resolve(dir));
   const zlib = require('zlib');
   const crypto = require('crypto');
@@ -45,7 +50,7 @@ function childMain(dir) {
     while (process.cpuUsage().user < end) level(9);
   }
   function capture(ms) {
-    pp.start({ mode: 'cpu', intervalMs: 1 });
+    pp.start({ mode: 'cpu', intervalMs: 1, native: !jsOnly });
     run(ms);
     const md = pp.stop().metadata;
     const samples = Math.max(1, Number(md.samples_taken));
