@@ -51,7 +51,7 @@ struct pp_collector {
     /* The process-wide counters when this collector started: its metadata
      * reports what happened during its own lifetime. */
     uint64_t samples_at_start, weight_at_start, dropped_ring_at_start, unwind_failed_at_start, truncated_at_start,
-        native_skipped_at_start, handler_ns_at_start,
+        native_skipped_at_start, handler_ns_at_start, unwind_table_misses_at_start,
         unguarded_at_start, guard_reinstalls_at_start;
     uint64_t own_cpu_at_start, process_cpu_at_start; /* for its overhead_pct */
     pp_options options;
@@ -649,6 +649,10 @@ static void *sampler_main(void *arg)
             /* Ticks follow the interval in force. */
             tick = threads_cfg.interval_ns < PP_DRAIN_PERIOD_NS ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
         }
+        /* The unwind tables: built the first time (in the background: the
+         * first samples fall back to libunwind rather than wait), then again
+         * when samples met a dlopen'ed library. */
+        pp_unwind_maintain();
         next += tick;
         if (next < now)
             next = now + tick;
@@ -831,6 +835,7 @@ static void begin_period(pp_collector *c)
     c->truncated_at_start = atomic_load(&live.truncated);
     c->native_skipped_at_start = atomic_load(&live.native_skipped);
     c->handler_ns_at_start = atomic_load(&live.handler_ns);
+    c->unwind_table_misses_at_start = pp_unwind_table_misses();
     c->unguarded_at_start = atomic_load(&live.unguarded);
     pp_fault_guard_info gi;
     pp_fault_guard_stats(&gi);
@@ -982,6 +987,7 @@ static pp_profile *export_locked(pp_collector *c)
     add_comment(p, "truncated", atomic_load(&live.truncated) - c->truncated_at_start);
     add_comment(p, "native_skipped", atomic_load(&live.native_skipped) - c->native_skipped_at_start);
     add_comment(p, "handler_ns", atomic_load(&live.handler_ns) - c->handler_ns_at_start);
+    add_comment(p, "unwind_table_misses", pp_unwind_table_misses() - c->unwind_table_misses_at_start);
     if (have_runtime && runtime.note && runtime.note[0])
         pp_profile_add_comment(p, runtime.note);
     {

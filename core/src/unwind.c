@@ -4,11 +4,13 @@
 #include <libunwind.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <ucontext.h>
 
+#include "cfi_table.h"
 #include "raw_sample.h"
 
 static pp_addr_range libc_range, loader_range;
@@ -80,6 +82,12 @@ int pp_unwind_init(void)
         pthread_atfork(fork_prepare, fork_done, fork_done);
         atfork_done = 1;
     }
+    /* Between sessions no handler unwinds (stop waits for those in flight),
+     * so tables replaced during the last session can go now. The tables
+     * themselves are built in the background (pp_unwind_maintain), not
+     * here: a large binary's take tens of milliseconds (node: 75k FDEs),
+     * which start() should not wait for. */
+    pp_cfi_table_collect_garbage();
     pp_symbols_object_range((uintptr_t)&abort, &libc_range);
     static const char *const root_names[] = {"_start", "__libc_start_call_main", "__libc_start_main", "start_thread",
                                              "clone3", "clone"};
@@ -91,6 +99,129 @@ int pp_unwind_init(void)
     if (!rtld_base || pp_symbols_object_range(rtld_base, &loader_range) != 0)
         loader_range.start = loader_range.end = 0;
     return 0;
+}
+
+static _Atomic uint64_t table_misses;
+static int step_libunwind(unw_cursor_t *cursor, uintptr_t *out, int n, int max, uint32_t *flags);
+static int unwind_with_libunwind(ucontext_t *uc, uintptr_t *out, int max, uint32_t *flags);
+
+uint64_t pp_unwind_table_misses(void) { return atomic_load_explicit(&table_misses, memory_order_relaxed); }
+
+void pp_unwind_maintain(void) { pp_cfi_table_refresh_if_missed(); }
+
+static int in_root(uintptr_t pc)
+{
+    for (int r = 0; r < n_roots; r++)
+        if (in_range(&roots[r], pc))
+            return 1;
+    return 0;
+}
+
+/* Where the table walk stopped when it needs libunwind: the frame's pc
+ * (out[n - 1]) and the registers the table recovered for it. */
+typedef struct walk_point {
+    uintptr_t pc, sp, bp;
+} walk_point;
+
+#define WALK_DONE 0
+#define WALK_FALLBACK 1
+/* A frame larger than this (alloca of 256 MiB) is taken for a corrupt
+ * stack rather than unwound through. */
+#define MAX_FRAME_BYTES (256u << 20)
+
+/* Async-signal-safe: reads the stack only (inside the caller's fault guard),
+ * the published CFI tables (lock-free), writes out and *flags. Frame 0's pc
+ * is exact; every later pc is a return address, looked up at pc - 1 (the
+ * call, which may be a function's last instruction). Each step must move
+ * the stack pointer up, so the walk ends within max steps or on the first
+ * frame that does not. */
+static int walk_table(const ucontext_t *uc, uintptr_t *out, int max, int *n_out, uint32_t *flags,
+                      walk_point *at)
+{
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    uintptr_t bp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    int n = 1;
+    for (;;) {
+        *n_out = n;
+        uintptr_t lookup = n == 1 ? pc : pc - 1;
+        pp_cfi_rule rule;
+        int found = pp_cfi_table_lookup(lookup, &rule);
+        if (found == PP_CFI_NO_OBJECT) {
+            /* Code without CFI: a JIT's, or code linked in without it (V8's
+             * embedded builtins in node's own text); V8 keeps frame pointers
+             * in both. Step by the frame pointer, as libunwind does for code
+             * it has no CFI for (in frame 0 too, where a function not past
+             * its prologue loses its caller, with libunwind as here). */
+            if (bp < sp || bp - sp > MAX_FRAME_BYTES || (bp & 7))
+                goto fallback;
+            rule.kind = PP_CFI_CFA_RBP;
+            rule.cfa_offset = 16;
+            rule.rbp_offset = -16;
+        } else if (found != 0 || rule.kind == PP_CFI_FALLBACK) {
+            goto fallback;
+        }
+        if (rule.kind == PP_CFI_OUTERMOST) {
+            *flags |= PP_SAMPLE_NATIVE_COMPLETE;
+            return WALK_DONE;
+        }
+        uintptr_t cfa = (rule.kind == PP_CFI_CFA_RBP ? bp : sp) + (uintptr_t)(intptr_t)rule.cfa_offset;
+        if (rule.kind == PP_CFI_PLT) {
+            cfa += (lookup & 15) >= (uintptr_t)rule.rbp_offset ? 8 : 0;
+            rule.rbp_offset = PP_CFI_RBP_UNCHANGED;
+        }
+        if (cfa < sp + 8 || cfa - sp > MAX_FRAME_BYTES || (cfa & 7))
+            goto fallback;
+        uintptr_t ra = *(const uintptr_t *)(cfa - 8);
+        if (rule.rbp_offset != PP_CFI_RBP_UNCHANGED)
+            bp = *(const uintptr_t *)(cfa + (uintptr_t)(intptr_t)rule.rbp_offset);
+        sp = cfa;
+        pc = ra;
+        if (ra == 0) {
+            *flags |= PP_SAMPLE_NATIVE_COMPLETE;
+            return WALK_DONE;
+        }
+        if (n == max) {
+            *flags |= PP_SAMPLE_NATIVE_TRUNCATED;
+            return WALK_DONE;
+        }
+        out[n++] = ra;
+        *n_out = n;
+        if (n_stop_ranges && at_stop(ra - 1))
+            return WALK_DONE; /* the runtime's frames from here on */
+    }
+fallback:
+    /* The thread's entry function ends the stack wherever its caller's rule
+     * leads (a stripped libc's start_thread has no outermost marker). */
+    if (n > 1 && in_root(pc - 1)) {
+        *flags |= PP_SAMPLE_NATIVE_COMPLETE;
+        return WALK_DONE;
+    }
+    at->pc = pc;
+    at->sp = sp;
+    at->bp = bp;
+    return WALK_FALLBACK;
+}
+
+/* Async-signal-safe as pp_unwind_native: libunwind's slow path from a frame
+ * the table walk reached, with the registers it recovered (the others keep
+ * the interrupted frame's values: no CFA rule of a frame the table could
+ * not express uses them in practice, and a wrong value only ends the walk
+ * early). Appends to out from n. */
+static int continue_with_libunwind(const ucontext_t *uc, const walk_point *at, uintptr_t *out, int n, int max,
+                                   uint32_t *flags)
+{
+    ucontext_t from = *uc;
+    from.uc_mcontext.gregs[REG_RIP] = (greg_t)at->pc;
+    from.uc_mcontext.gregs[REG_RSP] = (greg_t)at->sp;
+    from.uc_mcontext.gregs[REG_RBP] = (greg_t)at->bp;
+    unw_cursor_t cursor;
+    /* Flag 0: the pc is a return address, looked up at pc - 1. */
+    if (unw_init_local2(&cursor, (unw_context_t *)&from, 0) != 0) {
+        *flags |= PP_SAMPLE_NATIVE_FAILED;
+        return n;
+    }
+    return step_libunwind(&cursor, out, n, max, flags);
 }
 
 int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
@@ -109,6 +240,25 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
      * the runtime does not name itself. Neither complete nor failed. */
     if (at_stop(pc))
         return 1;
+
+    /* The tables cover the frames their objects' CFI can express; the
+     * walk hands the rest of the stack to libunwind, from the frame it
+     * reached. */
+    int n = 1;
+    walk_point at;
+    if (walk_table(uc, out, max, &n, flags, &at) == WALK_DONE)
+        return n;
+    atomic_fetch_add_explicit(&table_misses, 1, memory_order_relaxed);
+    if (n > 1)
+        return continue_with_libunwind(uc, &at, out, n, max, flags);
+    return unwind_with_libunwind(uc, out, max, flags);
+}
+
+/* Async-signal-safe as pp_unwind_native: the whole stack through libunwind,
+ * as when no table covers the interrupted pc. */
+static int unwind_with_libunwind(ucontext_t *uc, uintptr_t *out, int max, uint32_t *flags)
+{
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 
     /* Fast path: unw_backtrace keeps a per-thread cache of frame layouts
      * keyed by pc, so a warm stack is walked without the rt_sigprocmask
@@ -153,9 +303,13 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
         *flags |= PP_SAMPLE_NATIVE_FAILED;
         return 1;
     }
-    int n = 1;
+    return step_libunwind(&cursor, out, 1, max, flags);
+}
+
+static int step_libunwind(unw_cursor_t *cursor, uintptr_t *out, int n, int max, uint32_t *flags)
+{
     for (;;) {
-        int step = unw_step(&cursor);
+        int step = unw_step(cursor);
         if (step == 0) {
             *flags |= PP_SAMPLE_NATIVE_COMPLETE;
             break;
@@ -169,7 +323,7 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
             break;
         }
         unw_word_t ip;
-        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) {
+        if (unw_get_reg(cursor, UNW_REG_IP, &ip) != 0 || ip == 0) {
             *flags |= PP_SAMPLE_NATIVE_COMPLETE;
             break;
         }

@@ -1,4 +1,5 @@
-/* Native stack capture with libunwind from a signal's ucontext. */
+/* Native stack capture from a signal's ucontext: the CFI tables built off
+ * the signal path first (cfi_table.h), libunwind for what they miss. */
 #ifndef PP_UNWIND_H
 #define PP_UNWIND_H
 
@@ -27,7 +28,9 @@ void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n);
  * have room for max + PP_RAW_NATIVE_SLACK (scratch for the handler's own
  * frames). Must be called inside a fault-guarded section.
  *
- * Async-signal-safety: libunwind's local unwinder with per-thread caching does
+ * Async-signal-safety: the table walk reads the published tables (one
+ * atomic load, no lock) and the stack (under the caller's fault guard).
+ * libunwind, for what the tables miss: its local unwinder with per-thread caching does
  * not allocate once the thread's caches exist, but libunwind keeps them in
  * dynamic TLS, and the first touch of dynamic TLS in a thread may malloc. So a
  * thread's first unwind happens only when the interrupted pc is outside libc
@@ -36,5 +39,17 @@ void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n);
  * that interrupt the loader itself are never unwound (dl_iterate_phdr would
  * walk a link map that is being changed). */
 int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags);
+
+/* Samples whose stack the CFI tables (cfi_table.h) could not walk to its
+ * end, so libunwind finished it: a rule the tables cannot express (PLT
+ * stubs, signal trampolines), a pc between an object's FDEs, a frame
+ * pointer that does not point into the stack. */
+uint64_t pp_unwind_table_misses(void);
+
+/* The drain thread, each tick: has the tables built the first time, and
+ * rebuilt when handlers met pcs outside them and the loaded objects changed
+ * (dlopen), on a thread of their own (pp_cfi_table_refresh_if_missed). Until
+ * the first build is published, samples go to libunwind. */
+void pp_unwind_maintain(void);
 
 #endif

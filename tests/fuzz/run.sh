@@ -8,7 +8,7 @@
 #   JOBS=2 tests/fuzz/run.sh 600         two processes per harness
 # Harnesses: pprof, collapsed, speedscope, cpuprofile (each reader, then
 # every writer, read-back, merge, diff), options (option grammar round trip
-# and the environment configuration).
+# and the environment configuration), eh_frame (the unwind-table parser).
 # Needs: clang and libclang-rt-14-dev (or another clang with libFuzzer), and
 # the core's build dependencies.
 set -euo pipefail
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 SECONDS_EACH=${1:-60}
 shift || true
-HARNESSES=${*:-pprof collapsed speedscope cpuprofile options}
+HARNESSES=${*:-pprof collapsed speedscope cpuprofile options eh_frame}
 OUT=${FUZZ_DIR:-$ROOT/build/fuzz}
 CC=${CC_FUZZ:-clang}
 JOBS=${JOBS:-1}
@@ -49,11 +49,14 @@ for h in $HARNESSES; do
     if [ "$h" = options ]; then
         "$CC" "${CFLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer tests/fuzz/fuzz_options.c "${objs[@]}" "${LIBS[@]}" \
             -o "$OUT/fuzz_$h"
+    elif [ "$h" = eh_frame ]; then
+        "$CC" "${CFLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer tests/fuzz/fuzz_eh_frame.c "${objs[@]}" "${LIBS[@]}" \
+            -o "$OUT/fuzz_$h"
     elif [ -n "${FORMAT[$h]:-}" ]; then
         "$CC" "${CFLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer -DFUZZ_FORMAT="${FORMAT[$h]}" tests/fuzz/fuzz_reader.c \
             "${objs[@]}" "${LIBS[@]}" -o "$OUT/fuzz_$h"
     else
-        echo "fuzz: no harness '$h' (pprof collapsed speedscope cpuprofile options)"; exit 2
+        echo "fuzz: no harness '$h' (pprof collapsed speedscope cpuprofile options eh_frame)"; exit 2
     fi
     corpus="$OUT/corpus/$h"
     mkdir -p "$corpus"

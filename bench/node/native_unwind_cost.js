@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * The signal handler's cost per sample in Node's cpu mode with deep machine
+ * stacks: JavaScript recursion (JIT frames, walked by frame pointer) through
+ * native calls (Array.prototype.sort's comparator, JSON.parse's reviver,
+ * String.prototype.replace's callback) down to native work (JSON, zlib,
+ * sha256), ~64 machine frames per sample. `handler_ns / samples_taken`
+ * from the profile's metadata for a fresh process's first 300 ms and for a
+ * second capture in the same process (steady state), with the share of
+ * samples the unwind tables missed. Each round runs each given build in
+ * turn (a directory holding a built checkout, as `git archive` unpacks one).
+ *
+ *   node bench/node/native_unwind_cost.js ROUNDS DIR [DIR...]
+ *
+ * A DIR given as js-only:DIR runs that build with native: false: the
+ * handler's cost without the native unwind, in the same rounds.
+ */
+const { execFileSync } = require('child_process');
+const path = require('path');
+
+function childMain(spec) {
+  const jsOnly = spec.startsWith('js-only:');
+  const dir = jsOnly ? spec.slice('js-only:'.length) : spec;
+  const pp = require(path.resolve(dir));
+  const zlib = require('zlib');
+  const crypto = require('crypto');
+  const data = Array.from({ length: 40 }, (_, i) => ({ id: i, name: `item${i}`, tags: ['a', 'b', String(i)] }));
+  function leaf() {
+    const s = JSON.stringify(data);
+    zlib.inflateSync(zlib.deflateSync(Buffer.from(s)));
+    crypto.createHash('sha256').update(s).digest('hex');
+    JSON.parse(s);
+  }
+  const hops = [
+    (n) => [n, n].sort((a, b) => level(n) - 0 + a - b),
+    (n) => JSON.parse('[1]', (k, v) => (k === '0' ? level(n) : v)),
+    (n) => 'x'.replace('x', () => String(level(n))),
+  ];
+  function level(n) {
+    if (n <= 0) {
+      leaf();
+      return 0;
+    }
+    hops[n % 3](n - 1);
+    return n;
+  }
+  function run(ms) {
+    const end = process.cpuUsage().user + ms * 1000;
+    while (process.cpuUsage().user < end) level(9);
+  }
+  function capture(ms) {
+    pp.start({ mode: 'cpu', intervalMs: 1, native: !jsOnly });
+    run(ms);
+    const md = pp.stop().metadata;
+    const samples = Math.max(1, Number(md.samples_taken));
+    return { ns: Number(md.handler_ns) / samples, samples, misses: Number(md.unwind_table_misses ?? -1) };
+  }
+  const fresh = capture(300);
+  run(500);
+  const steady = capture(1500);
+  process.stdout.write(JSON.stringify({ fresh, steady }) + '\n');
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function main() {
+  const rounds = Number(process.argv[2]);
+  const dirs = process.argv.slice(3);
+  const res = Object.fromEntries(dirs.map((d) => [d, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const d of dirs) {
+      const out = execFileSync(process.execPath, [__filename, '--child', d], { encoding: 'utf8' });
+      res[d].push(JSON.parse(out.trim().split('\n').pop()));
+    }
+  }
+  const summary = {};
+  for (const [d, runs] of Object.entries(res)) {
+    summary[d] = {};
+    for (const phase of ['fresh', 'steady']) {
+      const samples = runs.reduce((s, r) => s + r[phase].samples, 0);
+      const misses = runs.every((r) => r[phase].misses >= 0) ? runs.reduce((s, r) => s + r[phase].misses, 0) : null;
+      summary[d][phase] = {
+        handler_us_median: Math.round(median(runs.map((r) => r[phase].ns)) / 10) / 100,
+        handler_us_all: runs.map((r) => Math.round(r[phase].ns / 100) / 10),
+        table_miss_share: misses === null ? null : Math.round((misses / samples) * 1e4) / 1e4,
+        samples,
+      };
+    }
+  }
+  process.stdout.write(JSON.stringify(summary, null, 1) + '\n');
+}
+
+if (process.argv[2] === '--child') childMain(process.argv[3]);
+else main();

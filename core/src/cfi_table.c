@@ -1,0 +1,506 @@
+#include "cfi_table.h"
+
+#include "fault_guard.h"
+
+#include <link.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One row as the handler reads it: 12 bytes, pc as an offset from the
+ * object's lowest covered pc. */
+typedef struct compact_row {
+    uint32_t pc_offset;
+    int32_t cfa_offset;
+    int16_t rbp_offset;
+    uint8_t kind;
+} compact_row;
+
+typedef struct cfi_object {
+    uintptr_t lo, hi;       /* pcs covered: [lo, hi) */
+    uintptr_t base, hdr;    /* identity: load bias and .eh_frame_hdr address */
+    uint64_t fdes, fdes_skipped;
+    int marked;             /* scratch for collect_garbage */
+    uint32_t n;
+    compact_row rows[];
+} cfi_object;
+
+/* Rules found, by pc: one 64-bit word per entry, so handlers on several
+ * threads can write and read it with plain atomic stores and loads and never
+ * see half of one entry. A hit costs one memory access where the two binary
+ * searches cost ~20, most of them cache misses when the profiled program
+ * has pushed the tables out of the caches between samples. The cache lives
+ * in its set: a new set (objects loaded or unloaded) starts empty.
+ *   bits 0-2   what the lookup found + 1 (0: empty entry; PLT rows are not
+ *              cached, their threshold does not fit)
+ *   bits 3-10  -rbp_offset / 8 (0: rbp unchanged)
+ *   bits 11-28 cfa_offset
+ *   bits 29-63 pc >> CACHE_BITS (the rest of pc is the entry's index) */
+#define CACHE_BITS 14 /* 16384 entries, 128 KiB */
+#define CACHE_MAX_PC (1ull << (35 + CACHE_BITS))
+/* Cached like a kind: JIT code is looked up often. A pc between an
+ * object's FDEs is cached as this too: the unwinder treats both alike. */
+#define FOUND_NO_OBJECT 6
+#define NOT_COVERED (-2) /* search(): inside an object, between its FDEs */
+
+typedef struct cfi_set {
+    struct cfi_set *retired_next;
+    _Atomic uint64_t *cache;
+    size_t n;
+    cfi_object *objs[]; /* sorted by lo, ranges disjoint */
+} cfi_set;
+
+static _Atomic(cfi_set *) published;
+static _Atomic int missed; /* set by handlers, cleared by the drain thread */
+
+/* Off the signal path only. */
+static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
+static cfi_set *retired;
+static cfi_object **owned; /* every table built and not yet freed */
+static size_t n_owned, cap_owned;
+static unsigned long long link_map_adds, link_map_subs;
+static uint64_t refreshes;
+
+static int cmp_row(const void *a, const void *b)
+{
+    const pp_cfi_row *x = a, *y = b;
+    return x->pc < y->pc ? -1 : x->pc > y->pc;
+}
+
+/* Sorted rows of one object, made compact; identical neighbours merged. */
+static cfi_object *object_from_rows(pp_cfi_rows *rows, uintptr_t base, uintptr_t hdr)
+{
+    if (!rows->n)
+        return NULL;
+    /* FDEs come in the header's order (sorted by pc): rows are sorted
+     * already unless FDEs overlap. */
+    int sorted = 1;
+    for (size_t i = 1; i < rows->n && sorted; i++)
+        sorted = rows->rows[i - 1].pc <= rows->rows[i].pc;
+    if (!sorted)
+        qsort(rows->rows, rows->n, sizeof *rows->rows, cmp_row);
+    uint64_t lo = rows->rows[0].pc, hi = rows->rows[rows->n - 1].pc;
+    if (hi <= lo || hi - lo > UINT32_MAX)
+        return NULL; /* one object spanning 4 GiB of code: not a real one */
+    size_t n = 0;
+    for (size_t i = 0; i < rows->n; i++) {
+        const pp_cfi_row *r = &rows->rows[i];
+        if (n && (rows->rows[n - 1].pc == r->pc || (rows->rows[n - 1].kind == r->kind &&
+                                                    rows->rows[n - 1].cfa_offset == r->cfa_offset &&
+                                                    rows->rows[n - 1].rbp_offset == r->rbp_offset))) {
+            if (rows->rows[n - 1].pc == r->pc)
+                rows->rows[n - 1] = *r; /* an FDE starting where another ended */
+            continue;
+        }
+        rows->rows[n++] = *r;
+    }
+    cfi_object *o = malloc(sizeof *o + n * sizeof o->rows[0]);
+    if (!o)
+        return NULL;
+    o->lo = (uintptr_t)lo;
+    o->hi = (uintptr_t)hi;
+    o->base = base;
+    o->hdr = hdr;
+    o->fdes = rows->fdes;
+    o->fdes_skipped = rows->fdes_skipped;
+    o->marked = 0;
+    o->n = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        const pp_cfi_row *r = &rows->rows[i];
+        o->rows[i] = (compact_row){(uint32_t)(r->pc - lo), r->cfa_offset, r->rbp_offset, r->kind};
+    }
+    return o;
+}
+
+typedef struct build {
+    cfi_object **objs;
+    size_t n, cap;
+    int oom;
+} build;
+
+static cfi_object *find_owned(uintptr_t base, uintptr_t hdr)
+{
+    for (size_t i = 0; i < n_owned; i++)
+        if (owned[i]->base == base && owned[i]->hdr == hdr)
+            return owned[i];
+    return NULL;
+}
+
+static int push_ptr(cfi_object ***arr, size_t *n, size_t *cap, cfi_object *o)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        cfi_object **a = realloc(*arr, c * sizeof *a);
+        if (!a)
+            return -1;
+        *arr = a;
+        *cap = c;
+    }
+    (*arr)[(*n)++] = o;
+    return 0;
+}
+
+/* An object as dl_iterate_phdr lists it: where its .eh_frame_hdr is, and
+ * the loadable segment holding it (and, in every linker's layout, the
+ * .eh_frame beside it; the whole segment is mapped and readable, unlike the
+ * gaps between segments). */
+typedef struct candidate {
+    uintptr_t base, hdr, seg_start;
+    size_t seg_len;
+} candidate;
+
+typedef struct candidates {
+    candidate *items;
+    size_t n, cap;
+    int oom;
+} candidates;
+
+static int list_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    candidates *list = arg;
+    (void)size;
+    const ElfW(Phdr) *eh = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+            eh = &info->dlpi_phdr[i];
+    if (!eh)
+        return 0;
+    const ElfW(Phdr) *seg = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type == PT_LOAD && (p->p_flags & PF_R) && eh->p_vaddr >= p->p_vaddr &&
+            eh->p_vaddr - p->p_vaddr < p->p_memsz)
+            seg = p;
+    }
+    if (!seg)
+        return 0;
+    if (list->n == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 64;
+        candidate *items = realloc(list->items, cap * sizeof *items);
+        if (!items) {
+            list->oom = 1;
+            return 1;
+        }
+        list->items = items;
+        list->cap = cap;
+    }
+    list->items[list->n++] = (candidate){(uintptr_t)info->dlpi_addr, (uintptr_t)info->dlpi_addr + eh->p_vaddr,
+                                         (uintptr_t)info->dlpi_addr + seg->p_vaddr, seg->p_memsz};
+    return 0;
+}
+
+/* Parsed outside the loader's lock: holding it for the tens of milliseconds
+ * a large binary's tables take would stall every dlopen, and every sample
+ * libunwind finishes (its dl_iterate_phdr), for as long. An object
+ * dlclose'd meanwhile would fault the reads: they run under the fault
+ * guard, and such an object is dropped. Without the guard (another SIGSEGV
+ * handler displaced it) new objects get no table: libunwind unwinds them. */
+static cfi_object *parse_object(const candidate *c)
+{
+    pp_cfi_rows *rows = calloc(1, sizeof *rows); /* on the heap: kept across a fault's jump */
+    if (!rows)
+        return NULL;
+    volatile int parsed = 0;
+    sigjmp_buf jb;
+    if (pp_fault_guard_enter(&jb) == 0) {
+        if (sigsetjmp(jb, 0) == 0) {
+            pp_eh_frame_view v = {(const uint8_t *)c->seg_start, c->seg_len, c->seg_start, c->hdr - c->seg_start};
+            parsed = pp_eh_frame_parse(&v, rows) == 0 || rows->n;
+        }
+        pp_fault_guard_leave();
+    }
+    cfi_object *o = parsed ? object_from_rows(rows, c->base, c->hdr) : NULL;
+    pp_cfi_rows_free(rows);
+    free(rows);
+    return o;
+}
+
+static int cmp_object(const void *a, const void *b)
+{
+    const cfi_object *x = *(cfi_object *const *)a, *y = *(cfi_object *const *)b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static int note_link_map(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)arg;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        link_map_adds = info->dlpi_adds;
+        link_map_subs = info->dlpi_subs;
+    }
+    return 1; /* the counters are the same in every entry: one is enough */
+}
+
+static int refresh_locked(void)
+{
+    candidates list = {0};
+    dl_iterate_phdr(note_link_map, NULL);
+    dl_iterate_phdr(list_object, &list);
+    build b = {0};
+    for (size_t i = 0; i < list.n && !list.oom && !b.oom; i++) {
+        const candidate *c = &list.items[i];
+        cfi_object *o = find_owned(c->base, c->hdr);
+        if (!o) {
+            o = parse_object(c);
+            if (!o)
+                continue;
+            if (push_ptr(&owned, &n_owned, &cap_owned, o) != 0) {
+                free(o);
+                b.oom = 1;
+                break;
+            }
+        }
+        if (push_ptr(&b.objs, &b.n, &b.cap, o) != 0)
+            b.oom = 1;
+    }
+    int oom = list.oom || b.oom;
+    free(list.items);
+    if (oom) {
+        free(b.objs);
+        return -1;
+    }
+    qsort(b.objs, b.n, sizeof *b.objs, cmp_object);
+    /* Overlapping ranges cannot happen between objects really loaded; drop
+     * any that would make the binary search ambiguous. */
+    size_t n = 0;
+    for (size_t i = 0; i < b.n; i++)
+        if (!n || b.objs[i]->lo >= b.objs[n - 1]->hi)
+            b.objs[n++] = b.objs[i];
+    cfi_set *s = malloc(sizeof *s + n * sizeof s->objs[0]);
+    if (!s) {
+        free(b.objs);
+        return -1;
+    }
+    s->retired_next = NULL;
+    s->cache = calloc((size_t)1 << CACHE_BITS, sizeof *s->cache);
+    if (!s->cache) {
+        free(s);
+        free(b.objs);
+        return -1;
+    }
+    s->n = n;
+    memcpy(s->objs, b.objs, n * sizeof *b.objs);
+    free(b.objs);
+    /* Release: a handler that loads the new pointer sees the set's
+     * contents as written here. */
+    cfi_set *old = atomic_exchange_explicit(&published, s, memory_order_acq_rel);
+    if (old) {
+        old->retired_next = retired;
+        retired = old;
+    }
+    refreshes++;
+    return (int)n;
+}
+
+/* A fork while a build runs leaves the child's build_lock held by a thread
+ * the child does not have: the child starts with a fresh lock (what the
+ * builder had published or listed as owned stays consistent: each is one
+ * pointer store or a store then a count). */
+static _Atomic int builder_running;
+static void fork_child(void)
+{
+    pthread_mutex_init(&build_lock, NULL);
+    atomic_store(&builder_running, 0);
+}
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(NULL, NULL, fork_child); }
+
+int pp_cfi_table_refresh(void)
+{
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&build_lock);
+    int r = refresh_locked();
+    pthread_mutex_unlock(&build_lock);
+    return r;
+}
+
+static void *builder_main(void *arg)
+{
+    (void)arg;
+    pp_cfi_table_refresh();
+    atomic_store(&builder_running, 0);
+    return NULL;
+}
+
+void pp_cfi_table_refresh_if_missed(void)
+{
+    if (atomic_load(&builder_running))
+        return;
+    int want = !atomic_load(&published);
+    if (!want) {
+        if (!atomic_exchange_explicit(&missed, 0, memory_order_relaxed))
+            return;
+        pthread_mutex_lock(&build_lock);
+        unsigned long long adds = link_map_adds, subs = link_map_subs;
+        dl_iterate_phdr(note_link_map, NULL);
+        want = adds != link_map_adds || subs != link_map_subs;
+        pthread_mutex_unlock(&build_lock);
+    }
+    if (!want)
+        return;
+    /* A thread of its own: a large binary's tables take tens of
+     * milliseconds, which neither the drain nor stop() (joining the drain
+     * thread) should wait for. No signal but a fault reaches it: not the
+     * profiling signal, and the fault guard's SIGSEGV/SIGBUS for its reads. */
+    pthread_once(&atfork_once, register_atfork);
+    atomic_store(&builder_running, 1);
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_t t;
+    int created = pthread_attr_init(&attr) == 0 && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&t, &attr, builder_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (created)
+        pthread_setname_np(t, "polyprof-cfi");
+    else
+        atomic_store(&builder_running, 0);
+}
+
+void pp_cfi_table_collect_garbage(void)
+{
+    /* A build in progress holds the lock: what it replaces waits for the
+     * next session's start. */
+    if (pthread_mutex_trylock(&build_lock) != 0)
+        return;
+    while (retired) {
+        cfi_set *next = retired->retired_next;
+        free(retired->cache);
+        free(retired);
+        retired = next;
+    }
+    cfi_set *cur = atomic_load(&published);
+    for (size_t i = 0; i < n_owned; i++)
+        owned[i]->marked = 0;
+    for (size_t i = 0; cur && i < cur->n; i++)
+        cur->objs[i]->marked = 1;
+    size_t n = 0;
+    for (size_t i = 0; i < n_owned; i++) {
+        if (owned[i]->marked)
+            owned[n++] = owned[i];
+        else
+            free(owned[i]);
+    }
+    n_owned = n;
+    pthread_mutex_unlock(&build_lock);
+}
+
+static void note_miss(void)
+{
+    /* Read first: a store from every handler would bounce the line. */
+    if (!atomic_load_explicit(&missed, memory_order_relaxed))
+        atomic_store_explicit(&missed, 1, memory_order_relaxed);
+}
+
+/* What a lookup found, as a cache entry; 0 when it does not fit one. */
+static uint64_t cache_entry(uintptr_t pc, int found, const compact_row *r)
+{
+    uint64_t what = found == PP_CFI_NO_OBJECT ? FOUND_NO_OBJECT : r->kind;
+    uint64_t cfa = 0, rbp = 0;
+    if (r) {
+        if (r->cfa_offset < 0 || r->cfa_offset >= (1 << 18) || r->rbp_offset > 0 || r->rbp_offset % 8 ||
+            -r->rbp_offset / 8 >= 256)
+            return 0;
+        cfa = (uint64_t)r->cfa_offset;
+        rbp = (uint64_t)(-r->rbp_offset / 8);
+    }
+    return ((uint64_t)pc >> CACHE_BITS) << 29 | cfa << 11 | rbp << 3 | (what + 1);
+}
+
+static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
+{
+    unsigned what = (unsigned)(e & 7) - 1;
+    if (what == FOUND_NO_OBJECT) {
+        note_miss();
+        return PP_CFI_NO_OBJECT;
+    }
+    rule->kind = (uint8_t)what;
+    rule->rbp_offset = (int16_t)(-(int)((e >> 3) & 0xff) * 8);
+    rule->cfa_offset = (int32_t)((e >> 11) & ((1u << 18) - 1));
+    return 0;
+}
+
+static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
+{
+    *row = NULL;
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) { /* first object with lo > pc */
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->objs[mid]->lo <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!lo || pc >= s->objs[lo - 1]->hi)
+        return PP_CFI_NO_OBJECT;
+    const cfi_object *o = s->objs[lo - 1];
+    uint32_t off = (uint32_t)(pc - o->lo);
+    uint32_t a = 0, b = o->n;
+    while (a < b) { /* first row past off */
+        uint32_t mid = a + (b - a) / 2;
+        if (o->rows[mid].pc_offset <= off)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (!a || o->rows[a - 1].kind == PP_CFI_GAP)
+        return NOT_COVERED;
+    *row = &o->rows[a - 1];
+    return 0;
+}
+
+int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
+{
+    const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
+    if (!s) {
+        note_miss();
+        return PP_CFI_NO_OBJECT;
+    }
+    _Atomic uint64_t *slot = pc < CACHE_MAX_PC ? &s->cache[pc & ((1u << CACHE_BITS) - 1)] : NULL;
+    if (slot) {
+        uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
+        if (e && e >> 29 == (uint64_t)pc >> CACHE_BITS)
+            return from_cache_entry(e, rule);
+    }
+    const compact_row *r;
+    int found = search(s, pc, &r);
+    if (found == NOT_COVERED)
+        found = PP_CFI_NO_OBJECT;
+    if (slot) {
+        uint64_t e = cache_entry(pc, found, r);
+        if (e)
+            atomic_store_explicit(slot, e, memory_order_relaxed);
+    }
+    if (found == PP_CFI_NO_OBJECT) {
+        note_miss();
+        return found;
+    }
+    rule->cfa_offset = r->cfa_offset;
+    rule->rbp_offset = r->rbp_offset;
+    rule->kind = r->kind;
+    return 0;
+}
+
+void pp_cfi_table_stats_get(pp_cfi_table_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&build_lock);
+    const cfi_set *s = atomic_load(&published);
+    for (size_t i = 0; s && i < s->n; i++) {
+        out->objects++;
+        out->rows += s->objs[i]->n;
+        out->fdes += s->objs[i]->fdes;
+        out->fdes_skipped += s->objs[i]->fdes_skipped;
+        out->bytes += sizeof(cfi_object) + s->objs[i]->n * sizeof(compact_row);
+    }
+    out->refreshes = refreshes;
+    pthread_mutex_unlock(&build_lock);
+}

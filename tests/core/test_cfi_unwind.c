@@ -1,0 +1,290 @@
+/* The signal handler's native unwind through the CFI tables gives the same
+ * stack as libunwind's own walk of the same signal frame, deep stacks of
+ * frame-pointer and frame-pointer-less functions, on the main thread and on
+ * a thread of its own, complete to the thread's first frame, without
+ * handing any of it to libunwind; and the .eh_frame parser survives a
+ * mangled copy of a real table. */
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <libunwind.h>
+#include <link.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ucontext.h>
+
+#include "cfi_table.h"
+#include "check.h"
+#include "eh_frame.h"
+#include "fault_guard.h"
+#include "raw_sample.h"
+#include "unwind.h"
+
+#define DEPTH 64
+#define MAX_FRAMES 128
+
+static uintptr_t table_frames[MAX_FRAMES + PP_RAW_NATIVE_SLACK], unw_frames[MAX_FRAMES];
+static int n_table, n_unw;
+static uint32_t table_flags;
+static volatile int unw_complete;
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    sigjmp_buf jb;
+    table_flags = 0;
+    n_table = 0;
+    if (pp_fault_guard_enter(&jb) == 0 && sigsetjmp(jb, 0) == 0)
+        n_table = pp_unwind_native(uc, table_frames, MAX_FRAMES, &table_flags);
+    pp_fault_guard_leave();
+
+    unw_cursor_t cursor;
+    n_unw = 0;
+    unw_complete = 0;
+    if (unw_init_local2(&cursor, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) != 0)
+        return;
+    do {
+        unw_word_t ip;
+        unw_get_reg(&cursor, UNW_REG_IP, &ip);
+        if (!ip)
+            break;
+        unw_frames[n_unw++] = (uintptr_t)ip;
+    } while (n_unw < MAX_FRAMES && unw_step(&cursor) > 0);
+    unw_complete = n_unw < MAX_FRAMES;
+}
+
+/* Two kinds of frames alternate: CFA from rbp (frame pointer kept) and CFA
+ * from rsp with an offset that changes inside the function. */
+static volatile int sink;
+__attribute__((noinline)) static int with_fp(int n);
+
+__attribute__((noinline, optimize("omit-frame-pointer"))) static int without_fp(int n)
+{
+    volatile char pad[40];
+    pad[n % 40] = (char)n;
+    if (n <= 0) {
+        raise(SIGPROF);
+        return pad[0];
+    }
+    return with_fp(n - 1) + pad[n % 40];
+}
+
+__attribute__((noinline, optimize("no-omit-frame-pointer"))) static int with_fp(int n)
+{
+    volatile char *pad = __builtin_alloca(16 + (n & 7) * 8);
+    pad[0] = (char)n;
+    if (n <= 0) {
+        raise(SIGPROF);
+        return pad[0];
+    }
+    return without_fp(n - 1) + pad[0];
+}
+
+static void compare(const char *where)
+{
+    uint64_t misses_before = pp_unwind_table_misses();
+    sink = with_fp(DEPTH);
+    /* Both walks start at the interrupted pc inside raise: the handler's
+     * own frames are not in either. */
+    CHECK(n_table > DEPTH);
+    CHECK(unw_complete);
+    CHECK_EQ_INT(n_table, n_unw);
+    int same = n_table == n_unw;
+    for (int i = 0; same && i < n_table; i++)
+        same = table_frames[i] == unw_frames[i];
+    if (!same)
+        fprintf(stderr, "%s: the table's stack differs from libunwind's\n", where);
+    CHECK(same);
+    CHECK(table_flags & PP_SAMPLE_NATIVE_COMPLETE);
+    CHECK(!(table_flags & (PP_SAMPLE_NATIVE_FAILED | PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_NATIVE_SKIPPED)));
+    /* Every frame here (this program, libc) has CFI the table expresses. */
+    CHECK_EQ_INT(pp_unwind_table_misses() - misses_before, 0);
+}
+
+static void *thread_main(void *arg)
+{
+    (void)arg;
+    /* As the sampler does for threads it registers: lets a first sample in
+     * libc be unwound. */
+    pp_unwind_warm_thread();
+    compare("thread");
+    return NULL;
+}
+
+static void depth_limit(void)
+{
+    /* The depth limit cuts the stack and says so. */
+    uintptr_t frames[8 + PP_RAW_NATIVE_SLACK];
+    ucontext_t uc;
+    getcontext(&uc);
+    uint32_t flags = 0;
+    sigjmp_buf jb;
+    int n = 0;
+    if (pp_fault_guard_enter(&jb) == 0 && sigsetjmp(jb, 0) == 0)
+        n = pp_unwind_native(&uc, frames, 2, &flags);
+    pp_fault_guard_leave();
+    CHECK_EQ_INT(n, 2);
+    CHECK(flags & PP_SAMPLE_NATIVE_TRUNCATED);
+}
+
+/* A library loaded after the tables were built: its code is in no table
+ * until a handler meets it and the drain thread's tick (pp_unwind_maintain)
+ * has the tables rebuilt in the background. */
+static void library_loaded_later(void)
+{
+    void *lib = dlopen("libbz2.so.1.0", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        fprintf(stderr, "libbz2 not found: dlopen case not checked (%s)\n", dlerror());
+        return;
+    }
+    uintptr_t fn = (uintptr_t)dlsym(lib, "BZ2_bzlibVersion");
+    CHECK(fn != 0);
+    pp_cfi_rule rule;
+    CHECK_EQ_INT(pp_cfi_table_lookup(fn, &rule), PP_CFI_NO_OBJECT);
+    int found = -1;
+    for (int i = 0; i < 500 && found != 0; i++) {
+        pp_unwind_maintain();
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        found = pp_cfi_table_lookup(fn, &rule);
+    }
+    CHECK_EQ_INT(found, 0);
+    CHECK(rule.kind == PP_CFI_CFA_RSP || rule.kind == PP_CFI_CFA_RBP);
+    CHECK_EQ_INT(rule.cfa_offset, 8); /* at a function's first instruction */
+    CHECK(rule.rbp_offset == PP_CFI_RBP_UNCHANGED);
+}
+
+typedef struct found {
+    const char *name;
+    pp_eh_frame_view view;
+    int ok;
+} found;
+
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    found *f = arg;
+    /* The main program is listed first, with an empty name. */
+    if (f->name[0] ? !strstr(info->dlpi_name, f->name) : info->dlpi_name[0] != 0)
+        return 0;
+    const ElfW(Phdr) *eh = NULL, *seg = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+            eh = &info->dlpi_phdr[i];
+    for (int i = 0; eh && i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type == PT_LOAD && eh->p_vaddr >= p->p_vaddr && eh->p_vaddr - p->p_vaddr < p->p_memsz)
+            seg = p;
+    }
+    if (!seg)
+        return 0;
+    uintptr_t start = info->dlpi_addr + seg->p_vaddr;
+    f->view = (pp_eh_frame_view){(const uint8_t *)start, seg->p_memsz, start,
+                                 info->dlpi_addr + eh->p_vaddr - start};
+    f->ok = 1;
+    return 1;
+}
+
+/* libc's real table parses into many FDEs; copies with bytes flipped or
+ * cut short parse without a crash (ASan watches the reads) and without
+ * more rows than the view could describe. */
+static void parser_on_mangled_tables(void)
+{
+    found f = {"libc.so", {0}, 0};
+    dl_iterate_phdr(find_object, &f);
+    CHECK(f.ok);
+    if (!f.ok)
+        return;
+    pp_cfi_rows rows = {0};
+    CHECK_EQ_INT(pp_eh_frame_parse(&f.view, &rows), 0);
+    CHECK(rows.fdes > 500);
+    CHECK(rows.fdes_skipped * 100 < rows.fdes);
+    pp_cfi_rows_free(&rows);
+
+    uint8_t *copy = malloc(f.view.len);
+    CHECK(copy != NULL);
+    if (!copy)
+        return;
+    unsigned seed = 12345;
+    for (int round = 0; round < 40; round++) {
+        memcpy(copy, f.view.data, f.view.len);
+        for (int k = 0; k < 200; k++) {
+            seed = seed * 1103515245u + 12345u;
+            copy[(seed >> 4) % f.view.len] ^= (uint8_t)(seed >> 20);
+        }
+        pp_eh_frame_view v = f.view;
+        v.data = copy;
+        if (round % 4 == 3)
+            v.len = f.view.hdr_offset + (seed % 4096); /* cut short */
+        pp_eh_frame_parse(&v, &rows);
+        CHECK(rows.n <= 2 * v.len);
+        pp_cfi_rows_free(&rows);
+    }
+    free(copy);
+}
+
+/* This program's .plt has the linker's CFA expression: its rows say where
+ * the return address is before and after the entry's push, and the handler
+ * walks out of a PLT entry without libunwind. */
+static void plt_entries(void)
+{
+    found f = {"", {0}, 0};
+    dl_iterate_phdr(find_object, &f);
+    CHECK(f.ok);
+    if (!f.ok)
+        return;
+    pp_cfi_rows rows = {0};
+    pp_eh_frame_parse(&f.view, &rows);
+    const pp_cfi_row *plt = NULL;
+    for (size_t i = 0; i < rows.n && !plt; i++)
+        if (rows.rows[i].kind == PP_CFI_PLT)
+            plt = &rows.rows[i];
+    CHECK(plt != NULL);
+    if (plt) {
+        CHECK_EQ_INT(plt->cfa_offset, 8);
+        CHECK(plt->rbp_offset >= 10 && plt->rbp_offset <= 11); /* the push: 11 bytes in (10 with IBT) */
+        pp_cfi_rule rule;
+        CHECK_EQ_INT(pp_cfi_table_lookup((uintptr_t)plt->pc + 16, &rule), 0);
+        CHECK_EQ_INT(rule.kind, PP_CFI_PLT);
+    }
+    pp_cfi_rows_free(&rows);
+}
+
+int main(void)
+{
+    if (pp_fault_guard_install() != 0) {
+        fprintf(stderr, "cannot install the fault guard\n");
+        return 1;
+    }
+    pp_unwind_init();
+    pp_cfi_table_refresh(); /* what the sampler's first tick starts in the background */
+    pp_cfi_table_stats st;
+    pp_cfi_table_stats_get(&st);
+    CHECK(st.objects >= 2); /* this program and libc at least */
+    CHECK(st.rows > 1000);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGPROF, &sa, NULL);
+
+    compare("main thread");
+    pthread_t t;
+    CHECK_EQ_INT(pthread_create(&t, NULL, thread_main, NULL), 0);
+    pthread_join(t, NULL);
+    depth_limit();
+    library_loaded_later();
+    plt_entries();
+    parser_on_mangled_tables();
+
+    pp_cfi_table_collect_garbage();
+    if (pp_test_failures)
+        fprintf(stderr, "%d check(s) failed\n", pp_test_failures);
+    return pp_test_failures != 0;
+}
