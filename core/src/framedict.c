@@ -1,6 +1,7 @@
 #include "framedict.h"
 
 #include <inttypes.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct pp_framedict {
     pp_idmap keys;
     pp_symbolizer *symbolizer;
     uint64_t last_refresh_ns;
+    unsigned long long refreshed_at_loads; /* loaded_objects_changes() when the mappings were last read */
     uint8_t *plumbing; /* per frame id: 0 unknown, 1 no, 2 yes */
     uint32_t cap_plumbing;
 };
@@ -73,6 +75,21 @@ void pp_framedict_refresh_symbols(pp_framedict *d)
 {
     if (d->symbolizer)
         pp_symbolizer_refresh(d->symbolizer);
+}
+
+static int count_loader_changes(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    *(unsigned long long *)data = info->dlpi_adds + info->dlpi_subs;
+    return 1; /* the counters are the same in every entry: one is enough */
+}
+
+/* How many times the dynamic loader has loaded or unloaded an object. */
+static unsigned long long loaded_objects_changes(void)
+{
+    unsigned long long n = 0;
+    dl_iterate_phdr(count_loader_changes, &n);
+    return n;
 }
 
 static uint32_t add_frame(pp_framedict *d, const pp_frame *f)
@@ -123,8 +140,19 @@ uint32_t pp_framedict_special(pp_framedict *d, pp_special s)
 static uint32_t mapping_for(pp_framedict *d, const pp_symbol_info *si)
 {
     uint32_t id = pp_idmap_get(&d->keys, KEY_MAPPING, si->map_start, si->map_limit);
-    if (id != UINT32_MAX)
+    if (id != UINT32_MAX) {
+        /* The range was an anonymous reservation when first seen and is a
+         * file now (the loader maps a library over its reservation): the
+         * mapping takes the file's name, for the frames named before too. */
+        pp_mapping *m = &d->mappings[id - 1];
+        const char *was = pp_strtab_get(&d->strings, m->file);
+        if (si->object && strncmp(si->object, "[anon", 5) != 0 && was && !strncmp(was, "[anon", 5)) {
+            m->offset = si->map_offset;
+            m->file = pp_strtab_intern(&d->strings, si->object);
+            m->build_id = si->build_id ? pp_strtab_intern(&d->strings, si->build_id) : 0;
+        }
         return id;
+    }
     if (d->n_mappings == d->cap_mappings) {
         uint32_t cap = d->cap_mappings ? d->cap_mappings * 2 : 32;
         pp_mapping *p = realloc(d->mappings, cap * sizeof *p);
@@ -157,6 +185,19 @@ uint32_t pp_framedict_native(pp_framedict *d, uintptr_t pc, int leaf)
     pp_symbol_info si;
     char fallback[320];
     int found = d->symbolizer && pp_symbolizer_lookup(d->symbolizer, addr, &si) == 0;
+    /* An address in an unnamed mapping may be a library the loader was
+     * mapping when the mappings were read (it reserves the range anonymously
+     * first): read them again once the loader has loaded or unloaded an
+     * object since, so its frames are not named [anon:0x...] for good. */
+    if (found && d->symbolizer && si.object && !strncmp(si.object, "[anon", 5)) {
+        unsigned long long loads = loaded_objects_changes();
+        if (loads != d->refreshed_at_loads) {
+            d->refreshed_at_loads = loads;
+            d->last_refresh_ns = pp_now_ns();
+            pp_symbolizer_refresh(d->symbolizer);
+            found = pp_symbolizer_lookup(d->symbolizer, addr, &si) == 0;
+        }
+    }
     if (!found && d->symbolizer) {
         /* A library loaded since the last look at the mappings. Re-reading
          * /proc/self/maps costs ~0.1 ms, so at most every 50 ms. */
