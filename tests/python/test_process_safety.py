@@ -67,7 +67,9 @@ def test_other_handler_for_the_signal_is_chained():
     finally:
         signal.signal(signal.SIGPROF, previous)
     assert hits == [signal.SIGPROF]
-    assert prof.metadata["samples_taken"] > 20
+    # 100 ms of CPU at 1 ms: the kernel fires CPU timers on its tick (250 Hz
+    # here), so fewer signals arrive, each weighing the intervals it covers.
+    assert prof.metadata["samples_weight"] > 50
 
 
 def test_freed_code_objects_never_crash_or_mislabel():
