@@ -40,6 +40,7 @@ struct pp_ring {
     capture_buffer *buffers;
     void *frames; /* the capture buffers' arrays, one mapping */
     size_t frames_len;
+    _Atomic int prefaulted;
     pp_raw_sample view; /* the consumer's decoded record */
     uint64_t view_len;
 };
@@ -100,6 +101,7 @@ pp_ring *pp_ring_new(size_t bytes, uint32_t depth)
     }
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);
+    atomic_init(&r->prefaulted, 0);
     return r;
 }
 
@@ -114,6 +116,33 @@ void pp_ring_free(pp_ring *r)
 }
 
 uint32_t pp_ring_depth(const pp_ring *r) { return r->depth; }
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* MADV_POPULATE_WRITE faults the pages in writable without writing to them,
+ * so handlers writing at the same time lose nothing. Older kernels refuse
+ * it: there each page gets an atomic OR of zero, a write that cannot change
+ * what a handler wrote. */
+static void make_resident(void *start, size_t len)
+{
+    if (madvise(start, len, MADV_POPULATE_WRITE) == 0)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        page = 4096;
+    for (size_t off = 0; off < len; off += (size_t)page)
+        atomic_fetch_or_explicit((_Atomic uint64_t *)(void *)((unsigned char *)start + off), 0, memory_order_relaxed);
+}
+
+void pp_ring_prefault(pp_ring *r)
+{
+    if (atomic_exchange(&r->prefaulted, 1))
+        return;
+    make_resident(r->frames, r->frames_len);
+    make_resident(r->bytes, r->size);
+}
 
 pp_raw_sample *pp_ring_take(pp_ring *r)
 {

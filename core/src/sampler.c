@@ -182,7 +182,7 @@ static uint64_t wall_weight(uint32_t cookie_low)
 
 static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
 {
-    s->tid = (int32_t)syscall(SYS_gettid);
+    s->tid = (int32_t)pp_thread_id(); /* cached: no system call per sample */
     s->flags = 0;
     s->time_ns = pp_now_ns(); /* clock_gettime: async-signal-safe */
     if (si->si_code == SI_TIMER) {
@@ -544,6 +544,9 @@ static void *sampler_main(void *arg)
     pthread_setname_np(pthread_self(), "polyprof");
     threads_cfg.exclude_tid = (pid_t)syscall(SYS_gettid);
     atomic_store(&sampler_tid, threads_cfg.exclude_tid);
+    /* Here rather than in start(): off the caller's thread; the first
+     * samples may still fault pages in themselves meanwhile. */
+    pp_ring_prefault(atomic_load(&live.ring));
 
     uint64_t tick = threads_cfg.mode == PP_MODE_WALL ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
     if (tick > PP_DRAIN_PERIOD_NS)
