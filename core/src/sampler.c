@@ -544,8 +544,11 @@ static void *sampler_main(void *arg)
     pthread_setname_np(pthread_self(), "polyprof");
     threads_cfg.exclude_tid = (pid_t)syscall(SYS_gettid);
     atomic_store(&sampler_tid, threads_cfg.exclude_tid);
-    /* Here rather than in start(): off the caller's thread; the first
-     * samples may still fault pages in themselves meanwhile. */
+    /* The unwind tables' build first (a thread of its own): until they
+     * are published every sample takes libunwind's slow path. Then the
+     * ring's pages, here rather than in start(): off the caller's thread;
+     * the first samples may still fault pages in themselves meanwhile. */
+    pp_unwind_maintain();
     pp_ring_prefault(atomic_load(&live.ring));
 
     uint64_t tick = threads_cfg.mode == PP_MODE_WALL ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
