@@ -75,8 +75,9 @@ pp_ring *pp_ring_new(size_t bytes, uint32_t depth)
     r->n_buffers = (uint32_t)(cpus * 2 + 8 > 64 ? 64 : cpus * 2 + 8);
     r->depth = depth;
     r->frames_len = buffer_frames_len(depth) * r->n_buffers;
-    /* mmap rather than malloc: large, touched from signal handlers, and
-     * pages a shallow stack never reaches are never made resident. */
+    /* mmap rather than malloc: large, and touched from signal handlers.
+     * The capture buffers' pages a shallow stack never reaches are never
+     * made resident; the ring's are, by pp_ring_prefault. */
     void *ring_mem = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     void *frames_mem = mmap(NULL, r->frames_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     r->buffers = calloc(r->n_buffers, sizeof *r->buffers);
@@ -145,7 +146,6 @@ void pp_ring_prefault(pp_ring *r)
      * VM's nested page tables): huge pages, where the ring is large enough
      * for them and the kernel has them, make it one entry a 2 MiB. */
     madvise(r->bytes, r->size, MADV_HUGEPAGE);
-    make_resident(r->frames, r->frames_len);
     make_resident(r->bytes, r->size);
 }
 
