@@ -139,7 +139,7 @@ static void make_resident(void *start, size_t len)
 
 void pp_ring_prefault(pp_ring *r)
 {
-    if (atomic_exchange(&r->prefaulted, 1))
+    if (!r || atomic_exchange(&r->prefaulted, 1))
         return;
     /* Each sample writes the ring's next bytes, so its pages are met one
      * after another and each costs a TLB miss (several memory reads on a

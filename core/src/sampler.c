@@ -545,11 +545,8 @@ static void *sampler_main(void *arg)
     threads_cfg.exclude_tid = (pid_t)syscall(SYS_gettid);
     atomic_store(&sampler_tid, threads_cfg.exclude_tid);
     /* The unwind tables' build first (a thread of its own): until they
-     * are published every sample takes libunwind's slow path. Then the
-     * ring's pages, here rather than in start(): off the caller's thread;
-     * the first samples may still fault pages in themselves meanwhile. */
+     * are published every sample takes libunwind's slow path. */
     pp_unwind_maintain();
-    pp_ring_prefault(atomic_load(&live.ring));
 
     uint64_t tick = threads_cfg.mode == PP_MODE_WALL ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
     if (tick > PP_DRAIN_PERIOD_NS)
@@ -659,6 +656,11 @@ static void *sampler_main(void *arg)
          * first samples fall back to libunwind rather than wait), then again
          * when samples met a dlopen'ed library. */
         pp_unwind_maintain();
+        /* The ring's pages, once per ring: here rather than in start(), off
+         * the caller's thread, and after the first scan has armed the
+         * threads' timers; the first samples may fault pages in themselves
+         * meanwhile. */
+        pp_ring_prefault(atomic_load(&live.ring));
         next += tick;
         if (next < now)
             next = now + tick;
