@@ -658,6 +658,13 @@ PP_API int pp_safe_read(void *dst, const void *src, size_t len);
 /* Monotonic clock in ns. */
 PP_API uint64_t pp_now_ns(void);
 
+/* The calling thread's kernel thread id (gettid), cached per thread, so the
+ * capture hook can read it without a system call. Async-signal-safe; right
+ * in a fork's child too (the cache is reset there by an atfork handler: a
+ * process forked with a raw clone/fork system call, bypassing the C library,
+ * is not covered). */
+PP_API int pp_thread_id(void);
+
 /* ---------------------------------------------------------------- events */
 
 /* Event profiles: samples a runtime reports from its own callbacks, not from

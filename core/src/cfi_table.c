@@ -282,6 +282,11 @@ static int refresh_locked(void)
         free(b.objs);
         return -1;
     }
+    /* calloc this large maps fresh zero pages, each faulted in by the first
+     * handler that stores an entry in it: fault them in here, before any
+     * handler can see the set. */
+    for (size_t i = 0; i < ((size_t)1 << CACHE_BITS); i += 4096 / sizeof *s->cache)
+        atomic_store_explicit(&s->cache[i], 0, memory_order_relaxed);
     s->n = n;
     memcpy(s->objs, b.objs, n * sizeof *b.objs);
     free(b.objs);

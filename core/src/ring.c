@@ -40,6 +40,7 @@ struct pp_ring {
     capture_buffer *buffers;
     void *frames; /* the capture buffers' arrays, one mapping */
     size_t frames_len;
+    _Atomic int prefaulted;
     pp_raw_sample view; /* the consumer's decoded record */
     uint64_t view_len;
 };
@@ -74,8 +75,9 @@ pp_ring *pp_ring_new(size_t bytes, uint32_t depth)
     r->n_buffers = (uint32_t)(cpus * 2 + 8 > 64 ? 64 : cpus * 2 + 8);
     r->depth = depth;
     r->frames_len = buffer_frames_len(depth) * r->n_buffers;
-    /* mmap rather than malloc: large, touched from signal handlers, and
-     * pages a shallow stack never reaches are never made resident. */
+    /* mmap rather than malloc: large, and touched from signal handlers.
+     * The capture buffers' pages a shallow stack never reaches are never
+     * made resident; the ring's are, by pp_ring_prefault. */
     void *ring_mem = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     void *frames_mem = mmap(NULL, r->frames_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     r->buffers = calloc(r->n_buffers, sizeof *r->buffers);
@@ -100,6 +102,7 @@ pp_ring *pp_ring_new(size_t bytes, uint32_t depth)
     }
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);
+    atomic_init(&r->prefaulted, 0);
     return r;
 }
 
@@ -114,6 +117,37 @@ void pp_ring_free(pp_ring *r)
 }
 
 uint32_t pp_ring_depth(const pp_ring *r) { return r->depth; }
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* MADV_POPULATE_WRITE faults the pages in writable without writing to them,
+ * so handlers writing at the same time lose nothing. Older kernels refuse
+ * it: there each page gets an atomic OR of zero, a write that cannot change
+ * what a handler wrote. */
+static void make_resident(void *start, size_t len)
+{
+    if (madvise(start, len, MADV_POPULATE_WRITE) == 0)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        page = 4096;
+    for (size_t off = 0; off < len; off += (size_t)page)
+        atomic_fetch_or_explicit((_Atomic uint64_t *)(void *)((unsigned char *)start + off), 0, memory_order_relaxed);
+}
+
+void pp_ring_prefault(pp_ring *r)
+{
+    if (!r || atomic_exchange(&r->prefaulted, 1))
+        return;
+    /* Each sample writes the ring's next bytes, so its pages are met one
+     * after another and each costs a TLB miss (several memory reads on a
+     * VM's nested page tables): huge pages, where the ring is large enough
+     * for them and the kernel has them, make it one entry a 2 MiB. */
+    madvise(r->bytes, r->size, MADV_HUGEPAGE);
+    make_resident(r->bytes, r->size);
+}
 
 pp_raw_sample *pp_ring_take(pp_ring *r)
 {

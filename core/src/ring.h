@@ -22,6 +22,13 @@ typedef struct pp_ring pp_ring;
  * hold depth frames each. Not signal-safe (allocates). */
 pp_ring *pp_ring_new(size_t bytes, uint32_t depth);
 void pp_ring_free(pp_ring *r);
+/* Makes the ring's pages resident, once per ring (later calls return at
+ * once): otherwise the handlers take a page fault each time a sample first
+ * reaches a page, until the ring has wrapped once (seconds to minutes at the
+ * default interval). The capture buffers are left to fault in as deep as
+ * stacks go: a bounded cost, once per buffer page. For a thread other than
+ * the session's caller; safe while handlers write. Not signal-safe. */
+void pp_ring_prefault(pp_ring *r);
 uint32_t pp_ring_depth(const pp_ring *r);
 
 /* Signal-safe. A capture buffer: native has room for depth +

@@ -182,7 +182,7 @@ static uint64_t wall_weight(uint32_t cookie_low)
 
 static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
 {
-    s->tid = (int32_t)syscall(SYS_gettid);
+    s->tid = (int32_t)pp_thread_id(); /* cached: no system call per sample */
     s->flags = 0;
     s->time_ns = pp_now_ns(); /* clock_gettime: async-signal-safe */
     if (si->si_code == SI_TIMER) {
@@ -544,6 +544,9 @@ static void *sampler_main(void *arg)
     pthread_setname_np(pthread_self(), "polyprof");
     threads_cfg.exclude_tid = (pid_t)syscall(SYS_gettid);
     atomic_store(&sampler_tid, threads_cfg.exclude_tid);
+    /* The unwind tables' build first (a thread of its own): until they
+     * are published every sample takes libunwind's slow path. */
+    pp_unwind_maintain();
 
     uint64_t tick = threads_cfg.mode == PP_MODE_WALL ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
     if (tick > PP_DRAIN_PERIOD_NS)
@@ -653,6 +656,11 @@ static void *sampler_main(void *arg)
          * first samples fall back to libunwind rather than wait), then again
          * when samples met a dlopen'ed library. */
         pp_unwind_maintain();
+        /* The ring's pages, once per ring: here rather than in start(), off
+         * the caller's thread, and after the first scan has armed the
+         * threads' timers; the first samples may fault pages in themselves
+         * meanwhile. */
+        pp_ring_prefault(atomic_load(&live.ring));
         next += tick;
         if (next < now)
             next = now + tick;

@@ -15,7 +15,6 @@
 // each worker that requires polyprof); threads without a registered isolate
 // (libuv's pool, V8's platform threads) are sampled with native frames only.
 #include <signal.h>
-#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -72,7 +71,8 @@ bool g_runtime_set = false;                            // under g_slots_lock
 // A code address no code has: stands for "V8 was collecting garbage".
 constexpr uintptr_t kGarbageCollectorMarker = 1;
 
-int GetTid() { return static_cast<int>(syscall(SYS_gettid)); }
+// Cached per thread by the core: no system call in the signal handler.
+int GetTid() { return pp_thread_id(); }
 
 // Copies of the embedded builtins: V8 may run a copy mapped next to its JIT
 // code (short builtin calls; one per isolate). V8 up to Node 22's names the
