@@ -50,6 +50,16 @@ typedef struct pp_symbol_info {
  * symbolizer, across refreshes. */
 int pp_symbolizer_lookup(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out);
 
+/* The same without the function's name (name, raw_name and sym_start stay
+ * NULL/0): the mapping, object, build id and offset only. It does not build
+ * the object's function index, which for a large executable (node's 100k
+ * functions) costs tens of milliseconds that naming a mapping does not need. */
+int pp_symbolizer_lookup_mapping(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out);
+
+/* How many times the dynamic loader has loaded or unloaded an object
+ * (dl_iterate_phdr's counters): unchanged means no library came or went. */
+unsigned long long pp_symbols_loader_changes(void);
+
 /* Frees the process-wide symbolizer behind the PP_API functions (leak
  * checkers, library unload); the next call rebuilds it. */
 void pp_symbols_global_release(void);
