@@ -691,3 +691,18 @@ int pp_elf_each_func(const pp_elf *e, pp_elf_func_cb cb, void *arg)
     }
     return 0;
 }
+
+int pp_elf_func_holding(const pp_elf *e, uint64_t addr, uint64_t *start, uint64_t *size)
+{
+    const ElfW(Sym) *syms = e->syms;
+    int found = 0;
+    for (size_t i = 0; i < e->nsyms; i++) {
+        const ElfW(Sym) *y = &syms[i];
+        if (addr - y->st_value < y->st_size && is_function(y, e->strsz) && (!found || y->st_size < *size)) {
+            *start = y->st_value;
+            *size = y->st_size;
+            found = 1;
+        }
+    }
+    return found ? 0 : -1;
+}

@@ -853,52 +853,110 @@ static const name_ranges *object_ranges(pp_object *o, range_search *r, name_rang
     return scratch;
 }
 
+/* Appends group k's matches for r to out (each range once: an object
+ * loaded twice gives each instance); returns the new count. */
+static int group_ranges(pp_symbolizer *s, size_t k, range_search *r, pp_addr_range *out, int n, int max)
+{
+    const pp_group *g = &s->groups[k];
+    if (!g->obj)
+        return n;
+    name_ranges scratch;
+    /* any executable mapping of the group gives the object's bias */
+    for (uint32_t j = 0; j < g->count; j++) {
+        size_t mi = g->first + j;
+        pp_object *o;
+        uint64_t bias;
+        if (s->maps[mi].group == k && s->maps[mi].exec && (o = mapping_object(s, mi, 0, &bias))) {
+            const name_ranges *f = object_ranges(o, r, &scratch);
+            for (int i = 0; i < f->n && n < max; i++) {
+                pp_addr_range x = {(uintptr_t)(f->start[i] + bias), (uintptr_t)(f->start[i] + bias + f->size[i])};
+                int seen = 0;
+                for (int m = 0; m < n && !seen; m++)
+                    seen = out[m].start == x.start && out[m].end == x.end;
+                if (!seen)
+                    out[n++] = x;
+            }
+            break;
+        }
+    }
+    return n;
+}
+
 PP_API int pp_symbols_function_ranges(const char *name, int with_parts, pp_addr_range *out, int max)
 {
     if (!name || !*name || !out || max <= 0)
         return 0;
     range_search r = {name, strlen(name), with_parts, NULL, 0};
-    name_ranges scratch;
     int n = 0;
     pthread_mutex_lock(&g_lock);
     pp_symbolizer *s = global_symbolizer(0);
-    for (size_t k = 0; s && k < s->ngroups && n < max; k++) {
-        const pp_group *g = &s->groups[k];
-        if (!g->obj)
-            continue;
-        /* any executable mapping of the group gives the object's bias */
-        for (uint32_t j = 0; j < g->count; j++) {
-            size_t mi = g->first + j;
-            pp_object *o;
-            uint64_t bias;
-            if (s->maps[mi].group == k && s->maps[mi].exec && (o = mapping_object(s, mi, 0, &bias))) {
-                const name_ranges *f = object_ranges(o, &r, &scratch);
-                for (int i = 0; i < f->n && n < max; i++) {
-                    pp_addr_range x = {(uintptr_t)(f->start[i] + bias), (uintptr_t)(f->start[i] + bias + f->size[i])};
-                    int seen = 0;
-                    for (int m = 0; m < n && !seen; m++)
-                        seen = out[m].start == x.start && out[m].end == x.end;
-                    if (!seen)
-                        out[n++] = x; /* an object loaded twice gives each instance */
-                }
-                break;
-            }
+    for (size_t k = 0; s && k < s->ngroups && n < max; k++)
+        n = group_ranges(s, k, &r, out, n, max);
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
+/* The group of the object holding addr, NONE when no loaded object does.
+ * Called with g_lock held. */
+static size_t object_group(pp_symbolizer **s, uintptr_t addr)
+{
+    *s = global_symbolizer(0);
+    size_t mi = *s ? find_mapping(*s, addr) : NONE;
+    if (*s && (mi == NONE || (*s)->maps[mi].group == NONE)) {
+        *s = global_symbolizer(1); /* mapped since, other than by the loader */
+        mi = *s ? find_mapping(*s, addr) : NONE;
+    }
+    return mi == NONE ? NONE : (*s)->maps[mi].group;
+}
+
+int pp_symbols_function_ranges_in(uintptr_t object_addr, const char *name, int with_parts, pp_addr_range *out,
+                                  int max)
+{
+    if (!name || !*name || !out || max <= 0)
+        return 0;
+    range_search r = {name, strlen(name), with_parts, NULL, 0};
+    int n = 0;
+    pp_symbolizer *s;
+    pthread_mutex_lock(&g_lock);
+    size_t k = object_group(&s, object_addr);
+    if (k != NONE)
+        n = group_ranges(s, k, &r, out, 0, max);
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
+int pp_symbols_function_at(uintptr_t addr, pp_addr_range *out)
+{
+    int rc = -1;
+    pp_symbolizer *s;
+    pthread_mutex_lock(&g_lock);
+    size_t k = object_group(&s, addr);
+    uint64_t bias, start, size;
+    pp_object *o;
+    size_t mi = k == NONE ? NONE : find_mapping(s, addr);
+    if (mi != NONE && (o = mapping_object(s, mi, 0, &bias)) != NULL) {
+        const pp_elf_func *f = o->indexed ? pp_elf_find(&o->elf, addr - bias) : NULL;
+        if (f) {
+            out->start = (uintptr_t)(f->start + bias);
+            out->end = (uintptr_t)(f->start + bias + f->size);
+            rc = 0;
+        } else if (!o->indexed && pp_elf_func_holding(&o->elf, addr - bias, &start, &size) == 0) {
+            out->start = (uintptr_t)(start + bias);
+            out->end = (uintptr_t)(start + bias + size);
+            rc = 0;
         }
     }
     pthread_mutex_unlock(&g_lock);
-    return n;
+    return rc;
 }
 
 PP_API int pp_symbols_object_range(uintptr_t addr, pp_addr_range *out)
 {
     int rc = -1;
+    pp_symbolizer *s;
     pthread_mutex_lock(&g_lock);
-    pp_symbolizer *s = global_symbolizer(0);
+    (void)object_group(&s, addr);
     size_t mi = s ? find_mapping(s, addr) : NONE;
-    if (s && (mi == NONE || s->maps[mi].group == NONE)) {
-        s = global_symbolizer(1); /* mapped since, other than by the loader */
-        mi = s ? find_mapping(s, addr) : NONE;
-    }
     if (mi != NONE) {
         const pp_mapping *m = &s->maps[mi];
         if (m->group != NONE) {

@@ -265,6 +265,17 @@ static void test_libc_write(pp_symbolizer *s)
     CHECK(range_has(r, nr, (uintptr_t)&write));
     if (libc)
         dlclose(libc);
+
+    /* searched in libc's object alone, and in another object: not there */
+    CHECK(range_has(r, pp_symbols_function_ranges_in(addr, "write", 0, r, 8), addr));
+    CHECK_EQ_INT(pp_symbols_function_ranges_in((uintptr_t)&static_function, "write", 0, r, 8), 0);
+    /* the function at an address, with no name asked: write's own range,
+     * from inside it too */
+    pp_addr_range at;
+    CHECK_EQ_INT(pp_symbols_function_at(addr + 3, &at), 0);
+    CHECK_EQ_INT(at.start, addr);
+    CHECK(at.end > addr + 3);
+    CHECK_EQ_INT(pp_symbols_function_at(0, &at), -1);
 }
 
 static void test_libz(pp_symbolizer *s)
