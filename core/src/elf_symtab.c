@@ -566,6 +566,53 @@ static void index_plt(pp_elf *e)
 static void index_plt(pp_elf *e) { (void)e; }
 #endif
 
+#define RADIX_BITS 11
+
+/* Sorts as qsort with cmp_func would: by start with a stable radix sort over
+ * the bits in which the starts differ, then each run of equal starts (the
+ * aliases of one address, a few at most) by cmp_func. qsort's compare
+ * through a function pointer took most of the index's time in a large
+ * object (node: 100k functions, ~12 ms). */
+static void sort_funcs(pp_elf_func *f, size_t n)
+{
+    pp_elf_func *tmp = n > 1 ? malloc(n * sizeof *tmp) : NULL;
+    if (!tmp) {
+        qsort(f, n, sizeof *f, cmp_func);
+        return;
+    }
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        lo = f[i].start < lo ? f[i].start : lo;
+        hi = f[i].start > hi ? f[i].start : hi;
+    }
+    pp_elf_func *src = f, *dst = tmp;
+    for (unsigned shift = 0; shift < 64 && (hi - lo) >> shift; shift += RADIX_BITS) {
+        size_t at[1u << RADIX_BITS] = {0};
+        for (size_t i = 0; i < n; i++)
+            at[(src[i].start - lo) >> shift & ((1u << RADIX_BITS) - 1)]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < (1u << RADIX_BITS); d++) {
+            size_t c = at[d];
+            at[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[at[(src[i].start - lo) >> shift & ((1u << RADIX_BITS) - 1)]++] = src[i];
+        pp_elf_func *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != f)
+        memcpy(f, src, n * sizeof *f);
+    free(tmp);
+    for (size_t i = 1; i < n; i++) /* insertion within runs of one start */
+        for (size_t j = i; j > 0 && f[j - 1].start == f[j].start && cmp_func(&f[j - 1], &f[j]) > 0; j--) {
+            pp_elf_func t = f[j];
+            f[j] = f[j - 1];
+            f[j - 1] = t;
+        }
+}
+
 int pp_elf_index(pp_elf *e)
 {
     if (e->funcs || !e->nsyms)
@@ -600,7 +647,7 @@ int pp_elf_index(pp_elf *e)
     /* parent INT32_MAX: the last choice among names at one address. */
     for (size_t i = 0; i < e->nplt; i++)
         f[n++] = e->plt[i];
-    qsort(f, n, sizeof *f, cmp_func);
+    sort_funcs(f, n);
     /* One entry per address: the preferred alias, with the largest size. */
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
