@@ -400,17 +400,22 @@ static int is_function(const ElfW(Sym) *s, size_t strsz)
 /* Which of several names at one address to show: the fewest leading
  * underscores ("write" over "__write"), then global over weak over local,
  * then the shortest. Packed into one int so the sort needs no context. */
-static int32_t alias_rank(const ElfW(Sym) *s, const char *name)
+static uint32_t bind_class(const ElfW(Sym) *s)
+{
+    int bind = PP_ST_BIND(s->st_info);
+    return bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : bind == STB_LOCAL ? 2 : 3;
+}
+
+/* The rank of a name given its binding's class (bind_class). */
+static int32_t alias_rank(uint32_t bind, const char *name)
 {
     uint32_t under = 0;
     while (name[under] == '_' && under < 7)
         under++;
-    int bind = PP_ST_BIND(s->st_info);
-    uint32_t b = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : bind == STB_LOCAL ? 2 : 3;
     size_t len = strlen(name);
     if (len > 0xfffff)
         len = 0xfffff;
-    return (int32_t)((under << 24) | (b << 20) | (uint32_t)len);
+    return (int32_t)((under << 24) | (bind << 20) | (uint32_t)len);
 }
 
 static int cmp_func(const void *a, const void *b)
@@ -577,6 +582,9 @@ static void sort_funcs(pp_elf_func *f, size_t n)
 {
     pp_elf_func *tmp = n > 1 ? malloc(n * sizeof *tmp) : NULL;
     if (!tmp) {
+        for (size_t i = 0; i < n; i++)
+            if (f[i].parent != INT32_MAX)
+                f[i].parent = alias_rank((uint32_t)f[i].parent, f[i].name);
         qsort(f, n, sizeof *f, cmp_func);
         return;
     }
@@ -605,6 +613,14 @@ static void sort_funcs(pp_elf_func *f, size_t n)
     if (src != f)
         memcpy(f, src, n * sizeof *f);
     free(tmp);
+    /* Names are ranked only where aliases share an address: ranking reads
+     * every name (strlen), which in node is 7 MB for the few thousand
+     * addresses that have more than one. */
+    for (size_t i = 0; i < n; i++) {
+        int alias = (i > 0 && f[i - 1].start == f[i].start) || (i + 1 < n && f[i + 1].start == f[i].start);
+        if (alias && f[i].parent != INT32_MAX)
+            f[i].parent = alias_rank((uint32_t)f[i].parent, f[i].name);
+    }
     for (size_t i = 1; i < n; i++) /* insertion within runs of one start */
         for (size_t j = i; j > 0 && f[j - 1].start == f[j].start && cmp_func(&f[j - 1], &f[j]) > 0; j--) {
             pp_elf_func t = f[j];
@@ -641,7 +657,7 @@ int pp_elf_index(pp_elf *e)
         f[n].start = s->st_value;
         f[n].size = s->st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)s->st_size;
         f[n].name = e->strs + s->st_name;
-        f[n].parent = alias_rank(s, f[n].name);
+        f[n].parent = (int32_t)bind_class(s); /* ranked by sort_funcs where it matters */
         n++;
     }
     /* parent INT32_MAX: the last choice among names at one address. */
