@@ -16,7 +16,9 @@
  * has code to enumerate), then runs K sessions of start, 20 ms of work,
  * stop and serialize to pprof. Per session it measures the CPU of start()
  * and of stop()+serialize (process.cpuUsage(), user+sys, every thread of the
- * process) and wall time. Reported: medians over repetitions of the first
+ * process), the calling thread's own CPU for both (its schedstat: what the
+ * call itself costs, without the profiler's background threads that run
+ * meanwhile) and wall time. Reported: medians over repetitions of the first
  * session and of the later ones.
  *
  * No pass/fail: the script reports.
@@ -35,6 +37,11 @@ function cpuMs(since) {
   return (u.user + u.system) / 1000;
 }
 
+// CPU ms of the calling thread alone (Node 20 has no per-thread cpuUsage).
+function threadCpuMs() {
+  return Number(require('node:fs').readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+}
+
 function work(ms) {
   const until = Date.now() + ms;
   let x = 0;
@@ -50,18 +57,21 @@ async function child(config, sessions, dir) {
   else profiler = require('@datadog/pprof');
   const requireMs = cpuMs(t);
   work(50);
-  const out = { requireMs, start: [], stop: [], startWall: [] };
+  const out = { requireMs, start: [], stop: [], startWall: [], startThread: [], stopThread: [] };
   for (let i = 0; i < sessions; i++) {
     let wall = process.hrtime.bigint();
     t = process.cpuUsage();
+    let th = threadCpuMs();
     let session;
     if (config === 'polyprof-cpu') session = profiler.start({ mode: 'cpu', intervalMs: 10 });
     else if (config === 'polyprof-wall') session = profiler.start({ mode: 'wall', intervalMs: 10 });
     else profiler.time.start({ intervalMicros: 10000 });
     out.start.push(cpuMs(t));
+    out.startThread.push(threadCpuMs() - th);
     out.startWall.push(Number(process.hrtime.bigint() - wall) / 1e6);
     work(20);
     t = process.cpuUsage();
+    th = threadCpuMs();
     if (config.startsWith('polyprof')) {
       const prof = session.stop();
       prof.toBuffer('pprof');
@@ -70,6 +80,7 @@ async function child(config, sessions, dir) {
       await profiler.encode(prof);
     }
     out.stop.push(cpuMs(t));
+    out.stopThread.push(threadCpuMs() - th);
   }
   process.stdout.write(JSON.stringify(out) + '\n');
 }
@@ -123,12 +134,19 @@ function main() {
       first_start_wall_ms: median(runs.map((x) => x.startWall[0])),
       first_stop_ms: median(runs.map((x) => x.stop[0])),
       later_stop_ms: median(runs.flatMap((x) => x.stop.slice(1))),
+      first_start_thread_ms: median(runs.map((x) => x.startThread[0])),
+      later_start_thread_ms: median(runs.flatMap((x) => x.startThread.slice(1))),
+      first_stop_thread_ms: median(runs.map((x) => x.stopThread[0])),
+      later_stop_thread_ms: median(runs.flatMap((x) => x.stopThread.slice(1))),
     };
     const m = result[c];
     console.log(
       `  ${c.padEnd(14)}\n      require ${m.require_ms.toFixed(1)}  start: first ${m.first_start_ms.toFixed(1)} ` +
         `(wall ${m.first_start_wall_ms.toFixed(1)}), later ${m.later_start_ms.toFixed(1)}  ` +
-        `stop+pprof: first ${m.first_stop_ms.toFixed(1)}, later ${m.later_stop_ms.toFixed(1)}`,
+        `stop+pprof: first ${m.first_stop_ms.toFixed(1)}, later ${m.later_stop_ms.toFixed(1)}\n` +
+        `      calling thread only: start: first ${m.first_start_thread_ms.toFixed(1)}, ` +
+        `later ${m.later_start_thread_ms.toFixed(1)}  stop+pprof: first ${m.first_stop_thread_ms.toFixed(1)}, ` +
+        `later ${m.later_stop_thread_ms.toFixed(1)}`,
     );
   }
   const json = opt('--json', null);

@@ -85,6 +85,11 @@ int pp_elf_bias(const pp_elf *e, uint64_t map_start, uint64_t map_offset, int ex
  * beyond its size). Needs pp_elf_index. */
 const pp_elf_func *pp_elf_find(const pp_elf *e, uint64_t addr);
 
+/* Without the index: the smallest function symbol whose range holds the
+ * link-time address addr, by one pass over the raw table that reads no
+ * name. 0 with *start and *size set, or -1 when none holds it. */
+int pp_elf_func_holding(const pp_elf *e, uint64_t addr, uint64_t *start, uint64_t *size);
+
 /* Calls cb for every function symbol of the raw table (aliases included,
  * unlike the index, which keeps one name per address); stops early and
  * returns cb's value when it is nonzero. */

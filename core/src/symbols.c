@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -648,7 +649,7 @@ static size_t find_mapping(const pp_symbolizer *s, uint64_t addr)
     return lo < s->nmaps && s->maps[lo].start <= addr ? lo : NONE;
 }
 
-int pp_symbolizer_lookup(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out)
+static int lookup(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out, int want_name)
 {
     memset(out, 0, sizeof *out);
     size_t mi = find_mapping(s, pc);
@@ -663,11 +664,13 @@ int pp_symbolizer_lookup(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out)
     int file_backed = m->group != NONE || (m->ino && m->name_len);
     out->offset_in_object = pc - m->start + (file_backed ? m->offset : 0);
     uint64_t bias;
-    pp_object *o = mapping_object(s, mi, 1, &bias);
+    pp_object *o = mapping_object(s, mi, want_name, &bias);
     if (!o)
         return 0;
     out->offset_in_object = pc - bias;
     out->build_id = o->elf.build_id;
+    if (!want_name)
+        return 0;
     const pp_elf_func *f = pp_elf_find(&o->elf, pc - bias);
     if (f) {
         out->raw_name = f->name;
@@ -677,19 +680,51 @@ int pp_symbolizer_lookup(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out)
     return 0;
 }
 
+int pp_symbolizer_lookup(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out) { return lookup(s, pc, out, 1); }
+
+int pp_symbolizer_lookup_mapping(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out)
+{
+    return lookup(s, pc, out, 0);
+}
+
 /* ------------------------------------------------------------ PP_API */
+
+static int count_loader_changes(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    *(unsigned long long *)data = info->dlpi_adds + info->dlpi_subs;
+    return 1; /* the counters are the same in every entry: one is enough */
+}
+
+unsigned long long pp_symbols_loader_changes(void)
+{
+    unsigned long long n = 0;
+    dl_iterate_phdr(count_loader_changes, &n);
+    return n;
+}
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pp_symbolizer *g_sym;
+static unsigned long long g_sym_loader_changes; /* when g_sym last read the maps */
 
-/* The process-wide symbolizer, refreshed: these lookups are rare (bridge
- * set-up) and usually follow a library load. Called with g_lock held. */
-static pp_symbolizer *global_symbolizer(void)
+/* The process-wide symbolizer. These lookups ask about objects the loader
+ * mapped (functions by name, the object holding a function), so the maps
+ * are read again only when the loader has loaded or unloaded an object
+ * since, or when `force` (an address found in no object): reading
+ * /proc/self/maps costs close to a millisecond in a process with a JIT's
+ * many mappings, and a collector start asks eight questions in a row.
+ * The counter is read before the maps, so a load that races the read is
+ * seen at the next call. Called with g_lock held. */
+static pp_symbolizer *global_symbolizer(int force)
 {
-    if (!g_sym)
+    unsigned long long changes = pp_symbols_loader_changes();
+    if (!g_sym) {
         g_sym = pp_symbolizer_new();
-    else
-        (void)pp_symbolizer_refresh(g_sym);
+        g_sym_loader_changes = changes;
+    } else if (force || changes != g_sym_loader_changes) {
+        if (pp_symbolizer_refresh(g_sym) == 0)
+            g_sym_loader_changes = changes;
+    }
     return g_sym;
 }
 
@@ -756,17 +791,29 @@ static int set_name_bit(void *arg, const char *name, uint64_t start, uint64_t si
     return 0;
 }
 
-/* 0 when the object has no function of that name (or its parts). */
-static int may_have_name(pp_object *o, const char *name)
+/* 0 when the object has no function of that name (or its parts); needs
+ * the object's bits. */
+static int may_have_name(const pp_object *o, const char *name)
 {
-    if (!o->name_bits) {
-        o->name_bits = calloc(NAME_BITS / 64, sizeof *o->name_bits);
-        if (!o->name_bits)
-            return 1;
-        pp_elf_each_func(&o->elf, set_name_bit, o->name_bits);
-    }
     uint32_t k = name_key(name);
     return (int)(o->name_bits[k >> 6] >> (k & 63) & 1);
+}
+
+typedef struct bits_and_search {
+    uint64_t *bits;
+    range_search *r;
+} bits_and_search;
+
+/* The object's first search sets its name bits in the same pass: each
+ * pass reads every function's name, which for a large executable (node's
+ * 100k functions, 7 MB of names) is most of the cost. */
+static int set_name_bit_and_match(void *arg, const char *name, uint64_t start, uint64_t size)
+{
+    bits_and_search *b = arg;
+    set_name_bit(b->bits, name, start, size);
+    if (!b->r->overflow)
+        (void)range_cb(b->r, name, start, size);
+    return 0;
 }
 
 /* The object's matches for the search: cached, else scanned (and cached
@@ -781,11 +828,16 @@ static const name_ranges *object_ranges(pp_object *o, range_search *r, name_rang
                 return c;
         }
     memset(scratch, 0, sizeof *scratch);
-    if (!may_have_name(o, r->name))
-        return scratch;
     r->found = scratch;
     r->overflow = 0;
-    pp_elf_each_func(&o->elf, range_cb, r);
+    if (!o->name_bits && (o->name_bits = calloc(NAME_BITS / 64, sizeof *o->name_bits))) {
+        bits_and_search b = {o->name_bits, r};
+        pp_elf_each_func(&o->elf, set_name_bit_and_match, &b);
+    } else if (!o->name_bits || may_have_name(o, r->name)) {
+        pp_elf_each_func(&o->elf, range_cb, r);
+    } else {
+        return scratch;
+    }
     if (r->overflow) {
         /* Too many to keep: the caller gets the first ones, as it would
          * from a scan stopped when its output is full. */
@@ -801,47 +853,109 @@ static const name_ranges *object_ranges(pp_object *o, range_search *r, name_rang
     return scratch;
 }
 
+/* Appends group k's matches for r to out (each range once: an object
+ * loaded twice gives each instance); returns the new count. */
+static int group_ranges(pp_symbolizer *s, size_t k, range_search *r, pp_addr_range *out, int n, int max)
+{
+    const pp_group *g = &s->groups[k];
+    if (!g->obj)
+        return n;
+    name_ranges scratch;
+    /* any executable mapping of the group gives the object's bias */
+    for (uint32_t j = 0; j < g->count; j++) {
+        size_t mi = g->first + j;
+        pp_object *o;
+        uint64_t bias;
+        if (s->maps[mi].group == k && s->maps[mi].exec && (o = mapping_object(s, mi, 0, &bias))) {
+            const name_ranges *f = object_ranges(o, r, &scratch);
+            for (int i = 0; i < f->n && n < max; i++) {
+                pp_addr_range x = {(uintptr_t)(f->start[i] + bias), (uintptr_t)(f->start[i] + bias + f->size[i])};
+                int seen = 0;
+                for (int m = 0; m < n && !seen; m++)
+                    seen = out[m].start == x.start && out[m].end == x.end;
+                if (!seen)
+                    out[n++] = x;
+            }
+            break;
+        }
+    }
+    return n;
+}
+
 PP_API int pp_symbols_function_ranges(const char *name, int with_parts, pp_addr_range *out, int max)
 {
     if (!name || !*name || !out || max <= 0)
         return 0;
     range_search r = {name, strlen(name), with_parts, NULL, 0};
-    name_ranges scratch;
     int n = 0;
     pthread_mutex_lock(&g_lock);
-    pp_symbolizer *s = global_symbolizer();
-    for (size_t k = 0; s && k < s->ngroups && n < max; k++) {
-        const pp_group *g = &s->groups[k];
-        if (!g->obj)
-            continue;
-        /* any executable mapping of the group gives the object's bias */
-        for (uint32_t j = 0; j < g->count; j++) {
-            size_t mi = g->first + j;
-            pp_object *o;
-            uint64_t bias;
-            if (s->maps[mi].group == k && s->maps[mi].exec && (o = mapping_object(s, mi, 0, &bias))) {
-                const name_ranges *f = object_ranges(o, &r, &scratch);
-                for (int i = 0; i < f->n && n < max; i++) {
-                    pp_addr_range x = {(uintptr_t)(f->start[i] + bias), (uintptr_t)(f->start[i] + bias + f->size[i])};
-                    int seen = 0;
-                    for (int m = 0; m < n && !seen; m++)
-                        seen = out[m].start == x.start && out[m].end == x.end;
-                    if (!seen)
-                        out[n++] = x; /* an object loaded twice gives each instance */
-                }
-                break;
-            }
+    pp_symbolizer *s = global_symbolizer(0);
+    for (size_t k = 0; s && k < s->ngroups && n < max; k++)
+        n = group_ranges(s, k, &r, out, n, max);
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
+/* The group of the object holding addr, NONE when no loaded object does.
+ * Called with g_lock held. */
+static size_t object_group(pp_symbolizer **s, uintptr_t addr)
+{
+    *s = global_symbolizer(0);
+    size_t mi = *s ? find_mapping(*s, addr) : NONE;
+    if (*s && (mi == NONE || (*s)->maps[mi].group == NONE)) {
+        *s = global_symbolizer(1); /* mapped since, other than by the loader */
+        mi = *s ? find_mapping(*s, addr) : NONE;
+    }
+    return mi == NONE ? NONE : (*s)->maps[mi].group;
+}
+
+int pp_symbols_function_ranges_in(uintptr_t object_addr, const char *name, int with_parts, pp_addr_range *out,
+                                  int max)
+{
+    if (!name || !*name || !out || max <= 0)
+        return 0;
+    range_search r = {name, strlen(name), with_parts, NULL, 0};
+    int n = 0;
+    pp_symbolizer *s;
+    pthread_mutex_lock(&g_lock);
+    size_t k = object_group(&s, object_addr);
+    if (k != NONE)
+        n = group_ranges(s, k, &r, out, 0, max);
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}
+
+int pp_symbols_function_at(uintptr_t addr, pp_addr_range *out)
+{
+    int rc = -1;
+    pp_symbolizer *s;
+    pthread_mutex_lock(&g_lock);
+    size_t k = object_group(&s, addr);
+    uint64_t bias, start, size;
+    pp_object *o;
+    size_t mi = k == NONE ? NONE : find_mapping(s, addr);
+    if (mi != NONE && (o = mapping_object(s, mi, 0, &bias)) != NULL) {
+        const pp_elf_func *f = o->indexed ? pp_elf_find(&o->elf, addr - bias) : NULL;
+        if (f) {
+            out->start = (uintptr_t)(f->start + bias);
+            out->end = (uintptr_t)(f->start + bias + f->size);
+            rc = 0;
+        } else if (!o->indexed && pp_elf_func_holding(&o->elf, addr - bias, &start, &size) == 0) {
+            out->start = (uintptr_t)(start + bias);
+            out->end = (uintptr_t)(start + bias + size);
+            rc = 0;
         }
     }
     pthread_mutex_unlock(&g_lock);
-    return n;
+    return rc;
 }
 
 PP_API int pp_symbols_object_range(uintptr_t addr, pp_addr_range *out)
 {
     int rc = -1;
+    pp_symbolizer *s;
     pthread_mutex_lock(&g_lock);
-    pp_symbolizer *s = global_symbolizer();
+    (void)object_group(&s, addr);
     size_t mi = s ? find_mapping(s, addr) : NONE;
     if (mi != NONE) {
         const pp_mapping *m = &s->maps[mi];

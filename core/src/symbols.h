@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include "polyprof.h"
+
 typedef struct pp_symbolizer pp_symbolizer;
 
 /* Reads the mappings once; NULL only when out of memory. Without a readable
@@ -49,6 +51,26 @@ typedef struct pp_symbol_info {
  * at all (out is then zeroed). Returned strings live as long as the
  * symbolizer, across refreshes. */
 int pp_symbolizer_lookup(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out);
+
+/* The same without the function's name (name, raw_name and sym_start stay
+ * NULL/0): the mapping, object, build id and offset only. It does not build
+ * the object's function index, which for a large executable (node's 100k
+ * functions) costs tens of milliseconds that naming a mapping does not need. */
+int pp_symbolizer_lookup_mapping(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out);
+
+/* pp_symbols_function_ranges (polyprof.h) within the one loaded object that
+ * holds object_addr: a caller that knows where a name lives (libc's thread
+ * roots) need not read the names of every other object (node's 110k). */
+int pp_symbols_function_ranges_in(uintptr_t object_addr, const char *name, int with_parts, pp_addr_range *out,
+                                  int max);
+
+/* Range of the function symbol holding addr (the innermost), found without
+ * reading any name: 0, or -1 when no loaded object's symbol holds it. */
+int pp_symbols_function_at(uintptr_t addr, pp_addr_range *out);
+
+/* How many times the dynamic loader has loaded or unloaded an object
+ * (dl_iterate_phdr's counters): unchanged means no library came or went. */
+unsigned long long pp_symbols_loader_changes(void);
 
 /* Frees the process-wide symbolizer behind the PP_API functions (leak
  * checkers, library unload); the next call rebuilds it. */

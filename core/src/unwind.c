@@ -12,6 +12,7 @@
 
 #include "cfi_table.h"
 #include "raw_sample.h"
+#include "symbols.h"
 
 static pp_addr_range libc_range, loader_range;
 /* Where a whole stack ends: the process's and threads' entry functions. The
@@ -89,11 +90,26 @@ int pp_unwind_init(void)
      * which start() should not wait for. */
     pp_cfi_table_collect_garbage();
     pp_symbols_object_range((uintptr_t)&abort, &libc_range);
-    static const char *const root_names[] = {"_start", "__libc_start_call_main", "__libc_start_main", "start_thread",
-                                             "clone3", "clone"};
+    /* The roots are the executable's entry point (_start) and the C
+     * library's process and thread start functions, so only libc's object
+     * (libpthread's too before glibc 2.34) is searched by name: reading the
+     * names of every object costs milliseconds in a large executable (node:
+     * 110k functions) that holds none of them. In a static executable libc's
+     * object is the executable. */
+    static const char *const libc_roots[] = {"__libc_start_call_main", "__libc_start_main", "start_thread", "clone3",
+                                             "clone"};
     n_roots = 0;
-    for (size_t i = 0; i < sizeof root_names / sizeof root_names[0] && n_roots < MAX_ROOTS; i++)
-        n_roots += pp_symbols_function_ranges(root_names[i], 0, roots + n_roots, MAX_ROOTS - n_roots);
+    uintptr_t entry = (uintptr_t)getauxval(AT_ENTRY);
+    if (entry && pp_symbols_function_at(entry, &roots[0]) == 0)
+        n_roots = 1;
+    pp_addr_range pthread_range = {0, 0};
+    pp_symbols_object_range((uintptr_t)&pthread_create, &pthread_range);
+    const uintptr_t holders[] = {(uintptr_t)&abort,
+                                 pthread_range.start != libc_range.start ? (uintptr_t)&pthread_create : 0};
+    for (size_t h = 0; h < sizeof holders / sizeof holders[0]; h++)
+        for (size_t i = 0; holders[h] && i < sizeof libc_roots / sizeof libc_roots[0] && n_roots < MAX_ROOTS; i++)
+            n_roots +=
+                pp_symbols_function_ranges_in(holders[h], libc_roots[i], 0, roots + n_roots, MAX_ROOTS - n_roots);
     /* AT_BASE is where the kernel mapped the dynamic loader. */
     uintptr_t rtld_base = (uintptr_t)getauxval(AT_BASE);
     if (!rtld_base || pp_symbols_object_range(rtld_base, &loader_range) != 0)

@@ -176,6 +176,18 @@ static void test_own_binary(pp_symbolizer *s)
     if (own.build_id[0])
         CHECK_STR(info.build_id, own.build_id);
 
+    /* the mapping alone (naming the main mapping): the same object, offset
+     * and build id, no function name */
+    pp_symbol_info where;
+    CHECK_EQ_INT(pp_symbolizer_lookup_mapping(s, addr, &where), 0);
+    CHECK(where.name == NULL && where.raw_name == NULL && where.sym_start == 0);
+    CHECK_STR(where.object, exe);
+    CHECK_EQ_INT(where.offset_in_object, addr - bias);
+    CHECK_EQ_INT(where.map_start, info.map_start);
+    CHECK_EQ_INT(where.map_offset, info.map_offset);
+    if (own.build_id[0])
+        CHECK_STR(where.build_id, own.build_id);
+
     addr = (uintptr_t)&pp_test_global_function;
     CHECK_EQ_INT(pp_symbolizer_lookup(s, addr, &info), 0);
     CHECK_STR(info.name, "pp_test_global_function");
@@ -253,6 +265,17 @@ static void test_libc_write(pp_symbolizer *s)
     CHECK(range_has(r, nr, (uintptr_t)&write));
     if (libc)
         dlclose(libc);
+
+    /* searched in libc's object alone, and in another object: not there */
+    CHECK(range_has(r, pp_symbols_function_ranges_in(addr, "write", 0, r, 8), addr));
+    CHECK_EQ_INT(pp_symbols_function_ranges_in((uintptr_t)&static_function, "write", 0, r, 8), 0);
+    /* the function at an address, with no name asked: write's own range,
+     * from inside it too */
+    pp_addr_range at;
+    CHECK_EQ_INT(pp_symbols_function_at(addr + 3, &at), 0);
+    CHECK_EQ_INT(at.start, addr);
+    CHECK(at.end > addr + 3);
+    CHECK_EQ_INT(pp_symbols_function_at(0, &at), -1);
 }
 
 static void test_libz(pp_symbolizer *s)
@@ -323,12 +346,16 @@ static void test_dlopen_refresh(pp_symbolizer *s)
 
     void *h = NULL;
     size_t i;
+    pp_addr_range fr[8];
+    int absent_before = 0;
     for (i = 0; i < sizeof cands / sizeof cands[0]; i++) {
         void *loaded = dlopen(cands[i][0], RTLD_LAZY | RTLD_NOLOAD);
         if (loaded) {
             dlclose(loaded);
             continue;
         }
+        /* asked before the load: the process-wide search sees no such function */
+        absent_before = pp_symbols_function_ranges(cands[i][1], 0, fr, 8) == 0;
         if ((h = dlopen(cands[i][0], RTLD_NOW | RTLD_LOCAL)) != NULL)
             break;
     }
@@ -339,6 +366,9 @@ static void test_dlopen_refresh(pp_symbolizer *s)
     }
     uintptr_t addr = (uintptr_t)dlsym(h, cands[i][1]);
     CHECK(addr != 0);
+    /* ... and finds it once the loader has loaded the library */
+    CHECK(absent_before);
+    CHECK(range_has(fr, pp_symbols_function_ranges(cands[i][1], 0, fr, 8), addr));
     pp_symbol_info info;
     CHECK_EQ_INT(pp_symbolizer_lookup(s, addr, &info), -1);
     CHECK_EQ_INT(pp_symbolizer_refresh(s), 0);
@@ -355,8 +385,10 @@ static void test_dlopen_refresh(pp_symbolizer *s)
 
     dlclose(h);
     CHECK_EQ_INT(pp_symbolizer_refresh(s), 0);
-    if (!dlopen(cands[i][0], RTLD_LAZY | RTLD_NOLOAD)) /* really unloaded */
+    if (!dlopen(cands[i][0], RTLD_LAZY | RTLD_NOLOAD)) { /* really unloaded */
         CHECK_EQ_INT(pp_symbolizer_lookup(s, addr, &info), -1);
+        CHECK_EQ_INT(pp_symbols_function_ranges(cands[i][1], 0, fr, 8), 0);
+    }
     CHECK_STR(name, cands[i][1]);
     CHECK_STR(before.name, "deflate");
     CHECK_EQ_INT(pp_symbolizer_lookup(s, (uintptr_t)&deflate, &info), 0);
