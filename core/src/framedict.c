@@ -1,7 +1,6 @@
 #include "framedict.h"
 
 #include <inttypes.h>
-#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +30,7 @@ struct pp_framedict {
     pp_idmap keys;
     pp_symbolizer *symbolizer;
     uint64_t last_refresh_ns;
-    unsigned long long refreshed_at_loads; /* loaded_objects_changes() when the mappings were last read */
+    unsigned long long refreshed_at_loads; /* pp_loaded_objects_changes() when the mappings were last read */
     uint8_t *plumbing; /* per frame id: 0 unknown, 1 no, 2 yes */
     uint32_t cap_plumbing;
 };
@@ -75,21 +74,6 @@ void pp_framedict_refresh_symbols(pp_framedict *d)
 {
     if (d->symbolizer)
         pp_symbolizer_refresh(d->symbolizer);
-}
-
-static int count_loader_changes(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    *(unsigned long long *)data = info->dlpi_adds + info->dlpi_subs;
-    return 1; /* the counters are the same in every entry: one is enough */
-}
-
-/* How many times the dynamic loader has loaded or unloaded an object. */
-static unsigned long long loaded_objects_changes(void)
-{
-    unsigned long long n = 0;
-    dl_iterate_phdr(count_loader_changes, &n);
-    return n;
 }
 
 static uint32_t add_frame(pp_framedict *d, const pp_frame *f)
@@ -190,7 +174,7 @@ uint32_t pp_framedict_native(pp_framedict *d, uintptr_t pc, int leaf)
      * first): read them again once the loader has loaded or unloaded an
      * object since, so its frames are not named [anon:0x...] for good. */
     if (found && d->symbolizer && si.object && !strncmp(si.object, "[anon", 5)) {
-        unsigned long long loads = loaded_objects_changes();
+        unsigned long long loads = pp_loaded_objects_changes();
         if (loads != d->refreshed_at_loads) {
             d->refreshed_at_loads = loads;
             d->last_refresh_ns = pp_now_ns();

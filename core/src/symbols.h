@@ -8,7 +8,8 @@
  *
  * The PP_API functions pp_symbols_function_ranges / pp_symbols_object_range
  * (polyprof.h) go through a private process-wide symbolizer guarded by a
- * mutex, refreshed on every call. */
+ * mutex, whose maps are read again when the dynamic loader has loaded or
+ * unloaded an object since it last read them. */
 #ifndef PP_SYMBOLS_H
 #define PP_SYMBOLS_H
 
@@ -49,6 +50,10 @@ typedef struct pp_symbol_info {
  * at all (out is then zeroed). Returned strings live as long as the
  * symbolizer, across refreshes. */
 int pp_symbolizer_lookup(pp_symbolizer *s, uintptr_t pc, pp_symbol_info *out);
+
+/* How many times the dynamic loader has loaded or unloaded an object: when
+ * it has not changed, neither have the objects it mapped. */
+unsigned long long pp_loaded_objects_changes(void);
 
 /* Frees the process-wide symbolizer behind the PP_API functions (leak
  * checkers, library unload); the next call rebuilds it. */
