@@ -825,40 +825,65 @@ static const name_ranges *object_ranges(pp_object *o, range_search *r, name_rang
     return scratch;
 }
 
-PP_API int pp_symbols_function_ranges(const char *name, int with_parts, pp_addr_range *out, int max)
+/* Adds group k's matches for r to out[*n..max); its object is opened and
+ * scanned (once, then cached) if it may have the name. */
+static void group_ranges(pp_symbolizer *s, size_t k, range_search *r, pp_addr_range *out, int *n, int max)
+{
+    const pp_group *g = &s->groups[k];
+    if (!g->obj)
+        return;
+    name_ranges scratch;
+    /* any executable mapping of the group gives the object's bias */
+    for (uint32_t j = 0; j < g->count; j++) {
+        size_t mi = g->first + j;
+        pp_object *o;
+        uint64_t bias;
+        if (s->maps[mi].group == k && s->maps[mi].exec && (o = mapping_object(s, mi, 0, &bias))) {
+            const name_ranges *f = object_ranges(o, r, &scratch);
+            for (int i = 0; i < f->n && *n < max; i++) {
+                pp_addr_range x = {(uintptr_t)(f->start[i] + bias), (uintptr_t)(f->start[i] + bias + f->size[i])};
+                int seen = 0;
+                for (int m = 0; m < *n && !seen; m++)
+                    seen = out[m].start == x.start && out[m].end == x.end;
+                if (!seen)
+                    out[(*n)++] = x; /* an object loaded twice gives each instance */
+            }
+            return;
+        }
+    }
+}
+
+/* Every object's matches, or (in_object set) those of the one object
+ * holding *in_object. */
+static int function_ranges(const uintptr_t *in_object, const char *name, int with_parts, pp_addr_range *out, int max)
 {
     if (!name || !*name || !out || max <= 0)
         return 0;
     range_search r = {name, strlen(name), with_parts, NULL, 0};
-    name_ranges scratch;
     int n = 0;
     pthread_mutex_lock(&g_lock);
     pp_symbolizer *s = global_symbolizer();
-    for (size_t k = 0; s && k < s->ngroups && n < max; k++) {
-        const pp_group *g = &s->groups[k];
-        if (!g->obj)
-            continue;
-        /* any executable mapping of the group gives the object's bias */
-        for (uint32_t j = 0; j < g->count; j++) {
-            size_t mi = g->first + j;
-            pp_object *o;
-            uint64_t bias;
-            if (s->maps[mi].group == k && s->maps[mi].exec && (o = mapping_object(s, mi, 0, &bias))) {
-                const name_ranges *f = object_ranges(o, &r, &scratch);
-                for (int i = 0; i < f->n && n < max; i++) {
-                    pp_addr_range x = {(uintptr_t)(f->start[i] + bias), (uintptr_t)(f->start[i] + bias + f->size[i])};
-                    int seen = 0;
-                    for (int m = 0; m < n && !seen; m++)
-                        seen = out[m].start == x.start && out[m].end == x.end;
-                    if (!seen)
-                        out[n++] = x; /* an object loaded twice gives each instance */
-                }
-                break;
-            }
-        }
+    if (s && !in_object) {
+        for (size_t k = 0; k < s->ngroups && n < max; k++)
+            group_ranges(s, k, &r, out, &n, max);
+    } else if (s) {
+        size_t mi = find_mapping(s, *in_object);
+        if (mi != NONE && s->maps[mi].group != NONE)
+            group_ranges(s, s->maps[mi].group, &r, out, &n, max);
     }
     pthread_mutex_unlock(&g_lock);
     return n;
+}
+
+PP_API int pp_symbols_function_ranges(const char *name, int with_parts, pp_addr_range *out, int max)
+{
+    return function_ranges(NULL, name, with_parts, out, max);
+}
+
+PP_API int pp_symbols_function_ranges_in(uintptr_t in_object, const char *name, int with_parts, pp_addr_range *out,
+                                         int max)
+{
+    return function_ranges(&in_object, name, with_parts, out, max);
 }
 
 PP_API int pp_symbols_object_range(uintptr_t addr, pp_addr_range *out)

@@ -66,6 +66,32 @@ void pp_unwind_warm_thread(void)
     thread_warm = 1;
 }
 
+/* The outermost frames of every thread: in libc, and _start in the
+ * executable (the object of its entry point; libc's own when the program
+ * is linked statically). Asking those two objects spares opening and
+ * scanning the symbols of every object mapped; when libc's object yields
+ * none (an unusual libc, &abort resolved elsewhere), every object is
+ * searched as before. */
+static void find_roots(void)
+{
+    static const char *const root_names[] = {"_start", "__libc_start_call_main", "__libc_start_main", "start_thread",
+                                             "clone3", "clone"};
+    const size_t n_names = sizeof root_names / sizeof root_names[0];
+    uintptr_t entry = (uintptr_t)getauxval(AT_ENTRY);
+    int entry_in_libc = entry >= libc_range.start && entry < libc_range.end;
+    n_roots = 0;
+    for (size_t i = 0; i < n_names && n_roots < MAX_ROOTS && libc_range.end; i++)
+        n_roots += pp_symbols_function_ranges_in(libc_range.start, root_names[i], 0, roots + n_roots,
+                                                 MAX_ROOTS - n_roots);
+    if (!n_roots) {
+        for (size_t i = 0; i < n_names && n_roots < MAX_ROOTS; i++)
+            n_roots += pp_symbols_function_ranges(root_names[i], 0, roots + n_roots, MAX_ROOTS - n_roots);
+        return;
+    }
+    for (size_t i = 0; i < n_names && n_roots < MAX_ROOTS && entry && !entry_in_libc; i++)
+        n_roots += pp_symbols_function_ranges_in(entry, root_names[i], 0, roots + n_roots, MAX_ROOTS - n_roots);
+}
+
 int pp_unwind_init(void)
 {
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
@@ -88,12 +114,9 @@ int pp_unwind_init(void)
      * here: a large binary's take tens of milliseconds (node: 75k FDEs),
      * which start() should not wait for. */
     pp_cfi_table_collect_garbage();
-    pp_symbols_object_range((uintptr_t)&abort, &libc_range);
-    static const char *const root_names[] = {"_start", "__libc_start_call_main", "__libc_start_main", "start_thread",
-                                             "clone3", "clone"};
-    n_roots = 0;
-    for (size_t i = 0; i < sizeof root_names / sizeof root_names[0] && n_roots < MAX_ROOTS; i++)
-        n_roots += pp_symbols_function_ranges(root_names[i], 0, roots + n_roots, MAX_ROOTS - n_roots);
+    if (pp_symbols_object_range((uintptr_t)&abort, &libc_range) != 0)
+        libc_range.start = libc_range.end = 0;
+    find_roots();
     /* AT_BASE is where the kernel mapped the dynamic loader. */
     uintptr_t rtld_base = (uintptr_t)getauxval(AT_BASE);
     if (!rtld_base || pp_symbols_object_range(rtld_base, &loader_range) != 0)
