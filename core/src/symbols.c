@@ -66,6 +66,7 @@ typedef struct pp_object {
     name_ranges *names; /* NAME_CACHE_SLOTS, allocated on the first search */
     uint32_t names_next; /* slot to fill next (round robin past the last) */
     uint64_t *name_bits; /* NAME_BITS: which name_key()s its functions have */
+    int searched;        /* a name was searched for by a scan: the next search builds name_bits */
 } pp_object;
 
 /* Consecutive mappings of one file: one loaded instance of an object. */
@@ -780,9 +781,16 @@ static int set_name_bit(void *arg, const char *name, uint64_t start, uint64_t si
     return 0;
 }
 
-/* 0 when the object has no function of that name (or its parts). */
+/* 0 when the object has no function of that name (or its parts). The bits
+ * cost a scan of the functions: an object searched once (libpython for its
+ * eval loop) is better scanned for the name itself, so they are built at
+ * its second search. */
 static int may_have_name(pp_object *o, const char *name)
 {
+    if (!o->name_bits && !o->searched) {
+        o->searched = 1;
+        return 1;
+    }
     if (!o->name_bits) {
         o->name_bits = calloc(NAME_BITS / 64, sizeof *o->name_bits);
         if (!o->name_bits)
