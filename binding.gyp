@@ -15,7 +15,7 @@
       # No -lcrypto: the core's store encryption calls the OpenSSL that Node
       # carries and exports (its headers are in Node's include directory);
       # a second libcrypto in the process would interpose on Node's.
-      'libraries': ['-lunwind', '-lz', '-lmicrohttpd', '-lcjson', '-ldl', '-lpthread', '-lrt', '-lm'],
+      'libraries': ['-lunwind', '-lz', '-lcjson', '-ldl', '-lpthread', '-lrt', '-lm'],
       # Node's common.gypi silences unused parameters and picks its GNU C++
       # dialect; we want every -Wextra warning in our own files and plain C11
       # and ISO C++ of the standard that Node's V8 headers need (C++17 up to

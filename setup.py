@@ -1,11 +1,13 @@
 """Builds polyprof's CPython extension: the C core plus the CPython bridge.
 
 The core's sources are compiled into the extension itself (no shared library
-to find at run time); libunwind, zlib, libmicrohttpd (the local endpoint),
-libcjson (the JSON profile readers) and libcurl's header (push) come from the
-system (apt-get install libunwind-dev zlib1g-dev libmicrohttpd-dev
-libcjson-dev libcurl4-openssl-dev). libcurl and OpenSSL's libcrypto (store
-encryption) are loaded at run time, by the features that need them.
+to find at run time); libunwind, zlib, libcjson (the JSON profile readers)
+and the headers of libmicrohttpd (the local endpoint) and libcurl (push) come
+from the system (apt-get install libunwind-dev zlib1g-dev libmicrohttpd-dev
+libcjson-dev libcurl4-openssl-dev). libmicrohttpd, libcurl and OpenSSL's
+libcrypto (store encryption) are loaded at run time, by the features that
+need them: a profiled program that serves no endpoint never maps
+libmicrohttpd, nor GnuTLS and the libraries it pulls in.
 """
 import glob
 import json
@@ -65,7 +67,7 @@ setup(
             # The core is compiled in: keep its functions out of the dynamic
             # symbol table, so only PyInit__native is exported.
             define_macros=[("_GNU_SOURCE", "1"), ("PP_API", "")],
-            libraries=["unwind", "z", "microhttpd", "cjson", "dl", "pthread", "rt", "m"],
+            libraries=["unwind", "z", "cjson", "dl", "pthread", "rt", "m"],
             extra_compile_args=compile_args,
         )
     ],

@@ -344,6 +344,12 @@ PP_API void pp_sampler_runtime_name(char *out, size_t len);
  * also finds "<name>.cold" style parts when `with_parts` is set: returns how
  * many ranges were written. */
 PP_API int pp_symbols_function_ranges(const char *name, int with_parts, pp_addr_range *out, int max);
+/* The same, in the one loaded object that holds in_object: for a caller
+ * that knows where the function lives, which then costs a scan of that
+ * object's symbols instead of opening and scanning every object mapped
+ * (0 when in_object is in no loaded object). */
+PP_API int pp_symbols_function_ranges_in(uintptr_t in_object, const char *name, int with_parts, pp_addr_range *out,
+                                         int max);
 /* Range of the loaded object that contains addr. */
 PP_API int pp_symbols_object_range(uintptr_t addr, pp_addr_range *out);
 

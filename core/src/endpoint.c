@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +25,7 @@
 #include "buf.h"
 #include "endpoint_guard.h"
 #include "endpoint_listen.h"
+#include "libmicrohttpd.h"
 #include "service_name.h"
 #include "signal_mask.h"
 
@@ -98,6 +98,9 @@ struct pp_endpoint {
  * and exit handling need to find it. */
 static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
 static pp_endpoint *active;
+/* Set under active_lock by each start, before its daemon calls back into
+ * this file; never unset (the library stays loaded). */
+static const pp_libmicrohttpd *mhd;
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
 /* ------------------------------------------------------------ responses */
@@ -105,22 +108,22 @@ static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 static enum MHD_Result send_body(struct MHD_Connection *conn, unsigned status, const char *type, void *body,
                                  size_t len, int owned)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, owned ? MHD_RESPMEM_MUST_FREE
+    struct MHD_Response *r = mhd->create_response_from_buffer(len, body, owned ? MHD_RESPMEM_MUST_FREE
                                                                               : MHD_RESPMEM_MUST_COPY);
     if (!r) {
         if (owned)
             free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    mhd->add_response_header(r, "X-Content-Type-Options", "nosniff");
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (status == MHD_HTTP_UNAUTHORIZED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"polyprof\"");
+        mhd->add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"polyprof\"");
     if (!strcmp(type, "application/octet-stream"))
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, "attachment; filename=\"profile\"");
-    enum MHD_Result rc = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
+        mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, "attachment; filename=\"profile\"");
+    enum MHD_Result rc = mhd->queue_response(conn, status, r);
+    mhd->destroy_response(r);
     return rc;
 }
 
@@ -148,15 +151,15 @@ static enum MHD_Result send_busy(struct MHD_Connection *conn, job_kind running, 
     char text[256];
     int n = snprintf(text, sizeof text, "another capture (%s) is running: one at a time; retry in %lu s\n",
                      job_names[running], wait_s);
-    struct MHD_Response *r = MHD_create_response_from_buffer((size_t)n, text, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = mhd->create_response_from_buffer((size_t)n, text, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     char retry[32];
     snprintf(retry, sizeof retry, "%lu", wait_s);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_TOO_MANY_REQUESTS, r);
-    MHD_destroy_response(r);
+    mhd->add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    enum MHD_Result rc = mhd->queue_response(conn, MHD_HTTP_TOO_MANY_REQUESTS, r);
+    mhd->destroy_response(r);
     return rc;
 }
 
@@ -199,7 +202,7 @@ static void finish_job_locked(pp_endpoint *e, unsigned status, const char *type,
     e->result_len = len;
     e->job_done = 1;
     if (e->job_conn) {
-        MHD_resume_connection(e->job_conn);
+        mhd->resume_connection(e->job_conn);
         e->job_conn = NULL;
     }
 }
@@ -323,7 +326,7 @@ static void reap_trigger(pp_endpoint *e)
 static int parse_seconds(pp_endpoint *e, struct MHD_Connection *conn, int *out, char *why, size_t len)
 {
     unsigned long max_s = (unsigned long)(e->max_ns / 1000000000ULL);
-    const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds");
+    const char *v = mhd->lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds");
     if (!v) {
         *out = (int)(max_s < DEFAULT_SECONDS ? max_s : DEFAULT_SECONDS);
         return 0;
@@ -444,7 +447,7 @@ static enum MHD_Result wait_for_job(pp_endpoint *e, struct MHD_Connection *conn,
         /* Under the lock: the callback cannot resume before we suspend. */
         e->job_conn = conn;
         req->waiting = 1;
-        MHD_suspend_connection(conn);
+        mhd->suspend_connection(conn);
         pthread_mutex_unlock(&e->lock);
         return MHD_YES;
     }
@@ -499,12 +502,12 @@ static enum MHD_Result route_trigger(pp_endpoint *e, struct MHD_Connection *conn
     if (!pp_rate_limit_take(pp_now_ns())) {
         release_job(e);
         static char limited[] = "{\"error\": \"rate limited: the process-wide capture rate limit is used up\"}\n";
-        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(limited), limited, MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r = mhd->create_response_from_buffer(strlen(limited), limited, MHD_RESPMEM_PERSISTENT);
         if (!r)
             return MHD_NO;
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        rc = MHD_queue_response(conn, MHD_HTTP_TOO_MANY_REQUESTS, r);
-        MHD_destroy_response(r);
+        mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        rc = mhd->queue_response(conn, MHD_HTTP_TOO_MANY_REQUESTS, r);
+        mhd->destroy_response(r);
         return rc;
     }
     char err[512];
@@ -655,7 +658,7 @@ static int authorized(pp_endpoint *e, struct MHD_Connection *conn)
 {
     if (!e->token_len)
         return 1;
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h = mhd->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
         return 0;
     h += 7;
@@ -673,7 +676,7 @@ static int authorized(pp_endpoint *e, struct MHD_Connection *conn)
 
 static pp_guarded_conn *guarded(struct MHD_Connection *conn)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci = mhd->get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
 }
 
@@ -728,7 +731,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pp_conn_guard_request_started(e->guard, guarded(conn));
         if (req->too_many_args)
             return send_text(conn, MHD_HTTP_URI_TOO_LONG, "at most %d query arguments", MAX_QUERY_ARGS);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = mhd->lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > MAX_BODY_BYTES)
             return send_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request bodies are limited to %d bytes",
                              MAX_BODY_BYTES);
@@ -790,7 +793,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     pp_endpoint *e = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci = mhd->get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context = ci ? pp_conn_guard_opened(e->guard, (int)ci->connect_fd) : NULL;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         pp_conn_guard_closed(e->guard, *socket_context);
@@ -889,6 +892,9 @@ pp_endpoint *pp_endpoint_start(const pp_options *o, const pp_endpoint_hooks *hoo
                               "socket path");
         return NULL;
     }
+    const pp_libmicrohttpd *fns = pp_libmicrohttpd_get(err, errlen);
+    if (!fns)
+        return NULL;
     pp_endpoint *e = calloc(1, sizeof *e);
     if (!e) {
         snprintf(err, errlen, "out of memory");
@@ -924,6 +930,7 @@ pp_endpoint *pp_endpoint_start(const pp_options *o, const pp_endpoint_hooks *hoo
     pthread_mutex_init(&e->lock, NULL);
 
     pthread_mutex_lock(&active_lock);
+    mhd = fns; /* the same every time; the daemon's threads, created below, see it */
     if (active) {
         snprintf(err, errlen, "option 'endpoint': this process already serves on %s (one endpoint per process)",
                  active->address);
@@ -947,7 +954,7 @@ pp_endpoint *pp_endpoint_start(const pp_options *o, const pp_endpoint_hooks *hoo
     sigset_t old;
     pp_block_async_signals(&old);
     e->guard = pp_conn_guard_new(HEADER_DEADLINE_S, MAX_WAITING_FOR_HEADERS);
-    e->daemon = !e->guard ? NULL : MHD_start_daemon(
+    e->daemon = !e->guard ? NULL : mhd->start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, e,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)e->fd, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -994,7 +1001,7 @@ void pp_endpoint_stop(pp_endpoint *e)
      * trigger's profile is stored. Every suspended connection is resumed by
      * then, as MHD_stop_daemon requires. */
     join_threads(t);
-    MHD_stop_daemon(e->daemon);
+    mhd->stop_daemon(e->daemon);
     pp_conn_guard_free(e->guard);
     /* MHD_OPTION_LISTEN_SOCKET: the daemon closes the socket it was given. */
     if (e->addr.is_unix)

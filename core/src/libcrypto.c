@@ -1,6 +1,8 @@
 /* Finds OpenSSL's libcrypto at run time (see libcrypto.h). */
 #include "libcrypto.h"
 
+#include "dl_bind.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,10 +13,7 @@ static pthread_mutex_t crypto_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int bind_all(void *handle)
 {
-    struct {
-        void **slot;
-        const char *name;
-    } fns[] = {
+    const pp_dl_symbol fns[] = {
         {(void **)&crypto_fns.aes_256_gcm, "EVP_aes_256_gcm"},
         {(void **)&crypto_fns.ctx_new, "EVP_CIPHER_CTX_new"},
         {(void **)&crypto_fns.ctx_free, "EVP_CIPHER_CTX_free"},
@@ -27,10 +26,7 @@ static int bind_all(void *handle)
         {(void **)&crypto_fns.decrypt_final, "EVP_DecryptFinal_ex"},
         {(void **)&crypto_fns.rand_bytes, "RAND_bytes"},
     };
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
-        if (!(*fns[i].slot = dlsym(handle, fns[i].name)))
-            return -1;
-    return 0;
+    return pp_dl_bind(handle, fns, sizeof fns / sizeof fns[0]);
 }
 
 const pp_libcrypto *pp_libcrypto_get(char *err, size_t errlen)

@@ -68,11 +68,15 @@ __all__ = [
 
 
 def __getattr__(name):
-    import importlib
-
+    # `from . import _native` asks this for every submodule not yet
+    # imported: importlib (which imports warnings) only for the names served.
     if name in _LAZY:
+        import importlib
+
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     elif name == "middleware":
+        import importlib
+
         value = importlib.import_module(".middleware", __name__)
     elif name == "__version__":
         value = _version()

@@ -1,11 +1,8 @@
 """start()/stop() and the profile() context manager over the core's collectors."""
 import atexit
-import contextlib
-import contextvars
 import os
 import sys
 import threading
-import warnings
 
 from . import _native
 from ._native import PolyprofError
@@ -302,9 +299,13 @@ class profile:
         return False
 
     def __call__(self, fn):
+        # Imported here: a decorator is the only user, and an empty program
+        # under `polyprof record` pays for every module imported at start.
+        import contextlib
+        import contextvars
         import functools
         import inspect
-
+        import warnings
 
         # Only the outermost call on a thread (or in an async task) is a
         # capture: recursion and nested calls are part of it. If a capture

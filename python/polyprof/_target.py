@@ -7,7 +7,6 @@ The profile is written at exit, after the interpreter has joined the
 program's non-daemon threads, or when the duration ends."""
 import atexit
 import os
-import runpy
 import sys
 import threading
 
@@ -110,6 +109,8 @@ def run_program(argv, program, who):
             sys.exit("%s: -m needs a module name" % who)
         sys.argv = argv[1:]
         import importlib.util
+        import runpy
+
         spec = importlib.util.find_spec(argv[1])
         if spec is not None and spec.origin:
             program["file"] = spec.origin
@@ -119,12 +120,17 @@ def run_program(argv, program, who):
             sys.exit("%s: -c needs a command" % who)
         sys.argv = ["-c"] + argv[2:]
         program["file"] = "<string>"
-        exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})
+        # exec of the text compiles it as "<string>", as `python -c` does;
+        # compile() would first check for an AST and so build the ast
+        # module's types (a quarter of an empty program's start).
+        exec(argv[1], {"__name__": "__main__"})
     else:
         script = argv[0]
         sys.argv = argv
         sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
         program["file"] = script
+        import runpy   # not needed by -c, whose programs are often the smallest
+
         runpy.run_path(script, run_name="__main__")
 
 if __name__ == "__main__":

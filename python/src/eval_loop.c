@@ -103,7 +103,12 @@ static int probe_loop(const pp_addr_range *within, pp_addr_range *out)
 
 int pp_py_eval_ranges(pp_addr_range *out, int max)
 {
-    int n = pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, out, max);
+    /* The loop lives beside PyEval_EvalCode (libpython, or the executable
+     * when it links CPython statically): searching that object alone spares
+     * opening every other object mapped. */
+    int n = pp_symbols_function_ranges_in((uintptr_t)&PyEval_EvalCode, "_PyEval_EvalFrameDefault", 1, out, max);
+    if (n <= 0)
+        n = pp_symbols_function_ranges("_PyEval_EvalFrameDefault", 1, out, max);
     if (n < 0)
         n = 0;
     pp_addr_range interpreter, loop;

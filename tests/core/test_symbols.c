@@ -321,6 +321,13 @@ static void test_libz(pp_symbolizer *s)
     CHECK(nr >= 1);
     CHECK(range_has(r, nr, addr));
     CHECK(!range_has(r, nr, (uintptr_t)&deflateEnd));
+    /* Searched in libz's object alone: the same function; in libc's, none. */
+    pp_addr_range in_z[8];
+    int nz = pp_symbols_function_ranges_in((uintptr_t)&inflate, "deflate", 1, in_z, 8);
+    CHECK(nz >= 1);
+    CHECK(range_has(in_z, nz, addr));
+    CHECK_EQ_INT(pp_symbols_function_ranges_in((uintptr_t)&abort, "deflate", 1, in_z, 8), 0);
+    CHECK_EQ_INT(pp_symbols_function_ranges_in(0, "deflate", 1, in_z, 8), 0);
 
     pp_addr_range obj;
     CHECK_EQ_INT(pp_symbols_object_range(addr, &obj), 0);

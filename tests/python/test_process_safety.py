@@ -1,5 +1,7 @@
 """The profiler in someone else's process: fork, signals, and many cycles."""
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -186,3 +188,19 @@ def test_code_freed_before_naming_is_still_named():
         names = [f[0] for f in s["frames"]]
         assert names.index("<module>") > [i for i, n in enumerate(names) if n.startswith("helper_")][0]
     assert data["metadata"]["freed_code_frames_named"] > 0
+
+
+@pytest.mark.version_independent
+def test_profiling_without_an_endpoint_maps_no_http_server():
+    # The endpoint's HTTP server (and the TLS stack a distribution's
+    # libmicrohttpd brings) is loaded by the endpoint, not by the profiler.
+    code = ("import polyprof\n"
+            "polyprof.start(interval_ms=1)\n"
+            "sum(i * i for i in range(200000))\n"
+            "polyprof.stop().report(5)\n"
+            "print(open('/proc/self/maps').read())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    mapped = {line.split()[-1].rsplit("/", 1)[-1] for line in proc.stdout.splitlines() if "/" in line}
+    assert "_native" in " ".join(mapped)
+    assert not [name for name in mapped if name.startswith(("libmicrohttpd", "libgnutls"))], sorted(mapped)

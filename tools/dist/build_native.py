@@ -28,7 +28,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLATFORM = "manylinux_2_28_x86_64"
 # As setup.py: the core compiled in, its API hidden (PP_API empty).
 CFLAGS = ["-std=c11", "-O2", "-g0", "-fPIC", "-fvisibility=hidden", "-fno-omit-frame-pointer", "-Wall", "-Wextra",
-          "-Wno-missing-field-initializers", "-Wno-cast-function-type", "-Werror", "-D_GNU_SOURCE", "-DPP_API="]
+          "-Wno-missing-field-initializers", "-Wno-cast-function-type", "-Werror", "-D_GNU_SOURCE", "-DPP_API=",
+          # libmicrohttpd.a is linked in: the endpoint calls it directly (libmicrohttpd.h).
+          "-DPP_MHD_LINKED"]
 STATIC_LIBS = ["libunwind.a", "libz.a", "libmicrohttpd.a", "libcjson.a"]
 
 
