@@ -16,6 +16,16 @@
       # carries and exports (its headers are in Node's include directory);
       # a second libcrypto in the process would interpose on Node's.
       'libraries': ['-lunwind', '-lz', '-lcjson', '-ldl', '-lpthread', '-lrt', '-lm'],
+      # libmicrohttpd (the local endpoint) is loaded at run time, when an
+      # endpoint starts; the packaged addons (tools/dist/build_npm.sh sets
+      # POLYPROF_MHD_LINKED=1) link its static library in instead.
+      'variables': {'mhd_linked%': '<!(node -p "process.env.POLYPROF_MHD_LINKED == 1 ? 1 : 0")'},
+      'conditions': [
+        ['mhd_linked==1', {
+          'defines': ['PP_MHD_LINKED'],
+          'libraries': ['-lmicrohttpd'],
+        }],
+      ],
       # Node's common.gypi silences unused parameters and picks its GNU C++
       # dialect; we want every -Wextra warning in our own files and plain C11
       # and ISO C++ of the standard that Node's V8 headers need (C++17 up to

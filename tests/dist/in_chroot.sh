@@ -80,6 +80,16 @@ PY
         else
             fail "$tag: polyprof record/top"; tail -n 5 record.log top.txt
         fi
+        # The local endpoint: the wheel's own libmicrohttpd serves it.
+        if v/bin/python -c "
+import polyprof, urllib.request
+e = polyprof.serve('127.0.0.1:0')
+print(urllib.request.urlopen(e.url + '/polyprof/status', timeout=30).read().decode())" >endpoint.log 2>&1 \
+                && grep -q '"sampler_running"' endpoint.log; then
+            ok "$tag: polyprof.serve(): the endpoint answers /polyprof/status"
+        else
+            fail "$tag: polyprof.serve()"; tail -n 5 endpoint.log
+        fi
         # Store encryption finds the system's libcrypto at run time (Python's own needs libssl3).
         key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
         if POLYPROF_STORE_KEY=$key v/bin/python -c "import polyprof, tempfile; polyprof.Store(tempfile.mkdtemp())" >store.log 2>&1; then
@@ -128,6 +138,15 @@ JS
                 && ok "Node $v: npx polyprof record: JavaScript and native frames"
         else
             fail "Node $v: npx polyprof record"; tail -n 5 record.log top.txt 2>/dev/null
+        fi
+        # The local endpoint: the prebuilt addon's own libmicrohttpd serves it.
+        if node -e "
+const e = require('polyprof').serve({ endpoint: '127.0.0.1:0' });
+fetch(e.url + '/polyprof/status').then((r) => r.text()).then((t) => { console.log(t); e.close(); process.exit(0); },
+  (err) => { console.error(err); process.exit(1); });" >endpoint.log 2>&1 && grep -q '"sampler_running"' endpoint.log; then
+            ok "Node $v: serve(): the endpoint answers /polyprof/status"
+        else
+            fail "Node $v: serve()"; tail -n 5 endpoint.log
         fi
     done
     ;;

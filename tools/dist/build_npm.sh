@@ -46,7 +46,9 @@ for node in "${nodes[@]}"; do
     rm -rf "$stage/build"
     log=$work/build-node-$v.log
     # -L first: only static archives there, so -lunwind and friends link them.
-    if (cd "$stage" && PATH="$(dirname "$node"):$PATH" LDFLAGS="-L$deps/lib" nice "$node" node/scripts/build.js) \
+    # POLYPROF_MHD_LINKED=1: libmicrohttpd.a linked in (binding.gyp), not loaded at run time.
+    if (cd "$stage" && PATH="$(dirname "$node"):$PATH" LDFLAGS="-L$deps/lib" POLYPROF_MHD_LINKED=1 \
+            nice "$node" node/scripts/build.js) \
             >"$log" 2>&1 && "$node" -e "require(process.argv[1])" "$stage/build/Release/polyprof.node" >>"$log" 2>&1; then
         out=$stage/prebuilds/linux-x64/node.abi$abi.glibc.node
         cp "$stage/build/Release/polyprof.node" "$out"
