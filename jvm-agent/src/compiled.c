@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "codeheap.h"
+
 /* A large program has a few tens of thousands of live compiled methods;
  * past the capacity a method goes unrecorded and its failed samples keep
  * AGCT's failure frame. */
@@ -135,6 +137,8 @@ void ppj_compiled_on_unload(jmethodID method, const void *code)
 
 jmethodID ppj_compiled_find(uintptr_t pc)
 {
+    if (ppj_codeheap_ready())
+        return ppj_codeheap_method_at(pc);
     int n = atomic_load_explicit(&used, memory_order_acquire);
     for (int i = 0; i < n; i++) {
         uintptr_t s = atomic_load_explicit(&table[i].start, memory_order_acquire);
