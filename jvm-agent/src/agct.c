@@ -17,6 +17,7 @@
 
 #include "agent.h"
 #include "anchor.h"
+#include "codeheap.h"
 #include "compiled.h"
 #include "stubs.h"
 
@@ -373,6 +374,8 @@ int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, u
 
 void ppj_agct_add_metadata(pp_profile *p)
 {
+    /* Where the compiled methods named by the edge recovery came from. */
+    pp_profile_add_metadata(p, ppj_codeheap_ready() ? "compiled_methods=code_heap" : "compiled_methods=jvmti_events");
     for (int i = 0; i < N_ERRORS; i++) {
         uint64_t n = atomic_load(&error_counts[i]);
         if (!n)

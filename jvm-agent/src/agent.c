@@ -31,12 +31,14 @@
 #include "alloc.h"
 #include "anchor.h"
 #include "codecache.h"
+#include "codeheap.h"
 #include "compiled.h"
 #include "jthreads.h"
 #include "methods.h"
 #include "policies.h"
 #include "serve.h"
 #include "stubs.h"
+#include "vmstructs.h"
 
 ppj_agent ppj;
 
@@ -148,7 +150,8 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
      * interpreter, the first adapters) are reported again now; without them
      * samples in those stubs keep AGCT's failure frame. */
     (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
-    (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_COMPILED_METHOD_LOAD); /* compiled before attach */
+    if (!ppj_codeheap_ready())
+        (*jvmti)->GenerateEvents(jvmti, JVMTI_EVENT_COMPILED_METHOD_LOAD); /* compiled before attach */
     /* The core demangles C++ names with a libstdc++ the process already has
      * (it does not load one itself). Some JDK builds link libstdc++ into
      * libjvm statically and hidden, yet every JVM is C++ through and through:
@@ -225,11 +228,8 @@ static void JNICALL on_vm_death(jvmtiEnv *jvmti, JNIEnv *jni)
     pthread_mutex_unlock(&lock);
 }
 
-/* Event callbacks that only need to be enabled: ClassLoad because AGCT
- * refuses to walk without it (ticks_no_class_load); CompiledMethodLoad
- * because with it HotSpot records debug information at every instruction,
- * not only at safepoints, so samples in compiled code land on the right
- * method and line instead of the nearest safepoint's. */
+/* ClassLoad only needs to be enabled: AGCT refuses to walk without it
+ * (ticks_no_class_load). */
 static void JNICALL on_class_load(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, jclass klass)
 {
     (void)jvmti, (void)jni, (void)thread, (void)klass;
@@ -436,15 +436,26 @@ static int setup(JavaVM *vm, const char *options, int *quiet_off, char *err, siz
     cb.DynamicCodeGenerated = ppj_stubs_on_generated;
     if (!jvmti_ok((*jvmti)->SetEventCallbacks(jvmti, &cb, (jint)sizeof cb), "SetEventCallbacks", err, errlen))
         return -1;
+    /* Samples in compiled code land on the right method and line, not the
+     * nearest safepoint's, only if HotSpot records debug information at
+     * every instruction (DebugNonSafepoints, which the compilers read at
+     * each compilation). Enabling CompiledMethodLoad turns it on too, but
+     * then HotSpot decodes every method's debug scopes for the event, on
+     * its Service Thread: set the flag, and find compiled methods in the
+     * code heap (codeheap.h), when this HotSpot publishes what both need. */
+    int events_for_compiled = cpu_frames && (ppj_vmstructs_set_default_flag("DebugNonSafepoints") != 0 ||
+                                             ppj_codeheap_init() != 0);
     jvmtiEvent events[10];
     int n = 0;
     events[n++] = JVMTI_EVENT_VM_INIT;
     events[n++] = JVMTI_EVENT_VM_DEATH;
     events[n++] = JVMTI_EVENT_CLASS_PREPARE; /* alloc stacks need jmethodIDs too */
-    if (cpu_frames) {
-        events[n++] = JVMTI_EVENT_CLASS_LOAD;
+    if (events_for_compiled) {
         events[n++] = JVMTI_EVENT_COMPILED_METHOD_LOAD;
         events[n++] = JVMTI_EVENT_COMPILED_METHOD_UNLOAD; /* compiled.h */
+    }
+    if (cpu_frames) {
+        events[n++] = JVMTI_EVENT_CLASS_LOAD;
         events[n++] = JVMTI_EVENT_DYNAMIC_CODE_GENERATED; /* stubs.h */
         events[n++] = JVMTI_EVENT_THREAD_START;
         events[n++] = JVMTI_EVENT_THREAD_END;

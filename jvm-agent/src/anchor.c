@@ -1,7 +1,6 @@
 #include "anchor.h"
 
-#include <dlfcn.h>
-#include <string.h>
+#include "vmstructs.h"
 
 static int ready;
 static intptr_t env_offset;        /* JNIEnv's place inside the JavaThread */
@@ -9,51 +8,13 @@ static intptr_t anchor_offset;     /* JavaThread::_anchor */
 static intptr_t sp_offset, pc_offset; /* JavaFrameAnchor::_last_Java_sp, _last_Java_pc */
 static intptr_t fp_offset = -1;       /* JavaFrameAnchor::_last_Java_fp (x86), -1 when not published */
 
-static int64_t read_u64_symbol(const char *name, int *ok)
-{
-    const uint64_t *p = dlsym(RTLD_DEFAULT, name);
-    if (!p) {
-        *ok = 0;
-        return 0;
-    }
-    return (int64_t)*p;
-}
-
-/* Each vmStructs entry names a type, a field and its offset; the layout of
- * an entry is itself published (the *Offset and Stride symbols). */
 static int find_offsets(void)
 {
-    int ok = 1;
-    char **entries_p = dlsym(RTLD_DEFAULT, "gHotSpotVMStructs");
-    int64_t stride = read_u64_symbol("gHotSpotVMStructEntryArrayStride", &ok);
-    int64_t type_off = read_u64_symbol("gHotSpotVMStructEntryTypeNameOffset", &ok);
-    int64_t field_off = read_u64_symbol("gHotSpotVMStructEntryFieldNameOffset", &ok);
-    int64_t offset_off = read_u64_symbol("gHotSpotVMStructEntryOffsetOffset", &ok);
-    if (!ok || !entries_p || !*entries_p || stride <= 0)
-        return -1;
-    int found = 0;
-    for (char *e = *entries_p;; e += stride) {
-        const char *type = *(const char **)(void *)(e + type_off);
-        const char *field = *(const char **)(void *)(e + field_off);
-        if (!type)
-            break;
-        if (!field)
-            continue;
-        intptr_t off = (intptr_t) * (uint64_t *)(void *)(e + offset_off);
-        if (!strcmp(type, "JavaThread") && !strcmp(field, "_anchor")) {
-            anchor_offset = off;
-            found |= 1;
-        } else if (!strcmp(type, "JavaFrameAnchor") && !strcmp(field, "_last_Java_sp")) {
-            sp_offset = off;
-            found |= 2;
-        } else if (!strcmp(type, "JavaFrameAnchor") && !strcmp(field, "_last_Java_pc")) {
-            pc_offset = off;
-            found |= 4;
-        } else if (!strcmp(type, "JavaFrameAnchor") && !strcmp(field, "_last_Java_fp")) {
-            fp_offset = off;
-        }
-    }
-    return found == 7 ? 0 : -1;
+    anchor_offset = ppj_vmstructs_offset("JavaThread", "_anchor");
+    sp_offset = ppj_vmstructs_offset("JavaFrameAnchor", "_last_Java_sp");
+    pc_offset = ppj_vmstructs_offset("JavaFrameAnchor", "_last_Java_pc");
+    fp_offset = ppj_vmstructs_offset("JavaFrameAnchor", "_last_Java_fp");
+    return anchor_offset >= 0 && sp_offset >= 0 && pc_offset >= 0 ? 0 : -1;
 }
 
 int ppj_anchor_init(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)

@@ -88,3 +88,41 @@ func TestJavacRealProgram(t *testing.T) {
 		}
 	})
 }
+
+// The agent finds the compiled method at an interrupted pc in HotSpot's
+// code heap, without JVMTI's CompiledMethodLoad events (which cost the JVM
+// a decode of every compiled method's debug information); when the
+// command line turns DebugNonSafepoints off it keeps to the events. Either
+// way samples at a compiled method's frame setup or tear-down are walked
+// from the method's caller, and javac's loss stays within the bounds above.
+func TestJavacCompiledMethodSources(t *testing.T) {
+	forEachJDK(t, func(t *testing.T, j jdk) {
+		for _, c := range []struct {
+			name, from string
+			env        []string
+		}{
+			{"default", "code_heap", nil},
+			{"DebugNonSafepoints off", "jvmti_events",
+				[]string{"JAVA_TOOL_OPTIONS=-XX:+UnlockDiagnosticVMOptions -XX:-DebugNonSafepoints"}},
+		} {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "javac.pb.gz")
+			mustRunEnv(t, j, c.env, "start,event=cpu,interval=5ms,file="+out, "Javac", dir, "150")
+			p := readProfile(t, out)
+			lossAll, lossMain, _ := javacShares(p, valueIndex(t, p, "samples"))
+			recovered := commentInt(t, p.Comments, "agct_recovered_compiled")
+			t.Logf("%s: compiled_methods=%s, agct_recovered_compiled=%d, loss %.1f%% of all, %.1f%% of main's",
+				c.name, comment(p, "compiled_methods"), recovered, lossAll, lossMain)
+			if got := comment(p, "compiled_methods"); got != c.from {
+				t.Errorf("%s: compiled_methods=%q, want %q", c.name, got, c.from)
+			}
+			if recovered == 0 {
+				t.Errorf("%s: no sample at a compiled method's edge was walked from its caller", c.name)
+			}
+			if lossAll > 6 || lossMain > 12 {
+				t.Errorf("%s: loss frames in %.1f%% of samples (want <= 6%%), %.1f%% of main's (want <= 12%%)",
+					c.name, lossAll, lossMain)
+			}
+		}
+	})
+}
