@@ -489,7 +489,7 @@ static int count_repeat(const pp_raw_sample *s, processed *out)
     uint32_t n_frames, n_labels;
     if (!wall_stacks)
         return -1;
-    if (pp_wall_stacks_repeat(wall_stacks, s->tid, s->weight, &frames, &n_frames, &labels,
+    if (pp_wall_stacks_repeat(wall_stacks, s->tid, s->weight, s->time_ns, &frames, &n_frames, &labels,
                                               &n_labels) != 0)
         return -1;
     memcpy(out->frames, frames, sizeof(uint32_t) * n_frames);
@@ -512,7 +512,7 @@ static int keep_wall_stack(const pp_raw_sample *s, processed *p)
     if (!wall_stacks)
         return 0;
     uint64_t weight = pp_wall_stacks_sample(wall_stacks, s->tid, p->frames, p->n_frames, p->labels, p->n_labels,
-                                            p->weight);
+                                            p->weight, s->time_ns);
     if (weight < p->weight)
         atomic_fetch_sub_explicit(&live.weight, p->weight - weight, memory_order_relaxed);
     else
@@ -591,7 +591,7 @@ static void sleep_until(uint64_t deadline)
 /* Sampler thread, wall mode: the threads counted on their latest stacks this
  * tick go through the ring, so the drain meets them in order with the
  * signalled samples. */
-static void queue_repeats(const pp_wall_repeat *repeats, size_t n, uint64_t now)
+static void queue_repeats(const pp_wall_repeat *repeats, size_t n)
 {
     pp_ring *ring = atomic_load(&live.ring);
     for (size_t i = 0; i < n; i++) {
@@ -603,7 +603,7 @@ static void queue_repeats(const pp_wall_repeat *repeats, size_t n, uint64_t now)
         s->tid = (int32_t)repeats[i].tid;
         s->flags = PP_SAMPLE_WALL_REPEAT;
         s->weight = repeats[i].weight;
-        s->time_ns = now;
+        s->time_ns = repeats[i].time_ns;
         s->n_native = 0;
         s->n_interp = 0;
         if (pp_ring_commit(ring, s) != 0)
@@ -716,7 +716,7 @@ static void *sampler_main(void *arg)
              * wall time every thread spent: the next signals carry them. */
             uint64_t elapsed = 1 + (now - wall_next) / threads_cfg.interval_ns;
             size_t n = pp_threads_tick(&threads_cfg, elapsed, repeats, PP_WALL_REPEATS_MAX);
-            queue_repeats(repeats, n, now);
+            queue_repeats(repeats, n);
             wall_next += elapsed * threads_cfg.interval_ns;
         }
         if (now >= next_drain) {

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wall_park.h"
+
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
@@ -22,11 +24,7 @@ typedef struct thread_entry {
     int has_timer;
     int seen;
     uint64_t last_tick; /* wall mode: the tick this thread was last signalled or counted at, or covered at */
-    /* Wall mode: the thread's CPU time when last visited, and whether it is
-     * parked (found blocked and sampled there; counted without a signal
-     * while its CPU time stays within PP_WALL_SETTLE_NS of park_cpu_ns). */
-    uint64_t last_cpu_ns, park_cpu_ns, park_tick;
-    int has_cpu, parked;
+    pp_wall_park park; /* wall mode: whether it is blocked where last sampled */
     char name[32];
 } thread_entry;
 
@@ -184,28 +182,6 @@ int pp_threads_scan(const pp_threads_config *cfg)
     return n;
 }
 
-/* A thread that ran no more than this since it was last visited is blocked
- * (waiting on a lock, a queue, I/O, a sleep): it is signalled once more to
- * see where, then counted there without a signal for as long as its CPU time
- * stays within this much of what it was then. The allowance covers what
- * that one signal costs the thread itself (the handler, and returning to its
- * wait: CPython retakes the GIL on the way back); a thread that does more
- * work than that in between, anywhere, is signalled again. */
-#define PP_WALL_SETTLE_NS 200000ULL
-/* A parked thread is signalled afresh this often all the same, so that a
- * thread that moved without spending the allowance (woken for a moment to
- * wait somewhere else) is seen there in bounded time. */
-#define PP_WALL_PARK_REFRESH_NS 1000000000ULL
-
-static int read_cpu_ns(pid_t tid, uint64_t *out)
-{
-    struct timespec ts;
-    if (clock_gettime(thread_cpu_clock(tid), &ts) != 0)
-        return -1; /* the thread ended: the next scan drops it */
-    *out = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-    return 0;
-}
-
 static int queue_signal(const pp_threads_config *cfg, pid_t pid, uid_t uid, pid_t tid, uint32_t weight)
 {
     siginfo_t si;
@@ -220,39 +196,19 @@ static int queue_signal(const pp_threads_config *cfg, pid_t pid, uid_t uid, pid_
     return (int)syscall(SYS_rt_tgsigqueueinfo, pid, tid, cfg->signo, &si);
 }
 
-/* Caller holds lock. Whether the visit of t can count it on its latest
- * stack instead of signalling it, and the state for its next visit. */
-static int counts_as_parked(thread_entry *t, uint64_t now_tick, uint64_t refresh_ticks)
-{
-    uint64_t cpu;
-    if (read_cpu_ns(t->tid, &cpu) != 0) {
-        t->has_cpu = t->parked = 0;
-        return 0;
-    }
-    int quiet = t->has_cpu && cpu - t->last_cpu_ns <= PP_WALL_SETTLE_NS;
-    t->last_cpu_ns = cpu;
-    t->has_cpu = 1;
-    if (t->parked && cpu - t->park_cpu_ns <= PP_WALL_SETTLE_NS && now_tick - t->park_tick < refresh_ticks)
-        return 1;
-    /* Signalled now: parked from here if it was blocked, its stack being
-     * the one this signal samples. */
-    t->parked = quiet;
-    t->park_cpu_ns = cpu;
-    t->park_tick = now_tick;
-    return 0;
-}
-
 size_t pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks, pp_wall_repeat *repeats, size_t cap)
 {
     pid_t pid = getpid();
     uid_t uid = getuid();
     size_t n_repeats = 0;
-    uint64_t refresh_ticks = cfg->interval_ns ? PP_WALL_PARK_REFRESH_NS / cfg->interval_ns : 1;
-    if (refresh_ticks < 1)
-        refresh_ticks = 1;
     pthread_mutex_lock(&lock);
     uint64_t step = elapsed_ticks ? elapsed_ticks : 1;
     uint64_t now_tick = atomic_fetch_add(&wall_ticks, step) + step;
+    /* Read after the tick count moved on: a handler timed later counts
+     * these ticks too. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
     size_t n = n_threads;
     size_t per_tick = cfg->wall_threads && cfg->wall_threads < n ? cfg->wall_threads : n;
     if (wall_cursor >= n)
@@ -261,9 +217,10 @@ size_t pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks, pp_
         thread_entry *t = &threads[(wall_cursor + j) % n];
         uint64_t owed = now_tick - t->last_tick; /* at least 1: the ticks moved on above */
         uint32_t weight = owed > PP_WALL_WEIGHT_MAX ? PP_WALL_WEIGHT_MAX : (uint32_t)owed;
-        if (n_repeats < cap && counts_as_parked(t, now_tick, refresh_ticks)) {
+        if (n_repeats < cap && pp_wall_park_visit(&t->park, t->tid, now_ns)) {
             repeats[n_repeats].tid = t->tid;
             repeats[n_repeats].weight = owed;
+            repeats[n_repeats].time_ns = now_ns;
             n_repeats++;
             t->last_tick = now_tick;
             continue;

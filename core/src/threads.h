@@ -35,10 +35,12 @@ void pp_threads_begin(const pp_threads_config *cfg);
  * from its first instructions rather than from the next scan). Idempotent. */
 int pp_threads_add(const pp_threads_config *cfg, pid_t tid);
 /* Wall mode: a thread counted on its latest stack for `weight` ticks
- * without being signalled (pp_threads_tick). */
+ * without being signalled (pp_threads_tick); time_ns: CLOCK_MONOTONIC once
+ * the tick count included them. */
 typedef struct pp_wall_repeat {
     pid_t tid;
     uint64_t weight;
+    uint64_t time_ns;
 } pp_wall_repeat;
 
 /* Wall mode: visit the next wall_threads covered threads, rotating through

@@ -5,13 +5,23 @@
 
 #include "idmap.h"
 
+#define PP_WALL_RECENT_REPEATS 8
+
 typedef struct wall_thread {
     int32_t tid;
     int has_stack;
     int touched; /* heard of since the last expiry */
     uint32_t n_frames, n_labels, cap_frames, cap_labels;
     uint32_t *frames, *labels;
-    uint64_t counted; /* ticks counted by repeats since the latest signalled sample */
+    /* Ticks counted by repeats since the latest signalled sample: the
+     * latest few with their times, and the sum of older ones. A repeat timed
+     * after a sample's handler read the tick count (the handler ran long, or
+     * was preempted) is not in that sample's weight but in the next one's. */
+    struct {
+        uint64_t time_ns, weight;
+    } recent[PP_WALL_RECENT_REPEATS];
+    uint32_t n_recent;
+    uint64_t counted_older;
     uint64_t owed;    /* ticks counted before any stack was known: the first sample carries them */
 } wall_thread;
 
@@ -93,7 +103,7 @@ static int copy_ids(uint32_t **dst, uint32_t *cap, const uint32_t *src, uint32_t
 }
 
 uint64_t pp_wall_stacks_sample(pp_wall_stacks *w, int32_t tid, const uint32_t *frames, uint32_t n_frames,
-                               const uint32_t *labels, uint32_t n_labels, uint64_t weight)
+                               const uint32_t *labels, uint32_t n_labels, uint64_t weight, uint64_t time_ns)
 {
     wall_thread *t = find(w, tid, 1);
     if (!t)
@@ -102,8 +112,17 @@ uint64_t pp_wall_stacks_sample(pp_wall_stacks *w, int32_t tid, const uint32_t *f
     /* Repeats counted from the ticks this sample also stands for come off
      * it; any excess (its signal was handled late, after repeats of the
      * previous stack) comes off the next one. */
-    uint64_t taken = t->counted < weight ? t->counted : weight;
-    t->counted -= taken;
+    uint64_t counted = t->counted_older;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < t->n_recent; i++) {
+        if (t->recent[i].time_ns <= time_ns)
+            counted += t->recent[i].weight;
+        else
+            t->recent[kept++] = t->recent[i];
+    }
+    t->n_recent = kept;
+    uint64_t taken = counted < weight ? counted : weight;
+    t->counted_older = counted - taken;
     weight = weight - taken + t->owed;
     t->owed = 0;
     if (copy_ids(&t->frames, &t->cap_frames, frames, n_frames) != 0 ||
@@ -117,7 +136,7 @@ uint64_t pp_wall_stacks_sample(pp_wall_stacks *w, int32_t tid, const uint32_t *f
     return weight;
 }
 
-int pp_wall_stacks_repeat(pp_wall_stacks *w, int32_t tid, uint64_t weight, const uint32_t **frames,
+int pp_wall_stacks_repeat(pp_wall_stacks *w, int32_t tid, uint64_t weight, uint64_t time_ns, const uint32_t **frames,
                           uint32_t *n_frames, const uint32_t **labels, uint32_t *n_labels)
 {
     wall_thread *t = find(w, tid, 1);
@@ -128,7 +147,14 @@ int pp_wall_stacks_repeat(pp_wall_stacks *w, int32_t tid, uint64_t weight, const
         t->owed += weight;
         return -1;
     }
-    t->counted += weight;
+    if (t->n_recent == PP_WALL_RECENT_REPEATS) {
+        t->counted_older += t->recent[0].weight;
+        memmove(&t->recent[0], &t->recent[1], sizeof t->recent[0] * (PP_WALL_RECENT_REPEATS - 1));
+        t->n_recent--;
+    }
+    t->recent[t->n_recent].time_ns = time_ns;
+    t->recent[t->n_recent].weight = weight;
+    t->n_recent++;
     *frames = t->frames;
     *n_frames = t->n_frames;
     *labels = t->labels;

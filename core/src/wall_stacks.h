@@ -18,18 +18,19 @@ void pp_wall_stacks_free(pp_wall_stacks *w);
 /* Forgets every thread (a new session: its weights start afresh). */
 void pp_wall_stacks_clear(pp_wall_stacks *w);
 
-/* A signalled sample of tid: remembers its stack and labels, and returns the
- * weight it adds, `weight` less the ticks already counted for the thread by
- * pp_wall_stacks_repeat since its previous signalled sample (0 when all of
- * them were). */
+/* A signalled sample of tid, its handler timed at time_ns: remembers its
+ * stack and labels, and returns the weight it adds, `weight` less the ticks
+ * already counted for the thread by pp_wall_stacks_repeat between its
+ * previous signalled sample and time_ns (0 when all of them were). */
 uint64_t pp_wall_stacks_sample(pp_wall_stacks *w, int32_t tid, const uint32_t *frames, uint32_t n_frames,
-                               const uint32_t *labels, uint32_t n_labels, uint64_t weight);
+                               const uint32_t *labels, uint32_t n_labels, uint64_t weight, uint64_t time_ns);
 
-/* tid was found where its latest stack has it for `weight` more ticks. 0 and
+/* tid was found where its latest stack has it for `weight` more ticks, the
+ * tick count having moved on at time_ns (CLOCK_MONOTONIC, as a sample's). 0 and
  * the stack (valid until the next call) when it is known; -1 when no sample
  * of tid was seen yet this session: the weight is then added to its first
  * one. */
-int pp_wall_stacks_repeat(pp_wall_stacks *w, int32_t tid, uint64_t weight, const uint32_t **frames,
+int pp_wall_stacks_repeat(pp_wall_stacks *w, int32_t tid, uint64_t weight, uint64_t time_ns, const uint32_t **frames,
                           uint32_t *n_frames, const uint32_t **labels, uint32_t *n_labels);
 
 /* Forgets the threads not heard of since the previous call (they ended):

@@ -73,3 +73,29 @@ def test_wall_mode_with_idle_pool_keeps_each_threads_wall_time(interval_ms, seco
     assert meta["samples_taken"] <= per_tick * ticks * 1.05, (meta["samples_taken"], ticks)
     idle_stacks = [s for s in data["samples"] if s["labels"]["thread_name"] == "idle00"]
     assert any("idle" in [f[0] for f in s["frames"]] for s in idle_stacks)
+
+
+def test_wall_mode_follows_threads_that_move_to_another_wait():
+    # Threads blocked where they were last sampled are counted there without
+    # a signal; one that wakes and waits elsewhere must be seen there. Each
+    # of 48 threads waits in first_wait for the first half of the capture and
+    # in second_wait for the second half: its wall time should split the same
+    # way (within 5 % of the capture, like the idle pool test above).
+    data, _ = run_workload("wall_moves", 10, 3)
+    duration_ns = data["captured_s"] * 1e9
+    first_share = data["first_s"] / data["captured_s"]
+    by_thread = {}
+    for s in data["samples"]:
+        name = s["labels"]["thread_name"]
+        if not name.startswith("pooled"):
+            continue
+        names = [f[0] for f in s["frames"]]
+        where = "first" if "first_wait" in names else "second" if "second_wait" in names else "other"
+        got = by_thread.setdefault(name, {"first": 0, "second": 0, "other": 0})
+        got[where] += s["values"][1]
+    assert len(by_thread) == 48, sorted(by_thread)
+    for name, got in by_thread.items():
+        total = sum(got.values())
+        assert abs(total / duration_ns - 1) <= 0.05, (name, got, duration_ns)
+        assert abs(got["first"] / total - first_share) <= 0.05, (name, got, first_share)
+        assert abs(got["second"] / total - (1 - first_share)) <= 0.05, (name, got, first_share)
