@@ -13,11 +13,15 @@ handler's time plus its thread's CPU, against the process's CPU) and the
 signals it handled (samples_taken): what the cost per tick scales with.
 
 Configurations: no profiler; wall mode at 10 ms (100 Hz) and at 1 ms with the
-default bound (wall_threads=16: at most 16 threads signalled per tick); and
-the same with wall_threads=65536, i.e. every thread every tick (what wall mode
-did before the bound). Rounds interleave every configuration in a shuffled
-order, each ratio is against the same round's unprofiled run, and medians over
-rounds are reported, so a shared machine's drift mostly cancels.
+default bound (wall_threads=16: at most 16 threads visited per tick); and
+the same with wall_threads=65536, i.e. every thread every tick. With --before
+PYTHON, the same two default configurations under another build of polyprof
+(a venv of an earlier commit); with --py-spy PATH, `py-spy record --idle` at
+100 and 1000 Hz as a peer. Rounds interleave every configuration in a
+shuffled order, each ratio is against the same round's unprofiled run, and
+medians over rounds are reported, so a shared machine's drift mostly cancels.
+
+    python bench/python_wall_threads.py --rounds 11 --before old-venv/bin/python --py-spy venv/bin/py-spy
 """
 import argparse
 import datetime

@@ -742,6 +742,8 @@ static void *sampler_main(void *arg)
             next = now + tick;
         sleep_until(next);
     }
+    if (threads_cfg.mode == PP_MODE_WALL && !expired && !atomic_load(&budget_stopped))
+        queue_repeats(repeats, pp_threads_wall_flush(repeats, PP_WALL_REPEATS_MAX));
     atomic_store(&drain_cpu_ns, thread_cpu_ns());
     return NULL;
 }

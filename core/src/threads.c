@@ -39,6 +39,10 @@ static uint64_t armed_cookie;
  * and where the next tick starts in the thread list (under lock). */
 static _Atomic uint64_t wall_ticks;
 static size_t wall_cursor;
+/* Wall mode: the sender's ids a queued signal carries, read once per session
+ * rather than with two system calls per tick. */
+static pid_t self_pid;
+static uid_t self_uid;
 
 /* The kernel's encoding of a thread's CPU clock (see clock_getcpuclockid and
  * MAKE_THREAD_CPUCLOCK in the kernel): any tid of this process, not only the
@@ -133,6 +137,8 @@ static thread_entry *add_locked(const pp_threads_config *cfg, pid_t tid)
 void pp_threads_begin(const pp_threads_config *cfg)
 {
     pthread_mutex_lock(&lock);
+    self_pid = getpid();
+    self_uid = getuid();
     armed_cookie = cfg->cookie;
     pthread_mutex_unlock(&lock);
 }
@@ -198,10 +204,10 @@ static int queue_signal(const pp_threads_config *cfg, pid_t pid, uid_t uid, pid_
 
 size_t pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks, pp_wall_repeat *repeats, size_t cap)
 {
-    pid_t pid = getpid();
-    uid_t uid = getuid();
     size_t n_repeats = 0;
     pthread_mutex_lock(&lock);
+    pid_t pid = self_pid;
+    uid_t uid = self_uid;
     uint64_t step = elapsed_ticks ? elapsed_ticks : 1;
     uint64_t now_tick = atomic_fetch_add(&wall_ticks, step) + step;
     /* Read after the tick count moved on: a handler timed later counts
@@ -231,6 +237,28 @@ size_t pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks, pp_
             t->last_tick = weight == owed ? now_tick : t->last_tick + weight;
     }
     wall_cursor = n ? (wall_cursor + per_tick) % n : 0;
+    pthread_mutex_unlock(&lock);
+    return n_repeats;
+}
+
+size_t pp_threads_wall_flush(pp_wall_repeat *repeats, size_t cap)
+{
+    size_t n_repeats = 0;
+    pthread_mutex_lock(&lock);
+    uint64_t now_tick = atomic_load(&wall_ticks);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    for (size_t i = 0; i < n_threads && n_repeats < cap; i++) {
+        thread_entry *t = &threads[i];
+        if (now_tick == t->last_tick || !pp_wall_park_still(&t->park, t->tid))
+            continue;
+        repeats[n_repeats].tid = t->tid;
+        repeats[n_repeats].weight = now_tick - t->last_tick;
+        repeats[n_repeats].time_ns = now_ns;
+        n_repeats++;
+        t->last_tick = now_tick;
+    }
     pthread_mutex_unlock(&lock);
     return n_repeats;
 }

@@ -38,5 +38,8 @@ typedef struct pp_wall_park {
  * stack, 0 when it is to be signalled. A zeroed pp_wall_park is a thread
  * not visited yet. */
 int pp_wall_park_visit(pp_wall_park *p, pid_t tid, uint64_t now_ns);
+/* Whether the thread is parked and has not run since: it can be counted on
+ * its latest stack up to now without a visit. */
+int pp_wall_park_still(const pp_wall_park *p, pid_t tid);
 
 #endif
