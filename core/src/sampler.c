@@ -34,6 +34,7 @@
 #include "stacks.h"
 #include "threads.h"
 #include "unwind.h"
+#include "wall_park.h"
 #include "wall_stacks.h"
 
 #define PP_MAX_COLLECTORS 16
@@ -483,7 +484,7 @@ static int collector_accepts(pp_collector *c, const processed *p)
  * signal (pp_threads_tick): the stack, weighing the ticks it was counted
  * for. -1 when there is nothing to add yet (no stack of the thread known:
  * its first sample carries the ticks). */
-static int count_repeat(const pp_raw_sample *s, processed *out)
+static int count_repeat(const pp_raw_sample *s, pp_resolve_session *rs, processed *out)
 {
     const uint32_t *frames, *labels;
     uint32_t n_frames, n_labels;
@@ -498,6 +499,9 @@ static int count_repeat(const pp_raw_sample *s, processed *out)
         n_labels = sizeof out->labels / sizeof out->labels[0];
     memcpy(out->labels, labels, sizeof(uint32_t) * n_labels);
     out->n_labels = n_labels;
+    /* The thread's name as it is now (a runtime may have named it since). */
+    if (n_labels >= 2)
+        thread_label_ids(s->tid, rs, out->labels);
     out->weight = s->weight;
     out->time_ns = s->time_ns;
     atomic_fetch_add_explicit(&live.weight, s->weight, memory_order_relaxed);
@@ -511,6 +515,10 @@ static int keep_wall_stack(const pp_raw_sample *s, processed *p)
 {
     if (!wall_stacks)
         return 0;
+    /* Only a stack taken in a system call is one a thread can be counted
+     * on while it waits. */
+    if (s->n_native && pp_wall_park_pc_in_syscall(s->native[0]) == 0)
+        pp_threads_wall_unpark(s->tid);
     uint64_t weight = pp_wall_stacks_sample(wall_stacks, s->tid, p->frames, p->n_frames, p->labels, p->n_labels,
                                             p->weight, s->time_ns);
     if (weight < p->weight)
@@ -543,7 +551,7 @@ static void drain_locked(void)
         const pp_raw_sample *s;
         while (nb < 16 && (s = pp_ring_peek(ring))) {
             if (s->flags & PP_SAMPLE_WALL_REPEAT) {
-                if (count_repeat(s, &batch[nb]) == 0)
+                if (count_repeat(s, &rs, &batch[nb]) == 0)
                     nb++;
             } else {
                 process_sample(s, depth, &rs, rules, n_rules, &batch[nb]);
@@ -742,8 +750,13 @@ static void *sampler_main(void *arg)
             next = now + tick;
         sleep_until(next);
     }
-    if (threads_cfg.mode == PP_MODE_WALL && !expired && !atomic_load(&budget_stopped))
-        queue_repeats(repeats, pp_threads_wall_flush(repeats, PP_WALL_REPEATS_MAX));
+    if (threads_cfg.mode == PP_MODE_WALL && !expired && !atomic_load(&budget_stopped)) {
+        /* The ticks due since the last one (a sampler the machine kept
+         * waiting) count too, for the threads counted without a signal. */
+        uint64_t now = pp_now_ns();
+        uint64_t late = now >= wall_next ? 1 + (now - wall_next) / threads_cfg.interval_ns : 0;
+        queue_repeats(repeats, pp_threads_wall_flush(late, repeats, PP_WALL_REPEATS_MAX));
+    }
     atomic_store(&drain_cpu_ns, thread_cpu_ns());
     return NULL;
 }

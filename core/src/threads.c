@@ -241,11 +241,11 @@ size_t pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks, pp_
     return n_repeats;
 }
 
-size_t pp_threads_wall_flush(pp_wall_repeat *repeats, size_t cap)
+size_t pp_threads_wall_flush(uint64_t late_ticks, pp_wall_repeat *repeats, size_t cap)
 {
     size_t n_repeats = 0;
     pthread_mutex_lock(&lock);
-    uint64_t now_tick = atomic_load(&wall_ticks);
+    uint64_t now_tick = atomic_fetch_add(&wall_ticks, late_ticks) + late_ticks;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
@@ -261,6 +261,15 @@ size_t pp_threads_wall_flush(pp_wall_repeat *repeats, size_t cap)
     }
     pthread_mutex_unlock(&lock);
     return n_repeats;
+}
+
+void pp_threads_wall_unpark(pid_t tid)
+{
+    pthread_mutex_lock(&lock);
+    thread_entry *t = find(tid);
+    if (t)
+        pp_wall_park_forget(&t->park);
+    pthread_mutex_unlock(&lock);
 }
 
 uint64_t pp_threads_wall_ticks(void) { return atomic_load_explicit(&wall_ticks, memory_order_relaxed); }

@@ -59,9 +59,13 @@ typedef struct pp_wall_repeat {
 size_t pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks, pp_wall_repeat *repeats, size_t cap);
 /* Wall mode, as the sampling stops: the parked threads (those a tick would
  * count without a signal) with the ticks since their last visit, so that
- * their wall time runs to the last tick rather than to their last visit (up
- * to wall_threads ticks earlier). Up to cap of them; returns how many. */
-size_t pp_threads_wall_flush(pp_wall_repeat *repeats, size_t cap);
+ * their wall time runs to the end rather than to their last visit (up to
+ * wall_threads ticks earlier). late_ticks: ticks due since the last one,
+ * counted first. Up to cap of them; returns how many. */
+size_t pp_threads_wall_flush(uint64_t late_ticks, pp_wall_repeat *repeats, size_t cap);
+/* Wall mode: tid's latest sample does not show it waiting (wall_park.h);
+ * its next visit signals it rather than counting it there. */
+void pp_threads_wall_unpark(pid_t tid);
 /* Wall ticks so far in this process (they stand still while no session
  * ticks). Async-signal-safe: one atomic load. */
 uint64_t pp_threads_wall_ticks(void);

@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "polyprof.h"
+
 enum { PARK_RUNNING, PARK_SETTLING, PARK_PARKED };
 
 /* The kernel's encoding of a thread's CPU clock (clock_getcpuclockid,
@@ -81,4 +83,30 @@ int pp_wall_park_still(const pp_wall_park *p, pid_t tid)
 {
     uint64_t cpu;
     return p->state == PARK_PARKED && read_cpu_ns(tid, &cpu) == 0 && cpu == p->park_cpu_ns;
+}
+
+void pp_wall_park_forget(pp_wall_park *p)
+{
+    if (p->state != PARK_RUNNING)
+        p->state = PARK_RUNNING;
+}
+
+int pp_wall_park_pc_in_syscall(uintptr_t pc)
+{
+#if defined(__x86_64__)
+    /* syscall: 0f 05 */
+    unsigned char at[4];
+    if (pc < 2 || pp_safe_read(at, (const void *)(pc - 2), sizeof at) != 0)
+        return -1;
+    return (at[0] == 0x0f && at[1] == 0x05) || (at[2] == 0x0f && at[3] == 0x05);
+#elif defined(__aarch64__)
+    /* svc #0 */
+    uint32_t at[2];
+    if (pc < 4 || pp_safe_read(at, (const void *)(pc - 4), sizeof at) != 0)
+        return -1;
+    return at[0] == 0xd4000001u || at[1] == 0xd4000001u;
+#else
+    (void)pc;
+    return -1;
+#endif
 }

@@ -38,6 +38,15 @@ typedef struct pp_wall_park {
  * stack, 0 when it is to be signalled. A zeroed pp_wall_park is a thread
  * not visited yet. */
 int pp_wall_park_visit(pp_wall_park *p, pid_t tid, uint64_t now_ns);
+/* The thread's latest sample was not taken in a system call (it woke between
+ * the visit that found it waiting and the signal): that stack is not where
+ * it waits, so it is not parked on it; its next visit signals it. */
+void pp_wall_park_forget(pp_wall_park *p);
+/* Whether an interrupted pc (a sample's leaf) is at a system call: the
+ * instruction at it (a call the kernel will restart) or just before it (one
+ * that returned early). 1 yes, 0 no, -1 unknown (unreadable, or another
+ * architecture). Not signal-safe only in that it needs the fault guard. */
+int pp_wall_park_pc_in_syscall(uintptr_t pc);
 /* Whether the thread is parked and has not run since: it can be counted on
  * its latest stack up to now without a visit. */
 int pp_wall_park_still(const pp_wall_park *p, pid_t tid);
