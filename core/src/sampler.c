@@ -490,8 +490,8 @@ static int count_repeat(const pp_raw_sample *s, pp_resolve_session *rs, processe
     uint32_t n_frames, n_labels;
     if (!wall_stacks)
         return -1;
-    if (pp_wall_stacks_repeat(wall_stacks, s->tid, s->weight, s->time_ns, &frames, &n_frames, &labels,
-                                              &n_labels) != 0)
+    if (pp_wall_stacks_repeat(wall_stacks, s->tid, s->weight, s->time_ns, &frames, &n_frames, &labels, &n_labels) !=
+        0)
         return -1;
     memcpy(out->frames, frames, sizeof(uint32_t) * n_frames);
     out->n_frames = n_frames;
