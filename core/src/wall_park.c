@@ -85,11 +85,7 @@ int pp_wall_park_still(const pp_wall_park *p, pid_t tid)
     return p->state == PARK_PARKED && read_cpu_ns(tid, &cpu) == 0 && cpu == p->park_cpu_ns;
 }
 
-void pp_wall_park_forget(pp_wall_park *p)
-{
-    if (p->state != PARK_RUNNING)
-        p->state = PARK_RUNNING;
-}
+void pp_wall_park_forget(pp_wall_park *p) { p->state = PARK_RUNNING; }
 
 int pp_wall_park_pc_in_syscall(uintptr_t pc)
 {

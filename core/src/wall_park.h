@@ -13,9 +13,13 @@
  * for at most PP_WALL_SETTLE_GRACE_NS (CPython may still be waiting for the
  * GIL on its way back), it is counted on the signalled stack. A parked
  * thread stays parked while its CPU time does not move at all: a thread that
- * did not run cannot have moved. Anything else is signalled.
+ * did not run cannot have moved. Anything else is signalled. A thread can
+ * still wake between the visit that read its place and the signal: the
+ * drain checks that the sample's interrupted pc is at a system call
+ * (pp_wall_park_pc_in_syscall) and otherwise has it signalled at its next
+ * visit (pp_wall_park_forget).
  *
- * Sampler thread only (the threads lock). */
+ * Under the threads lock, except pp_wall_park_pc_in_syscall (any thread). */
 #ifndef PP_WALL_PARK_H
 #define PP_WALL_PARK_H
 
@@ -45,7 +49,7 @@ void pp_wall_park_forget(pp_wall_park *p);
 /* Whether an interrupted pc (a sample's leaf) is at a system call: the
  * instruction at it (a call the kernel will restart) or just before it (one
  * that returned early). 1 yes, 0 no, -1 unknown (unreadable, or another
- * architecture). Not signal-safe only in that it needs the fault guard. */
+ * architecture). Reads through the fault guard (pp_safe_read). */
 int pp_wall_park_pc_in_syscall(uintptr_t pc);
 /* Whether the thread is parked and has not run since: it can be counted on
  * its latest stack up to now without a visit. */
