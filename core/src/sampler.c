@@ -751,8 +751,9 @@ static void *sampler_main(void *arg)
         sleep_until(next);
     }
     if (threads_cfg.mode == PP_MODE_WALL && !expired && !atomic_load(&budget_stopped)) {
-        /* The ticks due since the last one (a sampler the machine kept
-         * waiting) count too, for the threads counted without a signal. */
+        /* Each thread's wall time runs to the stop: the ticks since its
+         * last visit, and those due since the last tick (a sampler the
+         * machine kept waiting), count on its latest stack. */
         uint64_t now = pp_now_ns();
         uint64_t late = now >= wall_next ? 1 + (now - wall_next) / threads_cfg.interval_ns : 0;
         queue_repeats(repeats, pp_threads_wall_flush(late, repeats, PP_WALL_REPEATS_MAX));

@@ -251,7 +251,7 @@ size_t pp_threads_wall_flush(uint64_t late_ticks, pp_wall_repeat *repeats, size_
     uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
     for (size_t i = 0; i < n_threads && n_repeats < cap; i++) {
         thread_entry *t = &threads[i];
-        if (now_tick == t->last_tick || !pp_wall_park_still(&t->park, t->tid))
+        if (now_tick == t->last_tick || !pp_wall_park_alive(t->tid))
             continue;
         repeats[n_repeats].tid = t->tid;
         repeats[n_repeats].weight = now_tick - t->last_tick;

@@ -57,11 +57,14 @@ typedef struct pp_wall_repeat {
  * sampler woke late): owed to every thread, not lost. Returns how many
  * repeats were written. */
 size_t pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks, pp_wall_repeat *repeats, size_t cap);
-/* Wall mode, as the sampling stops: the parked threads (those a tick would
- * count without a signal) with the ticks since their last visit, so that
- * their wall time runs to the end rather than to their last visit (up to
- * wall_threads ticks earlier). late_ticks: ticks due since the last one,
- * counted first. Up to cap of them; returns how many. */
+/* Wall mode, as the sampling stops: every covered thread still alive with
+ * the ticks since its last visit, to be counted on its latest stack, so
+ * that its wall time runs to the end rather than to its last visit (up to
+ * threads / wall_threads ticks earlier, more when a loaded machine kept the
+ * sampler waiting). For a parked thread that stack is where it still is;
+ * for one that runs, its latest sample stands for the ticks after it as
+ * every sample stands for the ticks before it. late_ticks: ticks due since
+ * the last one, counted first. Up to cap of them; returns how many. */
 size_t pp_threads_wall_flush(uint64_t late_ticks, pp_wall_repeat *repeats, size_t cap);
 /* Wall mode: tid's latest sample does not show it waiting (wall_park.h);
  * its next visit signals it rather than counting it there. */

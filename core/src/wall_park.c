@@ -79,10 +79,10 @@ int pp_wall_park_visit(pp_wall_park *p, pid_t tid, uint64_t now_ns)
     return 0;
 }
 
-int pp_wall_park_still(const pp_wall_park *p, pid_t tid)
+int pp_wall_park_alive(pid_t tid)
 {
     uint64_t cpu;
-    return p->state == PARK_PARKED && read_cpu_ns(tid, &cpu) == 0 && cpu == p->park_cpu_ns;
+    return read_cpu_ns(tid, &cpu) == 0;
 }
 
 void pp_wall_park_forget(pp_wall_park *p) { p->state = PARK_RUNNING; }

@@ -51,8 +51,7 @@ void pp_wall_park_forget(pp_wall_park *p);
  * that returned early). 1 yes, 0 no, -1 unknown (unreadable, or another
  * architecture). Reads through the fault guard (pp_safe_read). */
 int pp_wall_park_pc_in_syscall(uintptr_t pc);
-/* Whether the thread is parked and has not run since: it can be counted on
- * its latest stack up to now without a visit. */
-int pp_wall_park_still(const pp_wall_park *p, pid_t tid);
+/* Whether the thread still exists (its CPU clock can be read). */
+int pp_wall_park_alive(pid_t tid);
 
 #endif

@@ -51,10 +51,11 @@ def test_wall_mode_with_idle_pool_keeps_each_threads_wall_time(interval_ms, seco
     # 48 idle threads and one busy one: a wall tick signals at most
     # wall_threads of them (16 by default), each sample weighing the ticks
     # since its thread's last one, so every thread still gets about the
-    # capture's length (from start's return to the stop call). Off by at most
-    # one rotation at the end (4 ticks: 40 ms of 3 s; 7 ticks: 35 ms of 2 s),
-    # plus a signal still pending at the stop on a loaded machine: 5 % holds
-    # that (the C test, tests/core/test_wall_threads.c, measured 3 % at load 10).
+    # capture's length (from start's return to the stop call); at the stop,
+    # the ticks since each thread's last visit count on its latest stack. A
+    # signal still pending at the stop on a loaded machine loses its ticks:
+    # 5 % holds that (the C test, tests/core/test_wall_threads.c, measured
+    # 1 % at load 10-15).
     args = [interval_ms, seconds] + ([options] if options else [])
     data, _ = run_workload("wall_pool", *args)
     wall = {}
