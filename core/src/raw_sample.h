@@ -25,6 +25,7 @@
 #define PP_SAMPLE_INTERP_TRUNCATED 8u
 #define PP_SAMPLE_INTERP_FAULT 16u
 #define PP_SAMPLE_NATIVE_COMPLETE 32u  /* the unwinder reached the outermost frame */
+#define PP_SAMPLE_WALL_REPEAT 64u      /* wall mode, no frames: the thread is where its latest sample has it */
 
 typedef struct pp_raw_sample {
     int32_t tid;

@@ -34,12 +34,18 @@
 #include "stacks.h"
 #include "threads.h"
 #include "unwind.h"
+#include "wall_park.h"
+#include "wall_stacks.h"
 
 #define PP_MAX_COLLECTORS 16
 #define PP_MAX_CODE_LABELS 64
 #define PP_COOKIE_MAGIC 0x70707270u /* "pprp" */
 #define PP_DRAIN_PERIOD_NS 20000000ULL
 #define PP_SCAN_PERIOD_NS 100000000ULL
+/* Wall mode: threads counted without a signal per tick at most (the rest are
+ * signalled), and how often the stacks of threads gone are forgotten. */
+#define PP_WALL_REPEATS_MAX 1024
+#define PP_WALL_STACKS_EXPIRY_NS 10000000000ULL
 
 struct pp_collector {
     pp_stack_table *table;
@@ -99,6 +105,7 @@ static uint64_t dropped_memory;
 /* Owned by the sampler thread / drain_lock */
 static pp_framedict *dict;
 static pp_idmap thread_labels; /* tid -> label ids */
+static pp_wall_stacks *wall_stacks; /* wall mode: each thread's latest stack */
 static pthread_t sampler_thread;
 static _Atomic int sampler_stop;
 static _Atomic pid_t sampler_tid;
@@ -473,6 +480,55 @@ static int collector_accepts(pp_collector *c, const processed *p)
     return 0;
 }
 
+/* Wall mode, drain thread. A thread counted on its latest stack without a
+ * signal (pp_threads_tick): the stack, weighing the ticks it was counted
+ * for. -1 when there is nothing to add yet (no stack of the thread known:
+ * its first sample carries the ticks). */
+static int count_repeat(const pp_raw_sample *s, pp_resolve_session *rs, processed *out)
+{
+    const uint32_t *frames, *labels;
+    uint32_t n_frames, n_labels;
+    if (!wall_stacks)
+        return -1;
+    if (pp_wall_stacks_repeat(wall_stacks, s->tid, s->weight, s->time_ns, &frames, &n_frames, &labels, &n_labels) !=
+        0)
+        return -1;
+    memcpy(out->frames, frames, sizeof(uint32_t) * n_frames);
+    out->n_frames = n_frames;
+    if (n_labels > sizeof out->labels / sizeof out->labels[0])
+        n_labels = sizeof out->labels / sizeof out->labels[0];
+    memcpy(out->labels, labels, sizeof(uint32_t) * n_labels);
+    out->n_labels = n_labels;
+    /* The thread's name as it is now (a runtime may have named it since). */
+    if (n_labels >= 2)
+        thread_label_ids(s->tid, rs, out->labels);
+    out->weight = s->weight;
+    out->time_ns = s->time_ns;
+    atomic_fetch_add_explicit(&live.weight, s->weight, memory_order_relaxed);
+    return 0;
+}
+
+/* Wall mode, drain thread. A signalled sample becomes its thread's latest
+ * stack, and weighs the ticks since its previous one that were not counted
+ * without a signal in between. -1 when none are left (nothing to add). */
+static int keep_wall_stack(const pp_raw_sample *s, processed *p)
+{
+    if (!wall_stacks)
+        return 0;
+    /* Only a stack taken in a system call is one a thread can be counted
+     * on while it waits. */
+    if (s->n_native && pp_wall_park_pc_in_syscall(s->native[0]) == 0)
+        pp_threads_wall_unpark(s->tid);
+    uint64_t weight = pp_wall_stacks_sample(wall_stacks, s->tid, p->frames, p->n_frames, p->labels, p->n_labels,
+                                            p->weight, s->time_ns);
+    if (weight < p->weight)
+        atomic_fetch_sub_explicit(&live.weight, p->weight - weight, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&live.weight, weight - p->weight, memory_order_relaxed);
+    p->weight = weight;
+    return weight ? 0 : -1;
+}
+
 /* Caller holds drain_lock. */
 static void drain_locked(void)
 {
@@ -494,7 +550,14 @@ static void drain_locked(void)
         int nb = 0;
         const pp_raw_sample *s;
         while (nb < 16 && (s = pp_ring_peek(ring))) {
-            process_sample(s, depth, &rs, rules, n_rules, &batch[nb++]);
+            if (s->flags & PP_SAMPLE_WALL_REPEAT) {
+                if (count_repeat(s, &rs, &batch[nb]) == 0)
+                    nb++;
+            } else {
+                process_sample(s, depth, &rs, rules, n_rules, &batch[nb]);
+                if (session_options.mode != PP_MODE_WALL || keep_wall_stack(s, &batch[nb]) == 0)
+                    nb++;
+            }
             pp_ring_release(ring);
         }
         if (nb == 0)
@@ -533,6 +596,29 @@ static void sleep_until(uint64_t deadline)
         ;
 }
 
+/* Sampler thread, wall mode: the threads counted on their latest stacks this
+ * tick go through the ring, so the drain meets them in order with the
+ * signalled samples. */
+static void queue_repeats(const pp_wall_repeat *repeats, size_t n)
+{
+    pp_ring *ring = atomic_load(&live.ring);
+    for (size_t i = 0; i < n; i++) {
+        pp_raw_sample *s = ring ? pp_ring_take(ring) : NULL;
+        if (!s) {
+            atomic_fetch_add_explicit(&live.dropped_ring, 1, memory_order_relaxed);
+            continue;
+        }
+        s->tid = (int32_t)repeats[i].tid;
+        s->flags = PP_SAMPLE_WALL_REPEAT;
+        s->weight = repeats[i].weight;
+        s->time_ns = repeats[i].time_ns;
+        s->n_native = 0;
+        s->n_interp = 0;
+        if (pp_ring_commit(ring, s) != 0)
+            atomic_fetch_add_explicit(&live.dropped_ring, 1, memory_order_relaxed);
+    }
+}
+
 static void *sampler_main(void *arg)
 {
     (void)arg;
@@ -551,7 +637,8 @@ static void *sampler_main(void *arg)
     uint64_t tick = threads_cfg.mode == PP_MODE_WALL ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
     if (tick > PP_DRAIN_PERIOD_NS)
         tick = PP_DRAIN_PERIOD_NS;
-    uint64_t next = pp_now_ns(), next_scan = 0, next_drain = 0, wall_next = next;
+    uint64_t next = pp_now_ns(), next_scan = 0, next_drain = 0, wall_next = next, next_expiry = next;
+    static pp_wall_repeat repeats[PP_WALL_REPEATS_MAX]; /* sampler thread only */
     int expired = 0;
     uint64_t sampler_cpu_base = atomic_load(&sampler_cpu_ns);
     unsigned budget_shift = 0; /* the CPU budget doubled the interval this many times */
@@ -639,12 +726,17 @@ static void *sampler_main(void *arg)
             /* Woken late (a loaded machine), the intervals missed are still
              * wall time every thread spent: the next signals carry them. */
             uint64_t elapsed = 1 + (now - wall_next) / threads_cfg.interval_ns;
-            pp_threads_tick(&threads_cfg, elapsed);
+            size_t n = pp_threads_tick(&threads_cfg, elapsed, repeats, PP_WALL_REPEATS_MAX);
+            queue_repeats(repeats, n);
             wall_next += elapsed * threads_cfg.interval_ns;
         }
         if (now >= next_drain) {
             pthread_mutex_lock(&drain_lock);
             drain_locked();
+            if (wall_stacks && now >= next_expiry) {
+                pp_wall_stacks_expire(wall_stacks);
+                next_expiry = now + PP_WALL_STACKS_EXPIRY_NS;
+            }
             pthread_mutex_unlock(&drain_lock);
             next_drain = now + PP_DRAIN_PERIOD_NS;
         }
@@ -665,6 +757,14 @@ static void *sampler_main(void *arg)
         if (next < now)
             next = now + tick;
         sleep_until(next);
+    }
+    if (threads_cfg.mode == PP_MODE_WALL && !expired && !atomic_load(&budget_stopped)) {
+        /* Each thread's wall time runs to the stop: the ticks since its
+         * last visit, and those due since the last tick (a sampler the
+         * machine kept waiting), count on its latest stack. */
+        uint64_t now = pp_now_ns();
+        uint64_t late = now >= wall_next ? 1 + (now - wall_next) / threads_cfg.interval_ns : 0;
+        queue_repeats(repeats, pp_threads_wall_flush(late, repeats, PP_WALL_REPEATS_MAX));
     }
     atomic_store(&drain_cpu_ns, thread_cpu_ns());
     return NULL;
@@ -709,6 +809,7 @@ static void on_fork_child(void)
     atomic_store(&live.ring, NULL);
     dict = NULL;
     pp_idmap_init(&thread_labels);
+    wall_stacks = NULL;
     for (int i = 0; i < n_collectors; i++)
         collectors[i] = NULL; /* their owners' handles now dangle; stop() refuses them */
     n_collectors = 0;
@@ -783,6 +884,11 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
         pp_idmap_init(&thread_labels);
     } else {
         pp_framedict_refresh_symbols(dict);
+    }
+    if (o->mode == PP_MODE_WALL) {
+        if (!wall_stacks && !(wall_stacks = pp_wall_stacks_new()))
+            return set_err(err, errlen, "out of memory allocating the wall-mode stacks");
+        pp_wall_stacks_clear(wall_stacks); /* weights are per session */
     }
     session_options = *o;
     atomic_store(&current_interval_ns, o->interval_ns);

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wall_park.h"
+
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
@@ -21,7 +23,8 @@ typedef struct thread_entry {
     timer_t timer;
     int has_timer;
     int seen;
-    uint64_t last_tick; /* wall mode: the tick this thread was last signalled at, or covered at */
+    uint64_t last_tick; /* wall mode: the tick this thread was last signalled or counted at, or covered at */
+    pp_wall_park park; /* wall mode: whether it is blocked where last sampled */
     char name[32];
 } thread_entry;
 
@@ -36,6 +39,10 @@ static uint64_t armed_cookie;
  * and where the next tick starts in the thread list (under lock). */
 static _Atomic uint64_t wall_ticks;
 static size_t wall_cursor;
+/* Wall mode: the sender's ids a queued signal carries, read once per session
+ * rather than with two system calls per tick. */
+static pid_t self_pid;
+static uid_t self_uid;
 
 /* The kernel's encoding of a thread's CPU clock (see clock_getcpuclockid and
  * MAKE_THREAD_CPUCLOCK in the kernel): any tid of this process, not only the
@@ -130,6 +137,8 @@ static thread_entry *add_locked(const pp_threads_config *cfg, pid_t tid)
 void pp_threads_begin(const pp_threads_config *cfg)
 {
     pthread_mutex_lock(&lock);
+    self_pid = getpid();
+    self_uid = getuid();
     armed_cookie = cfg->cookie;
     pthread_mutex_unlock(&lock);
 }
@@ -193,13 +202,19 @@ static int queue_signal(const pp_threads_config *cfg, pid_t pid, uid_t uid, pid_
     return (int)syscall(SYS_rt_tgsigqueueinfo, pid, tid, cfg->signo, &si);
 }
 
-void pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks)
+size_t pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks, pp_wall_repeat *repeats, size_t cap)
 {
-    pid_t pid = getpid();
-    uid_t uid = getuid();
+    size_t n_repeats = 0;
     pthread_mutex_lock(&lock);
+    pid_t pid = self_pid;
+    uid_t uid = self_uid;
     uint64_t step = elapsed_ticks ? elapsed_ticks : 1;
     uint64_t now_tick = atomic_fetch_add(&wall_ticks, step) + step;
+    /* Read after the tick count moved on: a handler timed later counts
+     * these ticks too. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
     size_t n = n_threads;
     size_t per_tick = cfg->wall_threads && cfg->wall_threads < n ? cfg->wall_threads : n;
     if (wall_cursor >= n)
@@ -208,12 +223,52 @@ void pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks)
         thread_entry *t = &threads[(wall_cursor + j) % n];
         uint64_t owed = now_tick - t->last_tick; /* at least 1: the ticks moved on above */
         uint32_t weight = owed > PP_WALL_WEIGHT_MAX ? PP_WALL_WEIGHT_MAX : (uint32_t)owed;
+        if (n_repeats < cap && pp_wall_park_visit(&t->park, t->tid, now_ns)) {
+            repeats[n_repeats].tid = t->tid;
+            repeats[n_repeats].weight = owed;
+            repeats[n_repeats].time_ns = now_ns;
+            n_repeats++;
+            t->last_tick = now_tick;
+            continue;
+        }
         /* A signal the kernel refused (the queue is full) is owed to the
          * thread's next one. */
         if (queue_signal(cfg, pid, uid, t->tid, weight) == 0)
             t->last_tick = weight == owed ? now_tick : t->last_tick + weight;
     }
     wall_cursor = n ? (wall_cursor + per_tick) % n : 0;
+    pthread_mutex_unlock(&lock);
+    return n_repeats;
+}
+
+size_t pp_threads_wall_flush(uint64_t late_ticks, pp_wall_repeat *repeats, size_t cap)
+{
+    size_t n_repeats = 0;
+    pthread_mutex_lock(&lock);
+    uint64_t now_tick = atomic_fetch_add(&wall_ticks, late_ticks) + late_ticks;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    for (size_t i = 0; i < n_threads && n_repeats < cap; i++) {
+        thread_entry *t = &threads[i];
+        if (now_tick == t->last_tick || !pp_wall_park_alive(t->tid))
+            continue;
+        repeats[n_repeats].tid = t->tid;
+        repeats[n_repeats].weight = now_tick - t->last_tick;
+        repeats[n_repeats].time_ns = now_ns;
+        n_repeats++;
+        t->last_tick = now_tick;
+    }
+    pthread_mutex_unlock(&lock);
+    return n_repeats;
+}
+
+void pp_threads_wall_unpark(pid_t tid)
+{
+    pthread_mutex_lock(&lock);
+    thread_entry *t = find(tid);
+    if (t)
+        pp_wall_park_forget(&t->park);
     pthread_mutex_unlock(&lock);
 }
 

@@ -34,16 +34,41 @@ void pp_threads_begin(const pp_threads_config *cfg);
 /* Covers one thread now (called on the new thread itself, so it is timed
  * from its first instructions rather than from the next scan). Idempotent. */
 int pp_threads_add(const pp_threads_config *cfg, pid_t tid);
-/* Wall mode: queue one signal to each of the next wall_threads covered
- * threads, rotating through them, so a tick costs the same however many
- * threads the process has. A thread reached every k-th tick stands for k
- * intervals, so its wall time stays right: the handler counts the ticks since
- * the thread's previous sample (pp_threads_wall_ticks); each signal also
- * carries the ticks since the thread was last signalled or covered, which
- * its first sample of a session uses. elapsed_ticks: the intervals since the
- * last tick (more than 1 when the sampler woke late): owed to every thread,
- * not lost. */
-void pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks);
+/* Wall mode: a thread counted on its latest stack for `weight` ticks
+ * without being signalled (pp_threads_tick); time_ns: CLOCK_MONOTONIC once
+ * the tick count included them. */
+typedef struct pp_wall_repeat {
+    pid_t tid;
+    uint64_t weight;
+    uint64_t time_ns;
+} pp_wall_repeat;
+
+/* Wall mode: visit the next wall_threads covered threads, rotating through
+ * them, so a tick costs the same however many threads the process has. A
+ * thread reached every k-th tick stands for k intervals, so its wall time
+ * stays right: the handler counts the ticks since the thread's previous
+ * sample (pp_threads_wall_ticks); each signal also carries the ticks since
+ * the thread was last visited or covered, which its first sample of a
+ * session uses. A visited thread that has not run since it was sampled
+ * blocked (its CPU time says so) is not signalled: it goes into repeats
+ * (up to cap of them), to be counted on its latest stack, and the ticks
+ * counted so come off its next signalled sample (wall_stacks.h).
+ * elapsed_ticks: the intervals since the last tick (more than 1 when the
+ * sampler woke late): owed to every thread, not lost. Returns how many
+ * repeats were written. */
+size_t pp_threads_tick(const pp_threads_config *cfg, uint64_t elapsed_ticks, pp_wall_repeat *repeats, size_t cap);
+/* Wall mode, as the sampling stops: every covered thread still alive with
+ * the ticks since its last visit, to be counted on its latest stack, so
+ * that its wall time runs to the end rather than to its last visit (up to
+ * threads / wall_threads ticks earlier, more when a loaded machine kept the
+ * sampler waiting). For a parked thread that stack is where it still is;
+ * for one that runs, its latest sample stands for the ticks after it as
+ * every sample stands for the ticks before it. late_ticks: ticks due since
+ * the last one, counted first. Up to cap of them; returns how many. */
+size_t pp_threads_wall_flush(uint64_t late_ticks, pp_wall_repeat *repeats, size_t cap);
+/* Wall mode: tid's latest sample does not show it waiting (wall_park.h);
+ * its next visit signals it rather than counting it there. */
+void pp_threads_wall_unpark(pid_t tid);
 /* Wall ticks so far in this process (they stand still while no session
  * ticks). Async-signal-safe: one atomic load. */
 uint64_t pp_threads_wall_ticks(void);

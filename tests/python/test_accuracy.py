@@ -51,10 +51,11 @@ def test_wall_mode_with_idle_pool_keeps_each_threads_wall_time(interval_ms, seco
     # 48 idle threads and one busy one: a wall tick signals at most
     # wall_threads of them (16 by default), each sample weighing the ticks
     # since its thread's last one, so every thread still gets about the
-    # capture's length (from start's return to the stop call). Off by at most
-    # one rotation at the end (4 ticks: 40 ms of 3 s; 7 ticks: 35 ms of 2 s),
-    # plus a signal still pending at the stop on a loaded machine: 5 % holds
-    # that (the C test, tests/core/test_wall_threads.c, measured 3 % at load 10).
+    # capture's length (from start's return to the stop call); at the stop,
+    # the ticks since each thread's last visit count on its latest stack. A
+    # signal still pending at the stop on a loaded machine loses its ticks:
+    # 5 % holds that (the C test, tests/core/test_wall_threads.c, measured
+    # 1 % at load 10-15).
     args = [interval_ms, seconds] + ([options] if options else [])
     data, _ = run_workload("wall_pool", *args)
     wall = {}
@@ -73,3 +74,29 @@ def test_wall_mode_with_idle_pool_keeps_each_threads_wall_time(interval_ms, seco
     assert meta["samples_taken"] <= per_tick * ticks * 1.05, (meta["samples_taken"], ticks)
     idle_stacks = [s for s in data["samples"] if s["labels"]["thread_name"] == "idle00"]
     assert any("idle" in [f[0] for f in s["frames"]] for s in idle_stacks)
+
+
+def test_wall_mode_follows_threads_that_move_to_another_wait():
+    # Threads blocked where they were last sampled are counted there without
+    # a signal; one that wakes and waits elsewhere must be seen there. Each
+    # of 48 threads waits in first_wait for the first half of the capture and
+    # in second_wait for the second half: its wall time should split the same
+    # way (within 5 % of the capture, like the idle pool test above).
+    data, _ = run_workload("wall_moves", 10, 3)
+    duration_ns = data["captured_s"] * 1e9
+    first_share = data["first_s"] / data["captured_s"]
+    by_thread = {}
+    for s in data["samples"]:
+        name = s["labels"]["thread_name"]
+        if not name.startswith("pooled"):
+            continue
+        names = [f[0] for f in s["frames"]]
+        where = "first" if "first_wait" in names else "second" if "second_wait" in names else "other"
+        got = by_thread.setdefault(name, {"first": 0, "second": 0, "other": 0})
+        got[where] += s["values"][1]
+    assert len(by_thread) == 48, sorted(by_thread)
+    for name, got in by_thread.items():
+        total = sum(got.values())
+        assert abs(total / duration_ns - 1) <= 0.05, (name, got, duration_ns)
+        assert abs(got["first"] / total - first_share) <= 0.05, (name, got, first_share)
+        assert abs(got["second"] / total - (1 - first_share)) <= 0.05, (name, got, first_share)

@@ -22,7 +22,12 @@ def test_fork_child_starts_clean_and_parent_keeps_profiling():
 def test_signals_never_surface_as_eintr():
     data, proc = run_workload("eintr")
     assert "InterruptedError" not in proc.stderr
-    assert data["samples_taken"] > 500   # the sampler really was firing throughout
+    # The sampler really fired into the blocking calls: wall mode signals a
+    # blocked thread to see where it waits and once more to confirm it came
+    # back to the same call, then counts it there without signals (its CPU
+    # time does not move), so each of the eight calls takes two or three
+    # signals, not one per millisecond.
+    assert data["samples_taken"] >= 16
     for name, (elapsed, expected) in data["results"].items():
         assert elapsed >= expected * 0.95, (name, elapsed)
         assert elapsed < expected + 2.0, (name, elapsed)
