@@ -70,6 +70,7 @@ static struct {
 } curl;
 static pthread_mutex_t curl_lock = PTHREAD_MUTEX_INITIALIZER;
 static int curl_loaded;
+static void stop_uploads_at_exit(void);
 
 /* Loads libcurl once per process (never unloaded: its TLS library keeps
  * process-wide state). POLYPROF_LIBCURL names another build, e.g.
@@ -128,6 +129,9 @@ static int load_curl(char *err, size_t errlen)
         return -1;
     }
     curl_loaded = 1;
+    /* Registered after curl_global_init, so it runs before the exit
+     * handlers of the TLS library that libcurl initialized there. */
+    atexit(stop_uploads_at_exit);
     pthread_mutex_unlock(&curl_lock);
     return 0;
 }
@@ -293,7 +297,17 @@ struct pp_push {
     uint64_t timeout_ns, flush_ns;
     int signo;
     pthread_t thread;
+    pid_t owner; /* the process whose thread uploads (a fork's child has none) */
+    struct pp_push *next_live;
 };
+
+/* Every pusher whose thread runs. At exit (a pusher released without stop
+ * goes on flushing on its own), libcurl's TLS library tears itself down in
+ * an exit handler: a thread still uploading then crashed in it. The exit
+ * handler below ends the uploads first. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_ended = PTHREAD_COND_INITIALIZER;
+static struct pp_push *live_pushers;
 
 static uint64_t mono_ns(void) { return pp_now_ns(); }
 
@@ -301,6 +315,62 @@ static void deadline_ts(uint64_t mono_deadline_ns, struct timespec *ts)
 {
     ts->tv_sec = (time_t)(mono_deadline_ns / 1000000000ULL);
     ts->tv_nsec = (long)(mono_deadline_ns % 1000000000ULL);
+}
+
+static void live_add(pp_push *p)
+{
+    pthread_mutex_lock(&live_lock);
+    p->owner = getpid();
+    p->next_live = live_pushers;
+    live_pushers = p;
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(pp_push *p)
+{
+    pthread_mutex_lock(&live_lock);
+    for (pp_push **q = &live_pushers; *q; q = &(*q)->next_live)
+        if (*q == p) {
+            *q = p->next_live;
+            break;
+        }
+    pthread_cond_broadcast(&live_ended);
+    pthread_mutex_unlock(&live_lock);
+}
+
+/* This process's running pushers. Called with live_lock held. */
+static int live_here(pid_t self)
+{
+    int n = 0;
+    for (pp_push *p = live_pushers; p; p = p->next_live)
+        n += p->owner == self;
+    return n;
+}
+
+/* At exit: no new upload starts, the one under way is aborted (libcurl
+ * notices within about a second), and exit waits for the threads, at most
+ * EXIT_WAIT_NS; what was queued is counted unsent, as at a stop's deadline. */
+#define EXIT_WAIT_NS 2000000000ULL
+static void stop_uploads_at_exit(void)
+{
+    pid_t self = getpid();
+    pthread_mutex_lock(&live_lock);
+    for (pp_push *p = live_pushers; p; p = p->next_live) {
+        if (p->owner != self)
+            continue;
+        pthread_mutex_lock(&p->lock);
+        p->stopping = 1;
+        p->flush_deadline_ns = mono_ns();
+        atomic_store(&p->abort_transfer, 1);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(EXIT_WAIT_NS / 1000000000ULL);
+    while (live_here(self) && pthread_cond_timedwait(&live_ended, &live_lock, &ts) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&live_lock);
 }
 
 static void push_log(pp_push *p, int kind, const char *what)
@@ -608,6 +678,8 @@ static void *push_main(void *arg)
     if (unsent)
         fprintf(stderr, "polyprof: push to %s: %u window(s) not sent by the end of push_flush, dropped\n", p->url_base,
                 unsent);
+    /* After its last libcurl call: exit may go on. */
+    live_remove(p);
     if (detached)
         push_destroy(p);
     return NULL;
@@ -772,7 +844,9 @@ pp_push *pp_push_start(const pp_options *o, const char *app, char *err, size_t e
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&p->wake, &attr);
     pthread_condattr_destroy(&attr);
+    live_add(p);
     if (pthread_create(&p->thread, NULL, push_main, p) != 0) {
+        live_remove(p);
         pthread_cond_destroy(&p->wake);
         pthread_mutex_destroy(&p->lock);
         snprintf(err, errlen, "cannot create the push thread");

@@ -8,10 +8,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "burn.h"
@@ -573,6 +575,58 @@ static void test_release_flushes_in_the_background(void)
     server_stop(s);
 }
 
+/* A process that exits while a released pusher is still uploading: exit
+ * ends the upload (libcurl's TLS library tears itself down in an exit
+ * handler, and a thread still in libcurl then crashed in it) and waits for
+ * the thread, whose last word is the windows it did not send. In a child,
+ * whose stderr is read here. */
+static void test_exit_ends_the_uploads(void)
+{
+    int fds[2];
+    CHECK_EQ_INT(pipe(fds), 0);
+    uint64_t t = now_ns();
+    pid_t child = fork();
+    if (child == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        server *s = server_start();
+        atomic_store(&s->silent, 1);
+        pp_options o = push_options(s, "push_timeout=60s,push_flush=60s");
+        char err[512];
+        pp_push *p = pp_push_start(&o, "exiting", err, sizeof err);
+        if (!p)
+            _exit(3);
+        enqueue_small(p, 1);
+        enqueue_small(p, 2);
+        for (int waited = 0; server_held(s) < 1 && waited < 5000; waited += 10)
+            usleep(10000); /* window 1 is being sent, and waits for an answer */
+        pp_push_release(p);
+        exit(0);
+    }
+    close(fds[1]);
+    char out[4096];
+    size_t have = 0;
+    ssize_t n;
+    char rest[4096];
+    /* Read to the end (what does not fit is dropped): a closed pipe would kill the child. */
+    while ((n = have < sizeof out - 1 ? read(fds[0], out + have, sizeof out - 1 - have)
+                                      : read(fds[0], rest, sizeof rest)) > 0)
+        if (have < sizeof out - 1)
+            have += (size_t)n;
+    out[have] = 0;
+    close(fds[0]);
+    int status = 0;
+    CHECK_EQ_INT(waitpid(child, &status, 0), child);
+    /* Exited, not killed by a signal (LeakSanitizer may still set the
+     * status: the child's server is left running, on purpose). */
+    CHECK(WIFEXITED(status));
+    if (!WIFEXITED(status))
+        fprintf(stderr, "the exiting child: status %#x, stderr:\n%s\n", status, out);
+    CHECK(strstr(out, "2 window(s) not sent by the end of push_flush") != NULL);
+    /* Not a speed assertion: exit must not wait push_flush (60 s). */
+    CHECK(now_ns() - t < 20000000000ULL);
+}
+
 /* (3) 429 with Retry-After: retried no sooner than the server asked. */
 static void test_retry_after(void)
 {
@@ -687,6 +741,7 @@ int main(void)
     test_silent_server();
     test_silent_server_does_not_slow_windows();
     test_release_flushes_in_the_background();
+    test_exit_ends_the_uploads();
     test_retry_after();
     test_server_errors();
     TEST_MAIN_END();
