@@ -103,7 +103,12 @@ def main():
 
 def run_program(argv, program, who):
     """Runs `script.py args`, `-m module args` or `-c code args` as
-    __main__; program["file"] gets the program's file."""
+    __main__; program["file"] gets the program's file, program["globals"]
+    its top-level names. Those stay alive until the profile is written at
+    exit, as `python script.py` keeps __main__'s until after the exit
+    handlers: the program's own module-level data is live memory of a heap
+    profile taken at exit. (runpy's namespace would otherwise be freed by
+    whichever garbage collection came first.)"""
     if argv and argv[0] == "-m":
         if len(argv) < 2:
             sys.exit("%s: -m needs a module name" % who)
@@ -114,7 +119,7 @@ def run_program(argv, program, who):
         spec = importlib.util.find_spec(argv[1])
         if spec is not None and spec.origin:
             program["file"] = spec.origin
-        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        program["globals"] = runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
     elif argv and argv[0] == "-c":
         if len(argv) < 2:
             sys.exit("%s: -c needs a command" % who)
@@ -123,7 +128,8 @@ def run_program(argv, program, who):
         # exec of the text compiles it as "<string>", as `python -c` does;
         # compile() would first check for an AST and so build the ast
         # module's types (a quarter of an empty program's start).
-        exec(argv[1], {"__name__": "__main__"})
+        program["globals"] = {"__name__": "__main__"}
+        exec(argv[1], program["globals"])
     else:
         script = argv[0]
         sys.argv = argv
@@ -131,7 +137,7 @@ def run_program(argv, program, who):
         program["file"] = script
         import runpy   # not needed by -c, whose programs are often the smallest
 
-        runpy.run_path(script, run_name="__main__")
+        program["globals"] = runpy.run_path(script, run_name="__main__")
 
 if __name__ == "__main__":
     main()

@@ -276,6 +276,10 @@ def test_fork_while_sampling():
 
 
 SCRIPT = """
+import atexit, gc
+# A collection at exit, before the profile is written: the program's
+# module-level data must still be live then, as under plain `python`.
+atexit.register(gc.collect)
 keep = []
 def grow():
     for _ in range(2000):
