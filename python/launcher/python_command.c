@@ -48,13 +48,16 @@ static int takes_value(const char *flag)
     return strcmp(flag, "-W") == 0 || strcmp(flag, "-X") == 0 || strcmp(flag, "--check-hash-based-pycs") == 0;
 }
 
-/* cli.py's messages, when Python would print them byte for byte as these
- * (ASCII); else 0, and Python prints them. */
-static int say(const char *text, const char *detail)
+/* cli.py's messages (SystemExit: the text, exit status 1), when Python
+ * would print them byte for byte as these (ASCII); else 0, and Python
+ * prints them. */
+static int say(const char *before, const char *detail, const char *after)
 {
     if (!pl_is_ascii(detail))
         return 0;
-    fprintf(stderr, text, detail);
+    fputs(before, stderr);
+    fputs(detail, stderr);
+    fputs(after, stderr);
     fputc('\n', stderr);
     exit(1);
 }
@@ -62,7 +65,7 @@ static int say(const char *text, const char *detail)
 int pl_split_python_command(char **cmd, int ncmd, struct pl_command *out)
 {
     if (ncmd == 0)
-        return say("%s", "polyprof record: give the program after --, e.g. polyprof record -- python app.py");
+        return say("polyprof record: give the program after --, e.g. polyprof record -- python app.py", "", "");
     const char *first = cmd[0];
     size_t len = strlen(first);
     if (len >= 3 && strcmp(first + len - 3, ".py") == 0) {
@@ -78,9 +81,9 @@ int pl_split_python_command(char **cmd, int ncmd, struct pl_command *out)
         char *r = pl_py_repr(first);
         if (!r)
             return 0;
-        return say("polyprof record: %s is not a Python interpreter or script; polyprof record runs Python programs "
-                   "(polyprof record -- python app.py). Node.js and the JVM have their own entry points (see "
-                   "README.md).", r);
+        return say("polyprof record: ", r,
+                   " is not a Python interpreter or script; polyprof record runs Python programs (polyprof record "
+                   "-- python app.py). Node.js and the JVM have their own entry points (see README.md).");
     }
     char *found = pl_which(first);
     out->interp = found ? found : first;
@@ -95,7 +98,7 @@ int pl_split_python_command(char **cmd, int ncmd, struct pl_command *out)
         char *joined = pl_alloc(total), *p = joined;
         for (int k = 0; k < ncmd; k++)
             p += sprintf(p, k ? " %s" : "%s", cmd[k]);
-        return say("polyprof record: no script to run after %s", joined);
+        return say("polyprof record: no script to run after ", joined, "");
     }
     out->flags = cmd + 1;
     out->nflags = i - 1;
