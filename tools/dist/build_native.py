@@ -22,6 +22,7 @@ import glob
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import zipfile
@@ -101,7 +102,9 @@ def write_wheel(out, version, tag, native_so, ext_suffix, launcher):
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for n, d in files:
             zi = zipfile.ZipInfo(n, date_time=(2026, 1, 1, 0, 0, 0))
-            zi.external_attr = (0o755 if n.endswith(".so") or "/scripts/" in n else 0o644) << 16
+            # A regular file's mode, as zipfile writes it: pip makes a script
+            # executable only when the entry says it is a regular file with x bits.
+            zi.external_attr = (stat.S_IFREG | (0o755 if n.endswith(".so") or "/scripts/" in n else 0o644)) << 16
             zi.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(zi, d)
         z.writestr(zipfile.ZipInfo(info + "/RECORD", date_time=(2026, 1, 1, 0, 0, 0)), record)
