@@ -3,10 +3,11 @@
  * when the program runs under the command line's own interpreter. The
  * launcher walks the places CPython's site module puts on sys.path, in its
  * order (PYTHONPATH, the user's site-packages, the environment's), and
- * answers only where nothing it does not model could change the answer: any
- * doubt (a polyprof on PYTHONPATH, a .pth file that may add one before the
- * installation, a distribution's own layout) returns NULL, and the Python
- * command line answers instead. */
+ * answers only where what it models settles the answer: any doubt (a
+ * polyprof on PYTHONPATH, a .pth file that may add one before the
+ * installation, an editable install, a distribution's own layout) returns
+ * NULL, and the Python command line answers instead. Not modelled: code that
+ * rewrites sys.path at start (sitecustomize, a .pth file's import lines). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
