@@ -39,7 +39,8 @@ static int has_pth(const char *dir)
     return found;
 }
 
-static enum found look_in(const char *dir)
+/* site: a site directory, whose .pth files add entries right after it */
+static enum found look_in(const char *dir, int site)
 {
     struct stat st;
     char *package = pl_join(dir, "polyprof");
@@ -49,7 +50,7 @@ static enum found look_in(const char *dir)
     }
     if (errno != ENOENT && errno != ENOTDIR)
         return UNSURE;
-    if (pl_exists(pl_join(dir, "polyprof.py")) || has_pth(dir))
+    if (pl_exists(pl_join(dir, "polyprof.py")) || (site && has_pth(dir)))
         return UNSURE;
     return ABSENT;
 }
@@ -112,7 +113,7 @@ const char *pl_package_parent(const char *python)
             memcpy(entry, p, n);
             entry[n] = '\0';
             struct stat st;
-            if (n == 0 || (stat(entry, &st) == 0 && !S_ISDIR(st.st_mode)) || look_in(entry) != ABSENT)
+            if (n == 0 || (stat(entry, &st) == 0 && !S_ISDIR(st.st_mode)) || look_in(entry, 0) != ABSENT)
                 return NULL;
             if (!end)
                 break;
@@ -132,7 +133,7 @@ const char *pl_package_parent(const char *python)
         const char *user = user_site();
         if (!user)
             return NULL;
-        enum found f = look_in(user);
+        enum found f = look_in(user, 1);
         if (f != ABSENT)
             return f == FOUND ? user : NULL;
     }
@@ -152,7 +153,7 @@ const char *pl_package_parent(const char *python)
             const char *debian[] = {"/usr/local/lib/" PYDIR "/dist-packages", "/usr/lib/python3/dist-packages",
                                     "/usr/lib/" PYDIR "/dist-packages"};
             for (size_t i = 0; i < sizeof debian / sizeof debian[0]; i++) {
-                enum found f = look_in(debian[i]);
+                enum found f = look_in(debian[i], 1);
                 if (f != ABSENT)
                     return f == FOUND ? debian[i] : NULL;
             }
@@ -168,7 +169,7 @@ const char *pl_package_parent(const char *python)
     }
     for (int i = 0; i < 2 && libdirs[i]; i++) {
         char *dir = pl_concat(pl_join(prefix, libdirs[i]), "/" PYDIR "/site-packages", NULL);
-        enum found f = look_in(dir);
+        enum found f = look_in(dir, 1);
         if (f != ABSENT)
             return f == FOUND ? dir : NULL;
     }

@@ -110,6 +110,18 @@ def test_the_same_interpreter_gets_the_same_pythonpath(tmp_path, pythonpath):
         assert paths and paths[0][len(b"PYTHONPATH="):].split(b":")[0] == site, paths
 
 
+def test_a_polyprof_on_pythonpath_is_the_one_named(tmp_path):
+    # Another polyprof first on PYTHONPATH: the launcher leaves the answer to
+    # the Python command line, which imports that one and names it.
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    os.symlink(os.path.dirname(polyprof.__file__), str(shadow / "polyprof"))
+    (tmp_path / "dump.py").write_text(DUMP_PY)
+    env = dict(os.environ, PYTHONPATH=str(shadow))
+    _, environ = _same_exec(["record", "-o", "x.pb.gz", "--", sys.executable, "dump.py", "DUMP"], tmp_path, env)
+    assert b"PYTHONPATH=%s:%s" % (bytes(shadow), bytes(shadow)) in environ
+
+
 def test_record_writes_a_profile_and_the_program_is_the_process(tmp_path, pprofcheck):
     out = tmp_path / "out.pb.gz"
     program = ("import os, sys, time\n"
