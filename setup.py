@@ -8,10 +8,16 @@ libcjson-dev libcurl4-openssl-dev). libmicrohttpd, libcurl and OpenSSL's
 libcrypto (store encryption) are loaded at run time, by the features that
 need them: a profiled program that serves no endpoint never maps
 libmicrohttpd, nor GnuTLS and the libraries it pulls in.
+
+The `polyprof` command is a native launcher (python/launcher), built for this
+CPython and installed as a script: `polyprof record -- python ...` then
+starts no interpreter of its own before the program's.
 """
 import glob
 import json
 import os
+import shlex
+import subprocess
 import sys
 import sysconfig
 
@@ -21,7 +27,7 @@ if sysconfig.get_config_var("Py_GIL_DISABLED"):
              "bytecode per thread and run without the GIL polyprof relies on; install it on the regular build "
              "(python%d.%d, not python%d.%dt)" % ((sys.version.split()[0],) + sys.version_info[:2] * 2))
 
-from setuptools import Extension, setup
+from setuptools import Command, Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 UNWIND_HEADER_DIRS = ["/usr/include", "/usr/local/include", "/usr/include/x86_64-linux-gnu",
@@ -53,12 +59,57 @@ compile_args = ["-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-mis
 if os.environ.get("POLYPROF_WERROR") == "1":
     compile_args.append("-Werror")
 
+LAUNCHER_SOURCES = sorted(glob.glob("python/launcher/*.c"))
+
+
+class BuildLauncher(Command):
+    """build_scripts: compiles the launcher into the build's scripts
+    directory, from where install_scripts (and bdist_wheel's .data/scripts)
+    takes it. distutils' own build_scripts copies text scripts only."""
+
+    description = "compile the polyprof launcher"
+    user_options = [("force", "f", "compile even if the launcher is up to date")]
+
+    def initialize_options(self):
+        self.build_dir = None
+        self.force = None
+
+    def finalize_options(self):
+        self.set_undefined_options("build", ("build_scripts", "build_dir"), ("force", "force"))
+
+    def get_source_files(self):
+        return LAUNCHER_SOURCES + glob.glob("python/launcher/*.h")
+
+    def get_outputs(self):
+        return [os.path.join(self.build_dir, "polyprof")]
+
+    def run(self):
+        out = self.get_outputs()[0]
+        sources = self.get_source_files()
+        if not self.force and os.path.exists(out) and \
+                all(os.path.getmtime(out) > os.path.getmtime(src) for src in sources):
+            return
+        os.makedirs(self.build_dir, exist_ok=True)
+        cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+        flags = ["-std=c11", "-O2", "-Wall", "-Wextra", "-D_GNU_SOURCE",
+                 "-DPP_LAUNCHER_PYTHON_MINOR=%d" % sys.version_info[1]]
+        if os.environ.get("POLYPROF_WERROR") == "1":
+            flags.append("-Werror")
+        cmd = cc + flags + LAUNCHER_SOURCES + ["-o", out]
+        print(" ".join(cmd))
+        subprocess.run(cmd, check=True)
+
+
 # One version for the wheel, the npm package and the JVM agent's jar: package.json's.
 with open(os.path.join(HERE, "package.json"), encoding="utf-8") as package_json:
     VERSION = json.load(package_json)["version"]
 
 setup(
     version=VERSION,
+    # Built, not copied: BuildLauncher compiles it (install needs a script
+    # listed to install any).
+    scripts=["python/launcher/polyprof"],
+    cmdclass={"build_scripts": BuildLauncher},
     ext_modules=[
         Extension(
             "polyprof._native",

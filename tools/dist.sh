@@ -80,10 +80,10 @@ if [[ " $stages " == *" wheels "* ]]; then
         --objdir "$cache/obj" --out "$dist" "${specs[@]}" || failed+=("some wheels (the reason is above)")
     for whl in "$dist"/polyprof-*.whl; do
         # The floor is checked twice: by auditwheel, and by the highest
-        # GLIBC_ version any ELF file of the wheel asks for.
+        # GLIBC_ version any ELF file of the wheel (the launcher too) asks for.
         tag=$("$cache/tools/bin/auditwheel" show "$whl" 2>/dev/null | tr -s ' \n' ' ' \
               | sed -n 's/.*consistent with the following platform tag: "\([^"]*\)".*/\1/p')
-        floor=$(cd "$(mktemp -d)" && unzip -q "$whl" && find . -name '*.so' -exec objdump -T {} + \
+        floor=$(cd "$(mktemp -d)" && unzip -q "$whl" && find . \( -name '*.so' -o -path '*.data/scripts/*' \) -exec objdump -T {} + \
                 | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)
         echo "dist: $(basename "$whl"): auditwheel: $tag; highest glibc symbol: $floor"
         case $tag in manylinux_2_[0-9]_x86_64|manylinux_2_1[0-9]_x86_64|manylinux_2_2[0-8]_x86_64) ;;

@@ -10,11 +10,16 @@
 import os
 import sys
 
-# What `polyprof record` costs before the program starts is this interpreter's
-# start and these two imports: it builds a command line and execs the
-# program's interpreter. argparse, re, json and the core are left to the other
-# commands (and to a record command line that only argparse can read), and the
-# program's interpreter checks the options as it loads the core anyway.
+# The installed `polyprof` command is a native launcher (python/launcher) that
+# builds `record` and `run` command lines as this module does and execs the
+# program's interpreter itself; it runs this module for everything else, as
+# `python -m polyprof` does. What this module's record costs before the program
+# starts is this interpreter's start and these two imports: argparse, re, json
+# and the core are left to the other commands (and to a record command line
+# that only argparse can read), and the program's interpreter checks the
+# options as it loads the core anyway. A change to the command line record or
+# run build (_BOOTSTRAP, the settings, _split_python_command, _program_env) is
+# a change to the launcher too: tests/python/test_launcher.py compares them.
 
 FLAGS_WITH_VALUE = {"-W", "-X", "--check-hash-based-pycs"}
 

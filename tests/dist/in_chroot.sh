@@ -80,6 +80,22 @@ PY
         else
             fail "$tag: polyprof record/top"; tail -n 5 record.log top.txt
         fi
+        # The command is the wheel's native launcher: record execs the program's
+        # interpreter with no interpreter of its own (a python3.X beside a copy
+        # of it logs each start), top runs the Python command line in that one.
+        if [ "$(head -c 4 v/bin/polyprof | od -An -c | tr -d ' ')" = '177ELF' ]; then
+            ok "$tag: v/bin/polyprof is the native launcher"
+        else
+            fail "$tag: v/bin/polyprof is not an ELF executable"; head -n 3 v/bin/polyprof
+        fi
+        mkdir -p lw && cp v/bin/polyprof lw/ && rm -f lw/log
+        printf '#!/bin/sh\necho "$*" >>%s/lw/log\nexec %s/v/bin/%s "$@"\n' "$d" "$d" "$py" >"lw/$py" && chmod +x "lw/$py"
+        if lw/polyprof record -o lw.pb.gz -- v/bin/python -c pass >lw.log 2>&1 && [ -s lw.pb.gz ] && [ ! -e lw/log ] \
+                && lw/polyprof top lw.pb.gz >>lw.log 2>&1 && [ -s lw/log ]; then
+            ok "$tag: polyprof record starts no interpreter before the program's; polyprof top runs $py"
+        else
+            fail "$tag: the launcher"; tail -n 5 lw.log; cat lw/log 2>/dev/null
+        fi
         # The local endpoint: the wheel's own libmicrohttpd serves it.
         if v/bin/python -c "
 import polyprof, urllib.request

@@ -79,6 +79,8 @@ fails=0
 run() { "$root/tests/runtimes/run_in_chroot.sh" "$@" || fails=$((fails + $?)); }
 section "bookworm (no compiler): the cp311 wheel"
 run "$bookworm" -- "$root/tests/dist/in_chroot.sh" "$dist" "$work/python" python cp311
+section "bookworm: the cp311 wheel's launcher under the system Python (/usr/local) and pip install --user"
+"$root/tests/dist/launcher_layouts.sh" "$bookworm" "$(ls "$dist"/polyprof-*-cp311-cp311-*.whl | head -n 1)" || fails=$((fails + $?))
 section "bookworm (no compiler): the npm package on Node 20, 22, 24, 26"
 binds=()
 for p in "${node_prefixes[@]}"; do binds+=(--bind "$p"); done

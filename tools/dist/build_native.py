@@ -3,7 +3,9 @@
 with a compiler that targets glibc 2.28 and linked with the static libraries
 of build_deps.sh (libunwind, zlib, libmicrohttpd, libcjson; their symbols kept
 local), with the CPython bridge into one wheel per CPython whose headers are
-given, and with the JVM agent into libpolyprof.so.
+given, and with the JVM agent into libpolyprof.so. Each wheel carries the
+`polyprof` command: the native launcher (python/launcher) built for its
+CPython, in polyprof-V.data/scripts.
 
     build_native.py --cc CC --deps PREFIX --objdir DIR --out DIST
                     [--python TAG:INCLUDE_DIR[:INCLUDE_DIR...]]...
@@ -20,6 +22,7 @@ import glob
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import zipfile
@@ -31,6 +34,8 @@ CFLAGS = ["-std=c11", "-O2", "-g0", "-fPIC", "-fvisibility=hidden", "-fno-omit-f
           "-Wno-missing-field-initializers", "-Wno-cast-function-type", "-Werror", "-D_GNU_SOURCE", "-DPP_API=",
           # libmicrohttpd.a is linked in: the endpoint calls it directly (libmicrohttpd.h).
           "-DPP_MHD_LINKED"]
+# The launcher is an executable that needs libc only (setup.py builds it the same way).
+LAUNCHER_CFLAGS = ["-std=c11", "-O2", "-g0", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]
 STATIC_LIBS = ["libunwind.a", "libz.a", "libmicrohttpd.a", "libcjson.a"]
 
 
@@ -72,7 +77,7 @@ def record_line(name, data):
     return "%s,sha256=%s,%d" % (name, digest, len(data))
 
 
-def write_wheel(out, version, tag, native_so, ext_suffix):
+def write_wheel(out, version, tag, native_so, ext_suffix, launcher):
     name = "polyprof-%s-%s-%s-%s.whl" % (version, tag, tag, PLATFORM)
     path = os.path.join(out, name)
     info = "polyprof-%s.dist-info" % version
@@ -82,10 +87,11 @@ def write_wheel(out, version, tag, native_so, ext_suffix):
             files.append(("polyprof/" + os.path.basename(py), f.read()))
     with open(native_so, "rb") as f:
         files.append(("polyprof/_native" + ext_suffix, f.read()))
+    with open(launcher, "rb") as f:
+        files.append(("polyprof-%s.data/scripts/polyprof" % version, f.read()))
     files.append((info + "/METADATA", metadata(version).encode()))
     files.append((info + "/WHEEL", ("Wheel-Version: 1.0\nGenerator: polyprof tools/dist\nRoot-Is-Purelib: false\n"
                                     "Tag: %s-%s-%s\n" % (tag, tag, PLATFORM)).encode()))
-    files.append((info + "/entry_points.txt", b"[console_scripts]\npolyprof = polyprof.cli:main\n"))
     with open(os.path.join(ROOT, "LICENSE"), "rb") if os.path.exists(os.path.join(ROOT, "LICENSE")) else \
             open(os.devnull, "rb") as f:
         license_text = f.read()
@@ -96,7 +102,9 @@ def write_wheel(out, version, tag, native_so, ext_suffix):
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for n, d in files:
             zi = zipfile.ZipInfo(n, date_time=(2026, 1, 1, 0, 0, 0))
-            zi.external_attr = (0o755 if n.endswith(".so") else 0o644) << 16
+            # A regular file's mode, as zipfile writes it: pip makes a script
+            # executable only when the entry says it is a regular file with x bits.
+            zi.external_attr = (stat.S_IFREG | (0o755 if n.endswith(".so") or "/scripts/" in n else 0o644)) << 16
             zi.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(zi, d)
         z.writestr(zipfile.ZipInfo(info + "/RECORD", date_time=(2026, 1, 1, 0, 0, 0)), record)
@@ -159,7 +167,13 @@ def build_one_wheel(a, version, tag, pyinc, python_includes, core_objs, libs):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit("build_native.py: linking %s failed:\n%s" % (so, r.stderr))
-    print("dist: " + write_wheel(a.out, version, tag, so, ext_suffix))
+    launcher = os.path.join(a.objdir, tag, "polyprof")
+    sources = sorted(glob.glob(os.path.join(ROOT, "python/launcher/*.c")))
+    cmd = [a.cc] + LAUNCHER_CFLAGS + ["-DPP_LAUNCHER_PYTHON_MINOR=%d" % int(tag[3:])] + sources + ["-o", launcher]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("build_native.py: building the launcher %s failed:\n%s" % (launcher, r.stderr))
+    print("dist: " + write_wheel(a.out, version, tag, so, ext_suffix, launcher))
 
 
 def build_jvm_agent(a, includes, core_objs, libs):
