@@ -20,11 +20,26 @@ typedef struct compact_row {
     uint8_t kind;
 } compact_row;
 
+/* What an object's rows are. A placeholder stands for an object listed
+ * but not parsed: one FALLBACK row over its executable segments, so the
+ * walk hands its frames to libunwind (complete stacks) and the sample is
+ * flagged for the drain thread, which asks for the real table
+ * (pp_cfi_table_want). An object whose .eh_frame gave no rows keeps a GAP
+ * row instead: the walk treats it as code without CFI, as before. */
+enum { OBJ_PLACEHOLDER, OBJ_BUILT, OBJ_EMPTY };
+
 typedef struct cfi_object {
     uintptr_t lo, hi;       /* pcs covered: [lo, hi) */
     uintptr_t base, hdr;    /* identity: load bias and .eh_frame_hdr address */
+    uintptr_t seg_start;    /* the loadable segment holding .eh_frame_hdr, */
+    size_t seg_len;         /* parsed when the table is wanted */
     uint64_t fdes, fdes_skipped;
     int marked;             /* scratch for collect_garbage */
+    int state;              /* OBJ_*; off the signal path only */
+    int replaced;           /* a later object has this identity's table */
+    _Atomic int wanted;     /* a placeholder samples needed: set by the drain thread */
+    uint32_t misses_needed; /* a placeholder's table is wanted after this many samples, */
+    uint32_t misses_seen;   /* counted by the drain thread (under the sampler's drain lock) */
     uint32_t n;
     compact_row rows[];
 } cfi_object;
@@ -56,6 +71,8 @@ typedef struct cfi_set {
 
 static _Atomic(cfi_set *) published;
 static _Atomic int missed; /* set by handlers, cleared by the drain thread */
+static _Atomic int want_pending; /* a placeholder was wanted since the last build started */
+static _Atomic int garbage;      /* a set was retired since the last collect_garbage */
 
 /* Off the signal path only. */
 static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -63,7 +80,7 @@ static cfi_set *retired;
 static cfi_object **owned; /* every table built and not yet freed */
 static size_t n_owned, cap_owned;
 static unsigned long long link_map_adds, link_map_subs;
-static uint64_t refreshes;
+static uint64_t refreshes, builds;
 
 static int cmp_row(const void *a, const void *b)
 {
@@ -108,6 +125,10 @@ static cfi_object *object_from_rows(pp_cfi_rows *rows, uintptr_t base, uintptr_t
     o->fdes = rows->fdes;
     o->fdes_skipped = rows->fdes_skipped;
     o->marked = 0;
+    o->state = OBJ_BUILT;
+    o->replaced = 0;
+    atomic_init(&o->wanted, 0);
+    o->misses_needed = o->misses_seen = 0;
     o->n = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
         const pp_cfi_row *r = &rows->rows[i];
@@ -125,7 +146,7 @@ typedef struct build {
 static cfi_object *find_owned(uintptr_t base, uintptr_t hdr)
 {
     for (size_t i = 0; i < n_owned; i++)
-        if (owned[i]->base == base && owned[i]->hdr == hdr)
+        if (owned[i]->base == base && owned[i]->hdr == hdr && !owned[i]->replaced)
             return owned[i];
     return NULL;
 }
@@ -151,6 +172,8 @@ static int push_ptr(cfi_object ***arr, size_t *n, size_t *cap, cfi_object *o)
 typedef struct candidate {
     uintptr_t base, hdr, seg_start;
     size_t seg_len;
+    uintptr_t code_lo, code_hi; /* the executable segments' span */
+    size_t fdes;                /* as the header's table counts them */
 } candidate;
 
 typedef struct candidates {
@@ -176,7 +199,18 @@ static int list_object(struct dl_phdr_info *info, size_t size, void *arg)
             eh->p_vaddr - p->p_vaddr < p->p_memsz)
             seg = p;
     }
-    if (!seg)
+    uintptr_t code_lo = UINTPTR_MAX, code_hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *p = &info->dlpi_phdr[i];
+        if (p->p_type != PT_LOAD || !(p->p_flags & PF_X) || !p->p_memsz)
+            continue;
+        uintptr_t lo = (uintptr_t)info->dlpi_addr + p->p_vaddr;
+        if (lo < code_lo)
+            code_lo = lo;
+        if (lo + p->p_memsz > code_hi)
+            code_hi = lo + p->p_memsz;
+    }
+    if (!seg || code_hi <= code_lo || code_hi - code_lo > UINT32_MAX)
         return 0;
     if (list->n == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 64;
@@ -188,8 +222,13 @@ static int list_object(struct dl_phdr_info *info, size_t size, void *arg)
         list->items = items;
         list->cap = cap;
     }
-    list->items[list->n++] = (candidate){(uintptr_t)info->dlpi_addr, (uintptr_t)info->dlpi_addr + eh->p_vaddr,
-                                         (uintptr_t)info->dlpi_addr + seg->p_vaddr, seg->p_memsz};
+    candidate *c = &list->items[list->n++];
+    *c = (candidate){(uintptr_t)info->dlpi_addr, (uintptr_t)info->dlpi_addr + eh->p_vaddr,
+                     (uintptr_t)info->dlpi_addr + seg->p_vaddr, seg->p_memsz, code_lo, code_hi, 0};
+    /* The header's first bytes only; the object cannot be unloaded while
+     * the loader lists it. */
+    pp_eh_frame_view v = {(const uint8_t *)c->seg_start, c->seg_len, c->seg_start, c->hdr - c->seg_start};
+    c->fdes = pp_eh_frame_fde_count(&v);
     return 0;
 }
 
@@ -216,6 +255,46 @@ static cfi_object *parse_object(const candidate *c)
     cfi_object *o = parsed ? object_from_rows(rows, c->base, c->hdr) : NULL;
     pp_cfi_rows_free(rows);
     free(rows);
+    if (o) {
+        o->seg_start = c->seg_start;
+        o->seg_len = c->seg_len;
+    }
+    return o;
+}
+
+/* How many samples must have missed in an object before its table is
+ * built: one per this many FDEs in it, at least one. A parse costs ~0.3 us
+ * an FDE, a sample libunwind finishes tens of microseconds; a large object
+ * (node's executable: 76k FDEs, ~25 ms) is parsed once the program has
+ * spent a few dozen samples there, not for a short session's one or two,
+ * while small objects (most) are parsed at their first sample. */
+#define FDES_PER_MISS 2048
+
+/* An object listed without parsing its .eh_frame: a handful of
+ * microseconds where a parse takes milliseconds (node's executable: tens).
+ * kind PP_CFI_FALLBACK for a placeholder, PP_CFI_GAP for an object whose
+ * .eh_frame gave no rows. */
+static cfi_object *placeholder(const candidate *c, uint8_t kind)
+{
+    cfi_object *o = malloc(sizeof *o + 2 * sizeof o->rows[0]);
+    if (!o)
+        return NULL;
+    o->lo = c->code_lo;
+    o->hi = c->code_hi;
+    o->base = c->base;
+    o->hdr = c->hdr;
+    o->seg_start = c->seg_start;
+    o->seg_len = c->seg_len;
+    o->fdes = o->fdes_skipped = 0;
+    o->marked = 0;
+    o->state = kind == PP_CFI_GAP ? OBJ_EMPTY : OBJ_PLACEHOLDER;
+    o->replaced = 0;
+    atomic_init(&o->wanted, 0);
+    o->misses_needed = (uint32_t)(1 + c->fdes / FDES_PER_MISS);
+    o->misses_seen = 0;
+    o->n = 2;
+    o->rows[0] = (compact_row){0, 0, PP_CFI_RBP_UNCHANGED, kind};
+    o->rows[1] = (compact_row){(uint32_t)(c->code_hi - c->code_lo), 0, PP_CFI_RBP_UNCHANGED, PP_CFI_GAP};
     return o;
 }
 
@@ -235,26 +314,49 @@ static int note_link_map(struct dl_phdr_info *info, size_t size, void *arg)
     return 1; /* the counters are the same in every entry: one is enough */
 }
 
-static int refresh_locked(void)
+/* What a refresh parses: every listed object's .eh_frame (what a caller
+ * that wants every table at once asks for), or only the placeholders a
+ * sample needed, new objects getting placeholders. */
+enum { BUILD_ALL, BUILD_WANTED };
+
+/* The table for c: the object already owned, or a new one (parsed or a
+ * placeholder, as mode and what samples wanted say). NULL when out of
+ * memory. */
+static cfi_object *object_for(const candidate *c, int mode, int *oom)
+{
+    cfi_object *o = find_owned(c->base, c->hdr);
+    if (o && (o->state != OBJ_PLACEHOLDER || (mode == BUILD_WANTED && !atomic_load(&o->wanted))))
+        return o;
+    cfi_object *made;
+    if (!o && mode == BUILD_WANTED) {
+        made = placeholder(c, PP_CFI_FALLBACK);
+    } else {
+        made = parse_object(c);
+        if (!made)
+            made = placeholder(c, PP_CFI_GAP);
+        builds++;
+    }
+    if (!made || push_ptr(&owned, &n_owned, &cap_owned, made) != 0) {
+        free(made);
+        *oom = 1;
+        return NULL;
+    }
+    /* The placeholder stays owned (a handler may be reading it in the set
+     * published now) until collect_garbage finds it in no set. */
+    if (o)
+        o->replaced = 1;
+    return made;
+}
+
+static int refresh_locked(int mode)
 {
     candidates list = {0};
     dl_iterate_phdr(note_link_map, NULL);
     dl_iterate_phdr(list_object, &list);
     build b = {0};
     for (size_t i = 0; i < list.n && !list.oom && !b.oom; i++) {
-        const candidate *c = &list.items[i];
-        cfi_object *o = find_owned(c->base, c->hdr);
-        if (!o) {
-            o = parse_object(c);
-            if (!o)
-                continue;
-            if (push_ptr(&owned, &n_owned, &cap_owned, o) != 0) {
-                free(o);
-                b.oom = 1;
-                break;
-            }
-        }
-        if (push_ptr(&b.objs, &b.n, &b.cap, o) != 0)
+        cfi_object *o = object_for(&list.items[i], mode, &b.oom);
+        if (o && push_ptr(&b.objs, &b.n, &b.cap, o) != 0)
             b.oom = 1;
     }
     int oom = list.oom || b.oom;
@@ -270,6 +372,13 @@ static int refresh_locked(void)
     for (size_t i = 0; i < b.n; i++)
         if (!n || b.objs[i]->lo >= b.objs[n - 1]->hi)
             b.objs[n++] = b.objs[i];
+    /* Nothing new (a wanted placeholder another build already replaced):
+     * the published set stays, and so does its cache. */
+    cfi_set *cur = atomic_load(&published);
+    if (cur && cur->n == n && !memcmp(cur->objs, b.objs, n * sizeof *b.objs)) {
+        free(b.objs);
+        return (int)n;
+    }
     cfi_set *s = malloc(sizeof *s + n * sizeof s->objs[0]);
     if (!s) {
         free(b.objs);
@@ -296,6 +405,7 @@ static int refresh_locked(void)
     if (old) {
         old->retired_next = retired;
         retired = old;
+        atomic_store_explicit(&garbage, 1, memory_order_relaxed);
     }
     refreshes++;
     return (int)n;
@@ -318,15 +428,71 @@ int pp_cfi_table_refresh(void)
 {
     pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&build_lock);
-    int r = refresh_locked();
+    int r = refresh_locked(BUILD_ALL);
     pthread_mutex_unlock(&build_lock);
     return r;
+}
+
+/* Caller holds build_lock. */
+static int link_map_changed_locked(void)
+{
+    unsigned long long adds = link_map_adds, subs = link_map_subs;
+    dl_iterate_phdr(note_link_map, NULL);
+    return adds != link_map_adds || subs != link_map_subs;
+}
+
+int pp_cfi_table_list(void)
+{
+    pthread_once(&atfork_once, register_atfork);
+    /* A build under way (started by an earlier session) lists the objects
+     * itself: no wait for it here. */
+    if (pthread_mutex_trylock(&build_lock) != 0)
+        return 0;
+    int r = 0;
+    if (!atomic_load(&published) || link_map_changed_locked())
+        r = refresh_locked(BUILD_WANTED);
+    pthread_mutex_unlock(&build_lock);
+    return r;
+}
+
+void pp_cfi_table_want(const uintptr_t *frames, size_t n)
+{
+    const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
+    if (!s)
+        return;
+    /* A stack's frames come in runs of one object: the last object found
+     * is tried first. A scan, not a search: only missed samples come here. */
+    cfi_object *o = NULL, *counted[16];
+    size_t n_counted = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* A return address may be one past its call's object (a call as
+         * a function's last instruction at the object's end). */
+        uintptr_t pc = i ? frames[i] - 1 : frames[i];
+        for (size_t k = 0; k < s->n && !(o && pc >= o->lo && pc < o->hi); k++)
+            o = s->objs[k];
+        if (!o || pc < o->lo || pc >= o->hi || o->state != OBJ_PLACEHOLDER ||
+            atomic_load_explicit(&o->wanted, memory_order_relaxed))
+            continue;
+        int seen = 0; /* one count a sample, however many frames it has there */
+        for (size_t j = 0; j < n_counted && !seen; j++)
+            seen = counted[j] == o;
+        if (seen)
+            continue;
+        if (n_counted < sizeof counted / sizeof counted[0])
+            counted[n_counted++] = o;
+        if (++o->misses_seen >= o->misses_needed) {
+            atomic_store(&o->wanted, 1);
+            atomic_store(&want_pending, 1);
+        }
+    }
 }
 
 static void *builder_main(void *arg)
 {
     (void)arg;
-    pp_cfi_table_refresh();
+    pthread_mutex_lock(&build_lock);
+    refresh_locked(BUILD_WANTED);
+    pthread_mutex_unlock(&build_lock);
     atomic_store(&builder_running, 0);
     return NULL;
 }
@@ -335,14 +501,12 @@ void pp_cfi_table_refresh_if_missed(void)
 {
     if (atomic_load(&builder_running))
         return;
-    int want = !atomic_load(&published);
+    int want = !atomic_load(&published) || atomic_exchange(&want_pending, 0);
     if (!want) {
         if (!atomic_exchange_explicit(&missed, 0, memory_order_relaxed))
             return;
         pthread_mutex_lock(&build_lock);
-        unsigned long long adds = link_map_adds, subs = link_map_subs;
-        dl_iterate_phdr(note_link_map, NULL);
-        want = adds != link_map_adds || subs != link_map_subs;
+        want = link_map_changed_locked();
         pthread_mutex_unlock(&build_lock);
     }
     if (!want)
@@ -370,12 +534,10 @@ void pp_cfi_table_refresh_if_missed(void)
         atomic_store(&builder_running, 0);
 }
 
-void pp_cfi_table_collect_garbage(void)
+/* Caller holds build_lock. */
+static void collect_locked(void)
 {
-    /* A build in progress holds the lock: what it replaces waits for the
-     * next session's start. */
-    if (pthread_mutex_trylock(&build_lock) != 0)
-        return;
+    atomic_store_explicit(&garbage, 0, memory_order_relaxed);
     while (retired) {
         cfi_set *next = retired->retired_next;
         free(retired->cache);
@@ -395,6 +557,29 @@ void pp_cfi_table_collect_garbage(void)
             free(owned[i]);
     }
     n_owned = n;
+}
+
+void pp_cfi_table_collect_garbage(void)
+{
+    /* A build in progress holds the lock: what it replaces waits for a
+     * later call. */
+    if (pthread_mutex_trylock(&build_lock) != 0)
+        return;
+    collect_locked();
+    pthread_mutex_unlock(&build_lock);
+}
+
+void pp_cfi_table_collect_garbage_if_idle(_Atomic int *in_flight)
+{
+    if (!atomic_load_explicit(&garbage, memory_order_relaxed) || pthread_mutex_trylock(&build_lock) != 0)
+        return;
+    /* The lock orders this after the replacing store to published. A read
+     * of 0 that is a read-modify-write: a handler that comes in later
+     * (its increment reads from this one or a later write) loads published
+     * after it, so sees the new set; every handler that may have loaded an
+     * old one has left. */
+    if (atomic_fetch_add(in_flight, 0) == 0)
+        collect_locked();
     pthread_mutex_unlock(&build_lock);
 }
 
@@ -501,11 +686,14 @@ void pp_cfi_table_stats_get(pp_cfi_table_stats *out)
     const cfi_set *s = atomic_load(&published);
     for (size_t i = 0; s && i < s->n; i++) {
         out->objects++;
+        out->tables += s->objs[i]->state == OBJ_BUILT;
+        out->placeholders += s->objs[i]->state == OBJ_PLACEHOLDER;
         out->rows += s->objs[i]->n;
         out->fdes += s->objs[i]->fdes;
         out->fdes_skipped += s->objs[i]->fdes_skipped;
         out->bytes += sizeof(cfi_object) + s->objs[i]->n * sizeof(compact_row);
     }
     out->refreshes = refreshes;
+    out->builds = builds;
     pthread_mutex_unlock(&build_lock);
 }

@@ -1,11 +1,18 @@
 /* The process's unwind rules, per loaded ELF object, for the signal handler.
  *
- * Built off the signal path from each object's .eh_frame (eh_frame.h), on
- * a thread the drain thread starts: at the first session, and again when a sample's pc was
- * in no object's table and the dynamic loader's list of objects changed
- * since (a library dlopen'ed mid-session). A build makes a complete new set
- * of tables and publishes it with one atomic pointer store; the handler
- * only ever loads that pointer and reads what it points to. */
+ * Built off the signal path from each object's .eh_frame (eh_frame.h), per
+ * object and only for objects a sample needed: a session's start lists the
+ * loaded objects, each with a placeholder rule (PP_CFI_FALLBACK over its
+ * code: the walk hands such frames to libunwind, so stacks stay complete),
+ * and the drain thread asks for the tables of the objects its samples'
+ * missed frames were in (pp_cfi_table_want; a large object after a few
+ * dozen such samples, most at the first), which a thread of its own
+ * parses. Parsing every object up front cost a process tens of
+ * milliseconds of CPU (node's executable: 76k FDEs) whether or not a
+ * sample ever landed there. Objects loaded later (dlopen) are listed when
+ * a sample's pc was in no object and the loader's list changed. Each change
+ * makes a complete new set and publishes it with one atomic pointer store;
+ * the handler only ever loads that pointer and reads what it points to. */
 #ifndef PP_CFI_TABLE_H
 #define PP_CFI_TABLE_H
 
@@ -20,26 +27,53 @@ typedef struct pp_cfi_rule {
 } pp_cfi_rule;
 
 /* Off the signal path: enumerates the loaded objects (dl_iterate_phdr),
- * builds tables for those not seen before and publishes the new set.
- * Returns the number of objects with tables, -1 when out of memory (the
- * published set stays as it was). */
+ * builds the table of every one without one and publishes the new set, at
+ * once (tests, benchmarks). Returns the number of objects listed, -1 when
+ * out of memory (the published set stays as it was). */
 int pp_cfi_table_refresh(void);
 
-/* Off the signal path, cheap when nothing happened: starts a build of the
- * first set, or a refresh when a handler met a pc outside every table since
- * the last call and the loader's object list changed (a dlopen or dlclose),
- * on a short-lived thread of its own; returns at once. */
+/* Off the signal path, at a session's start: when no set is published yet
+ * or the loader's list changed, lists the loaded objects and publishes
+ * placeholders for those not seen before (no .eh_frame is read: tens of
+ * microseconds). Does not wait for a build under way. Returns the number
+ * of objects listed (0 when nothing was done), -1 when out of memory. */
+int pp_cfi_table_list(void);
+
+/* The drain thread: the native frames of a sample whose walk fell back to
+ * libunwind, leaf first (the interrupted pc, then return addresses). Counts
+ * the sample against each placeholder its frames fall in; a placeholder
+ * counted often enough for its size is wanted, and the next
+ * pp_cfi_table_refresh_if_missed has its table built. Reads the published
+ * set, so must not run alongside collect_garbage; calls are serialized by
+ * the caller. */
+void pp_cfi_table_want(const uintptr_t *frames, size_t n);
+
+/* Off the signal path, cheap when nothing happened: starts a build when
+ * placeholders were wanted, when no set is published yet, or when a handler
+ * met a pc outside every object since the last call and the loader's
+ * object list changed (a dlopen or dlclose), on a short-lived thread of its
+ * own; returns at once. */
 void pp_cfi_table_refresh_if_missed(void);
 
-/* Frees the sets replaced by later refreshes and the tables of objects no
- * longer loaded (unless a build is running: then at a later call). The caller guarantees no handler is inside
- * pp_cfi_table_lookup (the sampler calls it between sessions: stop waits
- * until no handler is in flight, and handlers outside a session do not
- * unwind). Why not free at once on replace: a handler on another thread may
- * be reading the old set at that moment, and the handler must not take a
- * lock or count references. Sets are replaced only when the loader's list
- * changed, so what waits here stays small. */
+/* Frees the sets replaced by later refreshes, the placeholders replaced by
+ * tables and the tables of objects no longer loaded (unless a build is
+ * running: then at a later call). The caller guarantees no handler is
+ * inside pp_cfi_table_lookup and that pp_cfi_table_want is not running: the
+ * sampler calls it between sessions (stop waits until no handler is in
+ * flight, and handlers outside a session do not unwind) and on the drain
+ * thread once it has seen no handler in flight after the replacement. Why
+ * not free at once on replace: a handler on another thread may be reading
+ * the old set at that moment, and the handler must not take a lock or count
+ * references. */
 void pp_cfi_table_collect_garbage(void);
+
+/* collect_garbage, if a set was replaced since the last one, when
+ * *in_flight (the sampler's count of handlers running, raised before a
+ * handler's first lookup) is 0 after the replacement: lets the drain thread
+ * free replaced sets mid-session (each placeholder's table replaces the
+ * set, and each set has its 128 KiB cache). The caller guarantees
+ * pp_cfi_table_want is not running. */
+void pp_cfi_table_collect_garbage_if_idle(_Atomic int *in_flight);
 
 /* pc in no object's range (JIT code, or loaded since), or between an
  * object's FDEs (code linked without CFI): no rule. */
@@ -52,7 +86,12 @@ void pp_cfi_table_collect_garbage(void);
 int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule);
 
 typedef struct pp_cfi_table_stats {
-    uint64_t objects, rows, fdes, fdes_skipped, bytes, refreshes;
+    uint64_t objects; /* listed in the published set */
+    uint64_t tables;  /* of those, objects whose .eh_frame was parsed into rows */
+    uint64_t placeholders; /* and objects whose .eh_frame no sample has needed yet */
+    uint64_t rows, fdes, fdes_skipped, bytes;
+    uint64_t refreshes; /* sets published */
+    uint64_t builds;    /* objects' .eh_frame parsed, in all */
 } pp_cfi_table_stats;
 void pp_cfi_table_stats_get(pp_cfi_table_stats *out);
 

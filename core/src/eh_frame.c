@@ -597,6 +597,30 @@ static int read_fde(const parser *ps, uint64_t vaddr, cie *cie_cache, pp_cfi_row
     return pg.oom ? -2 : 0;
 }
 
+/* The header up to its table: c left at the table's first entry. */
+static int read_header(const parser *ps, cursor *c, uint8_t *table_enc, uint64_t *count)
+{
+    seek(ps, c, ps->hdr_vaddr);
+    uint8_t version = (uint8_t)read_u(c, 1);
+    uint8_t frame_ptr_enc = (uint8_t)read_u(c, 1);
+    uint8_t count_enc = (uint8_t)read_u(c, 1);
+    *table_enc = (uint8_t)read_u(c, 1);
+    if (c->bad || version != 1 || count_enc == PE_OMIT || *table_enc == PE_OMIT)
+        return -1;
+    read_encoded(ps, c, frame_ptr_enc);
+    *count = read_encoded(ps, c, count_enc);
+    return c->bad || *count > MAX_FDES ? -1 : 0;
+}
+
+size_t pp_eh_frame_fde_count(const pp_eh_frame_view *v)
+{
+    parser ps = {v, v->vaddr + v->hdr_offset};
+    cursor c;
+    uint8_t table_enc;
+    uint64_t count;
+    return read_header(&ps, &c, &table_enc, &count) == 0 ? (size_t)count : 0;
+}
+
 int pp_eh_frame_parse(const pp_eh_frame_view *v, pp_cfi_rows *out)
 {
     parser ps = {v, v->vaddr + v->hdr_offset};
@@ -605,16 +629,9 @@ int pp_eh_frame_parse(const pp_eh_frame_view *v, pp_cfi_rows *out)
      * must not multiply its rows. */
     out->limit = out->n + (v->len < MAX_ROWS ? v->len : MAX_ROWS);
     cursor c;
-    seek(&ps, &c, ps.hdr_vaddr);
-    uint8_t version = (uint8_t)read_u(&c, 1);
-    uint8_t frame_ptr_enc = (uint8_t)read_u(&c, 1);
-    uint8_t count_enc = (uint8_t)read_u(&c, 1);
-    uint8_t table_enc = (uint8_t)read_u(&c, 1);
-    if (c.bad || version != 1 || count_enc == PE_OMIT || table_enc == PE_OMIT)
-        return -1;
-    read_encoded(&ps, &c, frame_ptr_enc);
-    uint64_t count = read_encoded(&ps, &c, count_enc);
-    if (c.bad || count > MAX_FDES)
+    uint8_t table_enc;
+    uint64_t count;
+    if (read_header(&ps, &c, &table_enc, &count) != 0)
         return -1;
     cie cie_cache;
     memset(&cie_cache, 0, sizeof cie_cache);

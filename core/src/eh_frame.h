@@ -67,4 +67,8 @@ typedef struct pp_eh_frame_view {
 int pp_eh_frame_parse(const pp_eh_frame_view *v, pp_cfi_rows *out);
 void pp_cfi_rows_free(pp_cfi_rows *r);
 
+/* The number of FDEs the header's table lists (what a parse would read),
+ * 0 when the header is unreadable: reads the header's first bytes only. */
+size_t pp_eh_frame_fde_count(const pp_eh_frame_view *v);
+
 #endif

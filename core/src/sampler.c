@@ -25,6 +25,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "cfi_table.h"
 #include "fault_guard.h"
 #include "framedict.h"
 #include "idmap.h"
@@ -42,6 +43,11 @@
 #define PP_COOKIE_MAGIC 0x70707270u /* "pprp" */
 #define PP_DRAIN_PERIOD_NS 20000000ULL
 #define PP_SCAN_PERIOD_NS 100000000ULL
+/* A session's first ticks come sooner: the first samples' stacks say which
+ * objects' unwind tables to build (until then their frames go to
+ * libunwind, several times the cost), and a tick sooner is that much sooner. */
+#define PP_WARM_PERIOD_NS 100000000ULL
+#define PP_WARM_TICK_NS 4000000ULL
 /* Wall mode: threads counted without a signal per tick at most (the rest are
  * signalled), and how often the stacks of threads gone are forgotten. */
 #define PP_WALL_REPEATS_MAX 1024
@@ -554,6 +560,10 @@ static void drain_locked(void)
                 if (count_repeat(s, &rs, &batch[nb]) == 0)
                     nb++;
             } else {
+                /* The objects of a stack the tables could not walk get
+                 * their tables (built off this thread). */
+                if (s->flags & PP_SAMPLE_NATIVE_TABLE_MISS)
+                    pp_unwind_note_miss(s->native, s->n_native);
                 process_sample(s, depth, &rs, rules, n_rules, &batch[nb]);
                 if (session_options.mode != PP_MODE_WALL || keep_wall_stack(s, &batch[nb]) == 0)
                     nb++;
@@ -630,14 +640,12 @@ static void *sampler_main(void *arg)
     pthread_setname_np(pthread_self(), "polyprof");
     threads_cfg.exclude_tid = (pid_t)syscall(SYS_gettid);
     atomic_store(&sampler_tid, threads_cfg.exclude_tid);
-    /* The unwind tables' build first (a thread of its own): until they
-     * are published every sample takes libunwind's slow path. */
-    pp_unwind_maintain();
 
     uint64_t tick = threads_cfg.mode == PP_MODE_WALL ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
     if (tick > PP_DRAIN_PERIOD_NS)
         tick = PP_DRAIN_PERIOD_NS;
     uint64_t next = pp_now_ns(), next_scan = 0, next_drain = 0, wall_next = next, next_expiry = next;
+    uint64_t warm_until = next + PP_WARM_PERIOD_NS;
     static pp_wall_repeat repeats[PP_WALL_REPEATS_MAX]; /* sampler thread only */
     int expired = 0;
     uint64_t sampler_cpu_base = atomic_load(&sampler_cpu_ns);
@@ -738,24 +746,32 @@ static void *sampler_main(void *arg)
                 next_expiry = now + PP_WALL_STACKS_EXPIRY_NS;
             }
             pthread_mutex_unlock(&drain_lock);
-            next_drain = now + PP_DRAIN_PERIOD_NS;
+            next_drain = now + (now < warm_until ? PP_WARM_TICK_NS : PP_DRAIN_PERIOD_NS);
         }
         if (threads_cfg.mode == PP_MODE_WALL) {
             /* Ticks follow the interval in force. */
             tick = threads_cfg.interval_ns < PP_DRAIN_PERIOD_NS ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
         }
-        /* The unwind tables: built the first time (in the background: the
-         * first samples fall back to libunwind rather than wait), then again
-         * when samples met a dlopen'ed library. */
+        /* The unwind tables: built in the background for the objects the
+         * drained samples needed (until then their frames fall back to
+         * libunwind), and objects listed again when samples met a
+         * dlopen'ed library. The sets they replace are freed once no
+         * handler is in flight; drain_lock keeps pp_unwind_note_miss,
+         * which reads the published set, from running meanwhile. */
         pp_unwind_maintain();
+        if (pthread_mutex_trylock(&drain_lock) == 0) {
+            pp_cfi_table_collect_garbage_if_idle(&live.in_flight);
+            pthread_mutex_unlock(&drain_lock);
+        }
         /* The ring's pages, once per ring: here rather than in start(), off
          * the caller's thread, and after the first scan has armed the
          * threads' timers; the first samples may fault pages in themselves
          * meanwhile. */
         pp_ring_prefault(atomic_load(&live.ring));
-        next += tick;
+        uint64_t step = now < warm_until && tick > PP_WARM_TICK_NS ? PP_WARM_TICK_NS : tick;
+        next += step;
         if (next < now)
-            next = now + tick;
+            next = now + step;
         sleep_until(next);
     }
     if (threads_cfg.mode == PP_MODE_WALL && !expired && !atomic_load(&budget_stopped)) {

@@ -84,11 +84,15 @@ int pp_unwind_init(void)
         atfork_done = 1;
     }
     /* Between sessions no handler unwinds (stop waits for those in flight),
-     * so tables replaced during the last session can go now. The tables
-     * themselves are built in the background (pp_unwind_maintain), not
-     * here: a large binary's take tens of milliseconds (node: 75k FDEs),
-     * which start() should not wait for. */
+     * so tables replaced during the last session can go now. The loaded
+     * objects are listed here, each with a placeholder rule that hands its
+     * frames to libunwind; an object's table is built in the background
+     * (pp_unwind_maintain) once a sample needs it (pp_unwind_note_miss): a
+     * large binary's takes tens of milliseconds (node: 76k FDEs), which
+     * start() should not wait for, nor a process pay when no sample lands
+     * there. */
     pp_cfi_table_collect_garbage();
+    pp_cfi_table_list();
     pp_symbols_object_range((uintptr_t)&abort, &libc_range);
     /* The roots are the executable's entry point (_start) and the C
      * library's process and thread start functions, so only libc's object
@@ -124,6 +128,8 @@ static int unwind_with_libunwind(ucontext_t *uc, uintptr_t *out, int max, uint32
 uint64_t pp_unwind_table_misses(void) { return atomic_load_explicit(&table_misses, memory_order_relaxed); }
 
 void pp_unwind_maintain(void) { pp_cfi_table_refresh_if_missed(); }
+
+void pp_unwind_note_miss(const uintptr_t *frames, size_t n) { pp_cfi_table_want(frames, n); }
 
 static int in_root(uintptr_t pc)
 {
@@ -265,6 +271,7 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
     if (walk_table(uc, out, max, &n, flags, &at) == WALK_DONE)
         return n;
     atomic_fetch_add_explicit(&table_misses, 1, memory_order_relaxed);
+    *flags |= PP_SAMPLE_NATIVE_TABLE_MISS; /* the drain has the objects' tables built */
     if (n > 1)
         return continue_with_libunwind(uc, &at, out, n, max, flags);
     return unwind_with_libunwind(uc, out, max, flags);

@@ -46,10 +46,16 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags);
  * pointer that does not point into the stack. */
 uint64_t pp_unwind_table_misses(void);
 
-/* The drain thread, each tick: has the tables built the first time, and
- * rebuilt when handlers met pcs outside them and the loaded objects changed
- * (dlopen), on a thread of their own (pp_cfi_table_refresh_if_missed). Until
- * the first build is published, samples go to libunwind. */
+/* The drain thread, each tick: has the tables of the objects samples needed
+ * built (pp_unwind_note_miss), and the objects listed again when handlers
+ * met pcs outside them and the loaded objects changed (dlopen), on a thread
+ * of their own (pp_cfi_table_refresh_if_missed). Until an object's table is
+ * published, its frames go to libunwind. */
 void pp_unwind_maintain(void);
+
+/* The drain thread: the native frames of a sample flagged
+ * PP_SAMPLE_NATIVE_TABLE_MISS (leaf first, as pp_unwind_native wrote them).
+ * The objects they are in get their tables at the next pp_unwind_maintain. */
+void pp_unwind_note_miss(const uintptr_t *frames, size_t n);
 
 #endif

@@ -2,9 +2,13 @@
  * stack as libunwind's own walk of the same signal frame, deep stacks of
  * frame-pointer and frame-pointer-less functions, on the main thread and on
  * a thread of its own, complete to the thread's first frame, without
- * handing any of it to libunwind; and the .eh_frame parser survives a
- * mangled copy of a real table. */
+ * handing any of it to libunwind once the objects' tables are built; an
+ * object's table is built only once a sample needed it (until then the
+ * stack is still complete, through libunwind), a library loaded later
+ * included; and the .eh_frame parser survives a mangled copy of a real
+ * table. */
 #define UNW_LOCAL_ONLY
+#include <bzlib.h>
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <link.h>
@@ -86,13 +90,12 @@ __attribute__((noinline, optimize("no-omit-frame-pointer"))) static int with_fp(
     return without_fp(n - 1) + pad[0];
 }
 
-static void compare(const char *where)
+/* The last signal's two walks gave the same complete stack. */
+static void same_stack(const char *where, int min_frames)
 {
-    uint64_t misses_before = pp_unwind_table_misses();
-    sink = with_fp(DEPTH);
     /* Both walks start at the interrupted pc inside raise: the handler's
      * own frames are not in either. */
-    CHECK(n_table > DEPTH);
+    CHECK(n_table > min_frames);
     CHECK(unw_complete);
     CHECK_EQ_INT(n_table, n_unw);
     int same = n_table == n_unw;
@@ -103,8 +106,84 @@ static void compare(const char *where)
     CHECK(same);
     CHECK(table_flags & PP_SAMPLE_NATIVE_COMPLETE);
     CHECK(!(table_flags & (PP_SAMPLE_NATIVE_FAILED | PP_SAMPLE_NATIVE_TRUNCATED | PP_SAMPLE_NATIVE_SKIPPED)));
+}
+
+static void compare(const char *where)
+{
+    uint64_t misses_before = pp_unwind_table_misses();
+    sink = with_fp(DEPTH);
+    same_stack(where, DEPTH);
     /* Every frame here (this program, libc) has CFI the table expresses. */
     CHECK_EQ_INT(pp_unwind_table_misses() - misses_before, 0);
+    CHECK(!(table_flags & PP_SAMPLE_NATIVE_TABLE_MISS));
+}
+
+/* Samples, and what the drain thread does with those whose walk fell back
+ * (an object's table is wanted after a sample or more, as many as its size
+ * asks), and its ticks, until pc's table is published (built on a thread of
+ * its own). */
+static int sample_until_table(void (*sample)(void), uintptr_t pc)
+{
+    pp_cfi_rule rule;
+    for (int i = 0; i < 500; i++) {
+        if (i)
+            sample();
+        if (table_flags & PP_SAMPLE_NATIVE_TABLE_MISS)
+            pp_unwind_note_miss(table_frames, (size_t)n_table);
+        pp_unwind_maintain();
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        if (pp_cfi_table_lookup(pc, &rule) == 0 && rule.kind != PP_CFI_FALLBACK)
+            return 1;
+    }
+    return 0;
+}
+
+static void sample_deep(void) { sink = with_fp(DEPTH); }
+
+/* A function's address inside a loaded library, not a PLT entry of this
+ * program's. */
+static uintptr_t fn_in(const char *lib, const char *name)
+{
+    void *h = dlopen(lib, RTLD_NOW | RTLD_NOLOAD);
+    uintptr_t fn = h ? (uintptr_t)dlsym(h, name) : 0;
+    if (!fn)
+        fprintf(stderr, "%s in %s: not found\n", name, lib);
+    CHECK(fn != 0);
+    return fn;
+}
+
+static int is_placeholder(uintptr_t pc)
+{
+    pp_cfi_rule rule;
+    return pp_cfi_table_lookup(pc, &rule) == 0 && rule.kind == PP_CFI_FALLBACK;
+}
+
+/* A session's start lists the objects and parses none: their frames go to
+ * libunwind (whole stacks all the same) and are counted as table misses;
+ * the objects on the missed stack get tables, and only they. */
+static void tables_built_on_demand(void)
+{
+    pp_cfi_table_stats st;
+    pp_cfi_table_stats_get(&st);
+    CHECK(st.objects >= 3); /* this program, libc, libunwind at least */
+    CHECK_EQ_INT(st.tables, 0);
+    CHECK_EQ_INT(st.placeholders, st.objects);
+    CHECK(is_placeholder((uintptr_t)&with_fp));
+    CHECK(is_placeholder(fn_in("libunwind.so.8", "unw_backtrace")));
+
+    uint64_t misses_before = pp_unwind_table_misses();
+    sample_deep();
+    same_stack("before the tables", DEPTH);
+    CHECK(pp_unwind_table_misses() - misses_before >= 1);
+    CHECK(table_flags & PP_SAMPLE_NATIVE_TABLE_MISS);
+
+    CHECK(sample_until_table(sample_deep, (uintptr_t)&with_fp));
+    CHECK(sample_until_table(sample_deep, fn_in("libc.so.6", "raise")));
+    pp_cfi_table_stats_get(&st);
+    CHECK(st.tables >= 2); /* this program and libc */
+    CHECK(st.tables < st.objects);
+    /* No sample's frame was in libunwind: it has no table. */
+    CHECK(is_placeholder(fn_in("libunwind.so.8", "unw_backtrace")));
 }
 
 static void *thread_main(void *arg)
@@ -125,7 +204,7 @@ static void depth_limit(void)
     getcontext(&uc);
     uint32_t flags = 0;
     sigjmp_buf jb;
-    int n = 0;
+    volatile int n = 0; /* set between sigsetjmp and a possible jump back */
     if (pp_fault_guard_enter(&jb) == 0 && sigsetjmp(jb, 0) == 0)
         n = pp_unwind_native(&uc, frames, 2, &flags);
     pp_fault_guard_leave();
@@ -133,9 +212,33 @@ static void depth_limit(void)
     CHECK(flags & PP_SAMPLE_NATIVE_TRUNCATED);
 }
 
-/* A library loaded after the tables were built: its code is in no table
- * until a handler meets it and the drain thread's tick (pp_unwind_maintain)
- * has the tables rebuilt in the background. */
+/* libbz2 calls this from BZ2_bzCompressInit: a sample with a frame of the
+ * library in the middle of the stack. */
+static void *alloc_raising(void *opaque, int n, int m)
+{
+    (void)opaque;
+    (void)n;
+    (void)m;
+    raise(SIGPROF);
+    return NULL; /* the init fails at once: nothing to free */
+}
+
+static int (*bz_init)(bz_stream *, int, int, int);
+
+static void __attribute__((noinline)) sample_through_bz2(void)
+{
+    bz_stream strm;
+    memset(&strm, 0, sizeof strm);
+    strm.bzalloc = alloc_raising;
+    bz_init(&strm, 9, 0, 0);
+    __asm__ volatile("" ::: "memory");
+}
+
+/* A library loaded after the objects were listed: its code is in no
+ * object until a handler meets it and the drain thread's tick
+ * (pp_unwind_maintain) has the objects listed again in the background;
+ * then a sample through it is complete (libunwind walks the library's
+ * frame), and the drain has its table built, which the next sample uses. */
 static void library_loaded_later(void)
 {
     void *lib = dlopen("libbz2.so.1.0", RTLD_NOW | RTLD_LOCAL);
@@ -144,19 +247,32 @@ static void library_loaded_later(void)
         return;
     }
     uintptr_t fn = (uintptr_t)dlsym(lib, "BZ2_bzlibVersion");
-    CHECK(fn != 0);
+    bz_init = (int (*)(bz_stream *, int, int, int))dlsym(lib, "BZ2_bzCompressInit");
+    CHECK(fn != 0 && bz_init != NULL);
+    if (!fn || !bz_init)
+        return;
     pp_cfi_rule rule;
     CHECK_EQ_INT(pp_cfi_table_lookup(fn, &rule), PP_CFI_NO_OBJECT);
-    int found = -1;
-    for (int i = 0; i < 500 && found != 0; i++) {
+    for (int i = 0; i < 500 && !is_placeholder(fn); i++) {
         pp_unwind_maintain();
         nanosleep(&(struct timespec){0, 10000000}, NULL);
-        found = pp_cfi_table_lookup(fn, &rule);
     }
-    CHECK_EQ_INT(found, 0);
+    CHECK(is_placeholder(fn));
+
+    uint64_t misses_before = pp_unwind_table_misses();
+    sample_through_bz2();
+    same_stack("through libbz2, listed", 4);
+    CHECK(pp_unwind_table_misses() - misses_before == 1);
+    CHECK(sample_until_table(sample_through_bz2, fn));
+    CHECK_EQ_INT(pp_cfi_table_lookup(fn, &rule), 0);
     CHECK(rule.kind == PP_CFI_CFA_RSP || rule.kind == PP_CFI_CFA_RBP);
     CHECK_EQ_INT(rule.cfa_offset, 8); /* at a function's first instruction */
     CHECK(rule.rbp_offset == PP_CFI_RBP_UNCHANGED);
+
+    misses_before = pp_unwind_table_misses();
+    sample_through_bz2();
+    same_stack("through libbz2, its table built", 4);
+    CHECK_EQ_INT(pp_unwind_table_misses() - misses_before, 0);
 }
 
 typedef struct found {
@@ -261,12 +377,7 @@ int main(void)
         fprintf(stderr, "cannot install the fault guard\n");
         return 1;
     }
-    pp_unwind_init();
-    pp_cfi_table_refresh(); /* what the sampler's first tick starts in the background */
-    pp_cfi_table_stats st;
-    pp_cfi_table_stats_get(&st);
-    CHECK(st.objects >= 2); /* this program and libc at least */
-    CHECK(st.rows > 1000);
+    pp_unwind_init(); /* as a session's start: the objects listed, no table built */
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -274,6 +385,7 @@ int main(void)
     sa.sa_flags = SA_SIGINFO;
     sigaction(SIGPROF, &sa, NULL);
 
+    tables_built_on_demand();
     compare("main thread");
     pthread_t t;
     CHECK_EQ_INT(pthread_create(&t, NULL, thread_main, NULL), 0);
@@ -282,6 +394,15 @@ int main(void)
     library_loaded_later();
     plt_entries();
     parser_on_mangled_tables();
+
+    /* Every table at once, for whoever asks (benchmarks). */
+    pp_cfi_table_refresh();
+    pp_cfi_table_stats st;
+    pp_cfi_table_stats_get(&st);
+    CHECK_EQ_INT(st.placeholders, 0);
+    CHECK(st.rows > 1000);
+    CHECK(!is_placeholder(fn_in("libunwind.so.8", "unw_backtrace")));
+    compare("every table built");
 
     pp_cfi_table_collect_garbage();
     if (pp_test_failures)
