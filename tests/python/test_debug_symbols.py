@@ -120,8 +120,13 @@ def test_libc_local_functions_named_by_build_id_debug_file():
 
 def test_calls_caught_in_a_plt_stub_name_their_target(tmp_path):
     lib = build_stripped(str(tmp_path))
-    leaves, total = leaf_names(lib, "plt")
-    # The loop spends some of its time in the stub (2-15% of samples, from
-    # run to run); none of it is an unnamed address.
+    # How often a timer interrupt lands on the stub's one jump varies from
+    # run to run (0-33% of samples in 300, on the same build and machine): the
+    # test wants it caught, named, in one of three runs, and no leaf an
+    # unnamed address in any.
+    for _ in range(3):
+        leaves, total = leaf_names(lib, "plt")
+        assert share(leaves, total, lambda n: n.startswith("libspin.so+0x")) <= 0.01, leaves
+        if share(leaves, total, lambda n: n == "tiny_exported@plt") >= 0.005:
+            break
     assert share(leaves, total, lambda n: n == "tiny_exported@plt") >= 0.005, leaves
-    assert share(leaves, total, lambda n: n.startswith("libspin.so+0x")) <= 0.01, leaves
