@@ -51,6 +51,23 @@ __attribute__((noinline, optimize("no-omit-frame-pointer"))) static void deep_bu
     __asm__ volatile("" ::: "memory");
 }
 
+/* Burns under deep stacks until the session has taken `want` samples: on a
+ * loaded machine a thread's CPU timer fires once per time slice it gets, with
+ * the ticks it missed as overruns, so CPU time alone says little about how
+ * many samples (and table misses) a session sees. At most 5 s of CPU. */
+static void deep_burn_until(uint64_t want)
+{
+    pp_sampler_stats st;
+    pp_sampler_get_stats(&st);
+    uint64_t base = st.samples;
+    for (int spent = 0; spent < 5000; spent += 100) {
+        deep_burn(30, 100);
+        pp_sampler_get_stats(&st);
+        if (st.samples - base >= want)
+            break;
+    }
+}
+
 static pp_collector *start(void)
 {
     char err[256];
@@ -106,7 +123,7 @@ int main(void)
     CHECK(dlopen("libbz2.so.1.0", RTLD_NOW | RTLD_NOLOAD) == NULL); /* loaded mid-session below */
 
     pp_collector *c = start();
-    deep_burn(30, 400);
+    deep_burn_until(150);
     pp_profile *p = pp_collector_stop(c);
     double taken = comment_value(p, "samples_taken");
     CHECK(taken > 50);
@@ -122,13 +139,16 @@ int main(void)
 
     /* The tables built, the same work walks without libunwind. */
     c = start();
-    deep_burn(30, 400);
+    deep_burn_until(150);
     p = pp_collector_stop(c);
     taken = comment_value(p, "samples_taken");
     double misses = comment_value(p, "unwind_table_misses");
     fprintf(stderr, "second session: %.0f samples, %.0f table misses\n", taken, misses);
     CHECK(taken > 50);
-    CHECK(misses >= 0 && misses <= 0.02 * taken);
+    /* An object the first session's samples never entered (libc, when no
+     * sample caught the burn loop's clock read there) costs its first few
+     * samples here: 2 for libc. */
+    CHECK(misses >= 0 && misses <= 3 + 0.02 * taken);
     pp_profile_free(p);
 
     /* A library dlopen'ed mid-session: stacks through it are whole (the
