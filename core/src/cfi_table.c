@@ -1,6 +1,8 @@
 #include "cfi_table.h"
 
 #include "fault_guard.h"
+#include "hot_pages.h"
+#include "signal_path.h"
 
 #include <link.h>
 #include <pthread.h>
@@ -46,6 +48,21 @@ typedef struct cfi_object {
  * object's FDEs is cached as this too: the unwinder treats both alike. */
 #define FOUND_NO_OBJECT 6
 #define NOT_COVERED (-2) /* search(): inside an object, between its FDEs */
+
+#define CACHE_BYTES (sizeof(uint64_t) << CACHE_BITS)
+
+/* Every frame of every sample reads one entry, at random among the cache's
+ * 32 pages: hot pages (hot_pages.h), one TLB entry for all of them when a
+ * huge page backs them. Faulted in before any handler can see the set: a
+ * handler meeting a fresh page would take the fault itself. Off the signal
+ * path. */
+static _Atomic uint64_t *cache_new(void)
+{
+    void *p = pp_hot_pages_map(CACHE_BYTES);
+    if (p)
+        pp_hot_pages_make_resident(p, CACHE_BYTES);
+    return p;
+}
 
 typedef struct cfi_set {
     struct cfi_set *retired_next;
@@ -276,17 +293,12 @@ static int refresh_locked(void)
         return -1;
     }
     s->retired_next = NULL;
-    s->cache = calloc((size_t)1 << CACHE_BITS, sizeof *s->cache);
+    s->cache = cache_new();
     if (!s->cache) {
         free(s);
         free(b.objs);
         return -1;
     }
-    /* calloc this large maps fresh zero pages, each faulted in by the first
-     * handler that stores an entry in it: fault them in here, before any
-     * handler can see the set. */
-    for (size_t i = 0; i < ((size_t)1 << CACHE_BITS); i += 4096 / sizeof *s->cache)
-        atomic_store_explicit(&s->cache[i], 0, memory_order_relaxed);
     s->n = n;
     memcpy(s->objs, b.objs, n * sizeof *b.objs);
     free(b.objs);
@@ -378,7 +390,7 @@ void pp_cfi_table_collect_garbage(void)
         return;
     while (retired) {
         cfi_set *next = retired->retired_next;
-        free(retired->cache);
+        pp_hot_pages_unmap((void *)retired->cache, CACHE_BYTES);
         free(retired);
         retired = next;
     }
@@ -398,7 +410,7 @@ void pp_cfi_table_collect_garbage(void)
     pthread_mutex_unlock(&build_lock);
 }
 
-static void note_miss(void)
+PP_SIGNAL_PATH static void note_miss(void)
 {
     /* Read first: a store from every handler would bounce the line. */
     if (!atomic_load_explicit(&missed, memory_order_relaxed))
@@ -406,7 +418,7 @@ static void note_miss(void)
 }
 
 /* What a lookup found, as a cache entry; 0 when it does not fit one. */
-static uint64_t cache_entry(uintptr_t pc, int found, const compact_row *r)
+PP_SIGNAL_PATH static uint64_t cache_entry(uintptr_t pc, int found, const compact_row *r)
 {
     uint64_t what = found == PP_CFI_NO_OBJECT ? FOUND_NO_OBJECT : r->kind;
     uint64_t cfa = 0, rbp = 0;
@@ -420,7 +432,7 @@ static uint64_t cache_entry(uintptr_t pc, int found, const compact_row *r)
     return ((uint64_t)pc >> CACHE_BITS) << 29 | cfa << 11 | rbp << 3 | (what + 1);
 }
 
-static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
+PP_SIGNAL_PATH static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
 {
     unsigned what = (unsigned)(e & 7) - 1;
     if (what == FOUND_NO_OBJECT) {
@@ -433,7 +445,7 @@ static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
     return 0;
 }
 
-static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
+PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
 {
     *row = NULL;
     size_t lo = 0, hi = s->n;
@@ -462,7 +474,7 @@ static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
     return 0;
 }
 
-int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
+PP_SIGNAL_PATH int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
 {
     const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
     if (!s) {
@@ -492,6 +504,17 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
     rule->rbp_offset = r->rbp_offset;
     rule->kind = r->kind;
     return 0;
+}
+
+PP_SIGNAL_PATH void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n)
+{
+    const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
+    if (!s)
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        uintptr_t pc = i ? pcs[i] - 1 : pcs[i]; /* as walk_table looks them up */
+        __builtin_prefetch((const void *)&s->cache[pc & ((1u << CACHE_BITS) - 1)]);
+    }
 }
 
 void pp_cfi_table_stats_get(pp_cfi_table_stats *out)

@@ -13,7 +13,7 @@ static _Atomic uint64_t accepted;
 
 static int put(int tid, uint64_t weight, uint32_t n_native, uint32_t n_interp)
 {
-    pp_raw_sample *s = pp_ring_take(ring);
+    pp_raw_sample *s = pp_ring_take(ring, (uint32_t)tid);
     if (!s)
         return -1;
     s->tid = tid;
@@ -90,10 +90,10 @@ int main(void)
     /* Every capture buffer handed out: the next handler drops its sample. */
     pp_raw_sample *taken[128];
     int nt = 0;
-    while (nt < 128 && (taken[nt] = pp_ring_take(ring)) != NULL)
+    while (nt < 128 && (taken[nt] = pp_ring_take(ring, 7)) != NULL)
         nt++;
     CHECK(nt >= 10 && nt <= 64);
-    CHECK(pp_ring_take(ring) == NULL);
+    CHECK(pp_ring_take(ring, 7) == NULL);
     for (int i = 0; i < nt; i++)
         pp_ring_give_back(ring, taken[i]);
 
