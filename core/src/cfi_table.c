@@ -1,7 +1,6 @@
 #include "cfi_table.h"
 
 #include "fault_guard.h"
-#include "hot_pages.h"
 #include "signal_path.h"
 
 #include <link.h>
@@ -48,21 +47,6 @@ typedef struct cfi_object {
  * object's FDEs is cached as this too: the unwinder treats both alike. */
 #define FOUND_NO_OBJECT 6
 #define NOT_COVERED (-2) /* search(): inside an object, between its FDEs */
-
-#define CACHE_BYTES (sizeof(uint64_t) << CACHE_BITS)
-
-/* Every frame of every sample reads one entry, at random among the cache's
- * 32 pages: hot pages (hot_pages.h), one TLB entry for all of them when a
- * huge page backs them. Faulted in before any handler can see the set: a
- * handler meeting a fresh page would take the fault itself. Off the signal
- * path. */
-static _Atomic uint64_t *cache_new(void)
-{
-    void *p = pp_hot_pages_map(CACHE_BYTES);
-    if (p)
-        pp_hot_pages_make_resident(p, CACHE_BYTES);
-    return p;
-}
 
 typedef struct cfi_set {
     struct cfi_set *retired_next;
@@ -293,12 +277,17 @@ static int refresh_locked(void)
         return -1;
     }
     s->retired_next = NULL;
-    s->cache = cache_new();
+    s->cache = calloc((size_t)1 << CACHE_BITS, sizeof *s->cache);
     if (!s->cache) {
         free(s);
         free(b.objs);
         return -1;
     }
+    /* calloc this large maps fresh zero pages, each faulted in by the first
+     * handler that stores an entry in it: fault them in here, before any
+     * handler can see the set. */
+    for (size_t i = 0; i < ((size_t)1 << CACHE_BITS); i += 4096 / sizeof *s->cache)
+        atomic_store_explicit(&s->cache[i], 0, memory_order_relaxed);
     s->n = n;
     memcpy(s->objs, b.objs, n * sizeof *b.objs);
     free(b.objs);
@@ -390,7 +379,7 @@ void pp_cfi_table_collect_garbage(void)
         return;
     while (retired) {
         cfi_set *next = retired->retired_next;
-        pp_hot_pages_unmap((void *)retired->cache, CACHE_BYTES);
+        free(retired->cache);
         free(retired);
         retired = next;
     }

@@ -1,10 +1,9 @@
 #include "ring.h"
 
-#include "hot_pages.h"
 #include "signal_path.h"
 
-#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* A record: one 64-bit header word, then the sample's fixed fields, then its
@@ -34,9 +33,10 @@ typedef struct capture_buffer {
     pp_raw_sample sample;
 } capture_buffer;
 
-/* At the start of its own hot mapping (hot_pages.h), followed by the
- * capture buffers' controls and then their arrays: what a handler reads to
- * claim a buffer is on one page. */
+/* At the start of its own mapping, followed by the capture buffers'
+ * controls and then their arrays: what a handler reads to claim a buffer is
+ * on one page (each page a sample touches costs a TLB miss once the program
+ * has run between two samples). */
 struct pp_ring {
     unsigned char *bytes;
     uint64_t size; /* a power of two */
@@ -77,17 +77,20 @@ pp_ring *pp_ring_new(size_t bytes, uint32_t depth)
     if (cpus < 1)
         cpus = 1;
     uint32_t n_buffers = (uint32_t)(cpus * 2 + 8 > 64 ? 64 : cpus * 2 + 8);
-    /* Every sample writes a capture buffer and then the ring: both hot
-     * pages. The capture buffers' pages a shallow stack never reaches are
-     * never made resident; the ring's are, by pp_ring_prefault. */
+    /* mmap rather than malloc: large, and touched from signal handlers.
+     * The capture buffers' pages a shallow stack never reaches are never
+     * made resident; the ring's are, by pp_ring_prefault. */
     size_t hot_len = controls_len(n_buffers) + buffer_frames_len(depth) * n_buffers;
-    pp_ring *r = pp_hot_pages_map(hot_len);
-    unsigned char *ring_bytes = pp_hot_pages_map(n);
-    if (!r || !ring_bytes) {
-        pp_hot_pages_unmap(r, hot_len);
-        pp_hot_pages_unmap(ring_bytes, n);
+    void *mem = mmap(NULL, hot_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *ring_bytes = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED || ring_bytes == MAP_FAILED) {
+        if (mem != MAP_FAILED)
+            munmap(mem, hot_len);
+        if (ring_bytes != MAP_FAILED)
+            munmap(ring_bytes, n);
         return NULL;
     }
+    pp_ring *r = mem;
     r->bytes = ring_bytes;
     r->size = n;
     r->depth = depth;
@@ -111,25 +114,49 @@ void pp_ring_free(pp_ring *r)
 {
     if (!r)
         return;
-    pp_hot_pages_unmap(r->bytes, r->size);
-    pp_hot_pages_unmap(r, r->hot_len);
+    munmap(r->bytes, r->size);
+    munmap(r, r->hot_len);
 }
 
 PP_SIGNAL_PATH uint32_t pp_ring_depth(const pp_ring *r) { return r->depth; }
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/* MADV_POPULATE_WRITE faults the pages in writable without writing to them,
+ * so handlers writing at the same time lose nothing. Older kernels refuse
+ * it: there each page gets an atomic OR of zero, a write that cannot change
+ * what a handler wrote. */
+static void make_resident(void *start, size_t len)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        page = 4096;
+    uintptr_t from = (uintptr_t)start & ~(uintptr_t)(page - 1);
+    len += (uintptr_t)start - from;
+    if (madvise((void *)from, len, MADV_POPULATE_WRITE) == 0)
+        return;
+    for (size_t off = 0; off < len; off += (size_t)page)
+        atomic_fetch_or_explicit((_Atomic uint64_t *)(from + off), 0, memory_order_relaxed);
+}
 
 void pp_ring_prefault(pp_ring *r)
 {
     if (!r || atomic_exchange(&r->prefaulted, 1))
         return;
-    /* Each sample writes the ring's next bytes: without this, a page fault
-     * in a handler every 4 KiB of samples until the ring has wrapped once. */
-    pp_hot_pages_make_resident(r->bytes, r->size);
-    /* The buffers' first page of each array: what a stack up to ~500 native
-     * and ~170 interpreter frames writes. */
-    pp_hot_pages_make_resident(r, controls_len(r->n_buffers));
+    /* Each sample writes the ring's next bytes, so its pages are met one
+     * after another and each costs a TLB miss (several memory reads on a
+     * VM's nested page tables): huge pages, where the ring is large enough
+     * for them and the kernel has them, make it one entry a 2 MiB. */
+    madvise(r->bytes, r->size, MADV_HUGEPAGE);
+    make_resident(r->bytes, r->size);
+    /* Of the capture buffers, the controls and each array's first page:
+     * what stacks up to ~500 native and ~170 interpreter frames write. */
+    make_resident(r, controls_len(r->n_buffers));
     for (uint32_t i = 0; i < r->n_buffers; i++) {
-        pp_hot_pages_make_resident(r->buffers[i].sample.native, 4096);
-        pp_hot_pages_make_resident(r->buffers[i].sample.interp, 4096);
+        make_resident(r->buffers[i].sample.native, 4096);
+        make_resident(r->buffers[i].sample.interp, 4096);
     }
 }
 
