@@ -151,12 +151,16 @@ void pp_ring_prefault(pp_ring *r)
      * for them and the kernel has them, make it one entry a 2 MiB. */
     madvise(r->bytes, r->size, MADV_HUGEPAGE);
     make_resident(r->bytes, r->size);
-    /* Of the capture buffers, the controls and each array's first page:
-     * what stacks up to ~500 native and ~170 interpreter frames write. */
+    /* Of the capture buffers, the controls and each array's first 4 KiB
+     * (what stacks up to ~500 native and ~170 interpreter frames write),
+     * never past the mapping's end (a small depth's arrays are shorter). */
     make_resident(r, controls_len(r->n_buffers));
+    unsigned char *end = (unsigned char *)r + r->hot_len;
     for (uint32_t i = 0; i < r->n_buffers; i++) {
-        make_resident(r->buffers[i].sample.native, 4096);
-        make_resident(r->buffers[i].sample.interp, 4096);
+        unsigned char *arrays[2] = {(unsigned char *)r->buffers[i].sample.native,
+                                    (unsigned char *)r->buffers[i].sample.interp};
+        for (int k = 0; k < 2; k++)
+            make_resident(arrays[k], end - arrays[k] < 4096 ? (size_t)(end - arrays[k]) : 4096);
     }
 }
 

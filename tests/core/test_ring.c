@@ -72,6 +72,10 @@ int main(void)
     }
     pp_ring_free(ring);
     ring = pp_ring_new(65536, 64);
+    /* What the sampler thread does at a session's start, within the ring's
+     * own memory whatever the depth (here the buffers' arrays are shorter
+     * than a page). */
+    pp_ring_prefault(ring);
     /* Shallow samples (40-byte header + 10 + 10 frames: 360 bytes) fill it by bytes. */
     int n = 0;
     while (put(0, (uint64_t)n, 10, 10) == 0)
