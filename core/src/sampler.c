@@ -194,7 +194,8 @@ PP_SIGNAL_PATH static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, in
     int native = atomic_load_explicit(&live.native, memory_order_relaxed);
     /* The buffer holds the stack this thread's previous sample found
      * (pp_ring_take): its rule-cache entries are asked for now, in parallel,
-     * rather than met one cache miss after another in the walk. */
+     * rather than met one cache miss after another in the walk. Prefetches
+     * are hints: no fault, no write, no system call (async-signal-safe). */
     if (native)
         pp_cfi_table_prefetch(s->native, s->n_native);
     s->tid = (int32_t)tid;
@@ -612,7 +613,8 @@ static void queue_repeats(const pp_wall_repeat *repeats, size_t n)
 {
     pp_ring *ring = atomic_load(&live.ring);
     for (size_t i = 0; i < n; i++) {
-        /* The sampler thread's own buffer: the threads' keep their stacks. */
+        /* The sampler thread's own buffer: the sampled threads' buffers keep
+         * their previous stacks (pp_ring_take). */
         pp_raw_sample *s = ring ? pp_ring_take(ring, (uint32_t)pp_thread_id()) : NULL;
         if (!s) {
             atomic_fetch_add_explicit(&live.dropped_ring, 1, memory_order_relaxed);
