@@ -1,6 +1,7 @@
 #include "cfi_table.h"
 
 #include "fault_guard.h"
+#include "signal_path.h"
 
 #include <link.h>
 #include <pthread.h>
@@ -583,7 +584,7 @@ void pp_cfi_table_collect_garbage_if_idle(_Atomic int *in_flight)
     pthread_mutex_unlock(&build_lock);
 }
 
-static void note_miss(void)
+PP_SIGNAL_PATH static void note_miss(void)
 {
     /* Read first: a store from every handler would bounce the line. */
     if (!atomic_load_explicit(&missed, memory_order_relaxed))
@@ -591,7 +592,7 @@ static void note_miss(void)
 }
 
 /* What a lookup found, as a cache entry; 0 when it does not fit one. */
-static uint64_t cache_entry(uintptr_t pc, int found, const compact_row *r)
+PP_SIGNAL_PATH static uint64_t cache_entry(uintptr_t pc, int found, const compact_row *r)
 {
     uint64_t what = found == PP_CFI_NO_OBJECT ? FOUND_NO_OBJECT : r->kind;
     uint64_t cfa = 0, rbp = 0;
@@ -605,7 +606,7 @@ static uint64_t cache_entry(uintptr_t pc, int found, const compact_row *r)
     return ((uint64_t)pc >> CACHE_BITS) << 29 | cfa << 11 | rbp << 3 | (what + 1);
 }
 
-static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
+PP_SIGNAL_PATH static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
 {
     unsigned what = (unsigned)(e & 7) - 1;
     if (what == FOUND_NO_OBJECT) {
@@ -618,7 +619,7 @@ static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
     return 0;
 }
 
-static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
+PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
 {
     *row = NULL;
     size_t lo = 0, hi = s->n;
@@ -647,7 +648,7 @@ static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
     return 0;
 }
 
-int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
+PP_SIGNAL_PATH int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
 {
     const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
     if (!s) {
@@ -677,6 +678,17 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
     rule->rbp_offset = r->rbp_offset;
     rule->kind = r->kind;
     return 0;
+}
+
+PP_SIGNAL_PATH void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n)
+{
+    const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
+    if (!s)
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        uintptr_t pc = i ? pcs[i] - 1 : pcs[i]; /* as walk_table looks them up */
+        __builtin_prefetch((const void *)&s->cache[pc & ((1u << CACHE_BITS) - 1)]);
+    }
 }
 
 void pp_cfi_table_stats_get(pp_cfi_table_stats *out)

@@ -85,6 +85,13 @@ void pp_cfi_table_collect_garbage_if_idle(_Atomic int *in_flight);
  * for newly loaded objects. */
 int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule);
 
+/* Async-signal-safe: no writes, no faults (prefetches only). Asks the CPU
+ * for the rule-cache entries of a stack's pcs (leaf first, as the unwinder
+ * returns them) all at once, ahead of a walk that looks them up one after
+ * another: a sample's stack is mostly its previous one's, whose entries the
+ * program has pushed out of the caches since. */
+void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n);
+
 typedef struct pp_cfi_table_stats {
     uint64_t objects; /* listed in the published set */
     uint64_t tables;  /* of those, objects whose .eh_frame was parsed into rows */

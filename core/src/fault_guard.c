@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "polyprof.h"
+#include "signal_path.h"
 
 /* initial-exec: this TLS is touched from signal handlers, where the lazy
  * allocation of dynamic TLS (malloc in __tls_get_addr) is not allowed. */
@@ -277,7 +278,7 @@ void pp_fault_guard_stats(pp_fault_guard_info *out)
     out->lost_reason = out->lost ? lost_reason : "";
 }
 
-int pp_fault_guard_enter(sigjmp_buf *jb)
+PP_SIGNAL_PATH int pp_fault_guard_enter(sigjmp_buf *jb)
 {
     /* Someone may have replaced our handler since the last check: a fault
      * would not come back to us, so refuse to guard and let the caller skip
@@ -288,7 +289,7 @@ int pp_fault_guard_enter(sigjmp_buf *jb)
     return 0;
 }
 
-void pp_fault_guard_leave(void) { guard_jmp = NULL; }
+PP_SIGNAL_PATH void pp_fault_guard_leave(void) { guard_jmp = NULL; }
 
 int pp_safe_read(void *dst, const void *src, size_t len)
 {

@@ -1,6 +1,7 @@
 #include "ring.h"
 
-#include <stdlib.h>
+#include "signal_path.h"
+
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -25,21 +26,26 @@ typedef struct record {
     /* uintptr_t native[n_native]; pp_raw_frame interp[n_interp]; */
 } record;
 
+/* A line each: handlers on other CPUs claiming their own buffers do not
+ * take this one's line from under it. */
 typedef struct capture_buffer {
-    _Atomic int busy;
+    _Alignas(64) _Atomic int busy;
     pp_raw_sample sample;
 } capture_buffer;
 
+/* At the start of its own mapping, followed by the capture buffers'
+ * controls and then their arrays: what a handler reads to claim a buffer is
+ * on one page (each page a sample touches costs a TLB miss once the program
+ * has run between two samples). */
 struct pp_ring {
     unsigned char *bytes;
     uint64_t size; /* a power of two */
-    _Atomic uint64_t head; /* producers: next byte to claim */
-    _Atomic uint64_t tail; /* consumer: next byte to read */
     uint32_t depth;
     uint32_t n_buffers;
     capture_buffer *buffers;
-    void *frames; /* the capture buffers' arrays, one mapping */
-    size_t frames_len;
+    size_t hot_len; /* this struct's mapping */
+    _Alignas(64) _Atomic uint64_t head; /* producers: next byte to claim */
+    _Alignas(64) _Atomic uint64_t tail; /* consumer: next byte to read */
     _Atomic int prefaulted;
     pp_raw_sample view; /* the consumer's decoded record */
     uint64_t view_len;
@@ -50,10 +56,11 @@ static size_t record_len(uint32_t n_native, uint32_t n_interp)
     return sizeof(record) + (size_t)n_native * sizeof(uintptr_t) + (size_t)n_interp * sizeof(pp_raw_frame);
 }
 
-static size_t buffer_frames_len(uint32_t depth)
-{
-    return (size_t)(depth + PP_RAW_NATIVE_SLACK) * sizeof(uintptr_t) + (size_t)depth * sizeof(pp_raw_frame);
-}
+static size_t native_len(uint32_t depth) { return (size_t)(depth + PP_RAW_NATIVE_SLACK) * sizeof(uintptr_t); }
+
+static size_t buffer_frames_len(uint32_t depth) { return native_len(depth) + (size_t)depth * sizeof(pp_raw_frame); }
+
+static size_t controls_len(uint32_t n_buffers) { return sizeof(pp_ring) + (size_t)n_buffers * sizeof(capture_buffer); }
 
 pp_ring *pp_ring_new(size_t bytes, uint32_t depth)
 {
@@ -63,41 +70,38 @@ pp_ring *pp_ring_new(size_t bytes, uint32_t depth)
     /* Room for the deepest record twice over, so one always fits. */
     while (n < 2 * (record_len(depth, depth) + sizeof(record)))
         n <<= 1;
-    pp_ring *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
     /* Handlers that can be capturing at once: one a thread, and threads run
      * on CPUs; some are preempted mid-capture, hence the margin. A handler
      * finding none free drops its sample (counted). */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus < 1)
         cpus = 1;
-    r->n_buffers = (uint32_t)(cpus * 2 + 8 > 64 ? 64 : cpus * 2 + 8);
-    r->depth = depth;
-    r->frames_len = buffer_frames_len(depth) * r->n_buffers;
+    uint32_t n_buffers = (uint32_t)(cpus * 2 + 8 > 64 ? 64 : cpus * 2 + 8);
     /* mmap rather than malloc: large, and touched from signal handlers.
      * The capture buffers' pages a shallow stack never reaches are never
      * made resident; the ring's are, by pp_ring_prefault. */
-    void *ring_mem = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    void *frames_mem = mmap(NULL, r->frames_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    r->buffers = calloc(r->n_buffers, sizeof *r->buffers);
-    if (ring_mem == MAP_FAILED || frames_mem == MAP_FAILED || !r->buffers) {
-        if (ring_mem != MAP_FAILED)
-            munmap(ring_mem, n);
-        if (frames_mem != MAP_FAILED)
-            munmap(frames_mem, r->frames_len);
-        free(r->buffers);
-        free(r);
+    size_t hot_len = controls_len(n_buffers) + buffer_frames_len(depth) * n_buffers;
+    void *mem = mmap(NULL, hot_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *ring_bytes = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED || ring_bytes == MAP_FAILED) {
+        if (mem != MAP_FAILED)
+            munmap(mem, hot_len);
+        if (ring_bytes != MAP_FAILED)
+            munmap(ring_bytes, n);
         return NULL;
     }
-    r->bytes = ring_mem;
+    pp_ring *r = mem;
+    r->bytes = ring_bytes;
     r->size = n;
-    r->frames = frames_mem;
-    for (uint32_t i = 0; i < r->n_buffers; i++) {
-        unsigned char *base = (unsigned char *)frames_mem + (size_t)i * buffer_frames_len(depth);
+    r->depth = depth;
+    r->n_buffers = n_buffers;
+    r->hot_len = hot_len;
+    r->buffers = (capture_buffer *)(void *)(r + 1);
+    unsigned char *arrays = (unsigned char *)r + controls_len(n_buffers);
+    for (uint32_t i = 0; i < n_buffers; i++) {
+        unsigned char *base = arrays + (size_t)i * buffer_frames_len(depth);
         r->buffers[i].sample.native = (uintptr_t *)(void *)base;
-        r->buffers[i].sample.interp =
-            (pp_raw_frame *)(void *)(base + (size_t)(depth + PP_RAW_NATIVE_SLACK) * sizeof(uintptr_t));
+        r->buffers[i].sample.interp = (pp_raw_frame *)(void *)(base + native_len(depth));
         atomic_init(&r->buffers[i].busy, 0);
     }
     atomic_init(&r->head, 0);
@@ -111,12 +115,10 @@ void pp_ring_free(pp_ring *r)
     if (!r)
         return;
     munmap(r->bytes, r->size);
-    munmap(r->frames, r->frames_len);
-    free(r->buffers);
-    free(r);
+    munmap(r, r->hot_len);
 }
 
-uint32_t pp_ring_depth(const pp_ring *r) { return r->depth; }
+PP_SIGNAL_PATH uint32_t pp_ring_depth(const pp_ring *r) { return r->depth; }
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
@@ -128,13 +130,15 @@ uint32_t pp_ring_depth(const pp_ring *r) { return r->depth; }
  * what a handler wrote. */
 static void make_resident(void *start, size_t len)
 {
-    if (madvise(start, len, MADV_POPULATE_WRITE) == 0)
-        return;
     long page = sysconf(_SC_PAGESIZE);
     if (page <= 0)
         page = 4096;
+    uintptr_t from = (uintptr_t)start & ~(uintptr_t)(page - 1);
+    len += (uintptr_t)start - from;
+    if (madvise((void *)from, len, MADV_POPULATE_WRITE) == 0)
+        return;
     for (size_t off = 0; off < len; off += (size_t)page)
-        atomic_fetch_or_explicit((_Atomic uint64_t *)(void *)((unsigned char *)start + off), 0, memory_order_relaxed);
+        atomic_fetch_or_explicit((_Atomic uint64_t *)(from + off), 0, memory_order_relaxed);
 }
 
 void pp_ring_prefault(pp_ring *r)
@@ -147,13 +151,26 @@ void pp_ring_prefault(pp_ring *r)
      * for them and the kernel has them, make it one entry a 2 MiB. */
     madvise(r->bytes, r->size, MADV_HUGEPAGE);
     make_resident(r->bytes, r->size);
+    /* Of the capture buffers, the controls and each array's first 4 KiB
+     * (what stacks up to ~500 native and ~170 interpreter frames write),
+     * never past the mapping's end (a small depth's arrays are shorter). */
+    make_resident(r, controls_len(r->n_buffers));
+    unsigned char *end = (unsigned char *)r + r->hot_len;
+    for (uint32_t i = 0; i < r->n_buffers; i++) {
+        unsigned char *arrays[2] = {(unsigned char *)r->buffers[i].sample.native,
+                                    (unsigned char *)r->buffers[i].sample.interp};
+        for (int k = 0; k < 2; k++)
+            make_resident(arrays[k], end - arrays[k] < 4096 ? (size_t)(end - arrays[k]) : 4096);
+    }
 }
 
-pp_raw_sample *pp_ring_take(pp_ring *r)
+PP_SIGNAL_PATH pp_raw_sample *pp_ring_take(pp_ring *r, uint32_t hint)
 {
-    /* Start at a place that differs between threads, so that threads rarely
-     * contend for the same buffer. */
-    uint32_t start = (uint32_t)(((uintptr_t)&start >> 12) % r->n_buffers);
+    /* Each thread starts at its own buffer, so that threads rarely contend
+     * for one, and a thread gets the same buffer sample after sample: it
+     * still holds the thread's previous stack then, and the handler finds
+     * its pages where it left them. */
+    uint32_t start = hint % r->n_buffers;
     for (uint32_t k = 0; k < r->n_buffers; k++) {
         capture_buffer *b = &r->buffers[(start + k) % r->n_buffers];
         if (!atomic_load_explicit(&b->busy, memory_order_relaxed) &&
@@ -163,14 +180,14 @@ pp_raw_sample *pp_ring_take(pp_ring *r)
     return NULL;
 }
 
-void pp_ring_give_back(pp_ring *r, pp_raw_sample *s)
+PP_SIGNAL_PATH void pp_ring_give_back(pp_ring *r, pp_raw_sample *s)
 {
     (void)r;
     capture_buffer *b = (capture_buffer *)(void *)((char *)s - offsetof(capture_buffer, sample));
     atomic_store_explicit(&b->busy, 0, memory_order_release);
 }
 
-int pp_ring_commit(pp_ring *r, pp_raw_sample *s)
+PP_SIGNAL_PATH int pp_ring_commit(pp_ring *r, pp_raw_sample *s)
 {
     uint32_t nn = s->n_native > r->depth + PP_RAW_NATIVE_SLACK ? r->depth + PP_RAW_NATIVE_SLACK : s->n_native;
     uint32_t ni = s->n_interp > r->depth ? r->depth : s->n_interp;

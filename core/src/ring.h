@@ -25,15 +25,19 @@ void pp_ring_free(pp_ring *r);
 /* Makes the ring's pages resident, once per ring (later calls return at
  * once): otherwise the handlers take a page fault each time a sample first
  * reaches a page, until the ring has wrapped once (seconds to minutes at the
- * default interval). The capture buffers are left to fault in as deep as
- * stacks go: a bounded cost, once per buffer page. For a thread other than
- * the session's caller; safe while handlers write. Not signal-safe. */
+ * default interval). Of the capture buffers, the first page of each array
+ * (stacks up to ~500 native, ~170 interpreter frames); deeper pages fault in
+ * as deep as stacks go: a bounded cost, once per page. For a thread other
+ * than the session's caller; safe while handlers write. Not signal-safe. */
 void pp_ring_prefault(pp_ring *r);
 uint32_t pp_ring_depth(const pp_ring *r);
 
 /* Signal-safe. A capture buffer: native has room for depth +
- * PP_RAW_NATIVE_SLACK entries, interp for depth; NULL when all are in use. */
-pp_raw_sample *pp_ring_take(pp_ring *r);
+ * PP_RAW_NATIVE_SLACK entries, interp for depth; NULL when all are in use.
+ * hint (the thread id) picks the buffer tried first: the same hint gets the
+ * same buffer while no one else holds it, with the arrays and counts of the
+ * sample last committed from it (a thread's previous stack). */
+pp_raw_sample *pp_ring_take(pp_ring *r, uint32_t hint);
 /* Signal-safe. Copies the sample's frames into the ring and gives the buffer
  * back; -1 (buffer given back, sample dropped) when the ring is full. */
 int pp_ring_commit(pp_ring *r, pp_raw_sample *s);

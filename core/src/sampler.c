@@ -31,7 +31,9 @@
 #include "idmap.h"
 #include "merge.h"
 #include "profile.h"
+#include "cfi_table.h"
 #include "ring.h"
+#include "signal_path.h"
 #include "stacks.h"
 #include "threads.h"
 #include "unwind.h"
@@ -134,7 +136,7 @@ static int handler_signo;
 
 static __thread int in_handler __attribute__((tls_model("initial-exec")));
 
-uint64_t pp_now_ns(void)
+PP_SIGNAL_PATH uint64_t pp_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -180,7 +182,7 @@ static void chain_foreign(int sig, siginfo_t *si, void *uc)
 static __thread uint32_t wall_seen_generation __attribute__((tls_model("initial-exec")));
 static __thread uint64_t wall_seen_tick __attribute__((tls_model("initial-exec")));
 
-static uint64_t wall_weight(uint32_t cookie_low)
+PP_SIGNAL_PATH static uint64_t wall_weight(uint32_t cookie_low)
 {
     uint32_t generation = cookie_low & PP_COOKIE_GENERATION_MASK;
     uint64_t sent = cookie_low >> PP_COOKIE_GENERATION_BITS;
@@ -193,11 +195,18 @@ static uint64_t wall_weight(uint32_t cookie_low)
     return weight;
 }
 
-static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
+PP_SIGNAL_PATH static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth, int tid, uint64_t now)
 {
-    s->tid = (int32_t)pp_thread_id(); /* cached: no system call per sample */
+    int native = atomic_load_explicit(&live.native, memory_order_relaxed);
+    /* The buffer holds the stack this thread's previous sample found
+     * (pp_ring_take): its rule-cache entries are asked for now, in parallel,
+     * rather than met one cache miss after another in the walk. Prefetches
+     * are hints: no fault, no write, no system call (async-signal-safe). */
+    if (native)
+        pp_cfi_table_prefetch(s->native, s->n_native);
+    s->tid = (int32_t)tid;
     s->flags = 0;
-    s->time_ns = pp_now_ns(); /* clock_gettime: async-signal-safe */
+    s->time_ns = now;
     if (si->si_code == SI_TIMER) {
         s->weight = 1 + (si->si_overrun > 0 ? (uint64_t)si->si_overrun : 0);
     } else {
@@ -217,14 +226,14 @@ static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
         return;
     }
     if (sigsetjmp(jb, 0) == 0) {
-        if (atomic_load_explicit(&live.native, memory_order_relaxed)) {
+        if (native) {
             s->n_native = (uint32_t)pp_unwind_native(uc, s->native, depth, &s->flags);
         }
     } else {
         /* A read faulted mid-unwind: keep the interrupted pc. */
         ucontext_t *ctx = uc;
         s->native[0] = (uintptr_t)ctx->uc_mcontext.gregs[REG_RIP];
-        s->n_native = atomic_load_explicit(&live.native, memory_order_relaxed) ? 1 : 0;
+        s->n_native = native ? 1 : 0;
         s->flags |= PP_SAMPLE_NATIVE_FAILED;
         if (pp_fault_guard_enter(&jb) != 0)
             return;
@@ -251,7 +260,7 @@ static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, int depth)
 /* Async-signal-safe: atomics, the lock-free ring, libunwind under the fault
  * guard, the runtime's capture hook; errno is preserved; re-entry on the same
  * thread is refused. */
-static void on_sample_signal(int sig, siginfo_t *si, void *uc)
+PP_SIGNAL_PATH static void on_sample_signal(int sig, siginfo_t *si, void *uc)
 {
     int saved_errno = errno;
     uintptr_t cookie = (uintptr_t)si->si_value.sival_ptr;
@@ -272,12 +281,13 @@ static void on_sample_signal(int sig, siginfo_t *si, void *uc)
     atomic_fetch_add(&live.in_flight, 1);
     if (atomic_load(&live.active) &&
         ((uint32_t)cookie & PP_COOKIE_GENERATION_MASK) == (atomic_load(&live.generation) & PP_COOKIE_GENERATION_MASK)) {
-        uint64_t t0 = pp_now_ns();
+        uint64_t t0 = pp_now_ns(); /* clock_gettime: async-signal-safe; also the sample's time */
         pp_ring *ring = atomic_load(&live.ring);
-        pp_raw_sample *s = ring ? pp_ring_take(ring) : NULL;
+        int tid = pp_thread_id(); /* cached: no system call per sample */
+        pp_raw_sample *s = ring ? pp_ring_take(ring, (uint32_t)tid) : NULL;
         uint64_t weight = 0;
         if (s) {
-            capture(s, si, uc, (int)pp_ring_depth(ring));
+            capture(s, si, uc, (int)pp_ring_depth(ring), tid, t0);
             weight = s->weight;
         }
         if (s && pp_ring_commit(ring, s) == 0) {
@@ -613,7 +623,9 @@ static void queue_repeats(const pp_wall_repeat *repeats, size_t n)
 {
     pp_ring *ring = atomic_load(&live.ring);
     for (size_t i = 0; i < n; i++) {
-        pp_raw_sample *s = ring ? pp_ring_take(ring) : NULL;
+        /* The sampler thread's own buffer: the sampled threads' buffers keep
+         * their previous stacks (pp_ring_take). */
+        pp_raw_sample *s = ring ? pp_ring_take(ring, (uint32_t)pp_thread_id()) : NULL;
         if (!s) {
             atomic_fetch_add_explicit(&live.dropped_ring, 1, memory_order_relaxed);
             continue;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "polyprof.h"
+#include "signal_path.h"
 
 /* initial-exec: read from signal handlers, where dynamic TLS's lazy
  * allocation (malloc in __tls_get_addr) is not allowed. 0: not known yet
@@ -26,7 +27,7 @@ __attribute__((constructor)) static void register_fork_handler(void)
 /* Async-signal-safe: a TLS read, and on a thread's first call one gettid. A
  * signal that interrupts the first call between the system call and the
  * store makes its own system call and stores the same value. */
-int pp_thread_id(void)
+PP_SIGNAL_PATH int pp_thread_id(void)
 {
     pid_t tid = cached_tid;
     if (tid == 0) {

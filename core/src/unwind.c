@@ -12,6 +12,7 @@
 
 #include "cfi_table.h"
 #include "raw_sample.h"
+#include "signal_path.h"
 #include "symbols.h"
 
 static pp_addr_range libc_range, loader_range;
@@ -33,7 +34,7 @@ static volatile sig_atomic_t forking;
 static void fork_prepare(void) { forking = 1; }
 static void fork_done(void) { forking = 0; }
 
-static int in_range(const pp_addr_range *r, uintptr_t pc) { return pc >= r->start && pc < r->end; }
+PP_SIGNAL_PATH static int in_range(const pp_addr_range *r, uintptr_t pc) { return pc >= r->start && pc < r->end; }
 
 /* Written before sampling starts (start_session), read by the handler. */
 static pp_addr_range stop_ranges[PP_MAX_RANGES];
@@ -46,7 +47,7 @@ void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n)
         stop_ranges[n_stop_ranges++] = r[i];
 }
 
-static int at_stop(uintptr_t pc)
+PP_SIGNAL_PATH static int at_stop(uintptr_t pc)
 {
     for (size_t i = 0; i < n_stop_ranges; i++)
         if (in_range(&stop_ranges[i], pc))
@@ -131,7 +132,7 @@ void pp_unwind_maintain(void) { pp_cfi_table_refresh_if_missed(); }
 
 void pp_unwind_note_miss(const uintptr_t *frames, size_t n) { pp_cfi_table_want(frames, n); }
 
-static int in_root(uintptr_t pc)
+PP_SIGNAL_PATH static int in_root(uintptr_t pc)
 {
     for (int r = 0; r < n_roots; r++)
         if (in_range(&roots[r], pc))
@@ -157,7 +158,7 @@ typedef struct walk_point {
  * call, which may be a function's last instruction). Each step must move
  * the stack pointer up, so the walk ends within max steps or on the first
  * frame that does not. */
-static int walk_table(const ucontext_t *uc, uintptr_t *out, int max, int *n_out, uint32_t *flags,
+PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, int max, int *n_out, uint32_t *flags,
                       walk_point *at)
 {
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
@@ -246,7 +247,7 @@ static int continue_with_libunwind(const ucontext_t *uc, const walk_point *at, u
     return step_libunwind(&cursor, out, n, max, flags);
 }
 
-int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
+PP_SIGNAL_PATH int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
 {
     ucontext_t *uc = ucontext;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];

@@ -28,6 +28,7 @@
 
 #include "addon.h"
 #include "js_code_map.h"
+#include "signal_path.h"
 
 namespace polyprof_node {
 
@@ -56,6 +57,10 @@ struct IsolateSlot {
 };
 
 IsolateSlot g_slots[kMaxIsolates];
+// Slots ever registered: the handler scans these only. A thread without an
+// isolate (libuv's pool, V8's platform threads) would otherwise read all
+// 256 slots, 24 KiB, on each of its samples. Only grows.
+std::atomic<int> g_slots_used{0};
 std::mutex g_slots_lock;
 struct KnownThread {
   std::string name;      // "main", "worker 3"
@@ -149,11 +154,13 @@ Range ToRange(const void* start, size_t len) {
 // GetStackSample, which V8 documents for use on an interrupted thread and
 // calls from its own SIGPROF handler (no allocation, no locks, stack reads
 // bounded by the thread's stack). Runs under the core's fault guard.
-int Capture(void*, void* ucontext, pp_raw_frame* frames, int max, uint32_t* flags) {
+PP_SIGNAL_PATH int Capture(void*, void* ucontext, pp_raw_frame* frames, int max, uint32_t* flags) {
   int tid = GetTid();
   v8::Isolate* isolate = nullptr;
   const IsolateSlot* found = nullptr;
-  for (auto& slot : g_slots) {
+  int used = g_slots_used.load(std::memory_order_acquire);
+  for (int i = 0; i < used; i++) {
+    const IsolateSlot& slot = g_slots[i];
     if (slot.tid.load(std::memory_order_relaxed) == tid) {
       if (slot.code_events.load(std::memory_order_acquire)) isolate = slot.isolate.load(std::memory_order_acquire);
       found = &slot;
@@ -452,7 +459,8 @@ static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, si
   v8::Isolate* isolate = addon->isolate;
   std::lock_guard<std::mutex> g(g_slots_lock);
   if (!SetRuntimeLocked(err, errlen)) return false;
-  for (auto& slot : g_slots) {
+  for (int i = 0; i < kMaxIsolates; i++) {
+    IsolateSlot& slot = g_slots[i];
     if (slot.isolate.load(std::memory_order_relaxed)) continue;
     v8::JSEntryStubs stubs = isolate->GetJSEntryStubs();
     slot.entries[0] = ToRange(stubs.js_entry_stub.code.start, stubs.js_entry_stub.code.length_in_bytes);
@@ -478,6 +486,7 @@ static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, si
     g_thread_names[tid] = KnownThread{thread_name, 0};
     slot.tid.store(tid, std::memory_order_relaxed);
     slot.isolate.store(isolate, std::memory_order_release);
+    if (g_slots_used.load(std::memory_order_relaxed) <= i) g_slots_used.store(i + 1, std::memory_order_release);
     addon->slot_registered = true;
     pp_sampler_thread_names_changed();  // samples taken while the worker booted got the OS's name; tids are reused
     return true;
