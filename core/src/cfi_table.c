@@ -177,11 +177,47 @@ typedef struct candidate {
     size_t fdes;                /* as the header's table counts them */
 } candidate;
 
+/* Filled inside dl_iterate_phdr's callback, which must not allocate: the
+ * callback runs under the loader's lock, and a signal handler that
+ * interrupted a thread inside malloc may be waiting for that lock in
+ * libunwind's slow path (its own dl_iterate_phdr) while holding the
+ * malloc arena's lock that an allocation here would wait for. The array is
+ * sized before the call; a callback that runs out of room stops the listing
+ * and the caller lists again with more. */
 typedef struct candidates {
     candidate *items;
     size_t n, cap;
-    int oom;
+    int overflow;
 } candidates;
+
+static int list_object(struct dl_phdr_info *info, size_t size, void *arg);
+
+static int count_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)info;
+    (void)size;
+    ++*(size_t *)arg;
+    return 0;
+}
+
+/* Off the signal path: the loaded objects with unwind information; 0, or -1
+ * when out of memory (list->items NULL). */
+static int list_objects(candidates *list)
+{
+    size_t count = 0;
+    dl_iterate_phdr(count_object, &count);
+    size_t cap = count + 16; /* objects loaded between the two calls */
+    for (;;) {
+        *list = (candidates){calloc(cap, sizeof(candidate)), 0, cap, 0};
+        if (!list->items)
+            return -1;
+        dl_iterate_phdr(list_object, list);
+        if (!list->overflow)
+            return 0;
+        free(list->items);
+        cap *= 2;
+    }
+}
 
 static int list_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -214,14 +250,8 @@ static int list_object(struct dl_phdr_info *info, size_t size, void *arg)
     if (!seg || code_hi <= code_lo || code_hi - code_lo > UINT32_MAX)
         return 0;
     if (list->n == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 64;
-        candidate *items = realloc(list->items, cap * sizeof *items);
-        if (!items) {
-            list->oom = 1;
-            return 1;
-        }
-        list->items = items;
-        list->cap = cap;
+        list->overflow = 1;
+        return 1;
     }
     candidate *c = &list->items[list->n++];
     *c = (candidate){(uintptr_t)info->dlpi_addr, (uintptr_t)info->dlpi_addr + eh->p_vaddr,
@@ -351,16 +381,17 @@ static cfi_object *object_for(const candidate *c, int mode, int *oom)
 
 static int refresh_locked(int mode)
 {
-    candidates list = {0};
+    candidates list;
     dl_iterate_phdr(note_link_map, NULL);
-    dl_iterate_phdr(list_object, &list);
+    if (list_objects(&list) != 0)
+        return -1;
     build b = {0};
-    for (size_t i = 0; i < list.n && !list.oom && !b.oom; i++) {
+    for (size_t i = 0; i < list.n && !b.oom; i++) {
         cfi_object *o = object_for(&list.items[i], mode, &b.oom);
         if (o && push_ptr(&b.objs, &b.n, &b.cap, o) != 0)
             b.oom = 1;
     }
-    int oom = list.oom || b.oom;
+    int oom = b.oom;
     free(list.items);
     if (oom) {
         free(b.objs);
