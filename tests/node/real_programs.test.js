@@ -48,7 +48,10 @@ test('tsc compiling 200 modules: its own functions on whole stacks, little lost'
   const share = (x) => x / main;
   const detail = `main ${main} samples; in tsc.js ${inTsc}, empty ${empty}, ` +
     `${JSON.stringify(Object.fromEntries(losses))}, ${JSON.stringify(Object.fromEntries(under))}`;
-  assert.ok(main > 300, detail);
+  // Enough samples for the shares below to mean something. How many the
+  // compile gives depends on how fast the machine is that hour: 258-284 at
+  // 10 ms on Node 24 on a fast hour of the 2-core VM, 300-400 on others.
+  assert.ok(main > 200, detail);
   // Measured (Node 20 and 24, 2-core machine shared with other builds):
   // 91-95% of the main thread's samples have the compiler's frames (the rest
   // is Node's start-up and module loading, and GC outside JavaScript);
