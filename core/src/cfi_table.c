@@ -22,9 +22,9 @@ typedef struct compact_row {
 } compact_row;
 
 /* What an object's rows are. A placeholder stands for an object listed
- * but not parsed: one FALLBACK row over its executable segments, so the
- * walk hands its frames to libunwind (complete stacks) and the sample is
- * flagged for the drain thread, which asks for the real table
+ * but not parsed: one FALLBACK row over its executable segments, which the
+ * lookup answers from the one FDE covering the pc instead (search_fde), and
+ * the sample is flagged for the drain thread, which asks for the real table
  * (pp_cfi_table_want). An object whose .eh_frame gave no rows keeps a GAP
  * row instead: the walk treats it as code without CFI, as before. */
 enum { OBJ_PLACEHOLDER, OBJ_BUILT, OBJ_EMPTY };
@@ -650,7 +650,7 @@ PP_SIGNAL_PATH static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
     return 0;
 }
 
-PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_row **row)
+PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_row **row, const cfi_object **obj)
 {
     *row = NULL;
     size_t lo = 0, hi = s->n;
@@ -664,6 +664,7 @@ PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_r
     if (!lo || pc >= s->objs[lo - 1]->hi)
         return PP_CFI_NO_OBJECT;
     const cfi_object *o = s->objs[lo - 1];
+    *obj = o;
     uint32_t off = (uint32_t)(pc - o->lo);
     uint32_t a = 0, b = o->n;
     while (a < b) { /* first row past off */
@@ -676,6 +677,25 @@ PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_r
     if (!a || o->rows[a - 1].kind == PP_CFI_GAP)
         return NOT_COVERED;
     *row = &o->rows[a - 1];
+    return 0;
+}
+
+/* A placeholder's rule at pc, read from the one FDE covering it: a binary
+ * search of the object's .eh_frame_hdr and a run of that FDE's program, a
+ * few cache lines where libunwind's slow path (what the placeholder's
+ * FALLBACK row hands the frame to) costs a dl_iterate_phdr and two
+ * rt_sigprocmask calls a frame. Async-signal-safe as pp_eh_frame_rule_at;
+ * the caller's fault guard covers an object unloaded meanwhile. */
+PP_SIGNAL_PATH static int search_fde(const cfi_object *o, uintptr_t pc, compact_row *row)
+{
+    pp_eh_frame_view v = {(const uint8_t *)o->seg_start, o->seg_len, o->seg_start, o->hdr - o->seg_start};
+    pp_cfi_row r;
+    int found = pp_eh_frame_rule_at(&v, pc, &r);
+    if (found == PP_EH_FRAME_NOT_COVERED)
+        return NOT_COVERED;
+    if (found != 0)
+        r.kind = PP_CFI_FALLBACK; /* unreadable here: libunwind reads it its own way */
+    *row = (compact_row){0, r.cfa_offset, r.rbp_offset, r.kind};
     return 0;
 }
 
@@ -693,11 +713,18 @@ PP_SIGNAL_PATH int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
             return from_cache_entry(e, rule);
     }
     const compact_row *r;
-    int found = search(s, pc, &r);
+    const cfi_object *o = NULL;
+    compact_row from_fde;
+    int found = search(s, pc, &r, &o);
+    int read_fde = found == 0 && o->state == OBJ_PLACEHOLDER;
+    if (read_fde) {
+        found = search_fde(o, pc, &from_fde);
+        r = &from_fde;
+    }
     if (found == NOT_COVERED)
         found = PP_CFI_NO_OBJECT;
     if (slot) {
-        uint64_t e = cache_entry(pc, found, r);
+        uint64_t e = cache_entry(pc, found, found == 0 ? r : NULL);
         if (e)
             atomic_store_explicit(slot, e, memory_order_relaxed);
     }
@@ -708,7 +735,7 @@ PP_SIGNAL_PATH int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
     rule->cfa_offset = r->cfa_offset;
     rule->rbp_offset = r->rbp_offset;
     rule->kind = r->kind;
-    return 0;
+    return read_fde ? PP_CFI_FROM_FDE : 0;
 }
 
 PP_SIGNAL_PATH void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n)
@@ -720,6 +747,18 @@ PP_SIGNAL_PATH void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n)
         uintptr_t pc = i ? pcs[i] - 1 : pcs[i]; /* as walk_table looks them up */
         __builtin_prefetch((const void *)&s->cache[pc & ((1u << CACHE_BITS) - 1)]);
     }
+}
+
+int pp_cfi_table_built_at(uintptr_t pc)
+{
+    pthread_mutex_lock(&build_lock);
+    const cfi_set *s = atomic_load(&published);
+    int state = -1;
+    for (size_t i = 0; s && i < s->n && state < 0; i++)
+        if (pc >= s->objs[i]->lo && pc < s->objs[i]->hi)
+            state = s->objs[i]->state != OBJ_PLACEHOLDER;
+    pthread_mutex_unlock(&build_lock);
+    return state;
 }
 
 void pp_cfi_table_stats_get(pp_cfi_table_stats *out)

@@ -2,12 +2,14 @@
  *
  * Built off the signal path from each object's .eh_frame (eh_frame.h), per
  * object and only for objects a sample needed: a session's start lists the
- * loaded objects, each with a placeholder rule (PP_CFI_FALLBACK over its
- * code: the walk hands such frames to libunwind, so stacks stay complete),
- * and the drain thread asks for the tables of the objects its samples'
- * missed frames were in (pp_cfi_table_want; a large object after a few
- * dozen such samples, most at the first), which a thread of its own
- * parses. Parsing every object up front cost a process tens of
+ * loaded objects, each with a placeholder (a lookup there reads the one
+ * FDE covering the pc from the object's .eh_frame, in the handler: a few
+ * cache lines, where libunwind's slow path costs system calls), and the
+ * drain thread asks for the tables of the objects its samples' frames
+ * needed that way (pp_cfi_table_want; a large object after a few dozen
+ * such samples, most at the first), which a thread of its own parses: a
+ * table's lookup is a search of compact rows, and needs no run of a CFA
+ * program. Parsing every object up front cost a process tens of
  * milliseconds of CPU (node's executable: 76k FDEs) whether or not a
  * sample ever landed there. Objects loaded later (dlopen) are listed when
  * a sample's pc was in no object and the loader's list changed. Each change
@@ -78,11 +80,19 @@ void pp_cfi_table_collect_garbage_if_idle(_Atomic int *in_flight);
 /* pc in no object's range (JIT code, or loaded since), or between an
  * object's FDEs (code linked without CFI): no rule. */
 #define PP_CFI_NO_OBJECT (-1)
+/* *rule was read from the object's .eh_frame by this lookup, its table not
+ * being built yet (a placeholder): worth the drain thread's knowing, which
+ * has the table built once an object needs it often enough. */
+#define PP_CFI_FROM_FDE 1
 
-/* Async-signal-safe: one atomic load, two binary searches, no writes but a
- * relaxed atomic flag, and a cache entry. 0 with *rule filled when a table
- * covers pc; else PP_CFI_NO_OBJECT, which also asks the drain thread to look
- * for newly loaded objects. */
+/* Async-signal-safe: one atomic load, a cache entry, and on a cache miss two
+ * binary searches, or for an object without a table yet a search of its
+ * .eh_frame_hdr and one FDE's program (pp_eh_frame_rule_at, under the
+ * caller's fault guard); no lock, no allocation, no writes but a relaxed
+ * atomic flag and the cache entry. 0 or PP_CFI_FROM_FDE with *rule filled
+ * (kind PP_CFI_FALLBACK: a rule the tables cannot express, for libunwind);
+ * else PP_CFI_NO_OBJECT, which also asks the drain thread to look for
+ * newly loaded objects. */
 int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule);
 
 /* Async-signal-safe: no writes, no faults (prefetches only). Asks the CPU
@@ -91,6 +101,11 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule);
  * another: a sample's stack is mostly its previous one's, whose entries the
  * program has pushed out of the caches since. */
 void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n);
+
+/* Off the signal path (tests): 1 when the object holding pc has its table
+ * built (or its .eh_frame gave none), 0 when it is a placeholder, -1 when
+ * pc is in no listed object. */
+int pp_cfi_table_built_at(uintptr_t pc);
 
 typedef struct pp_cfi_table_stats {
     uint64_t objects; /* listed in the published set */

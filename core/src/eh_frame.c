@@ -270,7 +270,10 @@ typedef struct cfa_state {
 typedef struct program {
     const parser *ps;
     const cie *cie;
-    pp_cfi_rows *out;
+    pp_cfi_rows *out; /* NULL when finding: the row covering target is kept in found instead */
+    uint64_t target;
+    pp_cfi_row found;
+    int have_found;
     uint64_t loc, end;
     cfa_state st, initial;
     cfa_state stack[MAX_REMEMBERED];
@@ -337,6 +340,13 @@ static int push_row(pp_cfi_rows *out, pp_cfi_row r)
 
 static void emit(program *pg)
 {
+    if (!pg->out) {
+        if (pg->loc < pg->end && pg->loc <= pg->target) {
+            pg->found = row_of(pg);
+            pg->have_found = 1;
+        }
+        return;
+    }
     if (pg->loc < pg->end && !pg->oom && push_row(pg->out, row_of(pg)) != 0)
         pg->oom = 1;
 }
@@ -414,7 +424,8 @@ static void run(program *pg, const uint8_t *p, const uint8_t *end, int emit_rows
 {
     cursor c = {p, end, 0};
     int64_t da = pg->cie->data_align;
-    while (c.p < c.end && !c.bad && !pg->oom && pg->loc < pg->end) {
+    /* Finding: the rows past target cannot be the one covering it. */
+    while (c.p < c.end && !c.bad && !pg->oom && pg->loc < pg->end && (pg->out || pg->loc <= pg->target)) {
         uint8_t op = (uint8_t)read_u(&c, 1);
         uint8_t low = op & 0x3f;
         switch (op >> 6) {
@@ -553,7 +564,11 @@ static void run(program *pg, const uint8_t *p, const uint8_t *end, int emit_rows
         pg->overflowed = 1;
 }
 
-static int read_fde(const parser *ps, uint64_t vaddr, cie *cie_cache, pp_cfi_rows *out)
+/* Reads the FDE at vaddr (its CIE from cie_cache when the same) and runs
+ * its CFA program into pg, which holds out or target: 0; -1 when the FDE or
+ * its CIE cannot be read; 1 when finding and the FDE does not cover
+ * target. */
+static int run_fde(const parser *ps, uint64_t vaddr, cie *cie_cache, program *pg)
 {
     cursor c;
     if (read_record(ps, vaddr, &c) != 0)
@@ -577,21 +592,31 @@ static int read_fde(const parser *ps, uint64_t vaddr, cie *cie_cache, pp_cfi_row
         skip(&c, read_uleb(&c));
     if (c.bad || range == 0 || start + range < start)
         return -1;
+    if (!pg->out && (pg->target < start || pg->target - start >= range))
+        return 1;
+    pg->ps = ps;
+    pg->cie = ci;
+    pg->loc = start;
+    pg->end = start + range;
+    pg->st.cfa_reg = REG_RSP;
+    pg->st.rbp_rule = RULE_SAME;
+    pg->st.ra_rule = RULE_SAME;
+    run(pg, ci->insns, ci->insns_end, 0);
+    pg->initial = pg->st;
+    pg->depth = 0;
+    run(pg, c.p, c.end, 1);
+    emit(pg);
+    return 0;
+}
+
+static int read_fde(const parser *ps, uint64_t vaddr, cie *cie_cache, pp_cfi_rows *out)
+{
     program pg;
     memset(&pg, 0, sizeof pg);
-    pg.ps = ps;
-    pg.cie = ci;
     pg.out = out;
-    pg.loc = start;
-    pg.end = start + range;
-    pg.st.cfa_reg = REG_RSP;
-    pg.st.rbp_rule = RULE_SAME;
-    pg.st.ra_rule = RULE_SAME;
-    run(&pg, ci->insns, ci->insns_end, 0);
-    pg.initial = pg.st;
-    pg.depth = 0;
-    run(&pg, c.p, c.end, 1);
-    emit(&pg);
+    int r = run_fde(ps, vaddr, cie_cache, &pg);
+    if (r != 0)
+        return -1;
     if (!pg.oom && push_row(out, (pp_cfi_row){pg.end, 0, PP_CFI_RBP_UNCHANGED, PP_CFI_GAP}) != 0)
         pg.oom = 1;
     return pg.oom ? -2 : 0;
@@ -648,6 +673,70 @@ int pp_eh_frame_parse(const pp_eh_frame_view *v, pp_cfi_rows *out)
         else
             out->fdes_skipped++;
     }
+    return 0;
+}
+
+/* Bytes a table entry's pointer takes in encoding enc; 0 when not fixed. */
+static size_t fixed_size(uint8_t enc)
+{
+    switch (enc & 0x0f) {
+    case PE_UDATA2:
+    case PE_SDATA2:
+        return 2;
+    case PE_UDATA4:
+    case PE_SDATA4:
+        return 4;
+    case PE_ABSPTR:
+    case PE_UDATA8:
+    case PE_SDATA8:
+        return 8;
+    default:
+        return 0;
+    }
+}
+
+int pp_eh_frame_rule_at(const pp_eh_frame_view *v, uint64_t pc, pp_cfi_row *out)
+{
+    parser ps = {v, v->vaddr + v->hdr_offset};
+    cursor c;
+    uint8_t table_enc;
+    uint64_t count;
+    if (read_header(&ps, &c, &table_enc, &count) != 0)
+        return -1;
+    size_t entry = 2 * fixed_size(table_enc);
+    if (!entry || count == 0 || count > (uint64_t)(c.end - c.p) / entry)
+        return -1; /* a table that cannot be searched, or longer than the view */
+    const uint8_t *table = c.p;
+    /* The last entry starting at or before pc: the table is sorted by
+     * start (a hostile one that is not only finds a wrong FDE or none,
+     * whose range is checked below). */
+    uint64_t lo = 0, hi = count;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        cursor e = {table + mid * entry, c.end, 0};
+        if (read_encoded(&ps, &e, table_enc) <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!lo)
+        return PP_EH_FRAME_NOT_COVERED;
+    cursor e = {table + (lo - 1) * entry, c.end, 0};
+    read_encoded(&ps, &e, table_enc);
+    uint64_t fde = read_encoded(&ps, &e, table_enc);
+    if (e.bad)
+        return -1;
+    cie ci;
+    memset(&ci, 0, sizeof ci);
+    program pg;
+    memset(&pg, 0, sizeof pg);
+    pg.target = pc;
+    int r = run_fde(&ps, fde, &ci, &pg);
+    if (r != 0)
+        return r < 0 ? -1 : PP_EH_FRAME_NOT_COVERED;
+    if (!pg.have_found)
+        return -1;
+    *out = pg.found;
     return 0;
 }
 

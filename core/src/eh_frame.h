@@ -67,6 +67,20 @@ typedef struct pp_eh_frame_view {
 int pp_eh_frame_parse(const pp_eh_frame_view *v, pp_cfi_rows *out);
 void pp_cfi_rows_free(pp_cfi_rows *r);
 
+/* pp_eh_frame_rule_at: no FDE covers pc. */
+#define PP_EH_FRAME_NOT_COVERED 1
+
+/* The row covering pc, as pp_eh_frame_parse would give it, read from the
+ * one FDE covering pc (a binary search of the header's table), for a
+ * signal handler that meets an object whose table is not built yet: 0 with
+ * *out filled (out->pc where the row starts); PP_EH_FRAME_NOT_COVERED when
+ * no FDE covers pc; -1 when the header or the FDE cannot be read, or the
+ * table's entries are not of a fixed size (no linker writes those).
+ * Async-signal-safe: no allocation, no lock, reads only inside the view and
+ * writes only *out and its own stack (about 1 KiB); the caller guards the
+ * reads against faults when the object may be unloaded meanwhile. */
+int pp_eh_frame_rule_at(const pp_eh_frame_view *v, uint64_t pc, pp_cfi_row *out);
+
 /* The number of FDEs the header's table lists (what a parse would read),
  * 0 when the header is unreadable: reads the header's first bytes only. */
 size_t pp_eh_frame_fde_count(const pp_eh_frame_view *v);

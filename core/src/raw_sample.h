@@ -26,7 +26,7 @@
 #define PP_SAMPLE_INTERP_FAULT 16u
 #define PP_SAMPLE_NATIVE_COMPLETE 32u  /* the unwinder reached the outermost frame */
 #define PP_SAMPLE_WALL_REPEAT 64u      /* wall mode, no frames: the thread is where its latest sample has it */
-#define PP_SAMPLE_NATIVE_TABLE_MISS 128u /* the unwind tables could not walk it all: libunwind finished it */
+#define PP_SAMPLE_NATIVE_TABLE_MISS 128u /* a frame's object had no table yet, or libunwind finished the stack */
 
 typedef struct pp_raw_sample {
     int32_t tid;

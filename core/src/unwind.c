@@ -181,8 +181,10 @@ PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, int m
             rule.kind = PP_CFI_CFA_RBP;
             rule.cfa_offset = 16;
             rule.rbp_offset = -16;
-        } else if (found != 0 || rule.kind == PP_CFI_FALLBACK) {
+        } else if (rule.kind == PP_CFI_FALLBACK) {
             goto fallback;
+        } else if (found == PP_CFI_FROM_FDE) {
+            *flags |= PP_SAMPLE_NATIVE_TABLE_MISS; /* the drain has the object's table built */
         }
         if (rule.kind == PP_CFI_OUTERMOST) {
             *flags |= PP_SAMPLE_NATIVE_COMPLETE;
@@ -254,11 +256,6 @@ PP_SIGNAL_PATH int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uin
     if (max <= 0)
         return 0;
     out[0] = pc;
-    if (forking || in_range(&loader_range, pc) || (!thread_warm && in_range(&libc_range, pc))) {
-        *flags |= PP_SAMPLE_NATIVE_SKIPPED;
-        return 1;
-    }
-    thread_warm = 1;
     /* Interrupted in the runtime's generated code: nothing to unwind that
      * the runtime does not name itself. Neither complete nor failed. */
     if (at_stop(pc))
@@ -266,11 +263,18 @@ PP_SIGNAL_PATH int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uin
 
     /* The tables cover the frames their objects' CFI can express; the
      * walk hands the rest of the stack to libunwind, from the frame it
-     * reached. */
+     * reached. The table walk neither allocates nor takes the loader's
+     * lock, so it runs wherever the thread was interrupted; libunwind only
+     * where it is safe (see unwind.h). */
     int n = 1;
     walk_point at;
     if (walk_table(uc, out, max, &n, flags, &at) == WALK_DONE)
         return n;
+    if (forking || in_range(&loader_range, pc) || (!thread_warm && in_range(&libc_range, pc))) {
+        *flags = (*flags & ~PP_SAMPLE_NATIVE_TABLE_MISS) | PP_SAMPLE_NATIVE_SKIPPED;
+        return 1;
+    }
+    thread_warm = 1;
     atomic_fetch_add_explicit(&table_misses, 1, memory_order_relaxed);
     *flags |= PP_SAMPLE_NATIVE_TABLE_MISS; /* the drain has the objects' tables built */
     if (n > 1)

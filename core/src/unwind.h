@@ -29,28 +29,33 @@ void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n);
  * frames). Must be called inside a fault-guarded section.
  *
  * Async-signal-safety: the table walk reads the published tables (one
- * atomic load, no lock) and the stack (under the caller's fault guard).
- * libunwind, for what the tables miss: its local unwinder with per-thread caching does
- * not allocate once the thread's caches exist, but libunwind keeps them in
- * dynamic TLS, and the first touch of dynamic TLS in a thread may malloc. So a
- * thread's first unwind happens only when the interrupted pc is outside libc
- * and the loader (no malloc or loader lock can be held by the interrupted code
- * there); until then its samples carry no native frames and say so. Samples
- * that interrupt the loader itself are never unwound (dl_iterate_phdr would
- * walk a link map that is being changed). */
+ * atomic load, no lock), the .eh_frame of an object whose table is not
+ * built yet, and the stack (all under the caller's fault guard); it runs
+ * wherever the thread was interrupted. libunwind, for what the tables
+ * cannot express: its local unwinder with per-thread caching does not
+ * allocate once the thread's caches exist, but libunwind keeps them in
+ * dynamic TLS, and the first touch of dynamic TLS in a thread may malloc.
+ * So a thread's first libunwind walk happens only when the interrupted pc
+ * is outside libc and the loader (no malloc or loader lock can be held by
+ * the interrupted code there); until then a sample that needs libunwind
+ * carries only its pc and says so (PP_SAMPLE_NATIVE_SKIPPED). libunwind
+ * never walks a sample that interrupted the loader itself
+ * (dl_iterate_phdr would walk a link map that is being changed). */
 int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags);
 
 /* Samples whose stack the CFI tables (cfi_table.h) could not walk to its
- * end, so libunwind finished it: a rule the tables cannot express (PLT
- * stubs, signal trampolines), a pc between an object's FDEs, a frame
- * pointer that does not point into the stack. */
+ * end, so libunwind finished it: a rule the tables cannot express (signal
+ * trampolines, CFA expressions other than a PLT entry's), code without CFI
+ * whose frame pointer does not point into the stack. An object whose table
+ * is not built yet is no miss: its FDEs are read where the walk needs them. */
 uint64_t pp_unwind_table_misses(void);
 
 /* The drain thread, each tick: has the tables of the objects samples needed
  * built (pp_unwind_note_miss), and the objects listed again when handlers
  * met pcs outside them and the loaded objects changed (dlopen), on a thread
  * of their own (pp_cfi_table_refresh_if_missed). Until an object's table is
- * published, its frames go to libunwind. */
+ * published, its frames' rules are read from its .eh_frame one FDE at a
+ * time. */
 void pp_unwind_maintain(void);
 
 /* The drain thread: the native frames of a sample flagged

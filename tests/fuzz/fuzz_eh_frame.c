@@ -3,7 +3,8 @@
  * The input: the .eh_frame_hdr's offset (2 bytes, little-endian, taken
  * modulo the rest's length), then the memory that holds the header and the
  * .eh_frame it indexes. Whatever the bytes, the parser must stay inside
- * them (ASan), end (-timeout), and emit only rows a table can hold. */
+ * them (ASan), end (-timeout), and emit only rows a table can hold; the
+ * signal handler's one-FDE read (pp_eh_frame_rule_at) alike. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < rows.n; i++)
         if (rows.rows[i].kind > PP_CFI_PLT)
             abort();
+    /* The handler's one-FDE read, at pcs across and around the view (FDEs
+     * name pcs relative to it): inside the bytes too, and the same kinds. */
+    for (uint64_t pc = v.vaddr - 64; pc < v.vaddr + 2 * len + 64; pc += 1 + len / 16) {
+        pp_cfi_row at;
+        if (pp_eh_frame_rule_at(&v, pc, &at) == 0 && at.kind > PP_CFI_PLT)
+            abort();
+    }
     pp_cfi_rows_free(&rows);
     free(mem);
     return 0;
