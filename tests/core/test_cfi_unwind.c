@@ -305,6 +305,15 @@ static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
+/* Fills f->view from the loaded object named f->name ("" for the
+ * program); a check fails when there is none. */
+static int object_found(found *f)
+{
+    dl_iterate_phdr(find_object, f);
+    CHECK(f->ok);
+    return f->ok;
+}
+
 static int same_rule(const pp_cfi_row *a, const pp_cfi_row *b)
 {
     return a->kind == b->kind && a->cfa_offset == b->cfa_offset && a->rbp_offset == b->rbp_offset;
@@ -316,9 +325,7 @@ static int same_rule(const pp_cfi_row *a, const pp_cfi_row *b)
 static void rule_at_matches_the_parse(const char *object)
 {
     found f = {object, {0}, 0};
-    dl_iterate_phdr(find_object, &f);
-    CHECK(f.ok);
-    if (!f.ok)
+    if (!object_found(&f))
         return;
     pp_cfi_rows rows = {0};
     CHECK_EQ_INT(pp_eh_frame_parse(&f.view, &rows), 0);
@@ -355,9 +362,7 @@ static void rule_at_matches_the_parse(const char *object)
 static void parser_on_mangled_tables(void)
 {
     found f = {"libc.so", {0}, 0};
-    dl_iterate_phdr(find_object, &f);
-    CHECK(f.ok);
-    if (!f.ok)
+    if (!object_found(&f))
         return;
     pp_cfi_rows rows = {0};
     CHECK_EQ_INT(pp_eh_frame_parse(&f.view, &rows), 0);
@@ -399,9 +404,7 @@ static void parser_on_mangled_tables(void)
 static void plt_entries(void)
 {
     found f = {"", {0}, 0};
-    dl_iterate_phdr(find_object, &f);
-    CHECK(f.ok);
-    if (!f.ok)
+    if (!object_found(&f))
         return;
     pp_cfi_rows rows = {0};
     pp_eh_frame_parse(&f.view, &rows);
