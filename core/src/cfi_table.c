@@ -379,6 +379,26 @@ static cfi_object *object_for(const candidate *c, int mode, int *oom)
     return made;
 }
 
+/* Whether objs are the objects of set s, some of them built since from
+ * their placeholders: then every rule s's cache holds is what the new set
+ * would find (a table gives the rules its placeholder's FDE reads gave),
+ * and the new set starts with them, not with every pc cold, as it must
+ * when objects were loaded or unloaded (entries for pcs in no object, or
+ * in an object gone, would be wrong). */
+static int same_objects(const cfi_set *s, cfi_object *const *objs, size_t n)
+{
+    if (s->n != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        int listed = 0;
+        for (size_t k = 0; k < n && !listed; k++)
+            listed = s->objs[k]->base == objs[i]->base && s->objs[k]->hdr == objs[i]->hdr;
+        if (!listed)
+            return 0;
+    }
+    return 1;
+}
+
 static int refresh_locked(int mode)
 {
     candidates list;
@@ -425,9 +445,15 @@ static int refresh_locked(int mode)
     }
     /* calloc this large maps fresh zero pages, each faulted in by the first
      * handler that stores an entry in it: fault them in here, before any
-     * handler can see the set. */
-    for (size_t i = 0; i < ((size_t)1 << CACHE_BITS); i += 4096 / sizeof *s->cache)
-        atomic_store_explicit(&s->cache[i], 0, memory_order_relaxed);
+     * handler can see the set (a copy of the old entries does). */
+    if (cur && same_objects(cur, b.objs, n)) {
+        for (size_t i = 0; i < ((size_t)1 << CACHE_BITS); i++)
+            atomic_store_explicit(&s->cache[i], atomic_load_explicit(&cur->cache[i], memory_order_relaxed),
+                                  memory_order_relaxed);
+    } else {
+        for (size_t i = 0; i < ((size_t)1 << CACHE_BITS); i += 4096 / sizeof *s->cache)
+            atomic_store_explicit(&s->cache[i], 0, memory_order_relaxed);
+    }
     s->n = n;
     memcpy(s->objs, b.objs, n * sizeof *b.objs);
     free(b.objs);

@@ -130,8 +130,11 @@ int main(void)
     pp_cfi_table_stats_get(&st);
     fprintf(stderr, "after the first session: %llu objects, %llu with tables\n", (unsigned long long)st.objects,
             (unsigned long long)st.tables);
+    /* The program's object, at its first sample; libc's (~3k FDEs) too once
+     * two samples met pcs there that no earlier sample had (the rule cache
+     * answers the others), which a 2 ms burn loop may not give. */
     CHECK(has_table((uintptr_t)&deep_burn));
-    CHECK(st.tables >= 2 && st.tables < st.objects);
+    CHECK(st.tables >= 1 && st.tables < st.objects);
     CHECK(untouched && is_placeholder(untouched));
 
     /* The tables built, the same work walks through them. */
