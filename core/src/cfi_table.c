@@ -70,6 +70,8 @@ typedef struct cfi_set {
     cfi_object *objs[]; /* sorted by lo, ranges disjoint */
 } cfi_set;
 
+static cfi_object *object_at(const cfi_set *s, uintptr_t pc);
+
 static _Atomic(cfi_set *) published;
 static _Atomic int missed; /* set by handlers, cleared by the drain thread */
 static _Atomic int want_pending; /* a placeholder was wanted since the last build started */
@@ -519,17 +521,16 @@ void pp_cfi_table_want(const uintptr_t *frames, size_t n)
     if (!s)
         return;
     /* A stack's frames come in runs of one object: the last object found
-     * is tried first. A scan, not a search: only missed samples come here. */
+     * is tried first. */
     cfi_object *o = NULL, *counted[16];
     size_t n_counted = 0;
     for (size_t i = 0; i < n; i++) {
         /* A return address may be one past its call's object (a call as
          * a function's last instruction at the object's end). */
         uintptr_t pc = i ? frames[i] - 1 : frames[i];
-        for (size_t k = 0; k < s->n && !(o && pc >= o->lo && pc < o->hi); k++)
-            o = s->objs[k];
-        if (!o || pc < o->lo || pc >= o->hi || o->state != OBJ_PLACEHOLDER ||
-            atomic_load_explicit(&o->wanted, memory_order_relaxed))
+        if (!o || pc < o->lo || pc >= o->hi)
+            o = object_at(s, pc);
+        if (!o || o->state != OBJ_PLACEHOLDER || atomic_load_explicit(&o->wanted, memory_order_relaxed))
             continue;
         int seen = 0; /* one count a sample, however many frames it has there */
         for (size_t j = 0; j < n_counted && !seen; j++)
@@ -676,9 +677,9 @@ PP_SIGNAL_PATH static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
     return 0;
 }
 
-PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_row **row, const cfi_object **obj)
+/* Async-signal-safe: the object of s whose range holds pc, or NULL. */
+PP_SIGNAL_PATH static cfi_object *object_at(const cfi_set *s, uintptr_t pc)
 {
-    *row = NULL;
     size_t lo = 0, hi = s->n;
     while (lo < hi) { /* first object with lo > pc */
         size_t mid = lo + (hi - lo) / 2;
@@ -687,9 +688,15 @@ PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_r
         else
             hi = mid;
     }
-    if (!lo || pc >= s->objs[lo - 1]->hi)
+    return lo && pc < s->objs[lo - 1]->hi ? s->objs[lo - 1] : NULL;
+}
+
+PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_row **row, const cfi_object **obj)
+{
+    *row = NULL;
+    const cfi_object *o = object_at(s, pc);
+    if (!o)
         return PP_CFI_NO_OBJECT;
-    const cfi_object *o = s->objs[lo - 1];
     *obj = o;
     uint32_t off = (uint32_t)(pc - o->lo);
     uint32_t a = 0, b = o->n;
