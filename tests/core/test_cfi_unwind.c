@@ -1,7 +1,8 @@
 /* The signal handler's native unwind through the CFI tables gives the same
  * stack as libunwind's own walk of the same signal frame, deep stacks of
  * frame-pointer and frame-pointer-less functions, on the main thread and on
- * a thread of its own, complete to the thread's first frame, without
+ * a thread of its own (one nothing warmed, first sampled in libc, too),
+ * complete to the thread's first frame, without
  * handing any of it to libunwind once the objects' tables are built; an
  * object's table is built only once a sample needed it (until then the
  * stack is still complete, through libunwind), a library loaded later
@@ -232,6 +233,17 @@ static void *thread_main(void *arg)
      * libc be unwound. */
     pp_unwind_warm_thread();
     compare("thread");
+    return NULL;
+}
+
+/* A thread nothing warmed, sampled in libc at its first sample (raise):
+ * libunwind would not be safe to start there (its first use in a thread
+ * may allocate), but the table walk needs none of it, so the stack is
+ * whole, not skipped. */
+static void *cold_thread_main(void *arg)
+{
+    (void)arg;
+    compare("cold thread, first sample in libc");
     return NULL;
 }
 
@@ -517,6 +529,8 @@ int main(void)
     compare("main thread");
     pthread_t t;
     CHECK_EQ_INT(pthread_create(&t, NULL, thread_main, NULL), 0);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(pthread_create(&t, NULL, cold_thread_main, NULL), 0);
     pthread_join(t, NULL);
     depth_limit();
     library_loaded_later();
