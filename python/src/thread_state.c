@@ -13,8 +13,11 @@
  * of the version built against, in a file of its own (the internal headers
  * want Py_BUILD_CORE before Python.h). Versions whose function was not
  * checked against these fields (3.14 on) call CPython's own. */
-#define Py_BUILD_CORE 1
 #define PY_SSIZE_T_CLEAN
+#include <patchlevel.h> /* the version, to know how to include the rest */
+#if PY_VERSION_HEX < 0x030E0000
+#define Py_BUILD_CORE 1
+#endif
 #include <Python.h>
 #if PY_VERSION_HEX < 0x030E0000
 #include <internal/pycore_runtime.h>
