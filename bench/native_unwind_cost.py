@@ -121,7 +121,7 @@ def main():
         summary[p] = {
             phase: {
                 "handler_us_median": round(statistics.median(r[phase]["ns"] for r in runs) / 1000, 2),
-                "handler_us_all": [round(r[phase]["ns"] / 1000, 1) for r in runs],
+                "handler_us_all": [round(r[phase]["ns"] / 1000, 2) for r in runs],
                 "table_miss_share": round(sum(max(0, r[phase]["misses"]) for r in runs) /
                                           sum(r[phase]["samples"] for r in runs), 4)
                 if all(r[phase]["misses"] >= 0 for r in runs) else None,

@@ -180,6 +180,23 @@ PP_SIGNAL_PATH pp_raw_sample *pp_ring_take(pp_ring *r, uint32_t hint)
     return NULL;
 }
 
+/* Between two samples the program evicts the ring's next lines and the
+ * line of the consumer's position (the drain thread writes it, on another
+ * CPU): met only in pp_ring_commit, each would be a miss there, one after
+ * another; asked for here, before the capture's walk, they arrive while it
+ * runs. The ring's lines are asked for writing (where the target has the
+ * instruction: -march builds), as the commit will take them. */
+PP_SIGNAL_PATH void pp_ring_prefetch(pp_ring *r, const pp_raw_sample *s)
+{
+    uint32_t nn = s->n_native > r->depth + PP_RAW_NATIVE_SLACK ? r->depth + PP_RAW_NATIVE_SLACK : s->n_native;
+    uint32_t ni = s->n_interp > r->depth ? r->depth : s->n_interp;
+    __builtin_prefetch((const void *)&r->tail);
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t end = head + record_len(nn, ni);
+    for (uint64_t a = head & ~(uint64_t)63; a < end; a += 64)
+        __builtin_prefetch(r->bytes + (a & (r->size - 1)), 1);
+}
+
 PP_SIGNAL_PATH void pp_ring_give_back(pp_ring *r, pp_raw_sample *s)
 {
     (void)r;

@@ -41,6 +41,12 @@ pp_raw_sample *pp_ring_take(pp_ring *r, uint32_t hint);
 /* Signal-safe. Copies the sample's frames into the ring and gives the buffer
  * back; -1 (buffer given back, sample dropped) when the ring is full. */
 int pp_ring_commit(pp_ring *r, pp_raw_sample *s);
+/* Signal-safe. Asks for the lines pp_ring_commit will write for s, taken
+ * and not yet filled, ahead of the capture: the ring's next bytes, as many as
+ * the buffer's previous sample took (the thread's previous stack, whose depth
+ * the next one is usually close to), and the consumer's position. Prefetches
+ * only: no fault, no write, nothing claimed. */
+void pp_ring_prefetch(pp_ring *r, const pp_raw_sample *s);
 /* Signal-safe. Gives a buffer back unused. */
 void pp_ring_give_back(pp_ring *r, pp_raw_sample *s);
 

@@ -285,6 +285,8 @@ PP_SIGNAL_PATH static void on_sample_signal(int sig, siginfo_t *si, void *uc)
         pp_ring *ring = atomic_load(&live.ring);
         int tid = pp_thread_id(); /* cached: no system call per sample */
         pp_raw_sample *s = ring ? pp_ring_take(ring, (uint32_t)tid) : NULL;
+        if (s)
+            pp_ring_prefetch(ring, s);
         uint64_t weight = 0;
         if (s) {
             capture(s, si, uc, (int)pp_ring_depth(ring), tid, t0);

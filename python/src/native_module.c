@@ -13,6 +13,7 @@
 #include "native_module.h"
 #include "polyprof.h"
 #include "py_frames.h"
+#include "thread_state.h"
 
 #define ERR_LEN 512
 
@@ -752,6 +753,16 @@ static PyObject *mod_frame_layout_test(PyObject *m, PyObject *args)
     return note;
 }
 
+/* Tests: whether the signal handler's lookup of the calling thread's own
+ * thread state finds what CPython's function does. */
+static PyObject *mod_thread_state_test(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    PyThreadState *ours = pp_py_this_thread_state(), *cpythons = PyGILState_GetThisThreadState();
+    return PyBool_FromLong(ours && ours == cpythons);
+}
+
 static PyMethodDef module_methods[] = {
     {"start", (PyCFunction)(void (*)(void))mod_start, METH_VARARGS | METH_KEYWORDS,
      "start(options={}, filter_key=None, filter_value=None) -> Collector"},
@@ -771,6 +782,8 @@ static PyMethodDef module_methods[] = {
     {"frame_layout", mod_frame_layout, METH_NOARGS, "how Python frames are read: the profiles' metadata line"},
     {"_frame_layout_test", mod_frame_layout_test, METH_VARARGS,
      "_frame_layout_test(built_changes, runtime_changes, install=False) -> metadata line (tests only)"},
+    {"_thread_state_test", mod_thread_state_test, METH_NOARGS,
+     "_thread_state_test() -> whether the signal handler finds this thread's state as CPython does (tests only)"},
     {NULL, NULL, 0, NULL},
 };
 

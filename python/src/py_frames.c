@@ -47,6 +47,7 @@
 #include "py_frames.h"
 #include "signal_path.h"
 #include "signal_mask.h"
+#include "thread_state.h"
 #include "utf8_encode.h"
 
 typedef struct frame_layout {
@@ -166,6 +167,9 @@ static const frame_layout built_layout = {
 static frame_layout layout;
 /* 0: Python frames are not captured (the layout could not be trusted). */
 static int layout_usable;
+/* 1: the layout in use is built_layout, whose offsets the signal handler's
+ * walk then has as constants (pp_py_capture_thread). */
+static int layout_is_built;
 /* The profile metadata line that says which layout is in use. */
 static char layout_note[384];
 
@@ -185,11 +189,13 @@ static size_t code_head_bytes;
  * address is freed and another takes its place before the frame is named,
  * the words differ and the frame is reported unresolved instead of being
  * given the newcomer's name. `co` is the object or a copy of its head. */
-PP_SIGNAL_PATH static uintptr_t code_check(const void *co)
+static inline uintptr_t code_check_in(const frame_layout *l, const void *co)
 {
-    return FIELD(co, layout.co_filename, uintptr_t) ^ (FIELD(co, layout.co_name, uintptr_t) << 1) ^
-           (uintptr_t)FIELD(co, layout.co_firstlineno, int);
+    return FIELD(co, l->co_filename, uintptr_t) ^ (FIELD(co, l->co_name, uintptr_t) << 1) ^
+           (uintptr_t)FIELD(co, l->co_firstlineno, int);
 }
+
+static uintptr_t code_check(const void *co) { return code_check_in(&layout, co); }
 
 /* ------------------------------------------------------------ choosing the layout */
 
@@ -366,6 +372,7 @@ static layout_verdict choose_layout(const frame_layout *built, void *rt, int ins
     if (install) {
         layout = chosen;
         layout_usable = v != LAYOUT_REFUSED;
+        layout_is_built = built == &built_layout && (v == LAYOUT_COMPILED || v == LAYOUT_VERIFIED);
         code_head_bytes = code_fields_end(&chosen);
         snprintf(layout_note, sizeof layout_note, "%s", note);
     }
@@ -465,24 +472,27 @@ PP_SIGNAL_PATH static int capture(void *ctx, void *ucontext, pp_raw_frame *out, 
     /* The thread's own state from its TSS slot (pthread_getspecific, a plain
      * read): unlike the "current" thread state it is set even while the
      * thread has released the GIL, e.g. inside zlib or a sleep. */
-    PyThreadState *ts = PyGILState_GetThisThreadState();
+    PyThreadState *ts = pp_py_this_thread_state();
     if (!ts)
         return 0;
     return pp_py_capture_thread(ts, out, max, flags);
 }
 
-PP_SIGNAL_PATH int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, int max, uint32_t *flags)
+/* The walk, for a layout `l`. Inlined twice below: once with the layout in
+ * use read from memory, once with built_layout, whose offsets and switches
+ * the compiler then folds into the loop (the fields it reads, the branches
+ * other versions need), so that each frame costs a few instructions fewer. */
+static inline __attribute__((always_inline)) int capture_frames(const frame_layout *l, PyThreadState *ts,
+                                                                 pp_raw_frame *out, int max, uint32_t *flags)
 {
-    if (!layout_usable)
-        return 0;
     void *frame;
-    if (layout.tstate_cframe >= 0) {
-        void *cframe = FIELD(ts, layout.tstate_cframe, void *);
+    if (l->tstate_cframe >= 0) {
+        void *cframe = FIELD(ts, l->tstate_cframe, void *);
         if (!cframe)
             return 0;
-        frame = FIELD(cframe, layout.cframe_current, void *);
+        frame = FIELD(cframe, l->cframe_current, void *);
     } else {
-        frame = FIELD(ts, layout.tstate_frame, void *);
+        frame = FIELD(ts, l->tstate_frame, void *);
     }
 #if PY_VERSION_HEX >= 0x030B0000
     /* A thread's frames are pushed upward on its data stack, one after the
@@ -495,15 +505,15 @@ PP_SIGNAL_PATH int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, in
         __builtin_prefetch((const void *)a);
 #endif
     int n = 0;
-    for (int guard = 0; frame && guard < 4096; guard++, frame = FIELD(frame, layout.back, void *)) {
-        if (layout.owner >= 0 && FIELD(frame, layout.owner, char) >= layout.owner_interpreter) {
+    for (int guard = 0; frame && guard < 4096; guard++, frame = FIELD(frame, l->back, void *)) {
+        if (l->owner >= 0 && FIELD(frame, l->owner, char) >= l->owner_interpreter) {
             /* The eval loop's entry frame: the frames before it ran in one
              * eval-loop call. */
             if (n > 0)
                 out[n - 1].flags |= PP_RAW_ENTRY;
             continue;
         }
-        PyObject *code = (PyObject *)(FIELD(frame, layout.code, uintptr_t) & ~layout.code_tag_bits);
+        PyObject *code = (PyObject *)(FIELD(frame, l->code, uintptr_t) & ~l->code_tag_bits);
         if (!code || Py_TYPE(code) != &PyCode_Type) {
             *flags |= PP_CAPTURE_FAULT;
             continue;
@@ -512,27 +522,36 @@ PP_SIGNAL_PATH int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, in
             *flags |= PP_CAPTURE_TRUNCATED;
             break;
         }
-        if (layout.skip_code_flags && (FIELD(code, layout.co_flags, int) & layout.skip_code_flags))
+        if (l->skip_code_flags && (FIELD(code, l->co_flags, int) & l->skip_code_flags))
             continue;
         long offset;
-        if (layout.instr_is_pointer) {
-            char *ip = FIELD(frame, layout.instr, char *);
-            offset = ip - ((char *)code + layout.code_units);
+        if (l->instr_is_pointer) {
+            char *ip = FIELD(frame, l->instr, char *);
+            offset = ip - ((char *)code + l->code_units);
         } else {
-            int lasti = FIELD(frame, layout.instr, int);
-            offset = layout.lasti_in_code_units ? (long)lasti * 2 : lasti;
+            int lasti = FIELD(frame, l->instr, int);
+            offset = l->lasti_in_code_units ? (long)lasti * 2 : lasti;
         }
         out[n].code = (uintptr_t)code;
-        out[n].check = code_check(code);
+        out[n].check = code_check_in(l, code);
         out[n].offset = offset < 0 ? 0 : (uint32_t)offset;
-        out[n].flags = layout.every_frame_is_entry ? PP_RAW_ENTRY : 0;
-        if (layout.is_entry >= 0 && FIELD(frame, layout.is_entry, char))
+        out[n].flags = l->every_frame_is_entry ? PP_RAW_ENTRY : 0;
+        if (l->is_entry >= 0 && FIELD(frame, l->is_entry, char))
             out[n].flags |= PP_RAW_ENTRY;
         n++;
     }
     if (frame) /* the walk's own bound ended it: frames were left out */
         *flags |= PP_CAPTURE_TRUNCATED;
     return n;
+}
+
+PP_SIGNAL_PATH int pp_py_capture_thread(PyThreadState *ts, pp_raw_frame *out, int max, uint32_t *flags)
+{
+    if (!layout_usable)
+        return 0;
+    if (layout_is_built)
+        return capture_frames(&built_layout, ts, out, max, flags);
+    return capture_frames(&layout, ts, out, max, flags);
 }
 
 /* ------------------------------------------------------------ resolution */

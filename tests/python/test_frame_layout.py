@@ -116,6 +116,30 @@ def test_an_untrustworthy_layout_refuses_python_frames_and_says_so():
     assert got["frames"]
 
 
+
+def test_the_layout_read_from_memory_names_frames_too():
+    """The handler walks with the compiled offsets as constants when they are
+    the ones in use; any other layout installed (here the same offsets, from
+    a copy) takes the walk that reads them from memory, which must name the
+    same frames."""
+    got = profile_with_layout({}, {})
+    assert got["note"] == (VERIFIED if PUBLISHES_LAYOUT else "python_frame_layout=compiled")
+    assert ["burn_here", "python"] in got["frames"] and ["<module>", "python"] in got["frames"]
+
+
+def test_the_handler_finds_each_thread_state_as_cpython_does():
+    """The signal handler reads the thread-specific key from CPython's runtime
+    structure itself (thread_state.c): on the main thread and on a threading
+    thread it must find the thread state PyGILState_GetThisThreadState finds."""
+    import threading
+    assert _native._thread_state_test()
+    found = []
+    t = threading.Thread(target=lambda: found.append(_native._thread_state_test()))
+    t.start()
+    t.join()
+    assert found == [True]
+
+
 FREE_THREADED = textwrap.dedent("""
     import sys, sysconfig
     real = sysconfig.get_config_var
