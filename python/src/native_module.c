@@ -753,14 +753,16 @@ static PyObject *mod_frame_layout_test(PyObject *m, PyObject *args)
     return note;
 }
 
-/* Tests: whether the signal handler's lookup of the calling thread's own
- * thread state finds what CPython's function does. */
+/* Tests: whether the signal handler's own lookup of the calling thread's
+ * thread state (the runtime's fields, not CPython's function) finds what
+ * CPython's function does, and what the handler then uses does too. */
 static PyObject *mod_thread_state_test(PyObject *m, PyObject *unused)
 {
     (void)m;
     (void)unused;
-    PyThreadState *ours = pp_py_this_thread_state(), *cpythons = PyGILState_GetThisThreadState();
-    return PyBool_FromLong(ours && ours == cpythons);
+    int agrees = pp_py_thread_state_check();
+    PyThreadState *used = pp_py_this_thread_state();
+    return PyBool_FromLong(agrees && used && used == PyGILState_GetThisThreadState());
 }
 
 static PyMethodDef module_methods[] = {

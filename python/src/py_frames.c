@@ -1120,6 +1120,7 @@ int pp_py_register_runtime(char *err, size_t errlen)
 #endif
     char note[sizeof layout_note];
     choose_layout(&built_layout, NULL, 1, note, sizeof note);
+    pp_py_thread_state_check();
     pthread_atfork(NULL, NULL, gil_thread_forget);
     pp_runtime rt;
     memset(&rt, 0, sizeof rt);

@@ -27,7 +27,13 @@
 #include "signal_path.h"
 #include "thread_state.h"
 
-PP_SIGNAL_PATH PyThreadState *pp_py_this_thread_state(void)
+/* Set once the fields read below gave this thread the thread state CPython
+ * gives it: the layout compiled in is the running interpreter's (a patch
+ * release or a vendor's build that moved them makes the handler ask CPython
+ * instead). */
+static int own_lookup_agrees;
+
+static PyThreadState *own_lookup(void)
 {
 #if PY_VERSION_HEX >= 0x030E0000
     return PyGILState_GetThisThreadState();
@@ -40,4 +46,16 @@ PP_SIGNAL_PATH PyThreadState *pp_py_this_thread_state(void)
     const struct _gilstate_runtime_state *g = &_PyRuntime.gilstate;
     return g->autoInterpreterState ? (PyThreadState *)pthread_getspecific(g->autoTSSkey._key) : NULL;
 #endif
+}
+
+int pp_py_thread_state_check(void)
+{
+    PyThreadState *cpythons = PyGILState_GetThisThreadState();
+    own_lookup_agrees = cpythons != NULL && own_lookup() == cpythons;
+    return own_lookup_agrees;
+}
+
+PP_SIGNAL_PATH PyThreadState *pp_py_this_thread_state(void)
+{
+    return own_lookup_agrees ? own_lookup() : PyGILState_GetThisThreadState();
 }

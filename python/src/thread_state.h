@@ -10,4 +10,9 @@
  * as that is: a read of the thread's own thread-specific data. */
 PyThreadState *pp_py_this_thread_state(void);
 
+/* With the GIL, on a thread that has a thread state, before the handler
+ * uses the above: whether the runtime's fields read there give what CPython
+ * gives (1); if not, the handler calls CPython's function instead. */
+int pp_py_thread_state_check(void);
+
 #endif
