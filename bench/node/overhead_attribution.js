@@ -8,7 +8,7 @@
  *
  *   cd bench/node && npm install --no-package-lock --no-audit --no-fund && cd ../..
  *   node bench/node/overhead_attribution.js [--rounds N] [--scale UNITS] [--polyprof DIR]
- *                                           [--skip-persample] [--skip-jit] [--json FILE]
+ *                                           [--fixed] [--skip-persample] [--skip-jit] [--json FILE]
  *
  * --polyprof DIR loads a built polyprof (e.g. unpacked from `git archive` and
  * built with `npm install`); the default is this repository's own build.
@@ -39,12 +39,17 @@
  *   main, work       the main thread's CPU in the workload window, against
  *                    the median of the unprofiled runs (noisy: reported, not
  *                    used in the sum).
+ * --fixed adds both profilers at 1 s intervals (~2 samples) to the rounds:
+ * their threads' CPU at 10 ms less that at 1 s is the part paid per sample.
  *
  * Part 2, main-thread cost per sample (one child per profiler, blocks of 130
  * units alternating unprofiled / profiled in the same process): the main
- * thread's extra CPU per sample, (profiled - unprofiled) / samples, at rates
- * high enough to rise above block-to-block noise. It includes the kernel's
- * signal delivery and cache disturbance, which handler_ns does not.
+ * thread's extra CPU per sample, (profiled - unprofiled) / samples.
+ * @datadog/pprof at 200 µs (5 kHz), enough to rise above block-to-block
+ * noise; polyprof at 4 ms, the most its CPU-time timer gives (it fires on the
+ * kernel's tick, 250 Hz here), which is too few samples to: reported only.
+ * It includes the kernel's signal delivery and cache disturbance, which
+ * handler_ns does not, and at 5 kHz the caches are warmer than at 100 Hz.
  *
  * Part 3, JIT code events (same scheme, 10 ms rate): blocks that compile
  * fresh functions (`new Function`, called 3 times each); the main thread's
@@ -52,7 +57,12 @@
  * less the block's samples x the handler's cost per sample. @datadog/pprof
  * listens to code events only while profiling: alternating blocks in one
  * process. polyprof listens from require() on: alternating processes
- * (part 3b), none / pp / dd, the median block of each.
+ * (part 3b), none / pp / dd, the median block of each. One compiled function
+ * here is ~3.3 code-creation events (node --log-code).
+ *
+ * Thread CPU comes from schedstat, whose figure for a running thread is
+ * brought up to date only at a tick or a switch; the main thread sleeps 20 µs
+ * before each reading so that its own figure is current (settle()).
  */
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -143,9 +153,9 @@ function split(a, b) {
 
 // ---------------------------------------------------------------- children --
 
-async function childAttribution(kind, units, polyprofDir) {
+async function childAttribution(kind, units, polyprofDir, intervalUs = 10000) {
   const s0 = snapshot();
-  const prof = profiler(kind, polyprofDir, 10000);
+  const prof = profiler(kind, polyprofDir, intervalUs);
   const s1 = snapshot();
   if (prof) prof.start();
   const s2 = snapshot();
@@ -235,7 +245,7 @@ function childJitProcess(kind, blocks, polyprofDir) {
 // ------------------------------------------------------------------ parent --
 
 function parseArgs(argv) {
-  const a = { rounds: 15, scale: 1300, polyprof: REPO, json: null, child: null, persample: true, jit: true, blocks: 24 };
+  const a = { rounds: 15, scale: 1300, polyprof: REPO, json: null, child: null, persample: true, jit: true, blocks: 24, fixed: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => argv[++i];
@@ -246,6 +256,7 @@ function parseArgs(argv) {
     else if (k === '--blocks') a.blocks = Number(v());
     else if (k === '--skip-persample') a.persample = false;
     else if (k === '--skip-jit') a.jit = false;
+    else if (k === '--fixed') a.fixed = true;
     else if (k === '--child') a.child = JSON.parse(v());
     else throw new Error(`unknown argument ${k}`);
   }
@@ -286,7 +297,7 @@ async function main() {
   if (a.child) {
     const c = a.child;
     let out;
-    if (c.what === 'attr') out = await childAttribution(c.kind, c.units, a.polyprof);
+    if (c.what === 'attr') out = await childAttribution(c.kind, c.units, a.polyprof, c.intervalUs);
     else if (c.what === 'jitx') out = childJitProcess(c.kind, c.blocks, a.polyprof);
     else out = await childBlocks(c.kind, c.intervalUs, c.blocks, c.what, a.polyprof);
     process.stdout.write(JSON.stringify(out) + '\n');
@@ -301,11 +312,13 @@ async function main() {
 
   // part 1
   const kinds = ['none', 'pp', 'dd'];
-  const runs = { none: [], pp: [], dd: [] };
+  // --fixed: both profilers at 1 s too (~2 samples): what their threads spend whatever the rate
+  const configs = a.fixed ? [...kinds, 'pp-1s', 'dd-1s'] : kinds;
+  const runs = Object.fromEntries(configs.map((c) => [c, []]));
   let checksum = null;
   for (let round = 0; round < a.rounds; round++) {
-    for (const kind of kinds) {
-      const r = runChild({ what: 'attr', kind, units: a.scale }, a.polyprof);
+    for (const kind of configs) {
+      const r = runChild({ what: 'attr', kind: kind.split('-')[0], units: a.scale, intervalUs: kind.endsWith('-1s') ? 1e6 : 1e4 }, a.polyprof);
       if (checksum === null) checksum = r.checksum;
       if (r.checksum !== checksum) throw new Error(`${kind}: checksum ${r.checksum} != ${checksum}`);
       runs[kind].push(r);
@@ -397,7 +410,7 @@ async function main() {
   out.push('');
   out.push('| | samples | own threads by name (work window) | exited in work / stop window | other threads, work window (vs none) | main thread, work window (vs none) | start() raw | stop + export raw | pprof bytes |');
   out.push('|---|---|---|---|---|---|---|---|---|');
-  for (const kind of kinds) {
+  for (const kind of configs) {
     const rs = runs[kind];
     const names = [...new Set(rs.flatMap((r) => Object.keys(r.work.own)))];
     const byName = names.map((n) => `${n} ${range(rs.map((r) => r.work.own[n] || 0), ms)}`).join('; ') || '–';
@@ -408,6 +421,19 @@ async function main() {
         ` | ${range(rs.map((r) => r.work.mainNs), ms)} (${ms(med(rs.map((r) => r.work.mainNs)) - base.main)})` +
         ` | ${range(rs.map((r) => r.start.processNs), ms)} | ${range(rs.map((r) => r.stop.processNs), ms)} | ${kind === 'none' ? '–' : med(rs.map((r) => r.bytes))} |`,
     );
+  }
+  if (a.fixed) {
+    out.push('');
+    out.push('Own threads (with exited ones) in the work window at 10 ms against 1 s, paired by round: the part that grows with samples, ms and µs per sample, median [min–max]:');
+    out.push('');
+    for (const kind of ['pp', 'dd']) {
+      const own = (r) => r.work.ownNs + r.work.exitedNs;
+      const fixed = runs[`${kind}-1s`];
+      const extra = runs[kind].map((r, i) => own(r) - own(fixed[i]));
+      const perSample = runs[kind].map((r, i) => (own(r) - own(fixed[i])) / (r.samples - fixed[i].samples));
+      out.push(`- ${kind}: at 1 s ${range(fixed.map(own), ms)} ms (${range(fixed.map((r) => r.samples), String)} samples); ` +
+        `at 10 ms ${range(extra, ms)} ms more, ${range(perSample, (ns) => (ns / 1e3).toFixed(1))} µs per sample`);
+    }
   }
   if (Object.keys(bsum).length) {
     out.push('');
