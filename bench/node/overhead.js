@@ -442,10 +442,15 @@ function main() {
   if (a.json) fs.writeFileSync(a.json, JSON.stringify({ args: a, node: process.version, start, end, loads, runs, summary }, null, 1));
 }
 
-const r = main();
-if (r && typeof r.catch === 'function') {
-  r.catch((e) => {
-    console.error(e);
-    process.exit(1);
-  });
+// the workload and the statistics are shared with overhead_attribution.js
+module.exports = { runWorkload, WORK_FUNCTIONS, numericKernel, stats, loadAvg, addonId: (dir) => ((polyprofDir = dir), addonId()) };
+
+if (require.main === module) {
+  const r = main();
+  if (r && typeof r.catch === 'function') {
+    r.catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
+  }
 }
