@@ -39,8 +39,8 @@ typedef struct cfi_object {
     int state;              /* OBJ_*; off the signal path only */
     int replaced;           /* a later object has this identity's table */
     _Atomic int wanted;     /* a placeholder samples needed: set by the drain thread */
-    uint32_t misses_needed; /* a placeholder's table is wanted after this many samples, */
-    uint32_t misses_seen;   /* counted by the drain thread (under the sampler's drain lock) */
+    size_t listed_fdes;     /* a placeholder's FDEs, as its header counts them */
+    uint32_t misses_seen;   /* samples that read its FDEs, counted by the drain thread (under the sampler's drain lock) */
     uint32_t n;
     compact_row rows[];
 } cfi_object;
@@ -131,7 +131,8 @@ static cfi_object *object_from_rows(pp_cfi_rows *rows, uintptr_t base, uintptr_t
     o->state = OBJ_BUILT;
     o->replaced = 0;
     atomic_init(&o->wanted, 0);
-    o->misses_needed = o->misses_seen = 0;
+    o->listed_fdes = 0;
+    o->misses_seen = 0;
     o->n = (uint32_t)n;
     for (size_t i = 0; i < n; i++) {
         const pp_cfi_row *r = &rows->rows[i];
@@ -295,13 +296,31 @@ static cfi_object *parse_object(const candidate *c)
     return o;
 }
 
-/* How many samples must have missed in an object before its table is
- * built: one per this many FDEs in it, at least one. A parse costs ~0.3 us
- * an FDE, a sample libunwind finishes tens of microseconds; a large object
- * (node's executable: 76k FDEs, ~25 ms) is parsed once the program has
- * spent a few dozen samples there, not for a short session's one or two,
- * while small objects (most) are parsed at their first sample. */
-#define FDES_PER_MISS 2048
+/* How many samples must have read an object's FDEs in the handler before
+ * its table is built. A build costs ~0.3 us an FDE, once; a sample whose
+ * frames' rules are read from FDEs costs a few microseconds more than one
+ * through a table, and only samples with pcs the rule cache has not seen
+ * read FDEs at all. An object of up to free_build_fdes FDEs (a build of
+ * about 2 ms: libc, libpython) has its table built at its first such
+ * sample; a larger one (node's executable: 76k FDEs, ~21 ms; libjvm's
+ * 60k) once the reads have cost about what the rest of the build would,
+ * one sample per fdes_per_miss FDEs past the first free_build_fdes, so a
+ * short profile of a large program pays no build its samples did not
+ * need. Tests change both (pp_cfi_table_set_want_policy). */
+static size_t free_build_fdes = 6144;
+static uint32_t fdes_per_miss = 16;
+
+void pp_cfi_table_set_want_policy(size_t free_fdes, uint32_t per_miss)
+{
+    free_build_fdes = free_fdes;
+    fdes_per_miss = per_miss ? per_miss : 1;
+}
+
+static uint32_t misses_needed(const cfi_object *o)
+{
+    size_t past = o->listed_fdes > free_build_fdes ? o->listed_fdes - free_build_fdes : 0;
+    return (uint32_t)(1 + past / fdes_per_miss);
+}
 
 /* An object listed without parsing its .eh_frame: a handful of
  * microseconds where a parse takes milliseconds (node's executable: tens).
@@ -323,7 +342,7 @@ static cfi_object *placeholder(const candidate *c, uint8_t kind)
     o->state = kind == PP_CFI_GAP ? OBJ_EMPTY : OBJ_PLACEHOLDER;
     o->replaced = 0;
     atomic_init(&o->wanted, 0);
-    o->misses_needed = (uint32_t)(1 + c->fdes / FDES_PER_MISS);
+    o->listed_fdes = c->fdes;
     o->misses_seen = 0;
     o->n = 2;
     o->rows[0] = (compact_row){0, 0, PP_CFI_RBP_UNCHANGED, kind};
@@ -539,7 +558,7 @@ void pp_cfi_table_want(const uintptr_t *frames, size_t n)
             continue;
         if (n_counted < sizeof counted / sizeof counted[0])
             counted[n_counted++] = o;
-        if (++o->misses_seen >= o->misses_needed) {
+        if (++o->misses_seen >= misses_needed(o)) {
             atomic_store(&o->wanted, 1);
             atomic_store(&want_pending, 1);
         }

@@ -6,8 +6,8 @@
  * FDE covering the pc from the object's .eh_frame, in the handler: a few
  * cache lines, where libunwind's slow path costs system calls), and the
  * drain thread asks for the tables of the objects its samples' frames
- * needed that way (pp_cfi_table_want; a large object after a few dozen
- * such samples, most at the first), which a thread of its own parses: a
+ * needed that way often enough for its size (pp_cfi_table_want), which a
+ * thread of its own parses: a
  * table's lookup is a search of compact rows, and needs no run of a CFA
  * program. Parsing every object up front cost a process tens of
  * milliseconds of CPU (node's executable: 76k FDEs) whether or not a
@@ -101,6 +101,13 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule);
  * another: a sample's stack is mostly its previous one's, whose entries the
  * program has pushed out of the caches since. */
 void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n);
+
+/* Off the signal path (tests), before pp_cfi_table_want: an object's table
+ * is wanted at its first sample that read its FDEs when it has up to
+ * free_fdes FDEs (default 6144, a build of ~2 ms), else after one more such
+ * sample per per_miss FDEs past those (default 16: the reads have then
+ * cost about what the build would). */
+void pp_cfi_table_set_want_policy(size_t free_fdes, uint32_t per_miss);
 
 /* Off the signal path (tests): 1 when the object holding pc has its table
  * built (or its .eh_frame gave none), 0 when it is a placeholder, -1 when

@@ -215,9 +215,9 @@ static void tables_built_on_demand(void)
     CHECK(table_flags & PP_SAMPLE_NATIVE_TABLE_MISS);
 
     CHECK(sample_until_table(sample_deep, (uintptr_t)&with_fp));
-    /* libc (~3k FDEs) after two samples with pcs there the cache had not
-     * seen: a sample by the same path again reads its rules from the
-     * cache, needs no table and counts for none. */
+    /* libc's, from a sample with pcs there the cache had not seen: a
+     * sample by the same path again reads its rules from the cache, needs
+     * no table and counts for none. */
     CHECK(sample_until_table(sample_in_libc, fn_in("libc.so.6", "raise")));
     pp_cfi_table_stats_get(&st);
     CHECK(st.tables >= 2); /* this program and libc */
@@ -443,6 +443,35 @@ static void rule_at_matches_the_parse_everywhere(void)
     CHECK(checked > 50000);
 }
 
+/* A large object's table is wanted once the samples that read its FDEs
+ * number one per so many FDEs past those a build costs little for (by
+ * default 16 past 6144): libunwind's object, untouched so far, with that
+ * policy scaled down to its size, after exactly that many, not one fewer. */
+static void table_wanted_by_size(void)
+{
+    found f = {"libunwind.so", {0}, 0};
+    if (!object_found(&f))
+        return;
+    size_t fdes = pp_eh_frame_fde_count(&f.view);
+    CHECK(fdes > 100);
+    uintptr_t in_it = fn_in("libunwind.so.8", "unw_backtrace");
+    CHECK(is_placeholder(in_it));
+    pp_cfi_table_set_want_policy(64, 8);
+    uintptr_t frames[2] = {in_it + 4, in_it + 8}; /* one sample, two frames there: one count */
+    size_t needed = 1 + (fdes - 64) / 8;
+    for (size_t i = 0; i + 1 < needed; i++)
+        pp_unwind_note_miss(frames, 2);
+    pp_unwind_maintain();
+    nanosleep(&(struct timespec){0, 50000000}, NULL);
+    CHECK(is_placeholder(in_it));
+    pp_unwind_note_miss(frames, 2);
+    for (int i = 0; i < 500 && is_placeholder(in_it); i++) {
+        pp_unwind_maintain();
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    CHECK(!is_placeholder(in_it));
+}
+
 /* libc's real table parses into many FDEs; copies with bytes flipped or
  * cut short parse without a crash (ASan watches the reads) and without
  * more rows than the view could describe. */
@@ -517,6 +546,10 @@ int main(void)
         return 1;
     }
     pp_unwind_init(); /* as a session's start: the objects listed, no table built */
+    /* A table at an object's first sample that read its FDEs, whatever its
+     * size (the default waits longer for large ones: table_wanted_by_size
+     * below), so these tests see tables built. */
+    pp_cfi_table_set_want_policy((size_t)1 << 30, 1);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -536,6 +569,8 @@ int main(void)
     library_loaded_later();
     plt_entries();
     parser_on_mangled_tables();
+
+    table_wanted_by_size();
 
     /* Every table at once, for whoever asks (benchmarks). */
     pp_cfi_table_refresh();
