@@ -52,13 +52,16 @@ test('tsc compiling 200 modules: its own functions on whole stacks, little lost'
   // compile gives depends on how fast the machine is that hour: 258-284 at
   // 10 ms on Node 24 on a fast hour of the 2-core VM, 300-400 on others.
   assert.ok(main > 200, detail);
-  // Measured (Node 20 and 24, 2-core machine shared with other builds):
+  // Measured (Node 20, 24 and 26, 2-core machine shared with other builds):
   // 91-95% of the main thread's samples have the compiler's frames (the rest
   // is Node's start-up and module loading, and GC outside JavaScript);
   // executeCommandLine 87-92%, checkSourceFile 40-51%, emitFiles 27-35%,
-  // createProgram 9-12%.
+  // createProgram 9-12%. Of the samples in the compiler's code, 94-95% are
+  // under executeCommandLine, its entry point: the others ran tsc.js's
+  // top-level code as it loaded (90% in a CI run at load where GC and
+  // loading took 20% of 233 samples). A stack cut short loses it.
   assert.ok(share(inTsc) >= 0.85, detail);
-  assert.ok(share(under.get('executeCommandLine') ?? 0) >= 0.8, detail);
+  assert.ok((under.get('executeCommandLine') ?? 0) >= 0.85 * inTsc, detail);
   assert.ok(share(under.get('checkSourceFile') ?? 0) >= 0.3, detail);
   assert.ok(share(under.get('emitFiles') ?? 0) >= 0.1, detail);
   assert.ok(share(under.get('createProgram') ?? 0) >= 0.02, detail);
