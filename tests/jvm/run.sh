@@ -35,6 +35,7 @@ echo "== second run of the tests that failed: $failed"
 rc=0
 jvm_tests -run "^($failed)\$" || rc=$?
 if [ "$rc" = 0 ] && [ -n "${POLYPROF_RERUN_LOG:-}" ]; then
-    tr '|' '\n' <<<"$failed" | sed "s/^/JVM ($jdks): /" >>"$POLYPROF_RERUN_LOG"
+    # "|" as sed's delimiter: the JDKs are paths, full of "/".
+    tr '|' '\n' <<<"$failed" | sed "s|^|JVM ($jdks): |" >>"$POLYPROF_RERUN_LOG"
 fi
 exit "$rc"

@@ -105,8 +105,10 @@ def test_pytest_run_of_a_third_party_suite(tmp_path):
     in_tests = share_under(prof, lambda f: f.kind == "python" and f.name.startswith("test_")
                            and f.file.startswith(os.path.join(toolz_dir, "tests")))
     # Measured 91-100% of pytest_pyfunc_call's samples under the test
-    # function; the rest is pytest's own code around each of the 180 calls.
-    assert calling >= 0.015 and in_tests >= 0.8 * calling, (in_tests, calling)
+    # function; the rest is pytest's own code around each of the 180 calls,
+    # which took 21-26% of them in two loaded runs on CPython 3.15. Stacks
+    # that lost the test's frame would leave next to none.
+    assert calling >= 0.015 and in_tests >= 0.6 * calling, (in_tests, calling)
 
 
 def test_first_import_of_real_packages(tmp_path):
