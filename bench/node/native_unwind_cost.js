@@ -14,7 +14,9 @@
  *   node bench/node/native_unwind_cost.js ROUNDS DIR [DIR...]
  *
  * A DIR given as js-only:DIR runs that build with native: false: the
- * handler's cost without the native unwind, in the same rounds.
+ * handler's cost without the native unwind, in the same rounds. One given
+ * as v8-frames:DIR runs it with POLYPROF_NODE_JS_FRAMES=v8: the JavaScript
+ * frames from V8's own walk rather than read off the native walk.
  */
 const { execFileSync } = require('child_process');
 const path = require('path');
@@ -73,7 +75,10 @@ function main() {
   const res = Object.fromEntries(dirs.map((d) => [d, []]));
   for (let r = 0; r < rounds; r++) {
     for (const d of dirs) {
-      const out = execFileSync(process.execPath, [__filename, '--child', d], { encoding: 'utf8' });
+      const v8Frames = d.startsWith('v8-frames:');
+      const env = v8Frames ? { ...process.env, POLYPROF_NODE_JS_FRAMES: 'v8' } : process.env;
+      const child = v8Frames ? d.slice('v8-frames:'.length) : d;
+      const out = execFileSync(process.execPath, [__filename, '--child', child], { encoding: 'utf8', env });
       res[d].push(JSON.parse(out.trim().split('\n').pop()));
     }
   }

@@ -273,6 +273,17 @@ typedef struct pp_runtime {
     /* Signal handler: async-signal-safe. Writes up to max frames, leaf first;
      * returns how many, and ORs PP_CAPTURE_* into *flags. */
     int (*capture)(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags);
+    /* Optional, signal handler, async-signal-safe: called instead of capture
+     * in samples whose native stack was unwound, with what the unwinder
+     * found. native[i] (leaf first, n_native of them) is frame i's pc and
+     * native_fp[i] the frame pointer register (rbp) while frame i ran, 0
+     * where the unwinder cannot tell; native_flags the sample's
+     * PP_SAMPLE_NATIVE_* flags. For runtimes whose generated code keeps
+     * frame pointers and lays its frames out at fixed offsets from them
+     * (V8): their frames are read off the native walk instead of walked a
+     * second time. */
+    int (*capture_native)(void *ctx, void *ucontext, const uintptr_t *native, const uintptr_t *native_fp,
+                          int n_native, uint32_t native_flags, pp_raw_frame *frames, int max, uint32_t *flags);
     /* Drain thread. begin returns 0 when frames may be resolved now (the
      * Python bridge takes the GIL there), nonzero to skip this round. */
     int (*resolve_begin)(void *ctx);

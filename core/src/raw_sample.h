@@ -37,6 +37,9 @@ typedef struct pp_raw_sample {
     uint32_t n_interp;
     uintptr_t *native;    /* leaf first; [0] is the interrupted pc */
     pp_raw_frame *interp; /* leaf first */
+    /* Capture buffers only, not kept in the ring: rbp in each native frame,
+     * for a runtime's capture_native hook (pp_unwind_native_fp). */
+    uintptr_t *native_fp;
 } pp_raw_sample;
 
 #endif

@@ -58,7 +58,12 @@ static size_t record_len(uint32_t n_native, uint32_t n_interp)
 
 static size_t native_len(uint32_t depth) { return (size_t)(depth + PP_RAW_NATIVE_SLACK) * sizeof(uintptr_t); }
 
-static size_t buffer_frames_len(uint32_t depth) { return native_len(depth) + (size_t)depth * sizeof(pp_raw_frame); }
+/* native[], interp[], then native_fp[] (written only for a runtime that
+ * reads its frames by frame pointer: its pages stay untouched otherwise). */
+static size_t buffer_frames_len(uint32_t depth)
+{
+    return 2 * native_len(depth) + (size_t)depth * sizeof(pp_raw_frame);
+}
 
 static size_t controls_len(uint32_t n_buffers) { return sizeof(pp_ring) + (size_t)n_buffers * sizeof(capture_buffer); }
 
@@ -102,6 +107,8 @@ pp_ring *pp_ring_new(size_t bytes, uint32_t depth)
         unsigned char *base = arrays + (size_t)i * buffer_frames_len(depth);
         r->buffers[i].sample.native = (uintptr_t *)(void *)base;
         r->buffers[i].sample.interp = (pp_raw_frame *)(void *)(base + native_len(depth));
+        r->buffers[i].sample.native_fp =
+            (uintptr_t *)(void *)(base + native_len(depth) + (size_t)depth * sizeof(pp_raw_frame));
         atomic_init(&r->buffers[i].busy, 0);
     }
     atomic_init(&r->head, 0);
@@ -157,9 +164,10 @@ void pp_ring_prefault(pp_ring *r)
     make_resident(r, controls_len(r->n_buffers));
     unsigned char *end = (unsigned char *)r + r->hot_len;
     for (uint32_t i = 0; i < r->n_buffers; i++) {
-        unsigned char *arrays[2] = {(unsigned char *)r->buffers[i].sample.native,
-                                    (unsigned char *)r->buffers[i].sample.interp};
-        for (int k = 0; k < 2; k++)
+        unsigned char *arrays[3] = {(unsigned char *)r->buffers[i].sample.native,
+                                    (unsigned char *)r->buffers[i].sample.interp,
+                                    (unsigned char *)r->buffers[i].sample.native_fp};
+        for (int k = 0; k < 3; k++)
             make_resident(arrays[k], end - arrays[k] < 4096 ? (size_t)(end - arrays[k]) : 4096);
     }
 }

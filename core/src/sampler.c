@@ -227,7 +227,8 @@ PP_SIGNAL_PATH static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, in
     }
     if (sigsetjmp(jb, 0) == 0) {
         if (native) {
-            s->n_native = (uint32_t)pp_unwind_native(uc, s->native, depth, &s->flags);
+            uintptr_t *fps = runtime.capture_native ? s->native_fp : NULL;
+            s->n_native = (uint32_t)pp_unwind_native_fp(uc, s->native, fps, depth, &s->flags);
         }
     } else {
         /* A read faulted mid-unwind: keep the interrupted pc. */
@@ -241,7 +242,10 @@ PP_SIGNAL_PATH static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, in
     if (have_runtime && runtime.capture) {
         if (sigsetjmp(jb, 0) == 0) {
             uint32_t iflags = 0;
-            int n = runtime.capture(runtime.ctx, uc, s->interp, depth, &iflags);
+            int n = native && runtime.capture_native
+                        ? runtime.capture_native(runtime.ctx, uc, s->native, s->native_fp, (int)s->n_native, s->flags,
+                                                 s->interp, depth, &iflags)
+                        : runtime.capture(runtime.ctx, uc, s->interp, depth, &iflags);
             s->n_interp = (uint32_t)(n < 0 ? 0 : n);
             if (iflags & PP_CAPTURE_TRUNCATED)
                 s->flags |= PP_SAMPLE_INTERP_TRUNCATED;

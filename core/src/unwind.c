@@ -158,13 +158,15 @@ typedef struct walk_point {
  * call, which may be a function's last instruction). Each step must move
  * the stack pointer up, so the walk ends within max steps or on the first
  * frame that does not. */
-PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, int max, int *n_out, uint32_t *flags,
-                      walk_point *at)
+PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, uintptr_t *fp_out, int max, int *n_out,
+                                     uint32_t *flags, walk_point *at)
 {
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
     uintptr_t bp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
     int n = 1;
+    if (fp_out)
+        fp_out[0] = bp;
     for (;;) {
         *n_out = n;
         uintptr_t lookup = n == 1 ? pc : pc - 1;
@@ -211,6 +213,8 @@ PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, int m
             return WALK_DONE;
         }
         out[n++] = ra;
+        if (fp_out)
+            fp_out[n - 1] = bp;
         *n_out = n;
         if (n_stop_ranges && at_stop(ra - 1))
             return WALK_DONE; /* the runtime's frames from here on */
@@ -251,11 +255,26 @@ static int continue_with_libunwind(const ucontext_t *uc, const walk_point *at, u
 
 PP_SIGNAL_PATH int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
 {
+    return pp_unwind_native_fp(ucontext, out, NULL, max, flags);
+}
+
+/* Frames [from, n) were unwound by libunwind, which keeps rbp to itself. */
+PP_SIGNAL_PATH static int fp_unknown_from(uintptr_t *fp_out, int from, int n)
+{
+    for (int i = from; fp_out && i < n; i++)
+        fp_out[i] = 0;
+    return n;
+}
+
+PP_SIGNAL_PATH int pp_unwind_native_fp(void *ucontext, uintptr_t *out, uintptr_t *fp_out, int max, uint32_t *flags)
+{
     ucontext_t *uc = ucontext;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     if (max <= 0)
         return 0;
     out[0] = pc;
+    if (fp_out)
+        fp_out[0] = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
     /* Interrupted in the runtime's generated code: nothing to unwind that
      * the runtime does not name itself. Neither complete nor failed. */
     if (at_stop(pc))
@@ -268,7 +287,7 @@ PP_SIGNAL_PATH int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uin
      * where it is safe (see unwind.h). */
     int n = 1;
     walk_point at;
-    if (walk_table(uc, out, max, &n, flags, &at) == WALK_DONE)
+    if (walk_table(uc, out, fp_out, max, &n, flags, &at) == WALK_DONE)
         return n;
     if (forking || in_range(&loader_range, pc) || (!thread_warm && in_range(&libc_range, pc))) {
         *flags = (*flags & ~PP_SAMPLE_NATIVE_TABLE_MISS) | PP_SAMPLE_NATIVE_SKIPPED;
@@ -278,8 +297,8 @@ PP_SIGNAL_PATH int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uin
     atomic_fetch_add_explicit(&table_misses, 1, memory_order_relaxed);
     *flags |= PP_SAMPLE_NATIVE_TABLE_MISS; /* the drain has the objects' tables built */
     if (n > 1)
-        return continue_with_libunwind(uc, &at, out, n, max, flags);
-    return unwind_with_libunwind(uc, out, max, flags);
+        return fp_unknown_from(fp_out, n, continue_with_libunwind(uc, &at, out, n, max, flags));
+    return fp_unknown_from(fp_out, 1, unwind_with_libunwind(uc, out, max, flags));
 }
 
 /* Async-signal-safe as pp_unwind_native: the whole stack through libunwind,

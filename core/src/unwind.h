@@ -43,6 +43,12 @@ void pp_unwind_set_stop_ranges(const pp_addr_range *r, size_t n);
  * (dl_iterate_phdr would walk a link map that is being changed). */
 int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags);
 
+/* As pp_unwind_native, and also writes fp_out[i], the frame pointer register
+ * (rbp) as it was while frame i ran: what a runtime whose generated code
+ * describes its frames at fixed offsets from rbp (V8) reads them by. 0 for
+ * the frames libunwind unwound (it does not say). fp_out has max entries. */
+int pp_unwind_native_fp(void *ucontext, uintptr_t *out, uintptr_t *fp_out, int max, uint32_t *flags);
+
 /* Samples whose stack the CFI tables (cfi_table.h) could not walk to its
  * end, so libunwind finished it: a rule the tables cannot express (signal
  * trampolines, CFA expressions other than a PLT entry's), code without CFI

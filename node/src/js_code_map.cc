@@ -283,6 +283,24 @@ CodeKind CodeMapKindAt(uintptr_t addr) {
   return addr < it->second.end ? it->second.info.kind : CodeKind::kNone;
 }
 
+std::vector<std::pair<uintptr_t, uintptr_t>> CodeMapRunsOfKind(CodeKind kind, uintptr_t gap) {
+  std::vector<std::pair<uintptr_t, uintptr_t>> runs;
+  std::lock_guard<std::mutex> g(g_lock);
+  bool open = false;  // the last entry seen was of the kind: a run may go on
+  for (const auto& [start, entry] : g_live) {
+    if (entry.info.kind != kind) {
+      open = false;
+      continue;
+    }
+    if (open && start - runs.back().second < gap)
+      runs.back().second = entry.end > runs.back().second ? entry.end : runs.back().second;
+    else
+      runs.emplace_back(start, entry.end);
+    open = true;
+  }
+  return runs;
+}
+
 void CodeMapForgetIsolate(v8::Isolate* isolate) {
   uint64_t now = NowNs();
   std::lock_guard<std::mutex> g(g_lock);

@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace polyprof_node {
 
@@ -44,6 +46,11 @@ bool CodeMapLookup(uintptr_t addr, uint64_t gen, CodeInfo* out);
 
 // The kind of code at addr now (drain thread): for classifying native frames.
 CodeKind CodeMapKindAt(uintptr_t addr);
+
+// The live code of one kind, as [start, end) runs sorted by address: entries
+// of that kind separated by less than `gap` bytes and no other entry make one
+// run. Drain or isolate thread (takes the map's lock).
+std::vector<std::pair<uintptr_t, uintptr_t>> CodeMapRunsOfKind(CodeKind kind, uintptr_t gap);
 
 // The isolate is going away: its code dies now.
 void CodeMapForgetIsolate(v8::Isolate* isolate);

@@ -18,7 +18,9 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -28,7 +30,9 @@
 
 #include "addon.h"
 #include "js_code_map.h"
+#include "raw_sample.h"
 #include "signal_path.h"
+#include "v8_frames.h"
 
 namespace polyprof_node {
 
@@ -39,10 +43,7 @@ constexpr int kMaxJsFrames = 4096;      // at least the core's deepest depth= (4
 constexpr int kMaxNativeFrames = 4096;  // likewise
 constexpr size_t kErrLen = 512;
 
-struct Range {
-  uintptr_t start = 0, end = 0;
-  bool Has(uintptr_t pc) const { return pc >= start && pc < end; }
-};
+using Range = CodeRange;
 
 // One registered isolate. The signal handler finds its slot by thread id and
 // reads `isolate` and `code_events` (atomics); everything else is read on
@@ -51,9 +52,13 @@ struct IsolateSlot {
   std::atomic<v8::Isolate*> isolate{nullptr};
   std::atomic<bool> code_events{false};  // JIT code events on: frames can be named
   std::atomic<int> tid{0};
+  // The JavaScript frames are read off the native walk (v8_frames.h): set
+  // once the interpreter's code is known, while code events are on.
+  std::atomic<bool> frames_from_native{false};
+  std::atomic<int> in_gc{0};  // between V8's GC prologue and epilogue callbacks
   Range entries[3];  // JSEntry, JSConstructEntry, JSRunMicrotasksEntry
-  Range code;        // JIT code (and remapped builtins)
-  Range builtins;    // embedded builtins in the node binary
+  V8CodeLayout layout;
+  InterpreterRanges interpreter;
 };
 
 IsolateSlot g_slots[kMaxIsolates];
@@ -72,6 +77,7 @@ struct KnownThread {
 std::unordered_map<int, KnownThread> g_thread_names;
 constexpr uint64_t kKeepExitedNameNs = 1000000000ULL;
 bool g_runtime_set = false;                            // under g_slots_lock
+bool g_js_frames_by_v8 = false;                        // likewise; POLYPROF_NODE_JS_FRAMES=v8
 
 // A code address no code has: stands for "V8 was collecting garbage".
 constexpr uintptr_t kGarbageCollectorMarker = 1;
@@ -150,23 +156,43 @@ Range ToRange(const void* start, size_t len) {
 
 // ---------------------------------------------------------- signal handler
 
-// Async-signal-safe: atomic loads, a scan of a fixed array, and V8's
-// GetStackSample, which V8 documents for use on an interrupted thread and
-// calls from its own SIGPROF handler (no allocation, no locks, stack reads
-// bounded by the thread's stack). Runs under the core's fault guard.
-PP_SIGNAL_PATH int Capture(void*, void* ucontext, pp_raw_frame* frames, int max, uint32_t* flags) {
+// Async-signal-safe: atomic loads and a scan of a fixed array. The slot of
+// the isolate running on this thread, and the isolate when its frames can be
+// named (code events on); null when there is none.
+PP_SIGNAL_PATH v8::Isolate* ThisThreadsIsolate(const IsolateSlot** found) {
   int tid = GetTid();
-  v8::Isolate* isolate = nullptr;
-  const IsolateSlot* found = nullptr;
+  *found = nullptr;
   int used = g_slots_used.load(std::memory_order_acquire);
   for (int i = 0; i < used; i++) {
     const IsolateSlot& slot = g_slots[i];
     if (slot.tid.load(std::memory_order_relaxed) == tid) {
-      if (slot.code_events.load(std::memory_order_acquire)) isolate = slot.isolate.load(std::memory_order_acquire);
-      found = &slot;
-      break;
+      *found = &slot;
+      return slot.code_events.load(std::memory_order_acquire) ? slot.isolate.load(std::memory_order_acquire) : nullptr;
     }
   }
+  return nullptr;
+}
+
+// Async-signal-safe: writes the marker frame that stands for V8's GC.
+PP_SIGNAL_PATH int GarbageCollectorFrame(pp_raw_frame* frames) {
+  frames[0].code = kGarbageCollectorMarker;
+  frames[0].check = 0;
+  frames[0].offset = 1;
+  frames[0].flags = 0;
+  return 1;
+}
+
+// Samples whose JavaScript frames V8's walk had to give although the native
+// walk ran (a V8 frame without a frame pointer the walk could vouch for).
+std::atomic<uint64_t> g_v8_walks_after_native{0};
+
+// Async-signal-safe: ThisThreadsIsolate, and V8's GetStackSample, which V8
+// documents for use on an interrupted thread and calls from its own SIGPROF
+// handler (no allocation, no locks, stack reads bounded by the thread's
+// stack). Runs under the core's fault guard.
+PP_SIGNAL_PATH int Capture(void*, void* ucontext, pp_raw_frame* frames, int max, uint32_t* flags) {
+  const IsolateSlot* found;
+  v8::Isolate* isolate = ThisThreadsIsolate(&found);
   if (!isolate) return 0;
   auto* uc = static_cast<ucontext_t*>(ucontext);
   v8::RegisterState state;
@@ -184,7 +210,7 @@ PP_SIGNAL_PATH int Capture(void*, void* ucontext, pp_raw_frame* frames, int max,
   // omits it later when it is not a JavaScript function's code.
   int tos = 0;
   auto pc = reinterpret_cast<uintptr_t>(state.pc);
-  if (found->code.Has(pc) && max > 1) {
+  if (found->layout.code.Has(pc) && max > 1) {
     pcs[0] = state.pc;
     tos = 1;
   }
@@ -194,15 +220,9 @@ PP_SIGNAL_PATH int Capture(void*, void* ucontext, pp_raw_frame* frames, int max,
   uint64_t gen = CodeMapGeneration();
   int n = static_cast<int>(info.frames_count);
   if (n > max - tos) n = max - tos;
-  if (n == 0 && info.vm_state == v8::GC) {
-    // V8 does not walk the stack during GC; say where the time went, as
-    // V8's own profiler does, instead of showing V8's raw frames.
-    frames[0].code = kGarbageCollectorMarker;
-    frames[0].check = 0;
-    frames[0].offset = 1;
-    frames[0].flags = 0;
-    return 1;
-  }
+  // V8 does not walk the stack during GC; say where the time went, as
+  // V8's own profiler does, instead of showing V8's raw frames.
+  if (n == 0 && info.vm_state == v8::GC) return GarbageCollectorFrame(frames);
   n += tos;
   // From the last: frame i (bytes 24i..24i+23) only covers pcs i..3i+2,
   // of which pc i is read first and the others were widened already.
@@ -217,6 +237,31 @@ PP_SIGNAL_PATH int Capture(void*, void* ucontext, pp_raw_frame* frames, int max,
     frames[i].flags = 0;
   }
   if (n == max) *flags |= PP_CAPTURE_TRUNCATED;
+  return n;
+}
+
+// Async-signal-safe: ThisThreadsIsolate, ReadJsFrames (stack reads under the
+// core's fault guard), or Capture where the native walk cannot serve.
+PP_SIGNAL_PATH int CaptureFromNative(void* ctx, void* ucontext, const uintptr_t* native, const uintptr_t* native_fp,
+                                     int n_native, uint32_t native_flags, pp_raw_frame* frames, int max,
+                                     uint32_t* flags) {
+  const IsolateSlot* found;
+  v8::Isolate* isolate = ThisThreadsIsolate(&found);
+  if (!isolate) return 0;
+  // A native walk that failed or was skipped may have stopped short of
+  // frames V8's walk, which starts from the isolate's own records, reaches.
+  if (!found->frames_from_native.load(std::memory_order_acquire) ||
+      (native_flags & (PP_SAMPLE_NATIVE_FAILED | PP_SAMPLE_NATIVE_SKIPPED)))
+    return Capture(ctx, ucontext, frames, max, flags);
+  if (found->in_gc.load(std::memory_order_relaxed) > 0) return GarbageCollectorFrame(frames);
+  if (max > kMaxJsFrames) max = kMaxJsFrames;
+  auto sp = static_cast<uintptr_t>(static_cast<ucontext_t*>(ucontext)->uc_mcontext.gregs[REG_RSP]);
+  int n = 0;
+  if (ReadJsFrames(found->layout, sp, native, native_fp, n_native, CodeMapGeneration(), frames, max, &n, flags) ==
+      JsFramesResult::kNeedV8Walk) {
+    g_v8_walks_after_native.fetch_add(1, std::memory_order_relaxed);
+    return Capture(ctx, ucontext, frames, max, flags);
+  }
   return n;
 }
 
@@ -269,7 +314,7 @@ bool InV8Locked(uintptr_t pc) {
   if (InBuiltinsCopyLocked(pc)) return true;
   for (auto& slot : g_slots) {
     if (!slot.isolate.load(std::memory_order_relaxed)) continue;
-    if (slot.code.Has(pc) || slot.builtins.Has(pc)) return true;
+    if (slot.layout.code.Has(pc) || slot.layout.builtins.Has(pc)) return true;
   }
   return false;
 }
@@ -281,7 +326,7 @@ NativeKind KindOfLocked(uintptr_t pc) {
     if (!slot.isolate.load(std::memory_order_relaxed)) continue;
     for (const Range& r : slot.entries)
       if (r.Has(pc) || r.Has(pc - 1)) return NativeKind::kEntry;
-    if (slot.code.Has(pc) || slot.builtins.Has(pc)) in_v8 = true;
+    if (slot.layout.code.Has(pc) || slot.layout.builtins.Has(pc)) in_v8 = true;
   }
   uintptr_t named = CodeEventAddressLocked(pc);
   if (InBuiltinsCopyLocked(pc)) in_v8 = true;
@@ -403,6 +448,12 @@ bool SetRuntimeLocked(char* err, size_t errlen) {
   memset(&rt, 0, sizeof rt);
   rt.name = "node";
   rt.capture = Capture;
+  // POLYPROF_NODE_JS_FRAMES=v8: every sample's JavaScript frames from V8's
+  // own walk (GetStackSample), as before they were read off the native walk;
+  // for comparing the two, or should a Node's frame layout ever differ.
+  const char* js_frames = getenv("POLYPROF_NODE_JS_FRAMES");
+  g_js_frames_by_v8 = js_frames && strcmp(js_frames, "v8") == 0;
+  if (!g_js_frames_by_v8) rt.capture_native = CaptureFromNative;
   rt.resolve_begin = ResolveBegin;
   rt.resolve = Resolve;
   rt.resolve_end = ResolveEnd;
@@ -422,6 +473,59 @@ bool SetRuntimeLocked(char* err, size_t errlen) {
   return true;
 }
 
+// Bytecode handlers and trampolines are laid out one after another, aligned:
+// entries closer than this belong to one run.
+constexpr uintptr_t kInterpreterRunGap = 64;
+
+// Caller holds g_slots_lock; the code events have named the builtins. The
+// interpreter's code where this isolate runs it: where the code events name
+// it, and in each copy of the builtins (named there or at the original).
+// False when it does not fit the slot's array.
+bool FindInterpreterLocked(IsolateSlot& slot) {
+  std::vector<std::pair<uintptr_t, uintptr_t>> runs = CodeMapRunsOfKind(CodeKind::kInterpreter, kInterpreterRunGap);
+  if (runs.empty()) return false;
+  size_t named = runs.size();
+  for (int c = 0; c < slot.layout.n_copies; c++) {
+    const Range& copy = slot.layout.copies[c];
+    uintptr_t original = slot.layout.builtins.start, len = copy.end - copy.start;
+    for (size_t i = 0; i < named; i++) {
+      auto [start, end] = runs[i];
+      if (start >= original && end <= original + len)
+        runs.emplace_back(start - original + copy.start, end - original + copy.start);
+      else if (copy.Has(start) && end <= copy.end)
+        runs.emplace_back(start - copy.start + original, end - copy.start + original);
+    }
+  }
+  std::sort(runs.begin(), runs.end());
+  InterpreterRanges& out = slot.interpreter;
+  out.n = 0;
+  for (auto [start, end] : runs) {
+    if (out.n > 0 && start <= out.ranges[out.n - 1].end) {
+      if (end > out.ranges[out.n - 1].end) out.ranges[out.n - 1].end = end;
+      continue;
+    }
+    if (out.n == InterpreterRanges::kMax) return false;
+    out.ranges[out.n++] = Range{start, end};
+  }
+  return true;
+}
+
+// Between V8's GC prologue and epilogue callbacks the handler says the
+// time is GC's, as V8's own stack sample does from its VM state. Not for
+// incremental marking's steps or weak callbacks, which V8 counts as the
+// running code's.
+constexpr v8::GCType kGcTypesCounted = static_cast<v8::GCType>(
+    v8::kGCTypeAll & ~(v8::kGCTypeIncrementalMarking | v8::kGCTypeProcessWeakCallbacks));
+
+void OnGcPrologue(v8::Isolate*, v8::GCType, v8::GCCallbackFlags, void* data) {
+  static_cast<IsolateSlot*>(data)->in_gc.fetch_add(1, std::memory_order_relaxed);
+}
+
+void OnGcEpilogue(v8::Isolate*, v8::GCType, v8::GCCallbackFlags, void* data) {
+  auto& in_gc = static_cast<IsolateSlot*>(data)->in_gc;
+  if (in_gc.load(std::memory_order_relaxed) > 0) in_gc.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void EnableCodeEvents(v8::Isolate* isolate) {
   std::lock_guard<std::mutex> g(g_slots_lock);
   for (auto& slot : g_slots) {
@@ -429,7 +533,10 @@ void EnableCodeEvents(v8::Isolate* isolate) {
       if (!slot.code_events.load(std::memory_order_relaxed)) {
         // Enumerates the code that exists now, then reports changes.
         isolate->SetJitCodeEventHandler(v8::kJitCodeEventEnumExisting, OnJitCodeEvent);
+        isolate->AddGCPrologueCallback(OnGcPrologue, &slot, kGcTypesCounted);
+        isolate->AddGCEpilogueCallback(OnGcEpilogue, &slot, kGcTypesCounted);
         slot.code_events.store(true, std::memory_order_release);
+        slot.frames_from_native.store(!g_js_frames_by_v8 && FindInterpreterLocked(slot), std::memory_order_release);
       }
       return;
     }
@@ -442,7 +549,12 @@ void DisableCodeEvents(v8::Isolate* isolate) {
     std::lock_guard<std::mutex> g(g_slots_lock);
     for (auto& slot : g_slots) {
       if (slot.isolate.load(std::memory_order_relaxed) == isolate) {
+        slot.frames_from_native.store(false, std::memory_order_release);
         was_on = slot.code_events.exchange(false, std::memory_order_acq_rel);
+        if (was_on) {
+          isolate->RemoveGCPrologueCallback(OnGcPrologue, &slot);
+          isolate->RemoveGCEpilogueCallback(OnGcEpilogue, &slot);
+        }
         break;
       }
     }
@@ -471,16 +583,22 @@ static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, si
     void* code_start = nullptr;
     size_t code_len = 0;
     isolate->GetCodeRange(&code_start, &code_len);
-    slot.code = ToRange(code_start, code_len);
+    slot.layout.code = ToRange(code_start, code_len);
     const void* emb_start = nullptr;
     size_t emb_len = 0;
     isolate->GetEmbeddedCodeRange(&emb_start, &emb_len);
-    slot.builtins = ToRange(emb_start, emb_len);
-    for (const BuiltinsCopy& c : FindBuiltinsCopies(slot.builtins.start, emb_len)) {
+    slot.layout.builtins = ToRange(emb_start, emb_len);
+    slot.layout.n_copies = 0;
+    for (const BuiltinsCopy& c : FindBuiltinsCopies(slot.layout.builtins.start, emb_len)) {
       bool known = false;
       for (const BuiltinsCopy& k : g_builtins_copies) known |= k.start == c.start;
       if (!known) g_builtins_copies.push_back(c);
+      if (slot.layout.n_copies < static_cast<int>(sizeof slot.layout.copies / sizeof slot.layout.copies[0]))
+        slot.layout.copies[slot.layout.n_copies++] = Range{c.start, c.end};
     }
+    slot.layout.interpreter = &slot.interpreter;
+    slot.frames_from_native.store(false, std::memory_order_relaxed);
+    slot.in_gc.store(0, std::memory_order_relaxed);
     slot.code_events.store(false, std::memory_order_relaxed);
     int tid = GetTid();
     g_thread_names[tid] = KnownThread{thread_name, 0};
@@ -575,6 +693,13 @@ void CoreStats(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
   pp_sampler_stats st;
   pp_sampler_get_stats(&st);
+  bool frames_from_native = false;
+  {
+    std::lock_guard<std::mutex> g(g_slots_lock);
+    for (const auto& slot : g_slots)
+      if (slot.isolate.load(std::memory_order_relaxed) == isolate)
+        frames_from_native = slot.frames_from_native.load(std::memory_order_relaxed);
+  }
   v8::Local<v8::Object> out = v8::Object::New(isolate);
   struct {
     const char* key;
@@ -587,6 +712,9 @@ void CoreStats(const v8::FunctionCallbackInfo<v8::Value>& args) {
       {"threads", static_cast<double>(st.threads)},
       {"handlerNs", static_cast<double>(st.handler_ns)},
       {"codeMapEntries", static_cast<double>(CodeMapSize())},
+      // This isolate's JavaScript frames are read off the native walk.
+      {"jsFramesFromNative", frames_from_native ? 1.0 : 0.0},
+      {"v8WalksAfterNative", static_cast<double>(g_v8_walks_after_native.load(std::memory_order_relaxed))},
       {"overheadPct", st.overhead_pct},
       {"intervalNs", static_cast<double>(st.interval_ns)},
       {"budgetStopped", st.budget_stopped ? 1.0 : 0.0},
