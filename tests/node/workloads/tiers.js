@@ -1,8 +1,8 @@
 'use strict';
 // A call chain outer > middle > inner > (Array.prototype.sort, a builtin) >
-// comparator > leafwork, profiled in mode 'cpu' for argv[2] ms. Run with
-// --allow-natives-syntax: the chain's functions are kept out of TurboFan, so
-// that no inlining merges their frames, in whatever tier the node flags
+// compare > leafwork, profiled in mode 'cpu' for argv[2] ms. Run with
+// --allow-natives-syntax: leafwork's callers are kept out of the optimizing
+// tiers, so that no inlining merges frames, in whatever tier the node flags
 // leave them (--jitless: all interpreted; --always-sparkplug: baseline).
 // Prints one line of JSON: samples in leafwork, and how many of them have
 // the whole chain, in order, on their stack.
@@ -13,8 +13,11 @@ function leafwork(n) {
   for (let i = 0; i < n; i++) s = (s * 31 + i) % 1000003;
   return s;
 }
+function compare(a, b) {
+  return leafwork(20000) + a - b;
+}
 function inner(n) {
-  return [n, n + 1].sort((a, b) => leafwork(20000) + a - b)[0];
+  return [n, n + 1].sort(compare)[0];
 }
 function middle(n) {
   return inner(n) + 1;
@@ -22,9 +25,9 @@ function middle(n) {
 function outer(n) {
   return middle(n) + 1;
 }
-eval('%NeverOptimizeFunction(outer); %NeverOptimizeFunction(middle); %NeverOptimizeFunction(inner)');
+for (const f of ['outer', 'middle', 'inner', 'compare']) eval(`%NeverOptimizeFunction(${f})`);
 
-const chain = ['outer', 'middle', 'inner', 'leafwork'];
+const chain = ['outer', 'middle', 'inner', 'compare', 'leafwork'];
 polyprof.start({ mode: 'cpu', intervalMs: 2 });
 const end = Date.now() + Number(process.argv[2]);
 while (Date.now() < end) outer(1);
