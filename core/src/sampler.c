@@ -941,6 +941,12 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
     pp_threads_begin(&threads_cfg);
     atomic_store(&sampler_stop, 0);
     atomic_store(&live.active, 1);
+    /* The calling thread is timed from here rather than from the sampler
+     * thread's first scan: on a loaded machine that thread may not run for
+     * tens of milliseconds, and `start(); work(); stop()` lost the work's
+     * first part, all of it when short. */
+    pp_unwind_warm_thread();
+    pp_threads_add(&threads_cfg, (pid_t)syscall(SYS_gettid));
     /* The sampler thread is excluded from sampling by blocking the signal in
      * it; its tid is not known before it runs, which is fine. */
     if (pthread_create(&sampler_thread, NULL, sampler_main, NULL) != 0) {
@@ -1310,6 +1316,7 @@ void pp_sampler_get_stats(pp_sampler_stats *out)
     out->drain_cpu_ns = atomic_load(&drain_cpu_ns);
     out->interval_ns = atomic_load(&current_interval_ns);
     out->budget_stopped = atomic_load(&budget_stopped);
+    out->threads = pp_threads_timed();
     uint64_t proc = process_cpu_ns() - atomic_load(&session_process_cpu_at_start);
     uint64_t own = own_cpu_ns() - atomic_load(&session_own_cpu_at_start);
     out->overhead_pct = proc ? 100.0 * (double)own / (double)proc : 0.0;

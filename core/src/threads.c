@@ -134,6 +134,16 @@ static thread_entry *add_locked(const pp_threads_config *cfg, pid_t tid)
     return t;
 }
 
+size_t pp_threads_timed(void)
+{
+    pthread_mutex_lock(&lock);
+    size_t n = 0;
+    for (size_t i = 0; i < n_threads; i++)
+        n += threads[i].has_timer;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
 void pp_threads_begin(const pp_threads_config *cfg)
 {
     pthread_mutex_lock(&lock);

@@ -29,6 +29,8 @@ typedef struct pp_threads_config {
 /* Creates timers for new threads, deletes those of threads that ended.
  * Returns how many threads are covered. */
 int pp_threads_scan(const pp_threads_config *cfg);
+/* Threads with a timer now (cpu mode). */
+size_t pp_threads_timed(void);
 /* A session starts: threads may add themselves with its settings. */
 void pp_threads_begin(const pp_threads_config *cfg);
 /* Covers one thread now (called on the new thread itself, so it is timed
