@@ -78,6 +78,7 @@ std::unordered_map<int, KnownThread> g_thread_names;
 constexpr uint64_t kKeepExitedNameNs = 1000000000ULL;
 bool g_runtime_set = false;                            // under g_slots_lock
 bool g_js_frames_by_v8 = false;                        // likewise; POLYPROF_NODE_JS_FRAMES=v8
+Range g_node_executable;                               // likewise; its embedded builtins included
 
 // A code address no code has: stands for "V8 was collecting garbage".
 constexpr uintptr_t kGarbageCollectorMarker = 1;
@@ -312,7 +313,9 @@ enum class NativeKind { kOther, kEntry, kJsLike, kV8 };
 // Caller holds g_slots_lock: whether pc is in code V8 generated or its builtins.
 bool InV8Locked(uintptr_t pc) {
   if (InBuiltinsCopyLocked(pc)) return true;
-  for (auto& slot : g_slots) {
+  int used = g_slots_used.load(std::memory_order_relaxed);
+  for (int i = 0; i < used; i++) {
+    const IsolateSlot& slot = g_slots[i];
     if (!slot.isolate.load(std::memory_order_relaxed)) continue;
     if (slot.layout.code.Has(pc) || slot.layout.builtins.Has(pc)) return true;
   }
@@ -322,12 +325,17 @@ bool InV8Locked(uintptr_t pc) {
 // Caller holds g_slots_lock.
 NativeKind KindOfLocked(uintptr_t pc) {
   bool in_v8 = false;
-  for (auto& slot : g_slots) {
+  int used = g_slots_used.load(std::memory_order_relaxed);
+  for (int i = 0; i < used; i++) {
+    const IsolateSlot& slot = g_slots[i];
     if (!slot.isolate.load(std::memory_order_relaxed)) continue;
     for (const Range& r : slot.entries)
       if (r.Has(pc) || r.Has(pc - 1)) return NativeKind::kEntry;
     if (slot.layout.code.Has(pc) || slot.layout.builtins.Has(pc)) in_v8 = true;
   }
+  // node's own C++ (most of a mixed stack's native frames) holds no code V8
+  // reports: no lookup in the code map, whose lock the code events share.
+  if (!in_v8 && g_node_executable.Has(pc)) return NativeKind::kOther;
   uintptr_t named = CodeEventAddressLocked(pc);
   if (InBuiltinsCopyLocked(pc)) in_v8 = true;
   CodeKind k = CodeMapKindAt(named - 1);
@@ -467,6 +475,7 @@ bool SetRuntimeLocked(char* err, size_t errlen) {
   if (pp_symbols_object_range(reinterpret_cast<uintptr_t>(&v8::Isolate::TryGetCurrent), &exe) == 0) {
     rt.plumbing[0] = exe;
     rt.n_plumbing = 1;
+    g_node_executable = Range{exe.start, exe.end};
   }
   if (pp_sampler_set_runtime(&rt, err, errlen) != 0) return false;
   g_runtime_set = true;
