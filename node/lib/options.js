@@ -56,6 +56,8 @@ function coreKeys(where, options) {
   return core;
 }
 
+const SET_BY_FIELD = { interval: 'intervalMs', event: 'mode', native: 'native', duration: 'durationSeconds' };
+
 // {intervalMs, mode, native, durationSeconds, allocInterval} -> {mode, core: {key: value}}:
 // mode 'cpu' (default) or 'wall' is the core's signal-based sampler with
 // native frames unless native: false; mode 'v8' is V8's CpuProfiler; mode
@@ -75,6 +77,13 @@ function fromUserOptions(
     }
   }
   const core = coreKeys(where, opts.options);
+  // The core keys these options set: in the options string they would be
+  // overridden without a word (interval=1ms ran at intervalMs' default).
+  for (const [key, field] of Object.entries(SET_BY_FIELD)) {
+    if (key in core) {
+      throw new PolyprofError(`${where}: options=${JSON.stringify(opts.options)}: '${key}' is set by ${field}, not in options`);
+    }
+  }
   const { intervalMs = 10, mode = DEFAULT_MODE, durationSeconds } = opts;
   if (!isNumber(intervalMs)) {
     throw new TypeError(`${where}: intervalMs must be a number of milliseconds, not ${JSON.stringify(intervalMs)}`);

@@ -33,6 +33,9 @@ test('bad options name the option, with the core message', () => {
   ];
   cases.push([{ options: 'colour=blue' }, /options="colour=blue": unknown option 'colour'/]);
   cases.push([{ options: 'memory=lots' }, /option 'memory': invalid value 'lots'/]);
+  // Keys the structured options set are refused in the string, not overridden.
+  cases.push([{ options: 'interval=1ms' }, /options="interval=1ms": 'interval' is set by intervalMs, not in options/]);
+  cases.push([{ options: 'memory=32m,event=wall' }, /'event' is set by mode/]);
   for (const [opts, message] of cases) assert.throws(() => polyprof.start(opts), { name: 'PolyprofError', message });
   assert.throws(() => polyprof.start({ options: 42 }), TypeError);
   assert.throws(() => polyprof.start({ intervalMs: '10' }), TypeError);
