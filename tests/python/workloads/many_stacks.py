@@ -30,7 +30,7 @@ ns["step"] = step
 def worker(seed, until):
     rng = random.Random(seed)
     while time.time() < until:
-        step(rng.randrange(40, 100), rng)
+        step(rng.randrange(80, 200), rng)
 
 
 polyprof.start(interval_ms=1, mode="wall", native=False, options=sys.argv[1])
