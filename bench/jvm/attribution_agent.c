@@ -73,6 +73,11 @@ static uint64_t clock_ns(clockid_t c)
 static struct sigaction wrapped;
 static int wrapped_signo, wrap_installed;
 static _Atomic uint64_t handler_calls, handler_ns;
+/* Calls over LONG_CALL_NS (the thread was preempted inside, most likely)
+ * apart: the rest's time is the handler's own cost without the machine's
+ * load in it. */
+#define LONG_CALL_NS 200000ULL
+static _Atomic uint64_t long_calls, long_calls_ns;
 
 static void timed_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -81,8 +86,13 @@ static void timed_handler(int sig, siginfo_t *si, void *uc)
         wrapped.sa_sigaction(sig, si, uc);
     else
         wrapped.sa_handler(sig);
-    atomic_fetch_add_explicit(&handler_ns, clock_ns(CLOCK_MONOTONIC) - t0, memory_order_relaxed);
+    uint64_t took = clock_ns(CLOCK_MONOTONIC) - t0;
+    atomic_fetch_add_explicit(&handler_ns, took, memory_order_relaxed);
     atomic_fetch_add_explicit(&handler_calls, 1, memory_order_relaxed);
+    if (took > LONG_CALL_NS) {
+        atomic_fetch_add_explicit(&long_calls, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&long_calls_ns, took, memory_order_relaxed);
+    }
 }
 
 static void wrap_signal_handler(void)
@@ -339,9 +349,10 @@ __attribute__((destructor)) static void write_output(void)
             (unsigned long long)onload_self_ns, (unsigned long long)onload_process_ns, onunload_called,
             (unsigned long long)onunload_self_ns, (unsigned long long)clock_ns(CLOCK_PROCESS_CPUTIME_ID));
     fprintf(f, " \"handler\": {\"signal\": %d, \"wrapped\": %d, \"still_wrapped_at_exit\": %d, \"calls\": %llu, "
-               "\"ns\": %llu},\n",
+               "\"ns\": %llu, \"long_calls\": %llu, \"long_calls_ns\": %llu},\n",
             wrapped_signo, wrap_installed, wrap_still_installed(), (unsigned long long)atomic_load(&handler_calls),
-            (unsigned long long)atomic_load(&handler_ns));
+            (unsigned long long)atomic_load(&handler_ns), (unsigned long long)atomic_load(&long_calls),
+            (unsigned long long)atomic_load(&long_calls_ns));
     fprintf(f, " \"events\": {");
     for (int i = 0; i < EV_COUNT; i++)
         fprintf(f, "%s\"%s\": [%llu, %llu]", i ? ", " : "", ev_names[i], (unsigned long long)ev_calls[i],

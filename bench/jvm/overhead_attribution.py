@@ -25,7 +25,9 @@ loads the profiler's agent itself and measures, in that process:
                  drain thread, joined in VMDeath) is counted;
   handler        the wall time inside the profiling signal's handler (SIGPROF)
                  and its calls: the handler the profiler installed is wrapped
-                 after VMInit by one that reads CLOCK_MONOTONIC around it; for
+                 after VMInit by one that reads CLOCK_MONOTONIC around it
+                 (calls over 200 us, preempted most likely, are also shown
+                 apart: per call without them is the steadier figure); for
                  polyprof, its own handler_ns and samples_taken are read from
                  the profile's metadata beside it (a check on the wrapper);
   JVMTI events   the time inside each other event callback it registered
@@ -174,6 +176,8 @@ def attribute(m, prof_meta):
         "rest_stop": stop_rest * ms,
         "handler": m["handler"]["ns"] * ms,
         "signals": m["handler"]["calls"],
+        "short_calls": m["handler"]["calls"] - m["handler"]["long_calls"],
+        "short_handler": (m["handler"]["ns"] - m["handler"]["long_calls_ns"]) * ms,
         "events": sum(v[1] for v in events.values()) * ms,
         "event_detail": {k: (v[0], v[1] * ms) for k, v in events.items()},
         "vmdeath": m["events"]["VMDeath"][1] * ms,
@@ -186,6 +190,7 @@ def attribute(m, prof_meta):
     if prof_meta:
         r["pp_samples"] = int(prof_meta.get("samples_taken", 0))
         r["pp_handler"] = int(prof_meta.get("handler_ns", 0)) * ms
+        r["pp_dropped"] = int(prof_meta.get("dropped_ring_full", 0))
     return r
 
 
@@ -315,11 +320,15 @@ def report(jdk, label, runs, rates):
         for x in rs:
             for k, (c, t) in x["event_detail"].items():
                 detail.setdefault(k, []).append((c, t))
-        line = "%s: handler %.2f us/signal" % (name, statistics.median(per_sig)) if per_sig else name
+        short = [x["short_handler"] * 1e3 / x["short_calls"] for x in rs if x["short_calls"]]
+        line = "%s: handler %.2f us/signal, %.2f without calls over 200 us (%d such a run at most)" % (
+            name, statistics.median(per_sig), statistics.median(short),
+            max(x["signals"] - x["short_calls"] for x in rs)) if per_sig else name
         if "pp_samples" in rs[0]:
-            line += " (its own handler_ns: %.2f us/sample, samples %d vs signals %d)" % (
+            line += " (its own handler_ns: %.2f us/sample, samples %d vs signals %d, dropped_ring_full at most %d)" % (
                 statistics.median(x["pp_handler"] * 1e3 / max(1, x["pp_samples"]) for x in rs),
-                statistics.median(x["pp_samples"] for x in rs), statistics.median(x["signals"] for x in rs))
+                statistics.median(x["pp_samples"] for x in rs), statistics.median(x["signals"] for x in rs),
+                max(x.get("pp_dropped", 0) for x in rs))
         if "ap_samples" in rs[0]:
             line += " (samples in its profile %d)" % statistics.median(x["ap_samples"] for x in rs)
         line += "; events: " + ", ".join("%s %d x %.2f ms" % (k, statistics.median(c for c, _ in v),
@@ -342,6 +351,25 @@ def report(jdk, label, runs, rates):
                     name, ap_name, col, statistics.median(d), min(d), max(d)))
             above = sum(1 for i in range(n) if rs[i]["sum"] > runs[ap_name][i]["sum"])
             print("- %s's sum above %s's in %d of %d rounds" % (name, ap_name, above, n))
+    for rate in rates:
+        base = runs.get("polyprof[0] %dms" % rate)
+        for j in range(1, 10):
+            other = runs.get("polyprof[%d] %dms" % (j, rate))
+            if not base or not other:
+                break
+            n = min(len(base), len(other))
+            for col, unit in (("sum", "ms"), ("own", "ms"), ("handler", "ms"), ("per_signal", "us"),
+                              ("per_short_call", "us")):
+                if col == "per_signal":
+                    d = [other[i]["handler"] * 1e3 / max(1, other[i]["signals"]) -
+                         base[i]["handler"] * 1e3 / max(1, base[i]["signals"]) for i in range(n)]
+                elif col == "per_short_call":
+                    d = [other[i]["short_handler"] * 1e3 / max(1, other[i]["short_calls"]) -
+                         base[i]["short_handler"] * 1e3 / max(1, base[i]["short_calls"]) for i in range(n)]
+                else:
+                    d = [other[i][col] - base[i][col] for i in range(n)]
+                print("- paired polyprof[%d] - polyprof[0], %dms, %s: %+.2f [%+.2f...%+.2f] %s" % (
+                    j, rate, col, statistics.median(d), min(d), max(d), unit))
     if len(rates) > 1:
         hi, lo = min(rates), max(rates)
         for prefix in sorted({n.rsplit(" ", 1)[0] for n in runs if n != "none"}):
