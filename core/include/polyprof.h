@@ -338,6 +338,14 @@ typedef struct pp_runtime {
      * runtime's state for the length of a walk (the JVM agent points
      * HotSpot's frame anchor past a stub) to put it back. */
     void (*capture_fault)(void *ctx);
+    /* Nonzero: the bridge tells the core of each thread as it starts
+     * (pp_sampler_add_current_thread) and its raw frames stay resolvable
+     * for longer than a drain tick (the JVM's method ids), so in cpu mode
+     * the sampler thread may sleep 100 ms rather than 20 while few samples
+     * come, and rescans /proc for threads only when their count changed
+     * (at least once a second). Zero keeps the 20 ms tick and the 100 ms
+     * scan (a Python code object may die between sample and drain). */
+    int quiet_ticks;
 } pp_runtime;
 
 /* classify_native results. */

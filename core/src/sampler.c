@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <ucontext.h>
@@ -50,6 +51,19 @@
  * libunwind, several times the cost), and a tick sooner is that much sooner. */
 #define PP_WARM_PERIOD_NS 100000000ULL
 #define PP_WARM_TICK_NS 4000000ULL
+/* With a runtime's quiet_ticks, cpu mode, once warm: a tick is 100 ms rather
+ * than 20 while fewer than PP_QUIET_SAMPLES samples would arrive in it at the
+ * rate just seen. Each wake-up of the sampler thread costs the kernel's sleep
+ * and wake (~15 µs of CPU on a VM), 50 a second at 20 ms, whatever the sample
+ * rate; the ring (250 ms of samples from every CPU, 256 full-depth samples at
+ * the least) keeps its margin. A capture's deadline still ends a tick on time. */
+#define PP_QUIET_TICK_NS 100000000ULL
+#define PP_QUIET_SAMPLES 64
+/* With quiet_ticks, the /proc scan for threads runs every PP_SCAN_PERIOD_NS
+ * only when the thread count changed (st_nlink of /proc/self/task: one stat,
+ * where the scan reads every entry), and at least every
+ * PP_FULL_SCAN_PERIOD_NS, for a thread that ended while another started. */
+#define PP_FULL_SCAN_PERIOD_NS 1000000000ULL
 /* Wall mode: threads counted without a signal per tick at most (the rest are
  * signalled), and how often the stacks of threads gone are forgotten. */
 #define PP_WALL_REPEATS_MAX 1024
@@ -116,6 +130,10 @@ static pp_idmap thread_labels; /* tid -> label ids */
 static pp_wall_stacks *wall_stacks; /* wall mode: each thread's latest stack */
 static pthread_t sampler_thread;
 static _Atomic int sampler_stop;
+/* The sampler thread sleeps on sleep_cond (CLOCK_MONOTONIC), so that
+ * stop_session wakes it at once however long its tick. */
+static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sleep_cond;
 static _Atomic pid_t sampler_tid;
 static pp_threads_config threads_cfg;
 static _Atomic uint64_t drain_cpu_ns;
@@ -604,22 +622,40 @@ static void drain_locked(void)
     pp_resolve_session_end(&rs);
 }
 
-static int all_collectors_expired(uint64_t now)
+/* Also *next_deadline: the earliest deadline still ahead (UINT64_MAX: none). */
+static int all_collectors_expired(uint64_t now, uint64_t *next_deadline)
 {
     pthread_mutex_lock(&state_lock);
     int expired = n_collectors > 0;
-    for (int i = 0; i < n_collectors; i++)
-        if (!collectors[i]->deadline_ns || now < collectors[i]->deadline_ns)
+    *next_deadline = UINT64_MAX;
+    for (int i = 0; i < n_collectors; i++) {
+        uint64_t d = collectors[i]->deadline_ns;
+        if (!d || now < d)
             expired = 0;
+        if (d && now < d && d < *next_deadline)
+            *next_deadline = d;
+    }
     pthread_mutex_unlock(&state_lock);
     return expired;
 }
 
+/* Returns early when stop_session asks the thread to stop. */
 static void sleep_until(uint64_t deadline)
 {
     struct timespec ts = {(time_t)(deadline / 1000000000ULL), (long)(deadline % 1000000000ULL)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
+    pthread_mutex_lock(&sleep_lock);
+    int rc = 0;
+    while (!atomic_load(&sampler_stop) && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&sleep_cond, &sleep_lock, &ts);
+    pthread_mutex_unlock(&sleep_lock);
+}
+
+/* The process' thread count, from st_nlink of /proc/self/task (two more
+ * than its threads); -1 when it cannot be read. */
+static long task_count(void)
+{
+    struct stat st;
+    return stat("/proc/self/task", &st) == 0 ? (long)st.st_nlink - 2 : -1;
 }
 
 /* Sampler thread, wall mode: the threads counted on their latest stacks this
@@ -664,6 +700,9 @@ static void *sampler_main(void *arg)
         tick = PP_DRAIN_PERIOD_NS;
     uint64_t next = pp_now_ns(), next_scan = 0, next_drain = 0, wall_next = next, next_expiry = next;
     uint64_t warm_until = next + PP_WARM_PERIOD_NS;
+    uint64_t next_full_scan = 0, samples_seen = atomic_load(&live.samples), seen_at = next;
+    long scanned_count = -1;
+    int quiet = have_runtime && runtime.quiet_ticks;
     static pp_wall_repeat repeats[PP_WALL_REPEATS_MAX]; /* sampler thread only */
     int expired = 0;
     uint64_t sampler_cpu_base = atomic_load(&sampler_cpu_ns);
@@ -712,7 +751,7 @@ static void *sampler_main(void *arg)
                 pp_threads_disarm_all();
                 atomic_store(&current_interval_ns, want);
                 threads_cfg.interval_ns = want;
-                next_scan = 0;
+                next_scan = next_full_scan = 0;
                 if (threads_cfg.mode == PP_MODE_WALL)
                     wall_next = now;
             }
@@ -727,7 +766,8 @@ static void *sampler_main(void *arg)
             sleep_until(now + PP_DRAIN_PERIOD_NS);
             continue;
         }
-        int all_expired = all_collectors_expired(now);
+        uint64_t next_deadline;
+        int all_expired = all_collectors_expired(now, &next_deadline);
         if (all_expired && !expired) {
             /* Every capture reached its duration: stop the signals until
              * stop() collects the profiles. Nothing profiles forever by
@@ -736,7 +776,7 @@ static void *sampler_main(void *arg)
             pp_threads_disarm_all();
         } else if (!all_expired && expired) {
             expired = 0; /* a collector without a deadline joined: re-arm */
-            next_scan = 0;
+            next_scan = next_full_scan = 0;
             wall_next = now; /* the threads are covered afresh: nothing is owed for the pause */
         }
         /* Every tick: a SIGSEGV handler installed since (faulthandler,
@@ -744,8 +784,12 @@ static void *sampler_main(void *arg)
          * before more samples go without stacks. */
         pp_fault_guard_keep();
         if (!expired && now >= next_scan) {
-            int n = pp_threads_scan(&threads_cfg);
-            (void)n;
+            long count = quiet ? task_count() : -1;
+            if (count < 0 || count != scanned_count || now >= next_full_scan) {
+                (void)pp_threads_scan(&threads_cfg);
+                scanned_count = count;
+                next_full_scan = now + PP_FULL_SCAN_PERIOD_NS;
+            }
             next_scan = now + PP_SCAN_PERIOD_NS;
         }
         if (!expired && threads_cfg.mode == PP_MODE_WALL && now >= wall_next) {
@@ -769,6 +813,12 @@ static void *sampler_main(void *arg)
         if (threads_cfg.mode == PP_MODE_WALL) {
             /* Ticks follow the interval in force. */
             tick = threads_cfg.interval_ns < PP_DRAIN_PERIOD_NS ? threads_cfg.interval_ns : PP_DRAIN_PERIOD_NS;
+        } else if (quiet && now >= warm_until) {
+            uint64_t taken = atomic_load(&live.samples);
+            uint64_t ahead = now > seen_at ? (taken - samples_seen) * PP_QUIET_TICK_NS / (now - seen_at) : UINT64_MAX;
+            tick = ahead < PP_QUIET_SAMPLES ? PP_QUIET_TICK_NS : PP_DRAIN_PERIOD_NS;
+            samples_seen = taken;
+            seen_at = now;
         }
         /* The unwind tables: built in the background for the objects the
          * drained samples needed (until then their frames fall back to
@@ -790,6 +840,8 @@ static void *sampler_main(void *arg)
         next += step;
         if (next < now)
             next = now + step;
+        if (!expired && next_deadline < next && next_deadline > now)
+            next = next_deadline; /* the capture ends on time: its signals stop there */
         sleep_until(next);
     }
     if (threads_cfg.mode == PP_MODE_WALL && !expired && !atomic_load(&budget_stopped)) {
@@ -825,6 +877,15 @@ void pp_sampler_runtime_name(char *out, size_t len)
     pthread_mutex_unlock(&state_lock);
 }
 
+static void init_sleep_cond(void)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&sleep_cond, &a);
+    pthread_condattr_destroy(&a);
+}
+
 static void on_fork_child(void)
 {
     /* The child has one thread and no timers: whatever the parent was doing,
@@ -835,6 +896,8 @@ static void on_fork_child(void)
     pthread_mutex_init(&lifecycle_lock, NULL);
     pthread_mutex_init(&drain_lock, NULL);
     pthread_mutex_init(&state_lock, NULL);
+    pthread_mutex_init(&sleep_lock, NULL);
+    init_sleep_cond();
     pp_threads_forget();
     /* The parent's ring may hold its threads' samples, or a slot another
      * thread reserved and will never commit here; the dictionary may be
@@ -853,9 +916,15 @@ static void on_fork_child(void)
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static void init_once(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+static void init_once(void)
+{
+    init_sleep_cond();
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
 
-/* The drain empties the ring every 20 ms, but on a loaded machine it can be
+/* The drain empties the ring every 20 ms (with quiet_ticks, every 100 ms while
+ * fewer than PP_QUIET_SAMPLES samples would come in that time), but on a
+ * loaded machine it can be
  * descheduled for much longer; a ring that holds 250 ms of samples from every
  * CPU rides that out. Counted in 4 KiB units (a sample of 128 native and 128
  * interpreter frames; most take far less, a sample only takes the bytes its
@@ -961,7 +1030,10 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
  * drain_lock, so it must be joined before drain_lock is taken. */
 static void stop_session(void)
 {
+    pthread_mutex_lock(&sleep_lock);
     atomic_store(&sampler_stop, 1);
+    pthread_cond_signal(&sleep_cond);
+    pthread_mutex_unlock(&sleep_lock);
     pthread_join(sampler_thread, NULL);
     pthread_mutex_lock(&drain_lock);
     pp_threads_disarm_all();

@@ -162,6 +162,10 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
     runtime.capture_fault = ppj_agct_capture_fault;
     runtime.n_eval = (size_t)ppj_codecache_ranges(runtime.eval, PP_MAX_RANGES);
     runtime.pair_from_leaf = 1;
+    /* Java threads are added at ThreadStart, and a method id names its
+     * method until the class is unloaded (the check word tells): the
+     * sampler thread may wake less often. */
+    runtime.quiet_ticks = 1;
     if (pp_sampler_set_runtime(&runtime, err, errlen) != 0)
         return -1;
     ppj_methods_prime(jvmti, jni);

@@ -17,8 +17,19 @@ typedef struct {
     char name[NAME_LEN];
 } stub;
 
+/* What the signal handler searches, apart from the rest: 16 bytes a stub
+ * rather than 72, so a search of a few hundred stubs reads a few KB. */
+typedef struct {
+    uintptr_t start, end;
+} stub_range;
+
 static stub table[CAPACITY];
+static stub_range ranges[CAPACITY];
 static atomic_int count;
+/* The lowest start and highest end recorded: a pc outside (a sample in libc
+ * or libm called from compiled code, where AGCT says ticks_unknown_Java) is
+ * no stub's, without a search. Widened before count is published. */
+static _Atomic uintptr_t lowest = UINTPTR_MAX, highest;
 static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void JNICALL ppj_stubs_on_generated(jvmtiEnv *jvmti, const char *name, const void *address, jint length)
@@ -32,13 +43,18 @@ void JNICALL ppj_stubs_on_generated(jvmtiEnv *jvmti, const char *name, const voi
     int known = 0;
     /* GenerateEvents replays stubs already reported. */
     for (int i = 0; i < n && !known; i++)
-        known = table[i].start == start;
+        known = ranges[i].start == start;
     if (!known && n < CAPACITY) {
         stub *s = &table[n];
         s->start = start;
         s->end = start + (uintptr_t)length;
         snprintf(s->name, sizeof s->name, "%s", name ? name : "stub");
         s->frameless = !strncmp(s->name, "vtable", 6) || !strncmp(s->name, "itable", 6);
+        ranges[n] = (stub_range){s->start, s->end};
+        if (s->start < atomic_load_explicit(&lowest, memory_order_relaxed))
+            atomic_store_explicit(&lowest, s->start, memory_order_relaxed);
+        if (s->end > atomic_load_explicit(&highest, memory_order_relaxed))
+            atomic_store_explicit(&highest, s->end, memory_order_relaxed);
         atomic_store_explicit(&count, n + 1, memory_order_release);
     }
     pthread_mutex_unlock(&insert_lock);
@@ -47,8 +63,11 @@ void JNICALL ppj_stubs_on_generated(jvmtiEnv *jvmti, const char *name, const voi
 int ppj_stubs_find(uintptr_t pc)
 {
     int n = atomic_load_explicit(&count, memory_order_acquire);
+    if (pc < atomic_load_explicit(&lowest, memory_order_relaxed) ||
+        pc >= atomic_load_explicit(&highest, memory_order_relaxed))
+        return -1;
     for (int i = 0; i < n; i++)
-        if (pc >= table[i].start && pc < table[i].end)
+        if (pc >= ranges[i].start && pc < ranges[i].end)
             return i;
     return -1;
 }
