@@ -86,9 +86,12 @@ bool KillOverlapping(uintptr_t start, uintptr_t end, uint64_t gen, uint64_t now)
   return killed;
 }
 
+bool IsInterpreterEntry(const std::string& name) {
+  return name.rfind("Interpreter", 0) == 0 || name.rfind("Baseline", 0) == 0;
+}
+
 bool IsInterpreterBuiltin(const std::string& name) {
-  return name.rfind("Interpreter", 0) == 0 || name.rfind("Baseline", 0) == 0 ||
-         (name.size() > 7 && name.compare(name.size() - 7, 7, "Handler") == 0);
+  return IsInterpreterEntry(name) || (name.size() > 7 && name.compare(name.size() - 7, 7, "Handler") == 0);
 }
 
 bool AllDigits(const std::string& s, size_t from, size_t to) {
@@ -141,6 +144,7 @@ CodeInfo Describe(const v8::JitCodeEvent* ev) {
   if (!is_js) {
     info.name = s;
     info.kind = (tag == "BytecodeHandler" || IsInterpreterBuiltin(s)) ? CodeKind::kInterpreter : CodeKind::kBuiltin;
+    info.bytecode_handler = info.kind == CodeKind::kInterpreter && !IsInterpreterEntry(s);
     return info;
   }
   info.kind = CodeKind::kFunction;
@@ -283,12 +287,12 @@ CodeKind CodeMapKindAt(uintptr_t addr) {
   return addr < it->second.end ? it->second.info.kind : CodeKind::kNone;
 }
 
-std::vector<std::pair<uintptr_t, uintptr_t>> CodeMapRunsOfKind(CodeKind kind, uintptr_t gap) {
+std::vector<std::pair<uintptr_t, uintptr_t>> CodeMapRuns(bool (*keep)(const CodeInfo&), uintptr_t gap) {
   std::vector<std::pair<uintptr_t, uintptr_t>> runs;
   std::lock_guard<std::mutex> g(g_lock);
-  bool open = false;  // the last entry seen was of the kind: a run may go on
+  bool open = false;  // the last entry seen was kept: a run may go on
   for (const auto& [start, entry] : g_live) {
-    if (entry.info.kind != kind) {
+    if (!keep(entry.info)) {
       open = false;
       continue;
     }

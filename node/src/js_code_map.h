@@ -33,6 +33,9 @@ struct CodeInfo {
   std::string name;  // function name; builtins by their V8 name
   std::string file;  // script URL, empty for builtins
   int line = 0;      // 1-based line where the function starts
+  // kInterpreter: a bytecode handler, which runs inside an interpreted frame
+  // already built (the trampolines build it).
+  bool bytecode_handler = false;
 };
 
 // Signal-safe: the generation a sample is taken in.
@@ -47,10 +50,10 @@ bool CodeMapLookup(uintptr_t addr, uint64_t gen, CodeInfo* out);
 // The kind of code at addr now (drain thread): for classifying native frames.
 CodeKind CodeMapKindAt(uintptr_t addr);
 
-// The live code of one kind, as [start, end) runs sorted by address: entries
-// of that kind separated by less than `gap` bytes and no other entry make one
+// The live code `keep` keeps, as [start, end) runs sorted by address:
+// entries kept separated by less than `gap` bytes and no other entry make one
 // run. Drain or isolate thread (takes the map's lock).
-std::vector<std::pair<uintptr_t, uintptr_t>> CodeMapRunsOfKind(CodeKind kind, uintptr_t gap);
+std::vector<std::pair<uintptr_t, uintptr_t>> CodeMapRuns(bool (*keep)(const CodeInfo&), uintptr_t gap);
 
 // The isolate is going away: its code dies now.
 void CodeMapForgetIsolate(v8::Isolate* isolate);

@@ -486,12 +486,12 @@ bool SetRuntimeLocked(char* err, size_t errlen) {
 // entries closer than this belong to one run.
 constexpr uintptr_t kInterpreterRunGap = 64;
 
-// Caller holds g_slots_lock; the code events have named the builtins. The
-// interpreter's code where this isolate runs it: where the code events name
-// it, and in each copy of the builtins (named there or at the original).
-// False when it does not fit the slot's array.
-bool FindInterpreterLocked(IsolateSlot& slot) {
-  std::vector<std::pair<uintptr_t, uintptr_t>> runs = CodeMapRunsOfKind(CodeKind::kInterpreter, kInterpreterRunGap);
+// Caller holds g_slots_lock: into out, the code `keep` keeps where this
+// isolate runs it: where the code events name it, and in each copy of the
+// builtins (named there or at the original). False when there is none or it
+// does not fit.
+bool FindRunsLocked(const IsolateSlot& slot, bool (*keep)(const CodeInfo&), CodeRuns* out) {
+  std::vector<std::pair<uintptr_t, uintptr_t>> runs = CodeMapRuns(keep, kInterpreterRunGap);
   if (runs.empty()) return false;
   size_t named = runs.size();
   for (int c = 0; c < slot.layout.n_copies; c++) {
@@ -506,17 +506,24 @@ bool FindInterpreterLocked(IsolateSlot& slot) {
     }
   }
   std::sort(runs.begin(), runs.end());
-  InterpreterRanges& out = slot.interpreter;
-  out.n = 0;
+  out->n = 0;
   for (auto [start, end] : runs) {
-    if (out.n > 0 && start <= out.ranges[out.n - 1].end) {
-      if (end > out.ranges[out.n - 1].end) out.ranges[out.n - 1].end = end;
+    if (out->n > 0 && start <= out->ranges[out->n - 1].end) {
+      if (end > out->ranges[out->n - 1].end) out->ranges[out->n - 1].end = end;
       continue;
     }
-    if (out.n == InterpreterRanges::kMax) return false;
-    out.ranges[out.n++] = Range{start, end};
+    if (out->n == CodeRuns::kMax) return false;
+    out->ranges[out->n++] = Range{start, end};
   }
   return true;
+}
+
+// Caller holds g_slots_lock; the code events have named the builtins.
+bool FindInterpreterLocked(IsolateSlot& slot) {
+  auto interpreter = [](const CodeInfo& c) { return c.kind == CodeKind::kInterpreter; };
+  auto handler = [](const CodeInfo& c) { return c.kind == CodeKind::kInterpreter && c.bytecode_handler; };
+  return FindRunsLocked(slot, interpreter, &slot.interpreter.all) &&
+         FindRunsLocked(slot, handler, &slot.interpreter.handlers);
 }
 
 // Between V8's GC prologue and epilogue callbacks the handler says the

@@ -40,7 +40,7 @@ PP_SIGNAL_PATH uintptr_t ReadBelow(uintptr_t fp, uintptr_t bytes) {
 
 }  // namespace
 
-PP_SIGNAL_PATH bool InterpreterRanges::Has(uintptr_t pc) const {
+PP_SIGNAL_PATH bool CodeRuns::Has(uintptr_t pc) const {
   int lo = 0, hi = n;  // the first range whose end is above pc
   while (lo < hi) {
     int mid = (lo + hi) / 2;
@@ -74,7 +74,7 @@ PP_SIGNAL_PATH JsFramesResult ReadJsFrames(const V8CodeLayout& layout, uintptr_t
       break;
     }
     uintptr_t code = pc;
-    if (layout.interpreter->Has(pc - (i == 0 ? 0 : 1))) {
+    if (i == 0 ? layout.interpreter->handlers.Has(pc) : layout.interpreter->all.Has(pc - 1)) {
       // As V8's stack sample: the array's tagged address plus the offset,
       // which counts from there, is the bytecode's own address, where the
       // code events put the function's bytecode.

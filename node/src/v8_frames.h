@@ -30,14 +30,22 @@ struct CodeRange {
   bool Has(uintptr_t pc) const { return pc >= start && pc < end; }
 };
 
-// The interpreter's code (its trampolines and bytecode handlers), merged into
-// runs and sorted: a frame whose pc is there is an interpreted frame.
-struct InterpreterRanges {
+// Code ranges merged into runs and sorted.
+struct CodeRuns {
   static constexpr int kMax = 128;
   CodeRange ranges[kMax];
   int n = 0;
   // Signal-safe: a binary search of the array.
   bool Has(uintptr_t pc) const;
+};
+
+// The interpreter's code. A caller's frame whose return address is in any of
+// it is an interpreted frame; the interrupted frame only where its pc is in
+// a bytecode handler, which runs in a frame already built: in a trampoline
+// the frame may be half built, its bytecode slots still holding old stack.
+struct InterpreterRanges {
+  CodeRuns all;
+  CodeRuns handlers;
 };
 
 // Where V8's code is, for one isolate. Read in the signal handler.
