@@ -59,7 +59,8 @@ static size_t record_len(uint32_t n_native, uint32_t n_interp)
 static size_t native_len(uint32_t depth) { return (size_t)(depth + PP_RAW_NATIVE_SLACK) * sizeof(uintptr_t); }
 
 /* native[], interp[], then native_fp[] (written only for a runtime that
- * reads its frames by frame pointer: its pages stay untouched otherwise). */
+ * reads its frames by frame pointer; its first page is made resident with
+ * the others'). */
 static size_t buffer_frames_len(uint32_t depth)
 {
     return 2 * native_len(depth) + (size_t)depth * sizeof(pp_raw_frame);

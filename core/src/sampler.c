@@ -947,6 +947,13 @@ static uint32_t auto_ring_slots(uint64_t interval_ns)
     return (uint32_t)slots;
 }
 
+/* Times the calling thread with cfg's settings, its unwinder readied first. */
+static int add_calling_thread(const pp_threads_config *cfg)
+{
+    pp_unwind_warm_thread();
+    return pp_threads_add(cfg, (pid_t)syscall(SYS_gettid));
+}
+
 /* Caller holds drain_lock and state_lock; session not running. */
 static int start_session(const pp_options *o, char *err, size_t errlen)
 {
@@ -1014,8 +1021,7 @@ static int start_session(const pp_options *o, char *err, size_t errlen)
      * thread's first scan: on a loaded machine that thread may not run for
      * tens of milliseconds, and `start(); work(); stop()` lost the work's
      * first part, all of it when short. */
-    pp_unwind_warm_thread();
-    pp_threads_add(&threads_cfg, (pid_t)syscall(SYS_gettid));
+    add_calling_thread(&threads_cfg);
     /* The sampler thread is excluded from sampling by blocking the signal in
      * it; its tid is not known before it runs, which is fine. */
     if (pthread_create(&sampler_thread, NULL, sampler_main, NULL) != 0) {
@@ -1329,10 +1335,7 @@ int pp_sampler_add_current_thread(void)
     int running = session_running;
     pp_threads_config cfg = threads_cfg;
     pthread_mutex_unlock(&state_lock);
-    if (!running)
-        return 0;
-    pp_unwind_warm_thread();
-    return pp_threads_add(&cfg, (pid_t)syscall(SYS_gettid));
+    return running ? add_calling_thread(&cfg) : 0;
 }
 
 int pp_sampler_running(void)

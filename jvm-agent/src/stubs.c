@@ -12,13 +12,13 @@
 #define NAME_LEN 48
 
 typedef struct {
-    uintptr_t start, end;
     int frameless;
     char name[NAME_LEN];
 } stub;
 
-/* What the signal handler searches, apart from the rest: 16 bytes a stub
- * rather than 72, so a search of a few hundred stubs reads a few KB. */
+/* Where each stub is, apart from the rest: what the signal handler searches,
+ * 16 bytes a stub rather than 72, so a search of a few hundred stubs reads a
+ * few KB. */
 typedef struct {
     uintptr_t start, end;
 } stub_range;
@@ -46,15 +46,14 @@ void JNICALL ppj_stubs_on_generated(jvmtiEnv *jvmti, const char *name, const voi
         known = ranges[i].start == start;
     if (!known && n < CAPACITY) {
         stub *s = &table[n];
-        s->start = start;
-        s->end = start + (uintptr_t)length;
         snprintf(s->name, sizeof s->name, "%s", name ? name : "stub");
         s->frameless = !strncmp(s->name, "vtable", 6) || !strncmp(s->name, "itable", 6);
-        ranges[n] = (stub_range){s->start, s->end};
-        if (s->start < atomic_load_explicit(&lowest, memory_order_relaxed))
-            atomic_store_explicit(&lowest, s->start, memory_order_relaxed);
-        if (s->end > atomic_load_explicit(&highest, memory_order_relaxed))
-            atomic_store_explicit(&highest, s->end, memory_order_relaxed);
+        uintptr_t end = start + (uintptr_t)length;
+        ranges[n] = (stub_range){start, end};
+        if (start < atomic_load_explicit(&lowest, memory_order_relaxed))
+            atomic_store_explicit(&lowest, start, memory_order_relaxed);
+        if (end > atomic_load_explicit(&highest, memory_order_relaxed))
+            atomic_store_explicit(&highest, end, memory_order_relaxed);
         atomic_store_explicit(&count, n + 1, memory_order_release);
     }
     pthread_mutex_unlock(&insert_lock);
@@ -74,7 +73,7 @@ int ppj_stubs_find(uintptr_t pc)
 
 int ppj_stubs_frameless(int index) { return table[index].frameless; }
 
-uintptr_t ppj_stubs_start(int index) { return table[index].start; }
+uintptr_t ppj_stubs_start(int index) { return ranges[index].start; }
 
 const char *ppj_stubs_name(int index)
 {

@@ -58,7 +58,6 @@ struct IsolateSlot {
   std::atomic<int> in_gc{0};  // between V8's GC prologue and epilogue callbacks
   Range entries[3];  // JSEntry, JSConstructEntry, JSRunMicrotasksEntry
   V8CodeLayout layout;
-  InterpreterRanges interpreter;
 };
 
 IsolateSlot g_slots[kMaxIsolates];
@@ -316,8 +315,7 @@ bool InV8Locked(uintptr_t pc) {
   int used = g_slots_used.load(std::memory_order_relaxed);
   for (int i = 0; i < used; i++) {
     const IsolateSlot& slot = g_slots[i];
-    if (!slot.isolate.load(std::memory_order_relaxed)) continue;
-    if (slot.layout.code.Has(pc) || slot.layout.builtins.Has(pc)) return true;
+    if (slot.isolate.load(std::memory_order_relaxed) && slot.layout.HasCode(pc)) return true;
   }
   return false;
 }
@@ -331,7 +329,7 @@ NativeKind KindOfLocked(uintptr_t pc) {
     if (!slot.isolate.load(std::memory_order_relaxed)) continue;
     for (const Range& r : slot.entries)
       if (r.Has(pc) || r.Has(pc - 1)) return NativeKind::kEntry;
-    if (slot.layout.code.Has(pc) || slot.layout.builtins.Has(pc)) in_v8 = true;
+    in_v8 |= slot.layout.HasCode(pc);
   }
   // node's own C++ (most of a mixed stack's native frames) holds no code V8
   // reports: no lookup in the code map, whose lock the code events share.
@@ -522,8 +520,8 @@ bool FindRunsLocked(const IsolateSlot& slot, bool (*keep)(const CodeInfo&), Code
 bool FindInterpreterLocked(IsolateSlot& slot) {
   auto interpreter = [](const CodeInfo& c) { return c.kind == CodeKind::kInterpreter; };
   auto handler = [](const CodeInfo& c) { return c.kind == CodeKind::kInterpreter && c.bytecode_handler; };
-  return FindRunsLocked(slot, interpreter, &slot.interpreter.all) &&
-         FindRunsLocked(slot, handler, &slot.interpreter.handlers);
+  return FindRunsLocked(slot, interpreter, &slot.layout.interpreter.all) &&
+         FindRunsLocked(slot, handler, &slot.layout.interpreter.handlers);
 }
 
 // Between V8's GC prologue and epilogue callbacks the handler says the
@@ -612,7 +610,6 @@ static bool RegisterIsolate(Addon* addon, const char* thread_name, char* err, si
       if (slot.layout.n_copies < static_cast<int>(sizeof slot.layout.copies / sizeof slot.layout.copies[0]))
         slot.layout.copies[slot.layout.n_copies++] = Range{c.start, c.end};
     }
-    slot.layout.interpreter = &slot.interpreter;
     slot.frames_from_native.store(false, std::memory_order_relaxed);
     slot.in_gc.store(0, std::memory_order_relaxed);
     slot.code_events.store(false, std::memory_order_relaxed);

@@ -74,7 +74,7 @@ PP_SIGNAL_PATH JsFramesResult ReadJsFrames(const V8CodeLayout& layout, uintptr_t
       break;
     }
     uintptr_t code = pc;
-    if (i == 0 ? layout.interpreter->handlers.Has(pc) : layout.interpreter->all.Has(pc - 1)) {
+    if (i == 0 ? layout.interpreter.handlers.Has(pc) : layout.interpreter.all.Has(pc - 1)) {
       // As V8's stack sample: the array's tagged address plus the offset,
       // which counts from there, is the bytecode's own address, where the
       // code events put the function's bytecode.

@@ -54,7 +54,7 @@ struct V8CodeLayout {
   CodeRange builtins;     // embedded builtins in the node binary
   CodeRange copies[4];    // copies of the embedded builtins V8 runs
   int n_copies = 0;
-  const InterpreterRanges* interpreter = nullptr;
+  InterpreterRanges interpreter;
   bool HasCode(uintptr_t pc) const;
 };
 
