@@ -41,8 +41,26 @@ typedef struct cfi_object {
     _Atomic int wanted;     /* a placeholder samples needed: set by the drain thread */
     size_t listed_fdes;     /* a placeholder's FDEs, as its header counts them */
     uint32_t misses_seen;   /* samples that read its FDEs, counted by the drain thread (under the sampler's drain lock) */
+    /* Where the search for a pc starts and ends: a pc at offset off lies
+     * in rows [bucket_first[k], bucket_first[k + 1]] with k = off >> shift,
+     * a few rows in one or two cache lines. A binary search of a large
+     * object's rows (node's: ~20 steps over megabytes) is one cache miss a
+     * step, most of them misses all the way to memory, and so the most a
+     * sample costs: each sample meets a pc or two the rule cache lacks. */
+    const uint32_t *bucket_first; /* NULL: search all rows */
+    uint32_t n_buckets;
+    uint8_t bucket_shift;
+    /* A placeholder's like index of its .eh_frame_hdr table, made by the
+     * drain thread at the object's first FDE read (pp_cfi_table_want):
+     * the table of a large object is megabytes, and its binary search
+     * costs a read like the rows'. Published by the release store of
+     * fde_first (fde_shift and n_fde_buckets before it); freed with the
+     * object. */
+    _Atomic(uint32_t *) fde_first;
+    uint32_t n_fde_buckets;
+    uint8_t fde_shift;
     uint32_t n;
-    compact_row rows[];
+    compact_row rows[]; /* then the n_buckets + 1 entries of bucket_first */
 } cfi_object;
 
 /* Rules found, by pc: one 64-bit word per entry, so handlers on several
@@ -63,11 +81,18 @@ typedef struct cfi_object {
 #define FOUND_NO_OBJECT 6
 #define NOT_COVERED (-2) /* search(): inside an object, between its FDEs */
 
+typedef struct object_span {
+    uintptr_t lo, hi;
+} object_span;
+
 typedef struct cfi_set {
     struct cfi_set *retired_next;
     _Atomic uint64_t *cache;
+    /* objs[i]'s range, side by side: the search for a pc's object reads a
+     * line or two, not one object header per step. */
+    const object_span *spans;
     size_t n;
-    cfi_object *objs[]; /* sorted by lo, ranges disjoint */
+    cfi_object *objs[]; /* sorted by lo, ranges disjoint; then the n spans */
 } cfi_set;
 
 static cfi_object *object_at(const cfi_set *s, uintptr_t pc);
@@ -89,6 +114,34 @@ static int cmp_row(const void *a, const void *b)
 {
     const pp_cfi_row *x = a, *y = b;
     return x->pc < y->pc ? -1 : x->pc > y->pc;
+}
+
+/* Rows per bucket, on average: a bucket's rows fit in two cache lines. */
+#define ROWS_PER_BUCKET 8
+
+/* The bucket size, as a shift, for about per_bucket of n entries a bucket
+ * over span bytes of code. */
+static uint8_t bucket_shift_for(uint64_t span, size_t n, unsigned per_bucket)
+{
+    uint8_t shift = 4;
+    while (shift < 24 && ((uint64_t)1 << (shift + 1)) * n <= span * per_bucket)
+        shift++;
+    return shift;
+}
+
+/* bucket_first[k]: how many rows start at or below offset k << shift, the
+ * count a search from bucket k's first offset would find. */
+static void fill_buckets(cfi_object *o, uint32_t *first)
+{
+    uint32_t a = 0;
+    for (uint32_t k = 0; k < o->n_buckets; k++) {
+        uint64_t start = (uint64_t)k << o->bucket_shift;
+        while (a < o->n && o->rows[a].pc_offset <= start)
+            a++;
+        first[k] = a;
+    }
+    first[o->n_buckets] = o->n;
+    o->bucket_first = first;
 }
 
 /* Sorted rows of one object, made compact; identical neighbours merged. */
@@ -118,7 +171,9 @@ static cfi_object *object_from_rows(pp_cfi_rows *rows, uintptr_t base, uintptr_t
         }
         rows->rows[n++] = *r;
     }
-    cfi_object *o = malloc(sizeof *o + n * sizeof o->rows[0]);
+    uint8_t shift = bucket_shift_for(hi - lo, n, ROWS_PER_BUCKET);
+    uint32_t n_buckets = (uint32_t)((hi - lo - 1) >> shift) + 1;
+    cfi_object *o = malloc(sizeof *o + n * sizeof o->rows[0] + ((size_t)n_buckets + 1) * sizeof(uint32_t));
     if (!o)
         return NULL;
     o->lo = (uintptr_t)lo;
@@ -138,6 +193,10 @@ static cfi_object *object_from_rows(pp_cfi_rows *rows, uintptr_t base, uintptr_t
         const pp_cfi_row *r = &rows->rows[i];
         o->rows[i] = (compact_row){(uint32_t)(r->pc - lo), r->cfa_offset, r->rbp_offset, r->kind};
     }
+    o->bucket_shift = shift;
+    o->n_buckets = n_buckets;
+    fill_buckets(o, (uint32_t *)(void *)&o->rows[n]);
+    atomic_init(&o->fde_first, NULL);
     return o;
 }
 
@@ -344,6 +403,10 @@ static cfi_object *placeholder(const candidate *c, uint8_t kind)
     atomic_init(&o->wanted, 0);
     o->listed_fdes = c->fdes;
     o->misses_seen = 0;
+    o->bucket_first = NULL;
+    o->n_buckets = 0;
+    o->bucket_shift = 0;
+    atomic_init(&o->fde_first, NULL);
     o->n = 2;
     o->rows[0] = (compact_row){0, 0, PP_CFI_RBP_UNCHANGED, kind};
     o->rows[1] = (compact_row){(uint32_t)(c->code_hi - c->code_lo), 0, PP_CFI_RBP_UNCHANGED, PP_CFI_GAP};
@@ -452,7 +515,7 @@ static int refresh_locked(int mode)
         free(b.objs);
         return (int)n;
     }
-    cfi_set *s = malloc(sizeof *s + n * sizeof s->objs[0]);
+    cfi_set *s = malloc(sizeof *s + n * sizeof s->objs[0] + n * sizeof(object_span));
     if (!s) {
         free(b.objs);
         return -1;
@@ -477,6 +540,10 @@ static int refresh_locked(int mode)
     }
     s->n = n;
     memcpy(s->objs, b.objs, n * sizeof *b.objs);
+    object_span *spans = (object_span *)(void *)&s->objs[n];
+    for (size_t i = 0; i < n; i++)
+        spans[i] = (object_span){s->objs[i]->lo, s->objs[i]->hi};
+    s->spans = spans;
     free(b.objs);
     /* Release: a handler that loads the new pointer sees the set's
      * contents as written here. */
@@ -534,6 +601,50 @@ int pp_cfi_table_list(void)
     return r;
 }
 
+/* FDEs per bucket of a placeholder's index, on average: a bucket's table
+ * entries fit in one or two cache lines. */
+#define FDES_PER_BUCKET 8
+
+/* The drain thread: a placeholder's index of its FDEs (fde_first). Above
+ * free_build_fdes only: a smaller object's table is built at once. One pass
+ * over the header's table (node's 131k entries: well under a millisecond),
+ * inside a fault guard (the object may be unloaded meanwhile). Left NULL
+ * when the header cannot be indexed or memory is short: the reads then
+ * search the whole table, as before. */
+static int read_fde_index(const cfi_object *o, uint8_t shift, uint32_t *first, uint32_t n_buckets)
+{
+    volatile int ok = 0;
+    sigjmp_buf jb;
+    if (pp_fault_guard_enter(&jb) == 0) {
+        if (sigsetjmp(jb, 0) == 0) {
+            pp_eh_frame_view v = {(const uint8_t *)o->seg_start, o->seg_len, o->seg_start, o->hdr - o->seg_start};
+            ok = pp_eh_frame_index(&v, o->lo, shift, first, n_buckets) == 0;
+        }
+        pp_fault_guard_leave();
+    }
+    return ok;
+}
+
+static void index_fdes(cfi_object *o)
+{
+    if (o->listed_fdes <= free_build_fdes || o->hi <= o->lo)
+        return;
+    uint8_t shift = bucket_shift_for(o->hi - o->lo, o->listed_fdes, FDES_PER_BUCKET);
+    uint64_t n_buckets = ((o->hi - o->lo - 1) >> shift) + 1;
+    if (n_buckets > UINT32_MAX - 1)
+        return;
+    uint32_t *first = malloc((n_buckets + 1) * sizeof *first);
+    if (!first)
+        return;
+    if (!read_fde_index(o, shift, first, (uint32_t)n_buckets)) {
+        free(first);
+        return;
+    }
+    o->fde_shift = shift;
+    o->n_fde_buckets = (uint32_t)n_buckets;
+    atomic_store_explicit(&o->fde_first, first, memory_order_release);
+}
+
 void pp_cfi_table_want(const uintptr_t *frames, size_t n)
 {
     const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
@@ -549,7 +660,11 @@ void pp_cfi_table_want(const uintptr_t *frames, size_t n)
         uintptr_t pc = i ? frames[i] - 1 : frames[i];
         if (!o || pc < o->lo || pc >= o->hi)
             o = object_at(s, pc);
-        if (!o || o->state != OBJ_PLACEHOLDER || atomic_load_explicit(&o->wanted, memory_order_relaxed))
+        if (!o || o->state != OBJ_PLACEHOLDER)
+            continue;
+        if (!atomic_load_explicit(&o->fde_first, memory_order_relaxed))
+            index_fdes(o);
+        if (atomic_load_explicit(&o->wanted, memory_order_relaxed))
             continue;
         int seen = 0; /* one count a sample, however many frames it has there */
         for (size_t j = 0; j < n_counted && !seen; j++)
@@ -629,10 +744,12 @@ static void collect_locked(void)
         cur->objs[i]->marked = 1;
     size_t n = 0;
     for (size_t i = 0; i < n_owned; i++) {
-        if (owned[i]->marked)
+        if (owned[i]->marked) {
             owned[n++] = owned[i];
-        else
+        } else {
+            free(atomic_load_explicit(&owned[i]->fde_first, memory_order_relaxed));
             free(owned[i]);
+        }
     }
     n_owned = n;
 }
@@ -702,12 +819,12 @@ PP_SIGNAL_PATH static cfi_object *object_at(const cfi_set *s, uintptr_t pc)
     size_t lo = 0, hi = s->n;
     while (lo < hi) { /* first object with lo > pc */
         size_t mid = lo + (hi - lo) / 2;
-        if (s->objs[mid]->lo <= pc)
+        if (s->spans[mid].lo <= pc)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo && pc < s->objs[lo - 1]->hi ? s->objs[lo - 1] : NULL;
+    return lo && pc < s->spans[lo - 1].hi ? s->objs[lo - 1] : NULL;
 }
 
 PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_row **row, const cfi_object **obj)
@@ -719,6 +836,11 @@ PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_r
     *obj = o;
     uint32_t off = (uint32_t)(pc - o->lo);
     uint32_t a = 0, b = o->n;
+    if (o->bucket_first) {
+        uint32_t k = off >> o->bucket_shift;
+        a = o->bucket_first[k];
+        b = o->bucket_first[k + 1];
+    }
     while (a < b) { /* first row past off */
         uint32_t mid = a + (b - a) / 2;
         if (o->rows[mid].pc_offset <= off)
@@ -742,7 +864,16 @@ PP_SIGNAL_PATH static int search_fde(const cfi_object *o, uintptr_t pc, compact_
 {
     pp_eh_frame_view v = {(const uint8_t *)o->seg_start, o->seg_len, o->seg_start, o->hdr - o->seg_start};
     pp_cfi_row r;
-    int found = pp_eh_frame_rule_at(&v, pc, &r);
+    uint64_t from = 0, to = UINT64_MAX;
+    const uint32_t *first = atomic_load_explicit(&o->fde_first, memory_order_acquire);
+    if (first) {
+        uint64_t k = (pc - o->lo) >> o->fde_shift;
+        if (k < o->n_fde_buckets) {
+            from = first[k];
+            to = first[k + 1];
+        }
+    }
+    int found = pp_eh_frame_rule_at_within(&v, pc, from, to, &r);
     if (found == PP_EH_FRAME_NOT_COVERED)
         return NOT_COVERED;
     if (found != 0)
@@ -825,7 +956,8 @@ void pp_cfi_table_stats_get(pp_cfi_table_stats *out)
         out->rows += s->objs[i]->n;
         out->fdes += s->objs[i]->fdes;
         out->fdes_skipped += s->objs[i]->fdes_skipped;
-        out->bytes += sizeof(cfi_object) + s->objs[i]->n * sizeof(compact_row);
+        out->bytes += sizeof(cfi_object) + s->objs[i]->n * sizeof(compact_row) +
+                      (s->objs[i]->bucket_first ? (s->objs[i]->n_buckets + 1) * sizeof(uint32_t) : 0);
     }
     out->refreshes = refreshes;
     out->builds = builds;

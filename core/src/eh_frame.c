@@ -3,6 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "signal_path.h"
+
+/* The reader of one FDE (pp_eh_frame_rule_at_within) runs in the signal
+ * handler, as does everything it calls: those functions are PP_SIGNAL_PATH,
+ * kept with the handler's code. Elsewhere in the text, each sample that
+ * reads an FDE met them evicted: node's FDE reads cost twice as much. */
+
 /* x86-64 DWARF register numbers. */
 #define REG_RBP 6
 #define REG_RSP 7
@@ -20,7 +27,7 @@ typedef struct cursor {
     int bad;
 } cursor;
 
-static uint64_t read_u(cursor *c, size_t n)
+PP_SIGNAL_PATH static uint64_t read_u(cursor *c, size_t n)
 {
     if (c->bad || (size_t)(c->end - c->p) < n) {
         c->bad = 1;
@@ -33,7 +40,7 @@ static uint64_t read_u(cursor *c, size_t n)
     return v;
 }
 
-static uint64_t read_uleb(cursor *c)
+PP_SIGNAL_PATH static uint64_t read_uleb(cursor *c)
 {
     uint64_t v = 0;
     for (unsigned shift = 0;; shift += 7) {
@@ -48,7 +55,7 @@ static uint64_t read_uleb(cursor *c)
     }
 }
 
-static int64_t read_sleb(cursor *c)
+PP_SIGNAL_PATH static int64_t read_sleb(cursor *c)
 {
     uint64_t v = 0;
     unsigned shift = 0;
@@ -68,7 +75,7 @@ static int64_t read_sleb(cursor *c)
     }
 }
 
-static void skip(cursor *c, uint64_t n)
+PP_SIGNAL_PATH static void skip(cursor *c, uint64_t n)
 {
     if (c->bad || (uint64_t)(c->end - c->p) < n) {
         c->bad = 1;
@@ -96,11 +103,14 @@ typedef struct parser {
     uint64_t hdr_vaddr;
 } parser;
 
-static uint64_t vaddr_of(const parser *ps, const uint8_t *p) { return ps->v->vaddr + (uint64_t)(p - ps->v->data); }
+PP_SIGNAL_PATH static uint64_t vaddr_of(const parser *ps, const uint8_t *p)
+{
+    return ps->v->vaddr + (uint64_t)(p - ps->v->data);
+}
 
 /* Reads a pointer in encoding enc; sets bad for encodings a loaded object's
  * unwind tables do not use here (indirect, text- and function-relative). */
-static uint64_t read_encoded(const parser *ps, cursor *c, uint8_t enc)
+PP_SIGNAL_PATH static uint64_t read_encoded(const parser *ps, cursor *c, uint8_t enc)
 {
     if (enc == PE_OMIT) {
         c->bad = 1;
@@ -157,7 +167,7 @@ static uint64_t read_encoded(const parser *ps, cursor *c, uint8_t enc)
 }
 
 /* Points c at the view's bytes for [vaddr, ...): bad when outside it. */
-static void seek(const parser *ps, cursor *c, uint64_t vaddr)
+PP_SIGNAL_PATH static void seek(const parser *ps, cursor *c, uint64_t vaddr)
 {
     const pp_eh_frame_view *v = ps->v;
     c->end = v->data + v->len;
@@ -171,7 +181,7 @@ static void seek(const parser *ps, cursor *c, uint64_t vaddr)
 }
 
 /* One CIE or FDE record: its body [body, end) after the length field. */
-static int read_record(const parser *ps, uint64_t vaddr, cursor *body)
+PP_SIGNAL_PATH static int read_record(const parser *ps, uint64_t vaddr, cursor *body)
 {
     seek(ps, body, vaddr);
     uint64_t len = read_u(body, 4);
@@ -192,7 +202,7 @@ typedef struct cie {
     const uint8_t *insns, *insns_end;
 } cie;
 
-static int read_cie(const parser *ps, uint64_t vaddr, cie *out)
+PP_SIGNAL_PATH static int read_cie(const parser *ps, uint64_t vaddr, cie *out)
 {
     cursor c;
     if (read_record(ps, vaddr, &c) != 0)
@@ -281,7 +291,7 @@ typedef struct program {
     int oom;
 } program;
 
-static pp_cfi_row row_of(const program *pg)
+PP_SIGNAL_PATH static pp_cfi_row row_of(const program *pg)
 {
     const cfa_state *s = &pg->st;
     pp_cfi_row r = {pg->loc, 0, PP_CFI_RBP_UNCHANGED, PP_CFI_FALLBACK};
@@ -338,7 +348,7 @@ static int push_row(pp_cfi_rows *out, pp_cfi_row r)
     return 0;
 }
 
-static void emit(program *pg)
+PP_SIGNAL_PATH static void emit(program *pg)
 {
     if (!pg->out) {
         if (pg->loc < pg->end && pg->loc <= pg->target) {
@@ -351,7 +361,7 @@ static void emit(program *pg)
         pg->oom = 1;
 }
 
-static void advance(program *pg, uint64_t delta)
+PP_SIGNAL_PATH static void advance(program *pg, uint64_t delta)
 {
     emit(pg);
     uint64_t step = delta * pg->cie->code_align;
@@ -366,7 +376,7 @@ static int64_t scaled(int64_t v, int64_t factor)
     return __builtin_mul_overflow(v, factor, &r) ? INT64_MAX : r;
 }
 
-static void set_rule(program *pg, uint64_t reg, int rule, int64_t offset)
+PP_SIGNAL_PATH static void set_rule(program *pg, uint64_t reg, int rule, int64_t offset)
 {
     if (reg == REG_RBP) {
         pg->st.rbp_rule = rule;
@@ -377,7 +387,7 @@ static void set_rule(program *pg, uint64_t reg, int rule, int64_t offset)
     }
 }
 
-static void restore_rule(program *pg, uint64_t reg)
+PP_SIGNAL_PATH static void restore_rule(program *pg, uint64_t reg)
 {
     if (reg == REG_RBP) {
         pg->st.rbp_rule = pg->initial.rbp_rule;
@@ -392,7 +402,7 @@ static void restore_rule(program *pg, uint64_t reg)
  *   rsp + n + (((rip & 15) >= k) << 3)
  * (breg7 n; breg16 0; lit15; and; lit<k>; ge; lit3; shl; plus): the entry
  * pushes once, k bytes in. Any other expression falls back. */
-static void plt_expression(cfa_state *st, const uint8_t *e, uint64_t len)
+PP_SIGNAL_PATH static void plt_expression(cfa_state *st, const uint8_t *e, uint64_t len)
 {
     cursor c = {e, e + len, 0};
     st->cfa_expr = 1;
@@ -420,7 +430,7 @@ static void plt_expression(cfa_state *st, const uint8_t *e, uint64_t len)
 /* Runs one CFA program; rows are emitted when emit_rows (the FDE's, not the
  * CIE's initial instructions). Each instruction consumes at least one byte,
  * so the loop ends within the program's length. */
-static void run(program *pg, const uint8_t *p, const uint8_t *end, int emit_rows)
+PP_SIGNAL_PATH static void run(program *pg, const uint8_t *p, const uint8_t *end, int emit_rows)
 {
     cursor c = {p, end, 0};
     int64_t da = pg->cie->data_align;
@@ -568,7 +578,7 @@ static void run(program *pg, const uint8_t *p, const uint8_t *end, int emit_rows
  * its CFA program into pg, which holds out or target: 0; -1 when the FDE or
  * its CIE cannot be read; 1 when finding and the FDE does not cover
  * target. */
-static int run_fde(const parser *ps, uint64_t vaddr, cie *cie_cache, program *pg)
+PP_SIGNAL_PATH static int run_fde(const parser *ps, uint64_t vaddr, cie *cie_cache, program *pg)
 {
     cursor c;
     if (read_record(ps, vaddr, &c) != 0)
@@ -623,7 +633,7 @@ static int read_fde(const parser *ps, uint64_t vaddr, cie *cie_cache, pp_cfi_row
 }
 
 /* The header up to its table: c left at the table's first entry. */
-static int read_header(const parser *ps, cursor *c, uint8_t *table_enc, uint64_t *count)
+PP_SIGNAL_PATH static int read_header(const parser *ps, cursor *c, uint8_t *table_enc, uint64_t *count)
 {
     seek(ps, c, ps->hdr_vaddr);
     uint8_t version = (uint8_t)read_u(c, 1);
@@ -677,7 +687,7 @@ int pp_eh_frame_parse(const pp_eh_frame_view *v, pp_cfi_rows *out)
 }
 
 /* Bytes a table entry's pointer takes in encoding enc; 0 when not fixed. */
-static size_t fixed_size(uint8_t enc)
+PP_SIGNAL_PATH static size_t fixed_size(uint8_t enc)
 {
     switch (enc & 0x0f) {
     case PE_UDATA2:
@@ -695,7 +705,34 @@ static size_t fixed_size(uint8_t enc)
     }
 }
 
-int pp_eh_frame_rule_at(const pp_eh_frame_view *v, uint64_t pc, pp_cfi_row *out)
+int pp_eh_frame_index(const pp_eh_frame_view *v, uint64_t lo, uint8_t shift, uint32_t *first, uint32_t n_buckets)
+{
+    parser ps = {v, v->vaddr + v->hdr_offset};
+    cursor c;
+    uint8_t table_enc;
+    uint64_t count;
+    if (shift >= 64 || read_header(&ps, &c, &table_enc, &count) != 0)
+        return -1;
+    size_t entry = 2 * fixed_size(table_enc);
+    if (!entry || count > (uint64_t)(c.end - c.p) / entry || count > UINT32_MAX)
+        return -1;
+    const uint8_t *table = c.p;
+    uint64_t i = 0;
+    for (uint32_t k = 0; k < n_buckets; k++) {
+        uint64_t start = lo + ((uint64_t)k << shift);
+        while (i < count) {
+            cursor e = {table + i * entry, c.end, 0};
+            if (read_encoded(&ps, &e, table_enc) > start)
+                break;
+            i++;
+        }
+        first[k] = (uint32_t)i;
+    }
+    first[n_buckets] = (uint32_t)count;
+    return 0;
+}
+
+PP_SIGNAL_PATH int pp_eh_frame_rule_at_within(const pp_eh_frame_view *v, uint64_t pc, uint64_t from, uint64_t to, pp_cfi_row *out)
 {
     parser ps = {v, v->vaddr + v->hdr_offset};
     cursor c;
@@ -710,7 +747,8 @@ int pp_eh_frame_rule_at(const pp_eh_frame_view *v, uint64_t pc, pp_cfi_row *out)
     /* The last entry starting at or before pc: the table is sorted by
      * start (a hostile one that is not only finds a wrong FDE or none,
      * whose range is checked below). */
-    uint64_t lo = 0, hi = count;
+    uint64_t hi = to < count ? to : count;
+    uint64_t lo = from < hi ? from : hi;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
         cursor e = {table + mid * entry, c.end, 0};
@@ -738,6 +776,11 @@ int pp_eh_frame_rule_at(const pp_eh_frame_view *v, uint64_t pc, pp_cfi_row *out)
         return -1;
     *out = pg.found;
     return 0;
+}
+
+PP_SIGNAL_PATH int pp_eh_frame_rule_at(const pp_eh_frame_view *v, uint64_t pc, pp_cfi_row *out)
+{
+    return pp_eh_frame_rule_at_within(v, pc, 0, UINT64_MAX, out);
 }
 
 void pp_cfi_rows_free(pp_cfi_rows *r)

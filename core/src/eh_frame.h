@@ -81,6 +81,22 @@ void pp_cfi_rows_free(pp_cfi_rows *r);
  * reads against faults when the object may be unloaded meanwhile. */
 int pp_eh_frame_rule_at(const pp_eh_frame_view *v, uint64_t pc, pp_cfi_row *out);
 
+/* A coarse index of the header's table by pc, for the handler's FDE reads
+ * of a large object: first[k] is how many of the table's entries start at
+ * or below lo + (k << shift), k in [0, n_buckets), and first[n_buckets] is
+ * the table's length. The FDE covering a pc at or above lo + (k << shift)
+ * and below lo + ((k + 1) << shift) is then among entries
+ * [first[k] - 1, first[k + 1]) (pp_eh_frame_rule_at_within). One pass over
+ * the table. 0, or -1 when the header is unreadable or its entries are not
+ * of a fixed size. first has n_buckets + 1 entries. */
+int pp_eh_frame_index(const pp_eh_frame_view *v, uint64_t lo, uint8_t shift, uint32_t *first, uint32_t n_buckets);
+
+/* As pp_eh_frame_rule_at, knowing that the entries before from start at or
+ * below pc and those from to on above it (bounds past the table are
+ * clamped; wrong bounds find a wrong FDE or none, as a hostile table does,
+ * never a read outside the view). Async-signal-safe as pp_eh_frame_rule_at. */
+int pp_eh_frame_rule_at_within(const pp_eh_frame_view *v, uint64_t pc, uint64_t from, uint64_t to, pp_cfi_row *out);
+
 /* The number of FDEs the header's table lists (what a parse would read),
  * 0 when the header is unreadable: reads the header's first bytes only. */
 size_t pp_eh_frame_fde_count(const pp_eh_frame_view *v);

@@ -374,7 +374,9 @@ static int same_rule(const pp_cfi_row *a, const pp_cfi_row *b)
 
 /* What the handler reads from one FDE (pp_eh_frame_rule_at) is what the
  * parse of the whole table says, at each row's first and last pc and one
- * between, and no FDE where the table has a gap. Returns the pcs checked. */
+ * between, and no FDE where the table has a gap; and the read within the
+ * bounds of a coarse index of the table (pp_eh_frame_index, 64-byte
+ * buckets: a few FDEs each) finds the same. Returns the pcs checked. */
 static size_t rule_at_matches_the_parse(const char *object)
 {
     found f = {object, {0}, 0};
@@ -385,7 +387,13 @@ static size_t rule_at_matches_the_parse(const char *object)
     CHECK(rows.n > 0);
     if (!rows.n)
         return 0;
-    size_t checked = 0, differ = 0;
+    const uint8_t shift = 6;
+    uint64_t lo = rows.rows[0].pc, span = rows.rows[rows.n - 1].pc - lo;
+    uint32_t n_buckets = (uint32_t)((span - 1) >> shift) + 1;
+    uint32_t *first = malloc(((size_t)n_buckets + 1) * sizeof *first);
+    CHECK(first != NULL);
+    CHECK_EQ_INT(pp_eh_frame_index(&f.view, lo, shift, first, n_buckets), 0);
+    size_t checked = 0, differ = 0, differ_within = 0;
     for (size_t i = 0; i + 1 < rows.n; i++) {
         const pp_cfi_row *r = &rows.rows[i];
         uint64_t next = rows.rows[i + 1].pc;
@@ -401,12 +409,22 @@ static size_t rule_at_matches_the_parse(const char *object)
                 fprintf(stderr, "%s: pc %#llx: the FDE says %d kind %d cfa %d rbp %d, the parse kind %d cfa %d rbp %d\n",
                         object[0] ? object : "the program", (unsigned long long)pcs[k], found_fde, at.kind,
                         at.cfa_offset, at.rbp_offset, r->kind, r->cfa_offset, r->rbp_offset);
+            uint64_t b = (pcs[k] - lo) >> shift;
+            pp_cfi_row within;
+            int found_within = pp_eh_frame_rule_at_within(&f.view, pcs[k], first[b], first[b + 1], &within);
+            if ((found_within != found_fde || (found_fde == 0 && (!same_rule(&within, &at) || within.pc != at.pc))) &&
+                differ_within++ < 5)
+                fprintf(stderr, "%s: pc %#llx: within bucket %llu [%u, %u) %d, the whole table's search %d\n",
+                        object[0] ? object : "the program", (unsigned long long)pcs[k], (unsigned long long)b,
+                        first[b], first[b + 1], found_within, found_fde);
             checked++;
         }
     }
     fprintf(stderr, "%s: %zu pcs checked against %zu rows\n", object[0] ? object : "the program", checked, rows.n);
     CHECK(checked > 0);
     CHECK_EQ_INT(differ, 0);
+    CHECK_EQ_INT(differ_within, 0);
+    free(first);
     pp_cfi_row at;
     CHECK_EQ_INT(pp_eh_frame_rule_at(&f.view, rows.rows[0].pc - 1, &at), PP_EH_FRAME_NOT_COVERED);
     pp_cfi_rows_free(&rows);

@@ -4,7 +4,9 @@
  * modulo the rest's length), then the memory that holds the header and the
  * .eh_frame it indexes. Whatever the bytes, the parser must stay inside
  * them (ASan), end (-timeout), and emit only rows a table can hold; the
- * signal handler's one-FDE read (pp_eh_frame_rule_at) alike. */
+ * signal handler's one-FDE read (pp_eh_frame_rule_at) alike, and the same
+ * read within the bounds of the table's coarse index (pp_eh_frame_index,
+ * bucket size from the first byte). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint64_t pc = v.vaddr - 64; pc < v.vaddr + 2 * len + 64; pc += 1 + len / 16)
         if (pp_eh_frame_rule_at(&v, pc, &at) == 0 && at.kind > PP_CFI_PLT)
             abort();
+    uint8_t shift = (uint8_t)(4 + data[0] % 12);
+    uint64_t lo = v.vaddr - 64, span = 2 * (uint64_t)len + 128;
+    uint32_t n_buckets = (uint32_t)((span - 1) >> shift) + 1;
+    uint32_t *first = malloc(((size_t)n_buckets + 1) * sizeof *first);
+    if (first && pp_eh_frame_index(&v, lo, shift, first, n_buckets) == 0) {
+        for (uint32_t k = 0; k < n_buckets; k++)
+            if (first[k] > first[k + 1])
+                abort(); /* counts of entries at or below a rising pc */
+        for (uint64_t pc = lo; pc < lo + span; pc += 1 + len / 16) {
+            uint64_t b = (pc - lo) >> shift;
+            if (pp_eh_frame_rule_at_within(&v, pc, first[b], first[b + 1], &at) == 0 && at.kind > PP_CFI_PLT)
+                abort();
+        }
+    }
+    free(first);
     pp_cfi_rows_free(&rows);
     free(mem);
     return 0;
