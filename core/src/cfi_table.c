@@ -69,13 +69,20 @@ typedef struct cfi_object {
  * searches cost ~20, most of them cache misses when the profiled program
  * has pushed the tables out of the caches between samples. The cache lives
  * in its set: a new set (objects loaded or unloaded) starts empty.
+ * Two ways per index, in one 16-byte pair (one cache line): a pc new to
+ * the cache goes in way 0 and moves way 0's entry to way 1. Direct-mapped,
+ * each sample's new pcs (the interrupted one, mostly) evicted pcs its next
+ * stacks needed again: ~0.2 lookups a Node sample, each an FDE read.
  *   bits 0-2   what the lookup found + 1 (0: empty entry; PLT rows are not
  *              cached, their threshold does not fit)
  *   bits 3-10  -rbp_offset / 8 (0: rbp unchanged)
- *   bits 11-28 cfa_offset
- *   bits 29-63 pc >> CACHE_BITS (the rest of pc is the entry's index) */
-#define CACHE_BITS 14 /* 16384 entries, 128 KiB */
-#define CACHE_MAX_PC (1ull << (35 + CACHE_BITS))
+ *   bits 11-27 cfa_offset
+ *   bits 28-63 pc >> CACHE_INDEX_BITS (the rest of pc is the pair's index) */
+#define CACHE_INDEX_BITS 13 /* 8192 pairs, 16384 entries, 128 KiB */
+#define CACHE_ENTRIES (2u << CACHE_INDEX_BITS)
+#define CACHE_TAG_SHIFT 28
+#define CACHE_CFA_BITS 17
+#define CACHE_MAX_PC (1ull << (64 - CACHE_TAG_SHIFT + CACHE_INDEX_BITS))
 /* Cached like a kind: JIT code is looked up often. A pc between an
  * object's FDEs is cached as this too: the unwinder treats both alike. */
 #define FOUND_NO_OBJECT 6
@@ -521,21 +528,21 @@ static int refresh_locked(int mode)
         return -1;
     }
     s->retired_next = NULL;
-    s->cache = calloc((size_t)1 << CACHE_BITS, sizeof *s->cache);
+    s->cache = aligned_alloc(64, CACHE_ENTRIES * sizeof *s->cache);
     if (!s->cache) {
         free(s);
         free(b.objs);
         return -1;
     }
-    /* calloc this large maps fresh zero pages, each faulted in by the first
-     * handler that stores an entry in it: fault them in here, before any
-     * handler can see the set (a copy of the old entries does). */
+    /* Every entry is written here, a copy of the old set's or zero: the
+     * memory is not zeroed, and its pages are faulted in before any
+     * handler can see the set. */
     if (cur && same_objects(cur, b.objs, n)) {
-        for (size_t i = 0; i < ((size_t)1 << CACHE_BITS); i++)
+        for (size_t i = 0; i < CACHE_ENTRIES; i++)
             atomic_store_explicit(&s->cache[i], atomic_load_explicit(&cur->cache[i], memory_order_relaxed),
                                   memory_order_relaxed);
     } else {
-        for (size_t i = 0; i < ((size_t)1 << CACHE_BITS); i += 4096 / sizeof *s->cache)
+        for (size_t i = 0; i < CACHE_ENTRIES; i++)
             atomic_store_explicit(&s->cache[i], 0, memory_order_relaxed);
     }
     s->n = n;
@@ -791,13 +798,13 @@ PP_SIGNAL_PATH static uint64_t cache_entry(uintptr_t pc, int found, const compac
     uint64_t what = found == PP_CFI_NO_OBJECT ? FOUND_NO_OBJECT : r->kind;
     uint64_t cfa = 0, rbp = 0;
     if (r) {
-        if (r->cfa_offset < 0 || r->cfa_offset >= (1 << 18) || r->rbp_offset > 0 || r->rbp_offset % 8 ||
+        if (r->cfa_offset < 0 || r->cfa_offset >= (1 << CACHE_CFA_BITS) || r->rbp_offset > 0 || r->rbp_offset % 8 ||
             -r->rbp_offset / 8 >= 256)
             return 0;
         cfa = (uint64_t)r->cfa_offset;
         rbp = (uint64_t)(-r->rbp_offset / 8);
     }
-    return ((uint64_t)pc >> CACHE_BITS) << 29 | cfa << 11 | rbp << 3 | (what + 1);
+    return ((uint64_t)pc >> CACHE_INDEX_BITS) << CACHE_TAG_SHIFT | cfa << 11 | rbp << 3 | (what + 1);
 }
 
 PP_SIGNAL_PATH static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
@@ -809,8 +816,14 @@ PP_SIGNAL_PATH static int from_cache_entry(uint64_t e, pp_cfi_rule *rule)
     }
     rule->kind = (uint8_t)what;
     rule->rbp_offset = (int16_t)(-(int)((e >> 3) & 0xff) * 8);
-    rule->cfa_offset = (int32_t)((e >> 11) & ((1u << 18) - 1));
+    rule->cfa_offset = (int32_t)((e >> 11) & ((1u << CACHE_CFA_BITS) - 1));
     return 0;
+}
+
+/* The two ways pc's rule may be cached in. */
+PP_SIGNAL_PATH static _Atomic uint64_t *cache_pair(const cfi_set *s, uintptr_t pc)
+{
+    return &s->cache[(pc & ((1u << CACHE_INDEX_BITS) - 1)) * 2];
 }
 
 /* Async-signal-safe: the object of s whose range holds pc, or NULL. */
@@ -889,11 +902,16 @@ PP_SIGNAL_PATH int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
         note_miss();
         return PP_CFI_NO_OBJECT;
     }
-    _Atomic uint64_t *slot = pc < CACHE_MAX_PC ? &s->cache[pc & ((1u << CACHE_BITS) - 1)] : NULL;
-    if (slot) {
-        uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
-        if (e && e >> 29 == (uint64_t)pc >> CACHE_BITS)
-            return from_cache_entry(e, rule);
+    _Atomic uint64_t *pair = pc < CACHE_MAX_PC ? cache_pair(s, pc) : NULL;
+    uint64_t way0 = 0;
+    if (pair) {
+        uint64_t tag = (uint64_t)pc >> CACHE_INDEX_BITS;
+        way0 = atomic_load_explicit(&pair[0], memory_order_relaxed);
+        if (way0 && way0 >> CACHE_TAG_SHIFT == tag)
+            return from_cache_entry(way0, rule);
+        uint64_t way1 = atomic_load_explicit(&pair[1], memory_order_relaxed);
+        if (way1 && way1 >> CACHE_TAG_SHIFT == tag)
+            return from_cache_entry(way1, rule);
     }
     const compact_row *r;
     const cfi_object *o = NULL;
@@ -906,10 +924,16 @@ PP_SIGNAL_PATH int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
     }
     if (found == NOT_COVERED)
         found = PP_CFI_NO_OBJECT;
-    if (slot) {
+    if (pair) {
+        /* Another thread may store to the pair between these stores: a
+         * pair that then holds one entry twice, or loses one, only costs a
+         * lookup later. */
         uint64_t e = cache_entry(pc, found, found == 0 ? r : NULL);
-        if (e)
-            atomic_store_explicit(slot, e, memory_order_relaxed);
+        if (e) {
+            if (way0)
+                atomic_store_explicit(&pair[1], way0, memory_order_relaxed);
+            atomic_store_explicit(&pair[0], e, memory_order_relaxed);
+        }
     }
     if (found == PP_CFI_NO_OBJECT) {
         note_miss();
@@ -928,7 +952,7 @@ PP_SIGNAL_PATH void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n)
         return;
     for (uint32_t i = 0; i < n; i++) {
         uintptr_t pc = i ? pcs[i] - 1 : pcs[i]; /* as walk_table looks them up */
-        __builtin_prefetch((const void *)&s->cache[pc & ((1u << CACHE_BITS) - 1)]);
+        __builtin_prefetch((const void *)cache_pair(s, pc));
     }
 }
 
