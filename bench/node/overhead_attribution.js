@@ -7,11 +7,14 @@
  * (which spread by ±15 % per run on a shared 2-core VM).
  *
  *   cd bench/node && npm install --no-package-lock --no-audit --no-fund && cd ../..
- *   node bench/node/overhead_attribution.js [--rounds N] [--scale UNITS] [--polyprof DIR]
+ *   node bench/node/overhead_attribution.js [--rounds N] [--scale UNITS] [--polyprof DIR] [--baseline DIR]
  *                                           [--fixed] [--skip-persample] [--skip-jit] [--json FILE]
  *
  * --polyprof DIR loads a built polyprof (e.g. unpacked from `git archive` and
  * built with `npm install`); the default is this repository's own build.
+ * --baseline DIR adds a second build, "pp0", to part 1's rounds (none, pp0,
+ * pp, dd in turn): before against after in the same rounds, each paired
+ * with @datadog/pprof by round.
  *
  * Part 1, attribution (fresh child per run; none, pp-cpu, dd-time alternating,
  * --rounds times; the workload of overhead.js, 1300 units, ~2.45 CPU-s):
@@ -68,7 +71,8 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { runWorkload, stats, loadAvg, addonId } = require('./overhead.js');
+const crypto = require('crypto');
+const { runWorkload, stats, loadAvg } = require('./overhead.js');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const OWN_THREADS = /^(polyprof|polyprof-cfi|v8:ProfEvntProc)$/;
@@ -77,7 +81,7 @@ const V8_WALK_US = 6.9; // Isolate::GetStackSample per sample, BENCHMARKS.md (10
 // ------------------------------------------------------------- profilers --
 
 function profiler(kind, polyprofDir, intervalUs) {
-  if (kind === 'pp') {
+  if (kind === 'pp' || kind === 'pp0') {
     const pp = require(polyprofDir);
     return {
       start: () => pp.start({ mode: 'cpu', intervalMs: intervalUs / 1000 }),
@@ -98,6 +102,16 @@ function profiler(kind, polyprofDir, intervalUs) {
     };
   }
   return null;
+}
+
+/** The built addon under dir, by content: which build a report measured. */
+function addonHash(dir) {
+  const f = path.join(dir, 'build', 'Release', 'polyprof.node');
+  try {
+    return `${crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex').slice(0, 12)} (${fs.statSync(f).mtime.toISOString()})`;
+  } catch (e) {
+    return `missing (${e.code})`;
+  }
 }
 
 const NAP = new Int32Array(new SharedArrayBuffer(4));
@@ -245,13 +259,14 @@ function childJitProcess(kind, blocks, polyprofDir) {
 // ------------------------------------------------------------------ parent --
 
 function parseArgs(argv) {
-  const a = { rounds: 15, scale: 1300, polyprof: REPO, json: null, child: null, persample: true, jit: true, blocks: 24, fixed: false };
+  const a = { rounds: 15, scale: 1300, polyprof: REPO, baseline: null, json: null, child: null, persample: true, jit: true, blocks: 24, fixed: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => argv[++i];
     if (k === '--rounds') a.rounds = Number(v());
     else if (k === '--scale') a.scale = Number(v());
     else if (k === '--polyprof') a.polyprof = path.resolve(v());
+    else if (k === '--baseline') a.baseline = path.resolve(v());
     else if (k === '--json') a.json = v();
     else if (k === '--blocks') a.blocks = Number(v());
     else if (k === '--skip-persample') a.persample = false;
@@ -304,7 +319,7 @@ async function main() {
     return;
   }
   const t0 = new Date();
-  const addon = addonId(a.polyprof);
+  const addon = addonHash(a.polyprof) + (a.baseline ? `, baseline (pp0) ${a.baseline}: polyprof.node ${addonHash(a.baseline)}` : '');
   const loads = [os.loadavg()[0]];
   const dd = require(path.join(__dirname, 'node_modules', '@datadog', 'pprof', 'package.json')).version;
   console.error(`# ${t0.toISOString()} node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0].model}), load ${loadAvg()}`);
@@ -312,13 +327,15 @@ async function main() {
 
   // part 1
   const kinds = ['none', 'pp', 'dd'];
+  const ppKinds = a.baseline ? ['pp0', 'pp'] : ['pp'];
+  const attrKinds = ['none', ...ppKinds, 'dd'];
   // --fixed: both profilers at 1 s too (~2 samples): what their threads spend whatever the rate
-  const configs = a.fixed ? [...kinds, 'pp-1s', 'dd-1s'] : kinds;
+  const configs = a.fixed ? [...attrKinds, 'pp-1s', 'dd-1s'] : attrKinds;
   const runs = Object.fromEntries(configs.map((c) => [c, []]));
   let checksum = null;
   for (let round = 0; round < a.rounds; round++) {
     for (const kind of configs) {
-      const r = runChild({ what: 'attr', kind: kind.split('-')[0], units: a.scale, intervalUs: kind.endsWith('-1s') ? 1e6 : 1e4 }, a.polyprof);
+      const r = runChild({ what: 'attr', kind: kind.split('-')[0], units: a.scale, intervalUs: kind.endsWith('-1s') ? 1e6 : 1e4 }, kind === 'pp0' ? a.baseline : a.polyprof);
       if (checksum === null) checksum = r.checksum;
       if (r.checksum !== checksum) throw new Error(`${kind}: checksum ${r.checksum} != ${checksum}`);
       runs[kind].push(r);
@@ -344,6 +361,7 @@ async function main() {
     }
   }
   const jitx = { none: [], pp: [], dd: [] };
+  // part 3b compares the --polyprof build only
   if (a.jit) {
     // @datadog/pprof listens to code events only while it profiles: one process, alternating blocks
     blocks['dd jit'] = runChild({ what: 'jit', kind: 'dd', intervalUs: 10000, blocks: a.blocks }, a.polyprof);
@@ -369,16 +387,17 @@ async function main() {
   // V8's sampler, ESTIMATED as V8's stack walk (the bulk of its handler)
   const ddWalkNs = V8_WALK_US * 1e3;
   const ppHandlerNs = med(runs.pp.map((r) => r.handlerNs / r.samples));
+  const ppLabel = (kind) => (kind === 'pp0' ? 'polyprof cpu, baseline (pp0)' : 'polyprof cpu');
   const ddMeasuredNs = bsum['dd @200µs'] ? bsum['dd @200µs'].perSampleNs.median : null;
   for (const [k, r] of Object.entries(blocks)) if (r.what === 'jit') bsum[k] = blockSummary(r, ddWalkNs);
 
   const per = {};
-  for (const kind of ['pp', 'dd']) {
+  for (const kind of [...ppKinds, 'dd']) {
     per[kind] = runs[kind].map((r) => {
       const start = r.start.processNs - base.start;
       const stop = r.stop.processNs - base.stop;
       const threads = r.work.ownNs + r.work.exitedNs;
-      const handler = kind === 'pp' ? r.handlerNs : r.samples * ddWalkNs;
+      const handler = kind !== 'dd' ? r.handlerNs : r.samples * ddWalkNs;
       const req = r.require.processNs - base.require;
       const total = start + stop + threads + handler;
       return { req, start, stop, threads, handler, handlerMeasured: r.samples * (ddMeasuredNs || 0), total, withRequire: total + req };
@@ -388,7 +407,7 @@ async function main() {
   const out = [];
   out.push(
     `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0].model}), ${t0.toISOString()} – ${t1.toISOString()}, ` +
-      `${a.rounds} rounds of none / pp-cpu / dd-time, ${a.scale} units; polyprof.node ${addon}; @datadog/pprof ${dd}; ` +
+      `${a.rounds} rounds of ${attrKinds.join(' / ')}, ${a.scale} units; polyprof.node ${addon}; @datadog/pprof ${dd}; ` +
       `1-min load average ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)}`,
   );
   out.push('');
@@ -396,13 +415,22 @@ async function main() {
   out.push('');
   out.push('| | start() | own threads in the work window | handler | stop + pprof export | sum | require() | sum with require() |');
   out.push('|---|---|---|---|---|---|---|---|');
-  out.push(`| polyprof cpu | ${col('pp', (x) => x.start)} | ${col('pp', (x) => x.threads)} | ${col('pp', (x) => x.handler)} (measured) | ${col('pp', (x) => x.stop)} | ${col('pp', (x) => x.total)} | ${col('pp', (x) => x.req)} | ${col('pp', (x) => x.withRequire)} |`);
+  for (const k of ppKinds)
+    out.push(`| ${ppLabel(k)} | ${col(k, (x) => x.start)} | ${col(k, (x) => x.threads)} | ${col(k, (x) => x.handler)} (measured) | ${col(k, (x) => x.stop)} | ${col(k, (x) => x.total)} | ${col(k, (x) => x.req)} | ${col(k, (x) => x.withRequire)} |`);
   out.push(`| @datadog/pprof time | ${col('dd', (x) => x.start)} | ${col('dd', (x) => x.threads)} | ${col('dd', (x) => x.handler)} (estimated: samples × ${V8_WALK_US} µs) | ${col('dd', (x) => x.stop)} | ${col('dd', (x) => x.total)} | ${col('dd', (x) => x.req)} | ${col('dd', (x) => x.withRequire)} |`);
   out.push('');
-  out.push('Paired by round (pp − dd), ms, median [min–max]:');
-  out.push(`sum ${range(per.pp.map((x, i) => x.total - per.dd[i].total), ms)}; with require() ${range(per.pp.map((x, i) => x.withRequire - per.dd[i].withRequire), ms)}; own threads ${range(per.pp.map((x, i) => x.threads - per.dd[i].threads), ms)}; ` +
-    `start ${range(per.pp.map((x, i) => x.start - per.dd[i].start), ms)}; stop+export ${range(per.pp.map((x, i) => x.stop - per.dd[i].stop), ms)}; ` +
-    `handler ${range(per.pp.map((x, i) => x.handler - per.dd[i].handler), ms)}`);
+  const paired = (x, y) =>
+    `sum ${range(x.map((p, i) => p.total - y[i].total), ms)}; with require() ${range(x.map((p, i) => p.withRequire - y[i].withRequire), ms)}; own threads ${range(x.map((p, i) => p.threads - y[i].threads), ms)}; ` +
+    `start ${range(x.map((p, i) => p.start - y[i].start), ms)}; stop+export ${range(x.map((p, i) => p.stop - y[i].stop), ms)}; ` +
+    `handler ${range(x.map((p, i) => p.handler - y[i].handler), ms)}`;
+  for (const k of ppKinds) {
+    out.push(`Paired by round (${k} − dd), ms, median [min–max]:`);
+    out.push(paired(per[k], per.dd));
+  }
+  if (a.baseline) {
+    out.push('Paired by round (pp − pp0), ms, median [min–max]:');
+    out.push(paired(per.pp, per.pp0));
+  }
   out.push(`polyprof handler_ns per sample ${(ppHandlerNs / 1e3).toFixed(2)} µs.`);
   if (ddMeasuredNs != null) out.push(`@datadog/pprof at part 2's main-thread cost per sample (${(ddMeasuredNs / 1e3).toFixed(1)} µs, with signal delivery) instead: ${col('dd', (x) => x.handlerMeasured)} ms`);
   out.push('');

@@ -36,6 +36,9 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free, "the signal handler re
 
 std::mutex g_lock;
 std::map<uintptr_t, Entry> g_live;  // by start address
+// Entries added to g_live, ever (under g_lock): code appearing where there
+// was none starts no generation, but changes what a lookup finds.
+uint64_t g_adds = 1;
 // Code that died, by start address (a worker's exit kills thousands of
 // entries at once: lookups must not scan them all), and the same entries
 // in the order they died, for pruning.
@@ -217,6 +220,7 @@ void OnJitCodeEvent(const v8::JitCodeEvent* ev) {
         g_generation.store(gen, std::memory_order_release);
       }
       g_live[start] = Entry{start + ev->code_len, gen, shared ? nullptr : ev->isolate, std::move(info)};
+      g_adds++;
       PruneDead(now);
       return;
     }
@@ -235,6 +239,7 @@ void OnJitCodeEvent(const v8::JitCodeEvent* ev) {
       moved.end = to + len;
       moved.born = gen;
       g_live[to] = std::move(moved);
+      g_adds++;
       g_generation.store(gen, std::memory_order_release);
       return;
     }
@@ -255,15 +260,15 @@ void OnJitCodeEvent(const v8::JitCodeEvent* ev) {
   }
 }
 
-bool CodeMapLookup(uintptr_t addr, uint64_t gen, CodeInfo* out) {
-  std::lock_guard<std::mutex> g(g_lock);
+namespace {
+
+// Caller holds g_lock. The entry that named addr in generation gen: live
+// code born by then, else code that was there then and has died since.
+const Entry* FindLocked(uintptr_t addr, uint64_t gen) {
   auto it = g_live.upper_bound(addr);
   if (it != g_live.begin()) {
     --it;
-    if (addr < it->second.end && it->second.born <= gen) {
-      *out = it->second.info;
-      return true;
-    }
+    if (addr < it->second.end && it->second.born <= gen) return &it->second;
   }
   // Code that was at addr in that generation and has died since: entries
   // starting at most kMaxCodeBytes below addr.
@@ -271,20 +276,72 @@ bool CodeMapLookup(uintptr_t addr, uint64_t gen, CodeInfo* out) {
   for (auto d = g_dead.upper_bound(addr); d != g_dead.begin() && budget-- > 0;) {
     --d;
     if (addr - d->first > kMaxCodeBytes) break;
-    if (addr < d->second.entry.end && d->second.entry.born <= gen && gen < d->second.died) {
-      *out = d->second.entry.info;
-      return true;
-    }
+    if (addr < d->second.entry.end && d->second.entry.born <= gen && gen < d->second.died) return &d->second.entry;
   }
-  return false;
+  return nullptr;
+}
+
+// Caller holds g_lock. The live entry holding addr, or null.
+const Entry* LiveAtLocked(uintptr_t addr) {
+  auto it = g_live.upper_bound(addr);
+  if (it == g_live.begin()) return nullptr;
+  --it;
+  return addr < it->second.end ? &it->second : nullptr;
+}
+
+// The kinds the drain thread asks for, per native frame and JavaScript
+// frame of every sample, remembered per address: the map is a tree of tens
+// of thousands of entries whose walk misses the cache at every level, and a
+// profile asks about the same few hundred addresses again and again.
+// An answer stays true until the map changes where it looked:
+//   - code found in a generation stays found for that generation (code
+//     that dies is kept with the generation it died in);
+//   - live code found now stays there until it dies, which starts a new
+//     generation;
+//   - an address no code held gains some only when code is added (g_adds).
+// Under g_lock.
+constexpr uint64_t kNow = UINT64_MAX;  // "as the map is now": no generation gets this far
+struct KindMemo {
+  uintptr_t addr = 0;
+  uint64_t gen = 0;    // the generation asked about, or kNow
+  uint64_t stamp = 0;  // kNow: the generation when found; not found: g_adds then
+  CodeKind kind = CodeKind::kNone;
+};
+constexpr size_t kKindMemoSlots = 4096;
+KindMemo g_kind_memo[kKindMemoSlots];
+
+CodeKind KindLocked(uintptr_t addr, uint64_t gen) {
+  KindMemo& m = g_kind_memo[(addr ^ (addr >> 12) ^ gen) % kKindMemoSlots];
+  if (m.addr == addr && m.gen == gen && m.stamp != 0) {
+    bool still = m.kind == CodeKind::kNone ? m.stamp == g_adds
+                                           : gen != kNow || m.stamp == g_generation.load(std::memory_order_relaxed);
+    if (still) return m.kind;
+  }
+  const Entry* e = gen == kNow ? LiveAtLocked(addr) : FindLocked(addr, gen);
+  m.addr = addr;
+  m.gen = gen;
+  m.kind = e ? e->info.kind : CodeKind::kNone;
+  m.stamp = !e ? g_adds : gen == kNow ? g_generation.load(std::memory_order_relaxed) : 1;
+  return m.kind;
+}
+
+}  // namespace
+
+bool CodeMapLookup(uintptr_t addr, uint64_t gen, CodeInfo* out) {
+  std::lock_guard<std::mutex> g(g_lock);
+  const Entry* e = FindLocked(addr, gen);
+  if (e) *out = e->info;
+  return e != nullptr;
+}
+
+CodeKind CodeMapKindIn(uintptr_t addr, uint64_t gen) {
+  std::lock_guard<std::mutex> g(g_lock);
+  return KindLocked(addr, gen);
 }
 
 CodeKind CodeMapKindAt(uintptr_t addr) {
   std::lock_guard<std::mutex> g(g_lock);
-  auto it = g_live.upper_bound(addr);
-  if (it == g_live.begin()) return CodeKind::kNone;
-  --it;
-  return addr < it->second.end ? it->second.info.kind : CodeKind::kNone;
+  return KindLocked(addr, kNow);
 }
 
 std::vector<std::pair<uintptr_t, uintptr_t>> CodeMapRuns(bool (*keep)(const CodeInfo&), uintptr_t gap) {

@@ -47,7 +47,13 @@ void OnJitCodeEvent(const v8::JitCodeEvent* event);
 // Names addr as it was in generation gen. Drain thread (takes the map's lock).
 bool CodeMapLookup(uintptr_t addr, uint64_t gen, CodeInfo* out);
 
+// The kind of the code that named addr in generation gen, kNone when no code
+// did: CodeMapLookup without copying the names. Drain thread (takes the
+// map's lock); remembered per address, so asking again is cheap.
+CodeKind CodeMapKindIn(uintptr_t addr, uint64_t gen);
+
 // The kind of code at addr now (drain thread): for classifying native frames.
+// Remembered per address as CodeMapKindIn.
 CodeKind CodeMapKindAt(uintptr_t addr);
 
 // The live code `keep` keeps, as [start, end) runs sorted by address:

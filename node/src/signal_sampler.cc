@@ -384,8 +384,8 @@ void MarkEntries(void*, const uintptr_t* native, int n_native, pp_raw_frame* int
         continue;
       }
       uintptr_t code = CodeEventAddressLocked(interp[i].code);
-      CodeInfo info;
-      bool known = CodeMapLookup(code, static_cast<uint64_t>(interp[i].check), &info);
+      CodeKind kind = CodeMapKindIn(code, static_cast<uint64_t>(interp[i].check));
+      bool known = kind != CodeKind::kNone;
       bool omit;
       if (i == 0 && interp[i].offset == 1) {
         // A top of stack in a builtin or stub: its caller, the JavaScript
@@ -394,7 +394,7 @@ void MarkEntries(void*, const uintptr_t* native, int n_native, pp_raw_frame* int
         // (V8 does not report on-stack-replacement code compiled before the
         // addon was loaded), and handing its time to the caller would be
         // wrong without saying so.
-        omit = known && info.kind != CodeKind::kFunction && info.kind != CodeKind::kRegExp;
+        omit = known && kind != CodeKind::kFunction && kind != CodeKind::kRegExp;
       } else {
         // V8 lists the C++ function of an API callback (node::crypto's,
         // RunInContext) among the JavaScript frames; the native stack has
