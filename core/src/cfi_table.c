@@ -204,6 +204,8 @@ static cfi_object *object_from_rows(pp_cfi_rows *rows, uintptr_t base, uintptr_t
     o->n_buckets = n_buckets;
     fill_buckets(o, (uint32_t *)(void *)&o->rows[n]);
     atomic_init(&o->fde_first, NULL);
+    o->n_fde_buckets = 0;
+    o->fde_shift = 0;
     return o;
 }
 
@@ -414,6 +416,8 @@ static cfi_object *placeholder(const candidate *c, uint8_t kind)
     o->n_buckets = 0;
     o->bucket_shift = 0;
     atomic_init(&o->fde_first, NULL);
+    o->n_fde_buckets = 0;
+    o->fde_shift = 0;
     o->n = 2;
     o->rows[0] = (compact_row){0, 0, PP_CFI_RBP_UNCHANGED, kind};
     o->rows[1] = (compact_row){(uint32_t)(c->code_hi - c->code_lo), 0, PP_CFI_RBP_UNCHANGED, PP_CFI_GAP};
