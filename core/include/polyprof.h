@@ -267,6 +267,20 @@ typedef struct pp_addr_range {
 
 #define PP_MAX_RANGES 8
 
+/* The native walk of one sample, as the signal handler's capture_native
+ * hook gets it. */
+typedef struct pp_native_stack {
+    const uintptr_t *pc; /* leaf first; pc[0] is the interrupted pc */
+    const uintptr_t *fp; /* the frame pointer register (rbp) while frame i ran; 0 where the unwinder cannot tell */
+    int n;
+    uint32_t flags; /* the sample's PP_SAMPLE_NATIVE_* flags */
+    /* The walk stopped at a frame of the runtime's generated code
+     * (pair_from_leaf: pc[n - 1] is its pc): the stack pointer while that
+     * frame ran. 0 when the walk ended otherwise, or libunwind took that
+     * step (it does not say). */
+    uintptr_t stop_sp;
+} pp_native_stack;
+
 typedef struct pp_runtime {
     const char *name;     /* "python", "node", "jvm" */
     void *ctx;
@@ -275,15 +289,14 @@ typedef struct pp_runtime {
     int (*capture)(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags);
     /* Optional, signal handler, async-signal-safe: called instead of capture
      * in samples whose native stack was unwound, with what the unwinder
-     * found. native[i] (leaf first, n_native of them) is frame i's pc and
-     * native_fp[i] the frame pointer register (rbp) while frame i ran, 0
-     * where the unwinder cannot tell; native_flags the sample's
-     * PP_SAMPLE_NATIVE_* flags. For runtimes whose generated code keeps
+     * found (pp_native_stack). For runtimes whose generated code keeps
      * frame pointers and lays its frames out at fixed offsets from them
      * (V8): their frames are read off the native walk instead of walked a
-     * second time. */
-    int (*capture_native)(void *ctx, void *ucontext, const uintptr_t *native, const uintptr_t *native_fp,
-                          int n_native, uint32_t native_flags, pp_raw_frame *frames, int max, uint32_t *flags);
+     * second time. For runtimes whose own walker needs the registers of
+     * their first frame (the JVM, interrupted in a native call from its
+     * JIT code): the walk's stop gives them. */
+    int (*capture_native)(void *ctx, void *ucontext, const pp_native_stack *native, pp_raw_frame *frames, int max,
+                          uint32_t *flags);
     /* Drain thread. begin returns 0 when frames may be resolved now (the
      * Python bridge takes the GIL there), nonzero to skip this round. */
     int (*resolve_begin)(void *ctx);

@@ -40,6 +40,7 @@ typedef struct pp_raw_sample {
     /* Capture buffers only, not kept in the ring: rbp in each native frame,
      * for a runtime's capture_native hook (pp_unwind_native_fp). */
     uintptr_t *native_fp;
+    uintptr_t native_stop_sp; /* pp_native_stack.stop_sp; capture only */
 } pp_raw_sample;
 
 #endif

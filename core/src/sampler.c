@@ -232,6 +232,7 @@ PP_SIGNAL_PATH static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, in
     }
     s->n_native = 0;
     s->n_interp = 0;
+    s->native_stop_sp = 0;
 
     sigjmp_buf jb;
     if (pp_fault_guard_enter(&jb) != 0) {
@@ -245,14 +246,16 @@ PP_SIGNAL_PATH static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, in
     }
     if (sigsetjmp(jb, 0) == 0) {
         if (native) {
-            uintptr_t *fps = runtime.capture_native ? s->native_fp : NULL;
-            s->n_native = (uint32_t)pp_unwind_native_fp(uc, s->native, fps, depth, &s->flags);
+            int for_runtime = runtime.capture_native != NULL;
+            s->n_native = (uint32_t)pp_unwind_native_fp(uc, s->native, for_runtime ? s->native_fp : NULL,
+                                                        for_runtime ? &s->native_stop_sp : NULL, depth, &s->flags);
         }
     } else {
         /* A read faulted mid-unwind: keep the interrupted pc. */
         ucontext_t *ctx = uc;
         s->native[0] = (uintptr_t)ctx->uc_mcontext.gregs[REG_RIP];
         s->n_native = native ? 1 : 0;
+        s->native_stop_sp = 0;
         s->flags |= PP_SAMPLE_NATIVE_FAILED;
         if (pp_fault_guard_enter(&jb) != 0)
             return;
@@ -260,9 +263,9 @@ PP_SIGNAL_PATH static void capture(pp_raw_sample *s, siginfo_t *si, void *uc, in
     if (have_runtime && runtime.capture) {
         if (sigsetjmp(jb, 0) == 0) {
             uint32_t iflags = 0;
+            pp_native_stack walked = {s->native, s->native_fp, (int)s->n_native, s->flags, s->native_stop_sp};
             int n = native && runtime.capture_native
-                        ? runtime.capture_native(runtime.ctx, uc, s->native, s->native_fp, (int)s->n_native, s->flags,
-                                                 s->interp, depth, &iflags)
+                        ? runtime.capture_native(runtime.ctx, uc, &walked, s->interp, depth, &iflags)
                         : runtime.capture(runtime.ctx, uc, s->interp, depth, &iflags);
             s->n_interp = (uint32_t)(n < 0 ? 0 : n);
             if (iflags & PP_CAPTURE_TRUNCATED)

@@ -158,8 +158,8 @@ typedef struct walk_point {
  * call, which may be a function's last instruction). Each step must move
  * the stack pointer up, so the walk ends within max steps or on the first
  * frame that does not. */
-PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, uintptr_t *fp_out, int max, int *n_out,
-                                     uint32_t *flags, walk_point *at)
+PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, uintptr_t *fp_out, uintptr_t *stop_sp, int max,
+                                     int *n_out, uint32_t *flags, walk_point *at)
 {
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
@@ -216,8 +216,11 @@ PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, uintp
         if (fp_out)
             fp_out[n - 1] = bp;
         *n_out = n;
-        if (n_stop_ranges && at_stop(ra - 1))
+        if (n_stop_ranges && at_stop(ra - 1)) {
+            if (stop_sp)
+                *stop_sp = sp;
             return WALK_DONE; /* the runtime's frames from here on */
+        }
     }
 fallback:
     /* The thread's entry function ends the stack wherever its caller's rule
@@ -255,7 +258,7 @@ static int continue_with_libunwind(const ucontext_t *uc, const walk_point *at, u
 
 PP_SIGNAL_PATH int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags)
 {
-    return pp_unwind_native_fp(ucontext, out, NULL, max, flags);
+    return pp_unwind_native_fp(ucontext, out, NULL, NULL, max, flags);
 }
 
 /* Frames [from, n) were unwound by libunwind, which keeps rbp to itself. */
@@ -266,10 +269,13 @@ PP_SIGNAL_PATH static int fp_unknown_from(uintptr_t *fp_out, int from, int n)
     return n;
 }
 
-PP_SIGNAL_PATH int pp_unwind_native_fp(void *ucontext, uintptr_t *out, uintptr_t *fp_out, int max, uint32_t *flags)
+PP_SIGNAL_PATH int pp_unwind_native_fp(void *ucontext, uintptr_t *out, uintptr_t *fp_out, uintptr_t *stop_sp, int max,
+                                       uint32_t *flags)
 {
     ucontext_t *uc = ucontext;
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (stop_sp)
+        *stop_sp = 0;
     if (max <= 0)
         return 0;
     out[0] = pc;
@@ -277,8 +283,11 @@ PP_SIGNAL_PATH int pp_unwind_native_fp(void *ucontext, uintptr_t *out, uintptr_t
         fp_out[0] = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
     /* Interrupted in the runtime's generated code: nothing to unwind that
      * the runtime does not name itself. Neither complete nor failed. */
-    if (at_stop(pc))
+    if (at_stop(pc)) {
+        if (stop_sp)
+            *stop_sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
         return 1;
+    }
 
     /* The tables cover the frames their objects' CFI can express; the
      * walk hands the rest of the stack to libunwind, from the frame it
@@ -287,7 +296,7 @@ PP_SIGNAL_PATH int pp_unwind_native_fp(void *ucontext, uintptr_t *out, uintptr_t
      * where it is safe (see unwind.h). */
     int n = 1;
     walk_point at;
-    if (walk_table(uc, out, fp_out, max, &n, flags, &at) == WALK_DONE)
+    if (walk_table(uc, out, fp_out, stop_sp, max, &n, flags, &at) == WALK_DONE)
         return n;
     if (forking || in_range(&loader_range, pc) || (!thread_warm && in_range(&libc_range, pc))) {
         *flags = (*flags & ~PP_SAMPLE_NATIVE_TABLE_MISS) | PP_SAMPLE_NATIVE_SKIPPED;

@@ -46,8 +46,13 @@ int pp_unwind_native(void *ucontext, uintptr_t *out, int max, uint32_t *flags);
 /* As pp_unwind_native, and also writes fp_out[i], the frame pointer register
  * (rbp) as it was while frame i ran: what a runtime whose generated code
  * describes its frames at fixed offsets from rbp (V8) reads them by. 0 for
- * the frames libunwind unwound (it does not say). fp_out has max entries. */
-int pp_unwind_native_fp(void *ucontext, uintptr_t *out, uintptr_t *fp_out, int max, uint32_t *flags);
+ * the frames libunwind unwound (it does not say). fp_out has max entries.
+ * *stop_sp gets the stack pointer of the last frame when the walk stopped
+ * there because its pc is in a stop range (pp_unwind_set_stop_ranges), and
+ * 0 otherwise: where a runtime's own walker (the JVM's) starts. Either
+ * pointer may be NULL. */
+int pp_unwind_native_fp(void *ucontext, uintptr_t *out, uintptr_t *fp_out, uintptr_t *stop_sp, int max,
+                        uint32_t *flags);
 
 /* Samples whose stack the CFI tables (cfi_table.h) could not walk to its
  * end, so libunwind finished it: a rule the tables cannot express (signal

@@ -50,6 +50,10 @@ static _Atomic uint64_t stub_recovered, stub_unrecovered;
 static _Atomic uint64_t compiled_recovered, compiled_unrecovered;
 /* Samples in the VM called from a runtime stub, likewise. */
 static _Atomic uint64_t anchor_recovered, anchor_unrecovered;
+/* Samples in native code called from JIT code without a frame anchor (a
+ * compiled method's leaf call into libjvm or libm, such as SharedRuntime::
+ * drem and fmod), likewise. */
+static _Atomic uint64_t native_call_recovered, native_call_unrecovered;
 
 /* The frame anchor as it was while a walk runs with it changed, so that a
  * walk the fault guard cuts short still leaves it as HotSpot set it
@@ -235,14 +239,44 @@ static uintptr_t rbp_stub_return_slot(const unsigned char *entry, const unsigned
     return rbp + 8;
 }
 
+/* AGCT failed on a thread interrupted in native code that generated code
+ * called without making its frame anchor walkable (a compiled method's leaf
+ * call: SharedRuntime::drem, then libm's fmod, for a double %): HotSpot
+ * sees a thread in Java with its pc outside the code cache. The native
+ * walk stopped at the first frame in the code cache and knows its
+ * registers: AGCT walks from there. The native frames stay in the sample
+ * as the leaf. Async-signal-safe. */
+static int walk_from_native_stop(JNIEnv *env, const ucontext_t *uc, const pp_native_stack *native, int failure,
+                                 pp_raw_frame *frames, int max)
+{
+    /* One frame: the pc itself is in generated code (the walk's stop). */
+    if (!native || native->n < 2 || !native->stop_sp)
+        return failure;
+    uintptr_t pc = native->pc[native->n - 1], fp = native->fp[native->n - 1];
+    int n = failure;
+    if (ppj_stubs_find(pc) >= 0 || ppj_compiled_find(pc)) {
+        ucontext_t from = *uc;
+        from.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
+        from.uc_mcontext.gregs[REG_RSP] = (greg_t)native->stop_sp;
+        if (fp)
+            from.uc_mcontext.gregs[REG_RBP] = (greg_t)fp;
+        n = walk(env, &from, frames, max);
+    }
+    atomic_fetch_add_explicit(n > 0 ? &native_call_recovered : &native_call_unrecovered, 1, memory_order_relaxed);
+    return n;
+}
+
 /* AGCT failed with the pc in generated code. Two cases it cannot walk and
  * this can: a frameless dispatch stub (vtable/itable: the caller's return
  * address is at the top of the stack), and a compiled method's frame setup
  * or tear-down. The code at the pc becomes frames[0] (*lead = the stub's or
  * the method's frame) and the walk restarts from its caller into
- * frames[1...]. Returns AGCT's answer, or the first failure when neither
- * case applies. Async-signal-safe. */
-static int recover(JNIEnv *env, const ucontext_t *uc, int failure, pp_raw_frame *frames, int max, pp_raw_frame *lead)
+ * frames[1...]. With the pc in native code, the walk restarts where the
+ * native walk reached generated code (walk_from_native_stop). Returns
+ * AGCT's answer, or the first failure when no case applies.
+ * Async-signal-safe. */
+static int recover(JNIEnv *env, const ucontext_t *uc, const pp_native_stack *native, int failure, pp_raw_frame *frames,
+                   int max, pp_raw_frame *lead)
 {
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
@@ -259,7 +293,7 @@ static int recover(JNIEnv *env, const ucontext_t *uc, int failure, pp_raw_frame 
     }
     jmethodID m = ppj_compiled_find(pc);
     if (!m)
-        return failure;
+        return walk_from_native_stop(env, uc, native, failure, frames, max);
     /* bci 0: the method's first line, where its frame is built. */
     *lead = (pp_raw_frame){(uintptr_t)m, *(volatile uintptr_t *)(void *)m, 0, 0};
     uintptr_t fp, ret_sp = frame_edge_return_slot((const unsigned char *)pc, sp, &fp);
@@ -306,10 +340,10 @@ static int recover_from_anchor(JNIEnv *env, void *uc, int failure, pp_raw_frame 
 
 /* Async-signal-safe: GetEnv is a thread-local read in HotSpot, AGCT is
  * written for signal handlers, the rest is plain memory. Runs inside the
- * core's fault guard, so the read of a method id's slot cannot crash. */
-int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags)
+ * core's fault guard, so the read of a method id's slot cannot crash.
+ * native: the sample's native walk, NULL when there was none. */
+static int capture(void *ucontext, const pp_native_stack *native, pp_raw_frame *frames, int max, uint32_t *flags)
 {
-    (void)ctx;
     JNIEnv *env = NULL;
     if ((*ppj.vm)->GetEnv(ppj.vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK || !env)
         return 0; /* not a Java thread (GC workers, the VM thread): native frames only */
@@ -323,7 +357,7 @@ int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, u
     pp_raw_frame lead_frame = {0, 0, 0, 0};
 #if defined(__x86_64__)
     if ((n == -5 /* ticks_unknown_Java */ || n == -6 /* ticks_not_walkable_Java */) && max > 1) {
-        n = recover(env, ucontext, n, frames, max - 1, &lead_frame);
+        n = recover(env, ucontext, native, n, frames, max - 1, &lead_frame);
         lead = lead_frame.code || lead_frame.check;
     } else if (n == -4 /* ticks_not_walkable_not_Java */ && max > 1) {
         n = recover_from_anchor(env, ucontext, n, frames, max - 1, &lead_frame);
@@ -372,6 +406,19 @@ int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, u
     return n + lead;
 }
 
+int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags)
+{
+    (void)ctx;
+    return capture(ucontext, NULL, frames, max, flags);
+}
+
+int ppj_agct_capture_native(void *ctx, void *ucontext, const pp_native_stack *native, pp_raw_frame *frames, int max,
+                            uint32_t *flags)
+{
+    (void)ctx;
+    return capture(ucontext, native, frames, max, flags);
+}
+
 void ppj_agct_add_metadata(pp_profile *p)
 {
     /* Where the compiled methods named by the edge recovery came from. */
@@ -394,7 +441,9 @@ void ppj_agct_add_metadata(pp_profile *p)
                     {"agct_recovered_compiled", &compiled_recovered},
                     {"agct_unrecovered_compiled", &compiled_unrecovered},
                     {"agct_recovered_vm_call", &anchor_recovered},
-                    {"agct_unrecovered_vm_call", &anchor_unrecovered}};
+                    {"agct_unrecovered_vm_call", &anchor_unrecovered},
+                    {"agct_recovered_native_call", &native_call_recovered},
+                    {"agct_unrecovered_native_call", &native_call_unrecovered}};
     for (size_t i = 0; i < sizeof recovery / sizeof recovery[0]; i++) {
         char line[96];
         snprintf(line, sizeof line, "%s=%llu", recovery[i].key, (unsigned long long)atomic_load(recovery[i].count));

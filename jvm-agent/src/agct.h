@@ -10,8 +10,12 @@
 
 /* Looks up AsyncGetCallTrace in libjvm; 0 when found. */
 int ppj_agct_init(char *err, size_t errlen);
-/* pp_runtime.capture: async-signal-safe. */
+/* pp_runtime.capture and capture_native: async-signal-safe. With the
+ * native walk, samples in native code called from JIT code without a frame
+ * anchor keep their Java frames. */
 int ppj_agct_capture(void *ctx, void *ucontext, pp_raw_frame *frames, int max, uint32_t *flags);
+int ppj_agct_capture_native(void *ctx, void *ucontext, const pp_native_stack *native, pp_raw_frame *frames, int max,
+                            uint32_t *flags);
 /* pp_runtime.capture_fault: puts back the frame anchor a walk cut short by
  * a fault had changed. Async-signal-safe. */
 void ppj_agct_capture_fault(void *ctx);

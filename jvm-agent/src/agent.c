@@ -159,6 +159,7 @@ static int start_profiling(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread, char *e
     if (!dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL))
         (void)dlerror(); /* names stay mangled; nothing else changes */
     runtime.capture = ppj_agct_capture;
+    runtime.capture_native = ppj_agct_capture_native;
     runtime.capture_fault = ppj_agct_capture_fault;
     runtime.n_eval = (size_t)ppj_codecache_ranges(runtime.eval, PP_MAX_RANGES);
     runtime.pair_from_leaf = 1;

@@ -242,22 +242,21 @@ PP_SIGNAL_PATH int Capture(void*, void* ucontext, pp_raw_frame* frames, int max,
 
 // Async-signal-safe: ThisThreadsIsolate, ReadJsFrames (stack reads under the
 // core's fault guard), or Capture where the native walk cannot serve.
-PP_SIGNAL_PATH int CaptureFromNative(void* ctx, void* ucontext, const uintptr_t* native, const uintptr_t* native_fp,
-                                     int n_native, uint32_t native_flags, pp_raw_frame* frames, int max,
-                                     uint32_t* flags) {
+PP_SIGNAL_PATH int CaptureFromNative(void* ctx, void* ucontext, const pp_native_stack* native, pp_raw_frame* frames,
+                                     int max, uint32_t* flags) {
   const IsolateSlot* found;
   v8::Isolate* isolate = ThisThreadsIsolate(&found);
   if (!isolate) return 0;
   // A native walk that failed or was skipped may have stopped short of
   // frames V8's walk, which starts from the isolate's own records, reaches.
   if (!found->frames_from_native.load(std::memory_order_acquire) ||
-      (native_flags & (PP_SAMPLE_NATIVE_FAILED | PP_SAMPLE_NATIVE_SKIPPED)))
+      (native->flags & (PP_SAMPLE_NATIVE_FAILED | PP_SAMPLE_NATIVE_SKIPPED)))
     return Capture(ctx, ucontext, frames, max, flags);
   if (found->in_gc.load(std::memory_order_relaxed) > 0) return GarbageCollectorFrame(frames);
   if (max > kMaxJsFrames) max = kMaxJsFrames;
   auto sp = static_cast<uintptr_t>(static_cast<ucontext_t*>(ucontext)->uc_mcontext.gregs[REG_RSP]);
   int n = 0;
-  if (ReadJsFrames(found->layout, sp, native, native_fp, n_native, CodeMapGeneration(), frames, max, &n, flags) ==
+  if (ReadJsFrames(found->layout, sp, native->pc, native->fp, native->n, CodeMapGeneration(), frames, max, &n, flags) ==
       JsFramesResult::kNeedV8Walk) {
     g_v8_walks_after_native.fetch_add(1, std::memory_order_relaxed);
     return Capture(ctx, ucontext, frames, max, flags);

@@ -6,7 +6,8 @@
  * handing any of it to libunwind once the objects' tables are built; an
  * object's table is built only once a sample needed it (until then the
  * stack is still complete, through libunwind), a library loaded later
- * included; the rule read from one FDE in the handler is the row the whole
+ * included; a walk stops at a stop range's first frame and gives its stack
+ * pointer; the rule read from one FDE in the handler is the row the whole
  * table's parse gives at every pc of real objects; and the .eh_frame parser
  * survives a mangled copy of a real table. */
 #define UNW_LOCAL_ONLY
@@ -30,6 +31,7 @@
 #include "eh_frame.h"
 #include "fault_guard.h"
 #include "raw_sample.h"
+#include "symbols.h"
 #include "unwind.h"
 
 #define DEPTH 64
@@ -38,6 +40,7 @@
 static uintptr_t table_frames[MAX_FRAMES + PP_RAW_NATIVE_SLACK], unw_frames[MAX_FRAMES];
 static int n_table, n_unw;
 static uint32_t table_flags;
+static uintptr_t table_stop_sp, word_below_stop_sp;
 static unsigned signals_taken; /* each sample is noted for the drain once */
 static volatile int unw_complete;
 
@@ -49,8 +52,13 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     signals_taken++;
     table_flags = 0;
     n_table = 0;
-    if (pp_fault_guard_enter(&jb) == 0 && sigsetjmp(jb, 0) == 0)
-        n_table = pp_unwind_native(uc, table_frames, MAX_FRAMES, &table_flags);
+    word_below_stop_sp = 0;
+    if (pp_fault_guard_enter(&jb) == 0 && sigsetjmp(jb, 0) == 0) {
+        n_table = pp_unwind_native_fp(uc, table_frames, NULL, &table_stop_sp, MAX_FRAMES, &table_flags);
+        /* Read while the interrupted frames are still on the stack. */
+        if (table_stop_sp)
+            word_below_stop_sp = *(const uintptr_t *)(table_stop_sp - sizeof(uintptr_t));
+    }
     pp_fault_guard_leave();
 
     unw_cursor_t cursor;
@@ -261,6 +269,44 @@ static void depth_limit(void)
     pp_fault_guard_leave();
     CHECK_EQ_INT(n, 2);
     CHECK(flags & PP_SAMPLE_NATIVE_TRUNCATED);
+}
+
+/* A runtime's generated code (the JVM's code cache) is a stop range: the
+ * walk ends at the first frame there, and gives that frame's stack pointer,
+ * just above the return address that led into it, for the runtime's own
+ * walker to start from. */
+__attribute__((noinline)) static void sample_in_callee(void)
+{
+    raise(SIGPROF);
+    __asm__ volatile("" ::: "memory"); /* not a tail call */
+}
+
+__attribute__((noinline)) static int stop_frame(void)
+{
+    sample_in_callee();
+    return sink + 1;
+}
+
+static void stop_ranges(void)
+{
+    pp_addr_range r;
+    CHECK_EQ_INT(pp_symbols_function_at((uintptr_t)&stop_frame, &r), 0);
+    pp_unwind_set_stop_ranges(&r, 1);
+    sink = stop_frame();
+    pp_unwind_set_stop_ranges(NULL, 0);
+    CHECK(n_table >= 3 && n_table < n_unw);
+    uintptr_t last = table_frames[n_table - 1];
+    CHECK(last > r.start && last <= r.end);
+    for (int i = 0; i < n_table; i++)
+        CHECK(table_frames[i] == unw_frames[i]);
+    CHECK(table_stop_sp != 0);
+    CHECK(word_below_stop_sp == last);
+    CHECK(!(table_flags & (PP_SAMPLE_NATIVE_COMPLETE | PP_SAMPLE_NATIVE_FAILED)));
+
+    /* A walk that ends otherwise stopped at no generated code. */
+    sample_deep();
+    same_stack("after the stop ranges", DEPTH);
+    CHECK_EQ_INT(table_stop_sp, 0);
 }
 
 /* libbz2 calls this from BZ2_bzCompressInit: a sample with a frame of the
@@ -584,6 +630,7 @@ int main(void)
     CHECK_EQ_INT(pthread_create(&t, NULL, cold_thread_main, NULL), 0);
     pthread_join(t, NULL);
     depth_limit();
+    stop_ranges();
     library_loaded_later();
     plt_entries();
     parser_on_mangled_tables();

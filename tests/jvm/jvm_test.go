@@ -88,6 +88,60 @@ func TestDeflaterNativeFrames(t *testing.T) {
 	})
 }
 
+// Native code that JIT code calls without a JNI transition (a double
+// remainder: SharedRuntime::drem and libm's fmod; System.nanoTime: the
+// clock) keeps the Java frames that called it. HotSpot leaves no frame
+// anchor for these calls, so AsyncGetCallTrace alone fails there (JDK 17
+// lost two thirds of this workload as [unknown_Java]).
+func TestLeafCallsKeepJavaFrames(t *testing.T) {
+	forEachJDK(t, func(t *testing.T, j jdk) {
+		out := filepath.Join(t.TempDir(), "leaf.pb.gz")
+		mustRun(t, j, "start,event=cpu,interval=5ms,file="+out, "LeafCalls", "3")
+		p := readProfile(t, out)
+		vi := valueIndex(t, p, "cpu")
+		natives := []string{"fmod", "__fmod_finite", "__ieee754_fmod", "SharedRuntime::drem(double, double)",
+			"os::javaTimeNanos()", "clock_gettime"}
+		var all, inNative, underJava, unknown int64
+		for _, smp := range p.Sample {
+			fr := names(smp)
+			all += smp.Value[vi]
+			for _, f := range fr {
+				if strings.HasPrefix(f, "[unknown_Java]") || strings.HasPrefix(f, "[not_walkable_Java]") {
+					unknown += smp.Value[vi]
+					break
+				}
+			}
+			leafNative := false
+			for _, n := range natives {
+				leafNative = leafNative || (len(fr) > 0 && strings.HasPrefix(fr[0], n))
+			}
+			if !leafNative {
+				continue
+			}
+			inNative += smp.Value[vi]
+			caller := indexOf(fr, "com.example.LeafCalls.remainders")
+			if caller < 0 {
+				caller = indexOf(fr, "com.example.LeafCalls.clockReads")
+			}
+			if caller > 0 && indexOf(fr, "com.example.LeafCalls.main") > caller {
+				underJava += smp.Value[vi]
+			}
+		}
+		t.Logf("all %d ns; leaf in fmod/drem/the clock %d ns, under their Java callers %d ns; [unknown_Java] and "+
+			"[not_walkable_Java] %d ns; recovered %s, not %s", all, inNative, underJava, unknown,
+			comment(p, "agct_recovered_native_call"), comment(p, "agct_unrecovered_native_call"))
+		if inNative < all/5 {
+			t.Fatalf("want at least a fifth of the samples in fmod, drem or the clock: %d of %d ns", inNative, all)
+		}
+		if float64(underJava) < 0.95*float64(inNative) {
+			t.Errorf("want the Java callers under >= 95%% of the native leaf samples: %d of %d ns", underJava, inNative)
+		}
+		if float64(unknown) > 0.02*float64(all) {
+			t.Errorf("want <= 2%% of samples without their Java stack: %d of %d ns", unknown, all)
+		}
+	})
+}
+
 // Allocation: two methods allocating 3:1 by bytes; the class is the leaf.
 func TestAllocShares(t *testing.T) {
 	forEachJDK(t, func(t *testing.T, j jdk) {
