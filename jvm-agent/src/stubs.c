@@ -10,6 +10,13 @@
  * unrecorded, and their samples keep AGCT's failure frame. */
 #define CAPACITY 16384
 #define NAME_LEN 48
+/* The largest code HotSpot reports as one piece is C1's temporary buffer
+ * (~0.6 MiB; the interpreter ~0.1 MiB). GenerateEvents also replays a stub
+ * that is still being generated (JDK 21 generates its compiler stubs on a
+ * thread of their own while the VM starts), with no end yet: its length
+ * is the garbage of 0 - start, which can be positive and would cover the
+ * stubs made after it, vtable and itable dispatch included. */
+#define MAX_STUB_BYTES (8u << 20)
 
 typedef struct {
     int frameless;
@@ -35,15 +42,19 @@ static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
 void JNICALL ppj_stubs_on_generated(jvmtiEnv *jvmti, const char *name, const void *address, jint length)
 {
     (void)jvmti;
-    if (!address || length <= 0)
+    if (!address || length <= 0 || (uint32_t)length > MAX_STUB_BYTES)
         return;
     uintptr_t start = (uintptr_t)address;
     pthread_mutex_lock(&insert_lock);
     int n = atomic_load_explicit(&count, memory_order_relaxed);
     int known = 0;
-    /* GenerateEvents replays stubs already reported. */
-    for (int i = 0; i < n && !known; i++)
+    /* GenerateEvents replays stubs already reported. A stub replayed while
+     * it was generated is reported again once it is done: that end holds. */
+    for (int i = 0; i < n && !known; i++) {
         known = ranges[i].start == start;
+        if (known && ranges[i].end != start + (uintptr_t)length)
+            __atomic_store_n(&ranges[i].end, start + (uintptr_t)length, __ATOMIC_RELAXED);
+    }
     if (!known && n < CAPACITY) {
         stub *s = &table[n];
         snprintf(s->name, sizeof s->name, "%s", name ? name : "stub");
