@@ -338,6 +338,25 @@ static int recover_from_anchor(JNIEnv *env, void *uc, int failure, pp_raw_frame 
 }
 #endif
 
+/* A thread without Java frames interrupted in a stub (a compiler thread
+ * in flush_icache_stub after it installed code): the native walk stops at
+ * the stub, so its name is the sample's one frame rather than an anonymous
+ * address. 0 frames when the pc is in no stub. Async-signal-safe. */
+static int stub_at_pc(const void *ucontext, pp_raw_frame *frames)
+{
+#if defined(__x86_64__)
+    int stub = ppj_stubs_find((uintptr_t)((const ucontext_t *)ucontext)->uc_mcontext.gregs[REG_RIP]);
+#else
+    int stub = -1;
+    (void)ucontext;
+#endif
+    if (stub < 0)
+        return 0;
+    pp_raw_frame f = {0, STUB_CHECK_BASE + (uintptr_t)stub, 0, 0};
+    memcpy(&frames[0], &f, sizeof f);
+    return 1;
+}
+
 /* Async-signal-safe: GetEnv is a thread-local read in HotSpot, AGCT is
  * written for signal handlers, the rest is plain memory. Runs inside the
  * core's fault guard, so the read of a method id's slot cannot crash.
@@ -346,7 +365,7 @@ static int capture(void *ucontext, const pp_native_stack *native, pp_raw_frame *
 {
     JNIEnv *env = NULL;
     if ((*ppj.vm)->GetEnv(ppj.vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK || !env)
-        return 0; /* not a Java thread (GC workers, the VM thread): native frames only */
+        return stub_at_pc(ucontext, frames); /* not a Java thread (GC workers, the VM thread): native frames only */
     /* AGCT writes its 16-byte frames into the ring slot's own frame array
      * (24 bytes a frame), so no stack buffer is needed; the frames are then
      * widened in place from the last, which never overwrites a frame not yet
@@ -365,7 +384,7 @@ static int capture(void *ucontext, const pp_native_stack *native, pp_raw_frame *
     }
 #endif
     if (n == 0 && !lead)
-        return 0; /* a Java thread with no Java frame yet (or a compiler thread) */
+        return stub_at_pc(ucontext, frames); /* a Java thread with no Java frame yet (or a compiler thread) */
     if (n == 0) {
         /* The code at the pc was called from the VM (the launcher's call
          * of main, a JNI call): it is the whole Java stack. */
