@@ -1,7 +1,8 @@
 /* AsyncGetCallTrace (AGCT), HotSpot's signal-safe stack walker, exported by
  * libjvm but declared nowhere: the declarations below follow its use by
- * profilers since JDK 6. It needs the interrupted thread's JNIEnv (found
- * through JavaVM::GetEnv, a thread-local read), jmethodIDs for every method
+ * profilers since JDK 6. It needs the interrupted thread's JNIEnv (kept per
+ * thread from its ThreadStart, else found through JavaVM::GetEnv, a
+ * thread-local read), jmethodIDs for every method
  * it may meet (materialized by methods.c on ClassPrepare) and ClassLoad
  * events enabled (without them it returns ticks_no_class_load). */
 #ifndef _GNU_SOURCE
@@ -44,7 +45,7 @@ static const char *const error_names[N_ERRORS] = {
     "[thread_exit]",       "[deopt]",         "[safepoint]",
 };
 static _Atomic uint64_t error_counts[N_ERRORS];
-/* Samples in a stub AGCT failed on: walked again from its caller, or not. */
+/* Samples in a stub AGCT fails on: walked from its caller, or not. */
 static _Atomic uint64_t stub_recovered, stub_unrecovered;
 /* Samples in a compiled method's frame setup or tear-down, likewise. */
 static _Atomic uint64_t compiled_recovered, compiled_unrecovered;
@@ -83,6 +84,50 @@ void ppj_agct_capture_fault(void *ctx)
     anchor_restore();
 }
 
+/* The thread's JNIEnv, kept from its ThreadStart (or VMInit) to its
+ * ThreadEnd: JavaVM::GetEnv on every sample costs HotSpot's thread-local
+ * lookup (__tls_get_addr) and the JNI entry's checks, each a cache miss or
+ * more at 100 Hz. The JNIEnv lives inside the JavaThread, and HotSpot posts
+ * ThreadEnd, on the ending thread itself, for every thread it posted
+ * ThreadStart for (attached threads too, at DetachCurrentThread) before that
+ * JavaThread is freed; only while the VM dies are threads freed without it,
+ * so VMDeath stops every kept env from being used. A thread without one
+ * (started before the agent, or hidden from JVMTI, as compiler threads are)
+ * asks GetEnv as before. */
+static __thread JNIEnv *kept_env __attribute__((tls_model("initial-exec")));
+static atomic_int envs_kept_valid;
+
+void ppj_agct_keep_thread_env(JNIEnv *env) { kept_env = env; }
+
+void ppj_agct_forget_thread_envs(void) { atomic_store(&envs_kept_valid, 0); }
+
+/* Async-signal-safe: a thread-local, or GetEnv (a thread-local read in
+ * HotSpot). NULL on a thread that is not a Java thread. */
+static JNIEnv *thread_env(void)
+{
+    JNIEnv *env = kept_env;
+    if (env && atomic_load_explicit(&envs_kept_valid, memory_order_relaxed))
+        return env;
+    env = NULL;
+    if ((*ppj.vm)->GetEnv(ppj.vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK)
+        return NULL;
+    return env;
+}
+
+/* The stub this thread's last sample in a stub was in, when AGCT failed
+ * there and the walk from the stub's caller worked: a thread in a stub is
+ * often still (or again) in it at its next sample (a math or array-copy
+ * intrinsic in a loop), and AGCT fails at every pc of most stubs (it finds
+ * no frame it can trust there), so the next sample in that stub is walked
+ * from its caller at once rather than after a failed walk. A sample whose
+ * walk from the caller fails is walked as any other. One per thread, only
+ * touched by its own signal handler. */
+typedef struct {
+    uintptr_t start, end;
+    int index;
+} failing_stub;
+static __thread failing_stub last_failing_stub __attribute__((tls_model("initial-exec")));
+
 /* Frames naming a stub (stubs.h): past every other check value. */
 #define STUB_CHECK_BASE 0x10000
 
@@ -93,6 +138,7 @@ int ppj_agct_init(char *err, size_t errlen)
         snprintf(err, errlen, "AsyncGetCallTrace not found in the JVM (HotSpot is required for event=cpu/wall)");
         return -1;
     }
+    atomic_store(&envs_kept_valid, 1);
     return 0;
 }
 
@@ -266,6 +312,20 @@ static int walk_from_native_stop(JNIEnv *env, const ucontext_t *uc, const pp_nat
     return n;
 }
 
+/* The walk from the caller of a sample in stub (see recover): its answer,
+ * or failure when the return address cannot be found. *lead is the stub's
+ * frame. Async-signal-safe. */
+static int recover_stub(JNIEnv *env, const ucontext_t *uc, int stub, int failure, pp_raw_frame *frames, int max,
+                        pp_raw_frame *lead)
+{
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    *lead = (pp_raw_frame){0, STUB_CHECK_BASE + (uintptr_t)stub, 0, 0};
+    uintptr_t fp = 0, ret_sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    if (!ppj_stubs_frameless(stub))
+        ret_sp = rbp_stub_return_slot((const unsigned char *)ppj_stubs_start(stub), (const unsigned char *)pc, uc, &fp);
+    return ret_sp ? walk_from_caller(env, uc, ret_sp, fp, frames, max) : failure;
+}
+
 /* AGCT failed with the pc in generated code. Two cases it cannot walk and
  * this can: a frameless dispatch stub (vtable/itable: the caller's return
  * address is at the top of the stack), and a compiled method's frame setup
@@ -282,13 +342,11 @@ static int recover(JNIEnv *env, const ucontext_t *uc, const pp_native_stack *nat
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
     int stub = ppj_stubs_find(pc);
     if (stub >= 0) {
-        *lead = (pp_raw_frame){0, STUB_CHECK_BASE + (uintptr_t)stub, 0, 0};
-        uintptr_t fp = 0, ret_sp = sp;
-        if (!ppj_stubs_frameless(stub))
-            ret_sp = rbp_stub_return_slot((const unsigned char *)ppj_stubs_start(stub), (const unsigned char *)pc, uc,
-                                          &fp);
-        int n = ret_sp ? walk_from_caller(env, uc, ret_sp, fp, frames, max) : failure;
+        int n = recover_stub(env, uc, stub, failure, frames, max, lead);
         atomic_fetch_add_explicit(n > 0 ? &stub_recovered : &stub_unrecovered, 1, memory_order_relaxed);
+        /* Not the interpreter, where AGCT walks from most pcs. */
+        if (n > 0 && strcmp(ppj_stubs_name(stub), "Interpreter") != 0)
+            last_failing_stub = (failing_stub){ppj_stubs_start(stub), ppj_stubs_end(stub), stub};
         return n;
     }
     jmethodID m = ppj_compiled_find(pc);
@@ -300,6 +358,28 @@ static int recover(JNIEnv *env, const ucontext_t *uc, const pp_native_stack *nat
     int n = ret_sp ? walk_from_caller(env, uc, ret_sp, fp, frames, max) : failure;
     atomic_fetch_add_explicit(n > 0 ? &compiled_recovered : &compiled_unrecovered, 1, memory_order_relaxed);
     return n;
+}
+
+/* The walk from the caller, at once, of a sample in the stub where this
+ * thread's last stub sample needed it (last_failing_stub): its frame count
+ * (> 0) with *lead the stub's frame, or 0 with *lead cleared, and the
+ * sample is walked as any other. Async-signal-safe, reads under the fault
+ * guard. */
+static int walk_from_failing_stub(JNIEnv *env, const ucontext_t *uc, pp_raw_frame *frames, int max,
+                                  pp_raw_frame *lead)
+{
+    uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    failing_stub fs = last_failing_stub;
+    if (pc - fs.start >= fs.end - fs.start)
+        return 0;
+    int n = recover_stub(env, uc, fs.index, 0, frames, max, lead);
+    if (n > 0) {
+        atomic_fetch_add_explicit(&stub_recovered, 1, memory_order_relaxed);
+        return n;
+    }
+    last_failing_stub = (failing_stub){0, 0, 0};
+    *lead = (pp_raw_frame){0, 0, 0, 0};
+    return 0;
 }
 
 /* AGCT failed on a thread in the VM whose last Java frame is a compiler's
@@ -357,31 +437,37 @@ static int stub_at_pc(const void *ucontext, pp_raw_frame *frames)
     return 1;
 }
 
-/* Async-signal-safe: GetEnv is a thread-local read in HotSpot, AGCT is
- * written for signal handlers, the rest is plain memory. Runs inside the
- * core's fault guard, so the read of a method id's slot cannot crash.
+/* Async-signal-safe: thread_env is a thread-local read, AGCT is written for
+ * signal handlers, the rest is plain memory. Runs inside the core's fault
+ * guard, so the read of a method id's slot cannot crash.
  * native: the sample's native walk, NULL when there was none. */
 static int capture(void *ucontext, const pp_native_stack *native, pp_raw_frame *frames, int max, uint32_t *flags)
 {
-    JNIEnv *env = NULL;
-    if ((*ppj.vm)->GetEnv(ppj.vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK || !env)
+    JNIEnv *env = thread_env();
+    if (!env)
         return stub_at_pc(ucontext, frames); /* not a Java thread (GC workers, the VM thread): native frames only */
     /* AGCT writes its 16-byte frames into the ring slot's own frame array
      * (24 bytes a frame), so no stack buffer is needed; the frames are then
      * widened in place from the last, which never overwrites a frame not yet
      * read (frame i lands at byte 24(i + lead), at or past where frame i
      * was, for lead 0 or 1). */
-    int n = walk(env, ucontext, frames, max);
+    int n;
     int lead = 0; /* 1: frames[0] is lead_frame, the code the thread was in */
     pp_raw_frame lead_frame = {0, 0, 0, 0};
 #if defined(__x86_64__)
-    if ((n == -5 /* ticks_unknown_Java */ || n == -6 /* ticks_not_walkable_Java */) && max > 1) {
+    if (max > 1 && (n = walk_from_failing_stub(env, ucontext, frames, max - 1, &lead_frame)) > 0) {
+        lead = 1;
+    } else if (((n = walk(env, ucontext, frames, max)) == -5 /* ticks_unknown_Java */ ||
+                n == -6 /* ticks_not_walkable_Java */) &&
+               max > 1) {
         n = recover(env, ucontext, native, n, frames, max - 1, &lead_frame);
         lead = lead_frame.code || lead_frame.check;
     } else if (n == -4 /* ticks_not_walkable_not_Java */ && max > 1) {
         n = recover_from_anchor(env, ucontext, n, frames, max - 1, &lead_frame);
         lead = lead_frame.code || lead_frame.check;
     }
+#else
+    n = walk(env, ucontext, frames, max);
 #endif
     if (n == 0 && !lead)
         return stub_at_pc(ucontext, frames); /* a Java thread with no Java frame yet (or a compiler thread) */

@@ -4,12 +4,19 @@
 #ifndef PPJ_AGCT_H
 #define PPJ_AGCT_H
 
+#include <jni.h>
 #include <stdint.h>
 
 #include "polyprof.h"
 
 /* Looks up AsyncGetCallTrace in libjvm; 0 when found. */
 int ppj_agct_init(char *err, size_t errlen);
+/* Keeps env as the calling thread's JNIEnv for its samples (NULL: none);
+ * called at its ThreadStart and ThreadEnd (and VMInit), see agct.c. */
+void ppj_agct_keep_thread_env(JNIEnv *env);
+/* VMDeath: threads may be freed without ThreadEnd from now on, so no kept
+ * JNIEnv is used again. */
+void ppj_agct_forget_thread_envs(void);
 /* pp_runtime.capture and capture_native: async-signal-safe. With the
  * native walk, samples in native code called from JIT code without a frame
  * anchor keep their Java frames. */

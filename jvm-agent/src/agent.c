@@ -215,10 +215,20 @@ static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
     pthread_mutex_unlock(&lock);
 }
 
+/* The JVMTI event (start_live calls on_vm_init itself, on a thread that
+ * may end without ThreadEnd having been enabled at its start). */
+static void JNICALL on_vm_init_event(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
+{
+    /* The thread that runs main: ThreadStart came before the agent's. */
+    ppj_agct_keep_thread_env(jni);
+    on_vm_init(jvmti, jni, thread);
+}
+
 static void JNICALL on_vm_death(jvmtiEnv *jvmti, JNIEnv *jni)
 {
     (void)jvmti;
     (void)jni;
+    ppj_agct_forget_thread_envs();
     /* First: its captures name frames through the VM that is going. */
     ppj_serve_stop();
     pthread_mutex_lock(&lock);
@@ -429,7 +439,7 @@ static int setup(JavaVM *vm, const char *options, int *quiet_off, char *err, siz
         return -1;
     jvmtiEventCallbacks cb;
     memset(&cb, 0, sizeof cb);
-    cb.VMInit = on_vm_init;
+    cb.VMInit = on_vm_init_event;
     cb.VMDeath = on_vm_death;
     cb.ClassLoad = on_class_load;
     cb.ClassPrepare = on_class_prepare;

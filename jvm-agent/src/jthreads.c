@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agct.h"
 #include "methods.h"
 #include "polyprof.h"
 
@@ -71,9 +72,9 @@ void ppj_jthreads_note_current(jvmtiEnv *jvmti, jthread thread)
 
 void JNICALL ppj_on_thread_start(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
 {
-    (void)jni;
     if (ppj_methods_is_own_thread())
         return;
+    ppj_agct_keep_thread_env(jni);
     /* Timed from here rather than from the core's next /proc scan (every
      * 100 ms), so short-lived threads are sampled too. */
     pp_sampler_add_current_thread();
@@ -85,6 +86,8 @@ void JNICALL ppj_on_thread_end(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
     (void)jvmti;
     (void)jni;
     (void)thread;
+    /* Before HotSpot frees the thread (and the JNIEnv inside it). */
+    ppj_agct_keep_thread_env(NULL);
     /* The name stays until the tid is reused: samples taken just before the
      * end are named after it. The core drops the thread's timer at its next
      * scan; an ended thread's CPU clock no longer fires. */

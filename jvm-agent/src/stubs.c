@@ -86,6 +86,8 @@ int ppj_stubs_frameless(int index) { return table[index].frameless; }
 
 uintptr_t ppj_stubs_start(int index) { return ranges[index].start; }
 
+uintptr_t ppj_stubs_end(int index) { return ranges[index].end; }
+
 const char *ppj_stubs_name(int index)
 {
     return index >= 0 && index < atomic_load_explicit(&count, memory_order_acquire) ? table[index].name : NULL;

@@ -20,6 +20,8 @@ int ppj_stubs_find(uintptr_t pc);
 int ppj_stubs_frameless(int index);
 /* Where the stub's code starts. Async-signal-safe. */
 uintptr_t ppj_stubs_start(int index);
+/* Where it ends (exclusive). Async-signal-safe. */
+uintptr_t ppj_stubs_end(int index);
 /* The stub's name as HotSpot gave it ("vtable stub", "I2C/C2I adapters"...),
  * NULL for a bad index. */
 const char *ppj_stubs_name(int index);
