@@ -237,6 +237,13 @@ static int push_ptr(cfi_object ***arr, size_t *n, size_t *cap, cfi_object *o)
     return 0;
 }
 
+/* The segment holding an object's .eh_frame_hdr, read in place, its
+ * addresses those the object runs at. */
+PP_SIGNAL_PATH static pp_eh_frame_view view_of(uintptr_t seg_start, size_t seg_len, uintptr_t hdr)
+{
+    return (pp_eh_frame_view){(const uint8_t *)seg_start, seg_len, seg_start, hdr - seg_start};
+}
+
 /* An object as dl_iterate_phdr lists it: where its .eh_frame_hdr is, and
  * the loadable segment holding it (and, in every linker's layout, the
  * .eh_frame beside it; the whole segment is mapped and readable, unlike the
@@ -329,7 +336,7 @@ static int list_object(struct dl_phdr_info *info, size_t size, void *arg)
                      (uintptr_t)info->dlpi_addr + seg->p_vaddr, seg->p_memsz, code_lo, code_hi, 0};
     /* The header's first bytes only; the object cannot be unloaded while
      * the loader lists it. */
-    pp_eh_frame_view v = {(const uint8_t *)c->seg_start, c->seg_len, c->seg_start, c->hdr - c->seg_start};
+    pp_eh_frame_view v = view_of(c->seg_start, c->seg_len, c->hdr);
     c->fdes = pp_eh_frame_fde_count(&v);
     return 0;
 }
@@ -349,7 +356,7 @@ static cfi_object *parse_object(const candidate *c)
     sigjmp_buf jb;
     if (pp_fault_guard_enter(&jb) == 0) {
         if (sigsetjmp(jb, 0) == 0) {
-            pp_eh_frame_view v = {(const uint8_t *)c->seg_start, c->seg_len, c->seg_start, c->hdr - c->seg_start};
+            pp_eh_frame_view v = view_of(c->seg_start, c->seg_len, c->hdr);
             parsed = pp_eh_frame_parse(&v, rows) == 0 || rows->n;
         }
         pp_fault_guard_leave();
@@ -628,7 +635,7 @@ static int read_fde_index(const cfi_object *o, uint8_t shift, uint32_t *first, u
     sigjmp_buf jb;
     if (pp_fault_guard_enter(&jb) == 0) {
         if (sigsetjmp(jb, 0) == 0) {
-            pp_eh_frame_view v = {(const uint8_t *)o->seg_start, o->seg_len, o->seg_start, o->hdr - o->seg_start};
+            pp_eh_frame_view v = view_of(o->seg_start, o->seg_len, o->hdr);
             ok = pp_eh_frame_index(&v, o->lo, shift, first, n_buckets) == 0;
         }
         pp_fault_guard_leave();
@@ -879,7 +886,7 @@ PP_SIGNAL_PATH static int search(const cfi_set *s, uintptr_t pc, const compact_r
  * the caller's fault guard covers an object unloaded meanwhile. */
 PP_SIGNAL_PATH static int search_fde(const cfi_object *o, uintptr_t pc, compact_row *row)
 {
-    pp_eh_frame_view v = {(const uint8_t *)o->seg_start, o->seg_len, o->seg_start, o->hdr - o->seg_start};
+    pp_eh_frame_view v = view_of(o->seg_start, o->seg_len, o->hdr);
     pp_cfi_row r;
     uint64_t from = 0, to = UINT64_MAX;
     const uint32_t *first = atomic_load_explicit(&o->fde_first, memory_order_acquire);

@@ -705,16 +705,26 @@ PP_SIGNAL_PATH static size_t fixed_size(uint8_t enc)
     }
 }
 
+/* The header's table, for a search: c at its first entry, each entry
+ * entry bytes. -1 when its entries are not of a fixed size or the view
+ * cannot hold count of them. */
+PP_SIGNAL_PATH static int read_search_table(const parser *ps, cursor *c, uint8_t *table_enc, uint64_t *count,
+                                            size_t *entry)
+{
+    if (read_header(ps, c, table_enc, count) != 0)
+        return -1;
+    *entry = 2 * fixed_size(*table_enc);
+    return *entry && *count <= (uint64_t)(c->end - c->p) / *entry ? 0 : -1;
+}
+
 int pp_eh_frame_index(const pp_eh_frame_view *v, uint64_t lo, uint8_t shift, uint32_t *first, uint32_t n_buckets)
 {
     parser ps = {v, v->vaddr + v->hdr_offset};
     cursor c;
     uint8_t table_enc;
     uint64_t count;
-    if (shift >= 64 || read_header(&ps, &c, &table_enc, &count) != 0)
-        return -1;
-    size_t entry = 2 * fixed_size(table_enc);
-    if (!entry || count > (uint64_t)(c.end - c.p) / entry || count > UINT32_MAX)
+    size_t entry;
+    if (shift >= 64 || read_search_table(&ps, &c, &table_enc, &count, &entry) != 0 || count > UINT32_MAX)
         return -1;
     const uint8_t *table = c.p;
     uint64_t i = 0;
@@ -738,10 +748,8 @@ PP_SIGNAL_PATH int pp_eh_frame_rule_at_within(const pp_eh_frame_view *v, uint64_
     cursor c;
     uint8_t table_enc;
     uint64_t count;
-    if (read_header(&ps, &c, &table_enc, &count) != 0)
-        return -1;
-    size_t entry = 2 * fixed_size(table_enc);
-    if (!entry || count == 0 || count > (uint64_t)(c.end - c.p) / entry)
+    size_t entry;
+    if (read_search_table(&ps, &c, &table_enc, &count, &entry) != 0 || count == 0)
         return -1; /* a table that cannot be searched, or longer than the view */
     const uint8_t *table = c.p;
     /* The last entry starting at or before pc: the table is sorted by
