@@ -158,8 +158,8 @@ typedef struct walk_point {
  * call, which may be a function's last instruction). Each step must move
  * the stack pointer up, so the walk ends within max steps or on the first
  * frame that does not. */
-PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, uintptr_t *fp_out, uintptr_t *stop_sp, int max,
-                                     int *n_out, uint32_t *flags, walk_point *at)
+PP_SIGNAL_PATH static int walk_table(const ucontext_t *uc, uintptr_t *out, uintptr_t *fp_out, uintptr_t *stop_sp,
+                                     int max, int *n_out, uint32_t *flags, walk_point *at)
 {
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
