@@ -320,14 +320,17 @@ static int walk_from_native_stop(JNIEnv *env, const ucontext_t *uc, const pp_nat
  * failed on the interrupted pc (~3 us a sample where such calls are hot,
  * as fmod under a double % on JDK 17). Its frame count, or 0 when this is
  * no such sample or the walk fails: the sample is then walked as any
- * other. Async-signal-safe, reads under the fault guard. */
-static int walk_leaf_call_at_once(JNIEnv *env, const ucontext_t *uc, const pp_native_stack *native,
+ * other, and *native becomes NULL once it was tried, so that the recovery
+ * does not try it again. Async-signal-safe, reads under the fault guard. */
+static int walk_leaf_call_at_once(JNIEnv *env, const ucontext_t *uc, const pp_native_stack **native,
                                   pp_raw_frame *frames, int max)
 {
     uintptr_t anchor_sp, *pc_slot;
-    if (!native || native->n < 2 || !native->stop_sp || ppj_anchor_get(env, &anchor_sp, &pc_slot) != 0 || anchor_sp)
+    const pp_native_stack *walked = *native;
+    if (!walked || walked->n < 2 || !walked->stop_sp || ppj_anchor_get(env, &anchor_sp, &pc_slot) != 0 || anchor_sp)
         return 0;
-    int n = walk_from_native_stop(env, uc, native, 0, frames, max);
+    *native = NULL;
+    int n = walk_from_native_stop(env, uc, walked, 0, frames, max);
     return n > 0 ? n : 0;
 }
 
@@ -476,7 +479,7 @@ static int capture(void *ucontext, const pp_native_stack *native, pp_raw_frame *
 #if defined(__x86_64__)
     if (max > 1 && (n = walk_from_failing_stub(env, ucontext, frames, max - 1, &lead_frame)) > 0) {
         lead = 1;
-    } else if ((n = walk_leaf_call_at_once(env, ucontext, native, frames, max)) > 0) {
+    } else if ((n = walk_leaf_call_at_once(env, ucontext, &native, frames, max)) > 0) {
         /* the Java frames under the native leaf */
     } else if (((n = walk(env, ucontext, frames, max)) == -5 /* ticks_unknown_Java */ ||
                 n == -6 /* ticks_not_walkable_Java */) &&
