@@ -215,11 +215,13 @@ static void JNICALL on_vm_init(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
     pthread_mutex_unlock(&lock);
 }
 
-/* The JVMTI event (start_live calls on_vm_init itself, on a thread that
- * may end without ThreadEnd having been enabled at its start). */
+/* The JVMTI event. start_live calls on_vm_init itself, on the attaching
+ * thread (the Attach Listener, a caller of Profiler.load), whose JNIEnv is
+ * not kept: whether JVMTI will post its ThreadEnd is not known there. */
 static void JNICALL on_vm_init_event(jvmtiEnv *jvmti, JNIEnv *jni, jthread thread)
 {
-    /* The thread that runs main: ThreadStart came before the agent's. */
+    /* The thread that runs main, whose ThreadStart may have come before
+     * VMInit (or not at all); it ends with ThreadEnd like any other. */
     ppj_agct_keep_thread_env(jni);
     on_vm_init(jvmti, jni, thread);
 }
