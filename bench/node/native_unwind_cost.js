@@ -5,13 +5,17 @@
  * stacks: JavaScript recursion (JIT frames, walked by frame pointer) through
  * native calls (Array.prototype.sort's comparator, JSON.parse's reviver,
  * String.prototype.replace's callback) down to native work (JSON, zlib,
- * sha256), ~64 machine frames per sample. `handler_ns / samples_taken`
- * from the profile's metadata for a fresh process's first 300 ms and for a
- * second capture in the same process (steady state), with the share of
- * samples the unwind tables missed. Each round runs each given build in
- * turn (a directory holding a built checkout, as `git archive` unpacks one).
+ * sha256): with the default 9 hops ~87 machine frames per sample, with 6
+ * ~70, with 5 ~60 (Node 20; the mean is reported). `handler_ns /
+ * samples_taken` from the profile's metadata for a fresh process's first
+ * 300 ms and for a second capture in the same process (steady state), with
+ * the share of samples the unwind tables missed, and the FDE reads and
+ * block hits per sample (rules read in the handler from an object's
+ * .eh_frame, or from the rows the drain thread stored by block). Each
+ * round runs each given build in turn (a directory holding a built
+ * checkout, as `git archive` unpacks one).
  *
- *   node bench/node/native_unwind_cost.js ROUNDS DIR [DIR...]
+ *   node bench/node/native_unwind_cost.js ROUNDS DIR [DIR...] [--hops N]
  *
  * A DIR given as js-only:DIR runs that build with native: false: the
  * handler's cost without the native unwind, in the same rounds. One given
@@ -21,7 +25,7 @@
 const { execFileSync } = require('child_process');
 const path = require('path');
 
-function childMain(spec) {
+function childMain(spec, depth) {
   const jsOnly = spec.startsWith('js-only:');
   const dir = jsOnly ? spec.slice('js-only:'.length) : spec;
   const pp = require(path.resolve(dir));
@@ -49,14 +53,21 @@ function childMain(spec) {
   }
   function run(ms) {
     const end = process.cpuUsage().user + ms * 1000;
-    while (process.cpuUsage().user < end) level(9);
+    while (process.cpuUsage().user < end) level(depth);
   }
   function capture(ms) {
     pp.start({ mode: 'cpu', intervalMs: 1, native: !jsOnly });
     run(ms);
     const md = pp.stop().metadata;
     const samples = Math.max(1, Number(md.samples_taken));
-    return { ns: Number(md.handler_ns) / samples, samples, misses: Number(md.unwind_table_misses ?? -1) };
+    return {
+      ns: Number(md.handler_ns) / samples,
+      samples,
+      misses: Number(md.unwind_table_misses ?? -1),
+      frames: Number(md.native_frames ?? 0) / samples,
+      fdeReads: Number(md.unwind_fde_reads ?? 0) / samples,
+      blockHits: Number(md.unwind_block_hits ?? 0) / samples,
+    };
   }
   const fresh = capture(300);
   run(500);
@@ -71,14 +82,17 @@ function median(xs) {
 
 function main() {
   const rounds = Number(process.argv[2]);
-  const dirs = process.argv.slice(3);
+  const args = process.argv.slice(3);
+  const at = args.indexOf('--hops');
+  const hops = at >= 0 ? args.splice(at, 2)[1] : '9';
+  const dirs = args;
   const res = Object.fromEntries(dirs.map((d) => [d, []]));
   for (let r = 0; r < rounds; r++) {
     for (const d of dirs) {
       const v8Frames = d.startsWith('v8-frames:');
       const env = v8Frames ? { ...process.env, POLYPROF_NODE_JS_FRAMES: 'v8' } : process.env;
       const child = v8Frames ? d.slice('v8-frames:'.length) : d;
-      const out = execFileSync(process.execPath, [__filename, '--child', child], { encoding: 'utf8', env });
+      const out = execFileSync(process.execPath, [__filename, '--child', child, hops], { encoding: 'utf8', env });
       res[d].push(JSON.parse(out.trim().split('\n').pop()));
     }
   }
@@ -93,11 +107,14 @@ function main() {
         handler_us_all: runs.map((r) => Math.round(r[phase].ns / 100) / 10),
         table_miss_share: misses === null ? null : Math.round((misses / samples) * 1e4) / 1e4,
         samples,
+        native_frames_median: Math.round(median(runs.map((r) => r[phase].frames)) * 10) / 10,
+        fde_reads_per_sample_median: Math.round(median(runs.map((r) => r[phase].fdeReads)) * 1000) / 1000,
+        block_hits_per_sample_median: Math.round(median(runs.map((r) => r[phase].blockHits)) * 1000) / 1000,
       };
     }
   }
   process.stdout.write(JSON.stringify(summary, null, 1) + '\n');
 }
 
-if (process.argv[2] === '--child') childMain(process.argv[3]);
+if (process.argv[2] === '--child') childMain(process.argv[3], Number(process.argv[4]));
 else main();

@@ -1,5 +1,6 @@
 #include "cfi_table.h"
 
+#include "cfi_blocks.h"
 #include "fault_guard.h"
 #include "signal_path.h"
 
@@ -83,6 +84,7 @@ typedef struct cfi_object {
 #define CACHE_TAG_SHIFT 28
 #define CACHE_CFA_BITS 17
 #define CACHE_MAX_PC (1ull << (64 - CACHE_TAG_SHIFT + CACHE_INDEX_BITS))
+#define CACHE_WORDS (CACHE_ENTRIES + PP_CFI_BLOCKS) /* the cache, then the blocks */
 /* Cached like a kind: JIT code is looked up often. A pc between an
  * object's FDEs is cached as this too: the unwinder treats both alike. */
 #define FOUND_NO_OBJECT 6
@@ -95,6 +97,9 @@ typedef struct object_span {
 typedef struct cfi_set {
     struct cfi_set *retired_next;
     _Atomic uint64_t *cache;
+    /* Rules of placeholders' code by block (cfi_blocks.h), filled by the
+     * drain thread; in the same allocation as cache, after its entries. */
+    _Atomic uint64_t *blocks;
     /* objs[i]'s range, side by side: the search for a pc's object reads a
      * line or two, not one object header per step. */
     const object_span *spans;
@@ -108,6 +113,7 @@ static _Atomic(cfi_set *) published;
 static _Atomic int missed; /* set by handlers, cleared by the drain thread */
 static _Atomic int want_pending; /* a placeholder was wanted since the last build started */
 static _Atomic int garbage;      /* a set was retired since the last collect_garbage */
+static _Atomic uint64_t fde_reads, block_hits; /* pp_cfi_table_stats */
 
 /* Off the signal path only. */
 static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -539,7 +545,7 @@ static int refresh_locked(int mode)
         return -1;
     }
     s->retired_next = NULL;
-    s->cache = aligned_alloc(64, CACHE_ENTRIES * sizeof *s->cache);
+    s->cache = aligned_alloc(64, CACHE_WORDS * sizeof *s->cache);
     if (!s->cache) {
         free(s);
         free(b.objs);
@@ -549,13 +555,14 @@ static int refresh_locked(int mode)
      * memory is not zeroed, and its pages are faulted in before any
      * handler can see the set. */
     if (cur && same_objects(cur, b.objs, n)) {
-        for (size_t i = 0; i < CACHE_ENTRIES; i++)
+        for (size_t i = 0; i < CACHE_WORDS; i++)
             atomic_store_explicit(&s->cache[i], atomic_load_explicit(&cur->cache[i], memory_order_relaxed),
                                   memory_order_relaxed);
     } else {
-        for (size_t i = 0; i < CACHE_ENTRIES; i++)
+        for (size_t i = 0; i < CACHE_WORDS; i++)
             atomic_store_explicit(&s->cache[i], 0, memory_order_relaxed);
     }
+    s->blocks = s->cache + CACHE_ENTRIES;
     s->n = n;
     memcpy(s->objs, b.objs, n * sizeof *b.objs);
     object_span *spans = (object_span *)(void *)&s->objs[n];
@@ -663,6 +670,54 @@ static void index_fdes(cfi_object *o)
     atomic_store_explicit(&o->fde_first, first, memory_order_release);
 }
 
+/* Bytes either side of a pc whose blocks get its FDE's rows: a hot
+ * function's pcs are mostly near one another, and a huge function (V8's
+ * interpreter generators run to hundreds of KiB) is not spread over the
+ * blocks' words. */
+#define FILL_WINDOW 4096
+
+/* The entries of a placeholder's .eh_frame_hdr table among which pc's FDE
+ * is, from its index (fde_first): [*from, *to), or the whole table before
+ * the index is made. */
+PP_SIGNAL_PATH static void fde_bounds(const cfi_object *o, uintptr_t pc, uint64_t *from, uint64_t *to)
+{
+    *from = 0;
+    *to = UINT64_MAX;
+    const uint32_t *first = atomic_load_explicit(&o->fde_first, memory_order_acquire);
+    if (first) {
+        uint64_t k = (pc - o->lo) >> o->fde_shift;
+        if (k < o->n_fde_buckets) {
+            *from = first[k];
+            *to = first[k + 1];
+        }
+    }
+}
+
+/* The drain thread: the rows of pc's FDE by block, unless pc's block has a
+ * rule for pc already. Reads the placeholder's .eh_frame inside a fault
+ * guard (the object may be unloaded meanwhile). */
+static void fill_blocks(const cfi_set *s, const cfi_object *o, uintptr_t pc)
+{
+    pp_cfi_rule have;
+    if (pp_cfi_blocks_lookup(s->blocks, pc, &have))
+        return;
+    static pp_cfi_rows rows; /* kept between calls, which the caller serializes */
+    rows.n = 0;
+    uint64_t from, to;
+    fde_bounds(o, pc, &from, &to);
+    volatile int ok = 0;
+    sigjmp_buf jb;
+    if (pp_fault_guard_enter(&jb) == 0) {
+        if (sigsetjmp(jb, 0) == 0) {
+            pp_eh_frame_view v = view_of(o->seg_start, o->seg_len, o->hdr);
+            ok = pp_eh_frame_fde_rows_within(&v, pc, from, to, &rows) == 0;
+        }
+        pp_fault_guard_leave();
+    }
+    if (ok)
+        pp_cfi_blocks_fill(s->blocks, rows.rows, rows.n, pc, FILL_WINDOW);
+}
+
 void pp_cfi_table_want(const uintptr_t *frames, size_t n)
 {
     const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
@@ -682,6 +737,7 @@ void pp_cfi_table_want(const uintptr_t *frames, size_t n)
             continue;
         if (!atomic_load_explicit(&o->fde_first, memory_order_relaxed))
             index_fdes(o);
+        fill_blocks(s, o, pc);
         if (atomic_load_explicit(&o->wanted, memory_order_relaxed))
             continue;
         int seen = 0; /* one count a sample, however many frames it has there */
@@ -888,15 +944,8 @@ PP_SIGNAL_PATH static int search_fde(const cfi_object *o, uintptr_t pc, compact_
 {
     pp_eh_frame_view v = view_of(o->seg_start, o->seg_len, o->hdr);
     pp_cfi_row r;
-    uint64_t from = 0, to = UINT64_MAX;
-    const uint32_t *first = atomic_load_explicit(&o->fde_first, memory_order_acquire);
-    if (first) {
-        uint64_t k = (pc - o->lo) >> o->fde_shift;
-        if (k < o->n_fde_buckets) {
-            from = first[k];
-            to = first[k + 1];
-        }
-    }
+    uint64_t from, to;
+    fde_bounds(o, pc, &from, &to);
     int found = pp_eh_frame_rule_at_within(&v, pc, from, to, &r);
     if (found == PP_EH_FRAME_NOT_COVERED)
         return NOT_COVERED;
@@ -930,7 +979,15 @@ PP_SIGNAL_PATH int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
     int found = search(s, pc, &r, &o);
     int read_fde = found == 0 && o->state == OBJ_PLACEHOLDER;
     if (read_fde) {
-        found = search_fde(o, pc, &from_fde);
+        pp_cfi_rule by_block;
+        if (pp_cfi_blocks_lookup(s->blocks, pc, &by_block)) {
+            from_fde = (compact_row){0, by_block.cfa_offset, by_block.rbp_offset, by_block.kind};
+            read_fde = 0;
+            atomic_fetch_add_explicit(&block_hits, 1, memory_order_relaxed);
+        } else {
+            found = search_fde(o, pc, &from_fde);
+            atomic_fetch_add_explicit(&fde_reads, 1, memory_order_relaxed);
+        }
         r = &from_fde;
     }
     if (found == NOT_COVERED)
@@ -979,6 +1036,12 @@ int pp_cfi_table_built_at(uintptr_t pc)
     return state;
 }
 
+void pp_cfi_table_reads(uint64_t *fde_reads_out, uint64_t *block_hits_out)
+{
+    *fde_reads_out = atomic_load_explicit(&fde_reads, memory_order_relaxed);
+    *block_hits_out = atomic_load_explicit(&block_hits, memory_order_relaxed);
+}
+
 void pp_cfi_table_stats_get(pp_cfi_table_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -996,5 +1059,6 @@ void pp_cfi_table_stats_get(pp_cfi_table_stats *out)
     }
     out->refreshes = refreshes;
     out->builds = builds;
+    pp_cfi_table_reads(&out->fde_reads, &out->block_hits);
     pthread_mutex_unlock(&build_lock);
 }

@@ -41,11 +41,13 @@ int pp_cfi_table_refresh(void);
  * of objects listed (0 when nothing was done), -1 when out of memory. */
 int pp_cfi_table_list(void);
 
-/* The drain thread: the native frames of a sample whose walk fell back to
- * libunwind, leaf first (the interrupted pc, then return addresses). Counts
- * the sample against each placeholder its frames fall in; a placeholder
- * counted often enough for its size is wanted, and the next
- * pp_cfi_table_refresh_if_missed has its table built. Reads the published
+/* The drain thread: the native frames of a sample whose walk read an FDE
+ * or fell back to libunwind, leaf first (the interrupted pc, then return
+ * addresses). Stores the rows of each such frame's FDE in a placeholder by
+ * block (cfi_blocks.h), where the handler's later lookups of pcs near it
+ * find them. Counts the sample against each placeholder its frames fall
+ * in; a placeholder counted often enough for its size is wanted, and the
+ * next pp_cfi_table_refresh_if_missed has its table built. Reads the published
  * set, so must not run alongside collect_garbage; calls are serialized by
  * the caller. */
 void pp_cfi_table_want(const uintptr_t *frames, size_t n);
@@ -88,8 +90,9 @@ void pp_cfi_table_collect_garbage_if_idle(_Atomic int *in_flight);
 /* Async-signal-safe: one atomic load, a cache entry, and on a cache miss two
  * binary searches, or for an object without a table yet a search of its
  * .eh_frame_hdr and one FDE's program (pp_eh_frame_rule_at, under the
- * caller's fault guard); no lock, no allocation, no writes but a relaxed
- * atomic flag and the cache entry. 0 or PP_CFI_FROM_FDE with *rule filled
+ * caller's fault guard), unless the placeholder's rows stored by block
+ * hold it; no lock, no allocation, no writes but relaxed atomic counters and
+ * flag and the cache entry. 0 or PP_CFI_FROM_FDE with *rule filled
  * (kind PP_CFI_FALLBACK: a rule the tables cannot express, for libunwind);
  * else PP_CFI_NO_OBJECT, which also asks the drain thread to look for
  * newly loaded objects. */
@@ -121,7 +124,14 @@ typedef struct pp_cfi_table_stats {
     uint64_t rows, fdes, fdes_skipped, bytes;
     uint64_t refreshes; /* sets published */
     uint64_t builds;    /* objects' .eh_frame parsed, in all */
+    /* Lookups in placeholders the rule cache lacked, since the process
+     * started: those answered by one FDE read in the handler, and those
+     * answered by the rows the drain thread had stored by block. */
+    uint64_t fde_reads, block_hits;
 } pp_cfi_table_stats;
 void pp_cfi_table_stats_get(pp_cfi_table_stats *out);
+
+/* The stats' fde_reads and block_hits alone, without the lock. */
+void pp_cfi_table_reads(uint64_t *fde_reads, uint64_t *block_hits);
 
 #endif

@@ -742,25 +742,28 @@ int pp_eh_frame_index(const pp_eh_frame_view *v, uint64_t lo, uint8_t shift, uin
     return 0;
 }
 
-PP_SIGNAL_PATH int pp_eh_frame_rule_at_within(const pp_eh_frame_view *v, uint64_t pc, uint64_t from, uint64_t to, pp_cfi_row *out)
+/* The FDE the header's table lists for pc (the last entry starting at or
+ * before it, among entries [from, to)): 0 with *fde its address,
+ * PP_EH_FRAME_NOT_COVERED when none starts there, -1 when the table cannot be
+ * searched. Whether the FDE covers pc is its reader's to check. */
+PP_SIGNAL_PATH static int find_fde(const parser *ps, uint64_t pc, uint64_t from, uint64_t to, uint64_t *fde)
 {
-    parser ps = {v, v->vaddr + v->hdr_offset};
     cursor c;
     uint8_t table_enc;
     uint64_t count;
     size_t entry;
-    if (read_search_table(&ps, &c, &table_enc, &count, &entry) != 0 || count == 0)
+    if (read_search_table(ps, &c, &table_enc, &count, &entry) != 0 || count == 0)
         return -1; /* a table that cannot be searched, or longer than the view */
     const uint8_t *table = c.p;
     /* The last entry starting at or before pc: the table is sorted by
      * start (a hostile one that is not only finds a wrong FDE or none,
-     * whose range is checked below). */
+     * whose range its reader checks). */
     uint64_t hi = to < count ? to : count;
     uint64_t lo = from < hi ? from : hi;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
         cursor e = {table + mid * entry, c.end, 0};
-        if (read_encoded(&ps, &e, table_enc) <= pc)
+        if (read_encoded(ps, &e, table_enc) <= pc)
             lo = mid + 1;
         else
             hi = mid;
@@ -768,10 +771,18 @@ PP_SIGNAL_PATH int pp_eh_frame_rule_at_within(const pp_eh_frame_view *v, uint64_
     if (!lo)
         return PP_EH_FRAME_NOT_COVERED;
     cursor e = {table + (lo - 1) * entry, c.end, 0};
-    read_encoded(&ps, &e, table_enc);
-    uint64_t fde = read_encoded(&ps, &e, table_enc);
-    if (e.bad)
-        return -1;
+    read_encoded(ps, &e, table_enc);
+    *fde = read_encoded(ps, &e, table_enc);
+    return e.bad ? -1 : 0;
+}
+
+PP_SIGNAL_PATH int pp_eh_frame_rule_at_within(const pp_eh_frame_view *v, uint64_t pc, uint64_t from, uint64_t to, pp_cfi_row *out)
+{
+    parser ps = {v, v->vaddr + v->hdr_offset};
+    uint64_t fde;
+    int f = find_fde(&ps, pc, from, to, &fde);
+    if (f != 0)
+        return f;
     cie ci;
     memset(&ci, 0, sizeof ci);
     program pg;
@@ -783,6 +794,30 @@ PP_SIGNAL_PATH int pp_eh_frame_rule_at_within(const pp_eh_frame_view *v, uint64_
     if (!pg.have_found)
         return -1;
     *out = pg.found;
+    return 0;
+}
+
+int pp_eh_frame_fde_rows_within(const pp_eh_frame_view *v, uint64_t pc, uint64_t from, uint64_t to, pp_cfi_rows *out)
+{
+    parser ps = {v, v->vaddr + v->hdr_offset};
+    uint64_t fde;
+    int f = find_fde(&ps, pc, from, to, &fde);
+    if (f != 0)
+        return f;
+    /* One FDE's rows: no more than its program has bytes, as in a parse. */
+    out->limit = out->n + (v->len < MAX_ROWS ? v->len : MAX_ROWS);
+    size_t first = out->n;
+    cie ci;
+    memset(&ci, 0, sizeof ci);
+    if (read_fde(&ps, fde, &ci, out) != 0) {
+        out->n = first;
+        return -1;
+    }
+    /* read_fde ends the FDE's rows with a GAP row at its end. */
+    if (out->n - first < 2 || out->rows[first].pc > pc || out->rows[out->n - 1].pc <= pc) {
+        out->n = first;
+        return PP_EH_FRAME_NOT_COVERED;
+    }
     return 0;
 }
 

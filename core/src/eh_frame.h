@@ -97,6 +97,13 @@ int pp_eh_frame_index(const pp_eh_frame_view *v, uint64_t lo, uint8_t shift, uin
  * never a read outside the view). Async-signal-safe as pp_eh_frame_rule_at. */
 int pp_eh_frame_rule_at_within(const pp_eh_frame_view *v, uint64_t pc, uint64_t from, uint64_t to, pp_cfi_row *out);
 
+/* Off the signal path: appends the rows of the one FDE covering pc to out,
+ * as pp_eh_frame_parse gives them (in pc order, then a GAP row at the FDE's
+ * end), found as pp_eh_frame_rule_at_within finds it. 0;
+ * PP_EH_FRAME_NOT_COVERED when no FDE covers pc; -1 when the header or the
+ * FDE cannot be read, or out of memory (out then as it was). */
+int pp_eh_frame_fde_rows_within(const pp_eh_frame_view *v, uint64_t pc, uint64_t from, uint64_t to, pp_cfi_rows *out);
+
 /* The number of FDEs the header's table lists (what a parse would read),
  * 0 when the header is unreadable: reads the header's first bytes only. */
 size_t pp_eh_frame_fde_count(const pp_eh_frame_view *v);

@@ -32,7 +32,6 @@
 #include "idmap.h"
 #include "merge.h"
 #include "profile.h"
-#include "cfi_table.h"
 #include "ring.h"
 #include "signal_path.h"
 #include "stacks.h"
@@ -80,7 +79,7 @@ struct pp_collector {
      * reports what happened during its own lifetime. */
     uint64_t samples_at_start, weight_at_start, dropped_ring_at_start, unwind_failed_at_start, truncated_at_start,
         native_skipped_at_start, handler_ns_at_start, unwind_table_misses_at_start,
-        unguarded_at_start, guard_reinstalls_at_start;
+        unguarded_at_start, guard_reinstalls_at_start, native_frames_at_start, fde_reads_at_start, block_hits_at_start;
     uint64_t own_cpu_at_start, process_cpu_at_start; /* for its overhead_pct */
     pp_options options;
 };
@@ -106,6 +105,9 @@ static struct {
     /* Samples taken while another SIGSEGV handler stood in front of the
      * fault guard (until the next drain tick puts it back). */
     _Atomic uint64_t unguarded;
+    /* Machine frames the native walks found, counted by the drain thread:
+     * a profile's depth per sample, which a handler's cost follows. */
+    _Atomic uint64_t native_frames;
 } live;
 
 static pthread_mutex_t lifecycle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -601,6 +603,7 @@ static void drain_locked(void)
                  * their tables (built off this thread). */
                 if (s->flags & PP_SAMPLE_NATIVE_TABLE_MISS)
                     pp_unwind_note_miss(s->native, s->n_native);
+                atomic_fetch_add_explicit(&live.native_frames, s->n_native, memory_order_relaxed);
                 process_sample(s, depth, &rs, rules, n_rules, &batch[nb]);
                 if (session_options.mode != PP_MODE_WALL || keep_wall_stack(s, &batch[nb]) == 0)
                     nb++;
@@ -1071,6 +1074,8 @@ static void begin_period(pp_collector *c)
     c->native_skipped_at_start = atomic_load(&live.native_skipped);
     c->handler_ns_at_start = atomic_load(&live.handler_ns);
     c->unwind_table_misses_at_start = pp_unwind_table_misses();
+    c->native_frames_at_start = atomic_load(&live.native_frames);
+    pp_cfi_table_reads(&c->fde_reads_at_start, &c->block_hits_at_start);
     c->unguarded_at_start = atomic_load(&live.unguarded);
     pp_fault_guard_info gi;
     pp_fault_guard_stats(&gi);
@@ -1223,6 +1228,13 @@ static pp_profile *export_locked(pp_collector *c)
     add_comment(p, "native_skipped", atomic_load(&live.native_skipped) - c->native_skipped_at_start);
     add_comment(p, "handler_ns", atomic_load(&live.handler_ns) - c->handler_ns_at_start);
     add_comment(p, "unwind_table_misses", pp_unwind_table_misses() - c->unwind_table_misses_at_start);
+    add_comment(p, "native_frames", atomic_load(&live.native_frames) - c->native_frames_at_start);
+    {
+        uint64_t fde_reads, block_hits;
+        pp_cfi_table_reads(&fde_reads, &block_hits);
+        add_comment(p, "unwind_fde_reads", fde_reads - c->fde_reads_at_start);
+        add_comment(p, "unwind_block_hits", block_hits - c->block_hits_at_start);
+    }
     if (have_runtime && runtime.note && runtime.note[0])
         pp_profile_add_comment(p, runtime.note);
     {

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <ucontext.h>
 
+#include "cfi_blocks.h"
 #include "cfi_table.h"
 #include "check.h"
 #include "eh_frame.h"
@@ -496,6 +497,73 @@ static int note_name(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* Every object loaded here with unwind tables: the program, the loader, the
  * vDSO, libc (its signal trampoline's FDE included), libunwind, zlib... */
+/* The rows of the FDE covering pc (pp_eh_frame_fde_rows_within, what the
+ * drain thread stores by block) are the rules the handler's read of that
+ * FDE finds, each from where it starts; and stored by block, every rule a
+ * block gives back within the FDE is the one the FDE has there. Returns
+ * the block lookups that found a rule. */
+static size_t fde_rows_match_rule_at(const pp_eh_frame_view *v, uint64_t pc, _Atomic uint64_t *blocks)
+{
+    pp_cfi_rows rows = {0};
+    int r = pp_eh_frame_fde_rows_within(v, pc, 0, UINT64_MAX, &rows);
+    pp_cfi_row at;
+    int at_r = pp_eh_frame_rule_at(v, pc, &at);
+    CHECK_EQ_INT(r, at_r);
+    if (r != 0) {
+        pp_cfi_rows_free(&rows);
+        return 0;
+    }
+    CHECK(rows.n >= 2 && rows.rows[0].pc <= pc && pc < rows.rows[rows.n - 1].pc);
+    CHECK_EQ_INT(rows.rows[rows.n - 1].kind, PP_CFI_GAP);
+    size_t differ = 0, hits = 0;
+    for (size_t i = 0; i + 1 < rows.n; i++)
+        if (pp_eh_frame_rule_at(v, rows.rows[i].pc, &at) != 0 || !same_rule(&at, &rows.rows[i]) ||
+            at.pc != rows.rows[i].pc)
+            differ++;
+    memset(blocks, 0, PP_CFI_BLOCKS * sizeof *blocks);
+    pp_cfi_blocks_fill(blocks, rows.rows, rows.n, (uintptr_t)pc, 1u << 20);
+    for (uint64_t q = rows.rows[0].pc; q < rows.rows[rows.n - 1].pc; q++) {
+        pp_cfi_rule rule;
+        if (!pp_cfi_blocks_lookup(blocks, (uintptr_t)q, &rule))
+            continue;
+        hits++;
+        if (pp_eh_frame_rule_at(v, q, &at) != 0 || at.kind != rule.kind ||
+            (rule.kind <= PP_CFI_CFA_RBP && (at.cfa_offset != rule.cfa_offset || at.rbp_offset != rule.rbp_offset))) {
+            if (differ++ < 5)
+                fprintf(stderr, "pc %#llx: the block says kind %d cfa %d rbp %d, the FDE kind %d cfa %d rbp %d\n",
+                        (unsigned long long)q, rule.kind, rule.cfa_offset, rule.rbp_offset, at.kind, at.cfa_offset,
+                        at.rbp_offset);
+        }
+    }
+    CHECK_EQ_INT(differ, 0);
+    pp_cfi_rows_free(&rows);
+    return hits;
+}
+
+/* fde_rows_match_rule_at for the FDEs of every 16th row of each object. */
+static void fde_rows_match_everywhere(void)
+{
+    names ns = {.n = 0};
+    dl_iterate_phdr(note_name, &ns);
+    _Atomic uint64_t *blocks = calloc(PP_CFI_BLOCKS, sizeof *blocks);
+    CHECK(blocks != NULL);
+    size_t fdes = 0, hits = 0;
+    for (int i = 0; blocks && i < ns.n; i++) {
+        found f = {ns.name[i], {0}, 0};
+        if (!object_found(&f))
+            continue;
+        pp_cfi_rows rows = {0};
+        CHECK_EQ_INT(pp_eh_frame_parse(&f.view, &rows), 0);
+        for (size_t k = 0; k < rows.n; k += 16, fdes++)
+            hits += fde_rows_match_rule_at(&f.view, rows.rows[k].pc, blocks);
+        pp_cfi_rows_free(&rows);
+    }
+    fprintf(stderr, "rows of %zu FDEs read, %zu pcs found by block\n", fdes, hits);
+    CHECK(fdes > 1000);
+    CHECK(hits > 100000);
+    free((void *)blocks);
+}
+
 static void rule_at_matches_the_parse_everywhere(void)
 {
     names ns = {.n = 0};
@@ -623,6 +691,7 @@ int main(void)
 
     tables_built_on_demand();
     rule_at_matches_the_parse_everywhere();
+    fde_rows_match_everywhere();
     compare("main thread");
     pthread_t t;
     CHECK_EQ_INT(pthread_create(&t, NULL, thread_main, NULL), 0);

@@ -15,6 +15,7 @@
 #include "check.h"
 #include "polyprof.h"
 #include "profile_comments.h"
+#include "sampling.h"
 
 static int is_placeholder(uintptr_t pc) { return pp_cfi_table_built_at(pc) == 0; }
 
@@ -60,29 +61,7 @@ static void deep_burn_until(uint64_t want)
     }
 }
 
-static pp_collector *start(void)
-{
-    char err[256];
-    pp_options o;
-    pp_options_default(&o);
-    CHECK_EQ_INT(pp_options_parse(&o, "interval=2ms", err, sizeof err), 0);
-    pp_collector *c = pp_collector_start(&o, NULL, NULL, err, sizeof err);
-    if (!c)
-        fprintf(stderr, "start: %s\n", err);
-    CHECK(c != NULL);
-    return c;
-}
-
-static int frame_named(const pp_profile *p, size_t sample, const char *name)
-{
-    for (uint32_t d = 0; d < pp_profile_sample_depth(p, sample); d++) {
-        pp_frame_view f;
-        pp_profile_sample_frame(p, sample, d, &f);
-        if (f.name && !strcmp(f.name, name))
-            return 1;
-    }
-    return 0;
-}
+static pp_collector *start(void) { return start_sampling("interval=2ms"); }
 
 /* libbz2 calls these from BZ2_bzCompressInit: the CPU is spent under a
  * frame of a library loaded mid-session, before the drain thread has
@@ -183,15 +162,9 @@ int main(void)
     for (int i = 0; init && i < 25; i++)
         through_bz2(init, alloc_burning);
     p = pp_collector_stop(c);
-    int64_t in_hook = 0, whole = 0;
-    for (size_t i = 0; i < pp_profile_num_samples(p); i++) {
-        if (!frame_named(p, i, "alloc_burning"))
-            continue;
-        int64_t v = pp_profile_value(p, i, 0);
-        in_hook += v;
-        if (frame_named(p, i, "BZ2_bzCompressInit") && frame_named(p, i, "through_bz2") && frame_named(p, i, "main"))
-            whole += v;
-    }
+    int64_t in_hook, whole;
+    value_through(p, "alloc_burning", (const char *const[]){"BZ2_bzCompressInit", "through_bz2", "main", NULL},
+                  &in_hook, &whole);
     fprintf(stderr, "through libbz2, listed: %lld samples, %lld whole\n", (long long)in_hook, (long long)whole);
     CHECK(in_hook > 100);
     CHECK(whole >= 0.97 * (double)in_hook);

@@ -6,12 +6,47 @@
  * them (ASan), end (-timeout), and emit only rows a table can hold; the
  * signal handler's one-FDE read (pp_eh_frame_rule_at) alike, and the same
  * read within the bounds of the table's coarse index (pp_eh_frame_index,
- * bucket size from the first byte). */
+ * bucket size from the first byte); and the drain thread's read of one
+ * FDE's rows (pp_eh_frame_fde_rows_within) stored by block
+ * (pp_cfi_blocks_fill): rows in order around the pc, and nothing a block
+ * gives back that the FDE's rows do not say. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfi_blocks.h"
 #include "eh_frame.h"
+
+static _Atomic uint64_t blocks[PP_CFI_BLOCKS];
+
+/* The rows of pc's FDE, stored by block: every pc a block answers for has
+ * the rule of the row covering it. */
+static void check_fde_rows(const pp_eh_frame_view *v, uint64_t pc)
+{
+    pp_cfi_rows one = {0};
+    if (pp_eh_frame_fde_rows_within(v, pc, 0, UINT64_MAX, &one) == 0) {
+        if (one.n < 2 || one.rows[0].pc > pc || one.rows[one.n - 1].pc <= pc)
+            abort();
+        for (size_t i = 0; i + 1 < one.n; i++)
+            if (one.rows[i].pc >= one.rows[i + 1].pc || one.rows[i].kind > PP_CFI_PLT)
+                abort();
+        memset((void *)blocks, 0, sizeof blocks);
+        pp_cfi_blocks_fill(blocks, one.rows, one.n, (uintptr_t)pc, 256);
+        size_t r = 0;
+        for (uint64_t q = pc > 256 ? pc - 256 : 0; q < pc + 256; q++) {
+            pp_cfi_rule rule;
+            if (!pp_cfi_blocks_lookup(blocks, (uintptr_t)q, &rule))
+                continue;
+            while (r + 1 < one.n && one.rows[r + 1].pc <= q)
+                r++;
+            const pp_cfi_row *row = &one.rows[r];
+            if (q < row->pc || r + 1 >= one.n || rule.kind != row->kind ||
+                (rule.kind <= PP_CFI_CFA_RBP && (rule.cfa_offset != row->cfa_offset || rule.rbp_offset != row->rbp_offset)))
+                abort();
+        }
+    }
+    pp_cfi_rows_free(&one);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -41,6 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint64_t pc = v.vaddr - 64; pc < v.vaddr + 2 * len + 64; pc += 1 + len / 16)
         if (pp_eh_frame_rule_at(&v, pc, &at) == 0 && at.kind > PP_CFI_PLT)
             abort();
+    for (size_t i = 0; i < rows.n; i += 1 + rows.n / 8)
+        check_fde_rows(&v, rows.rows[i].pc);
     uint8_t shift = (uint8_t)(4 + data[0] % 12);
     uint64_t lo = v.vaddr - 64, span = 2 * (uint64_t)len + 128;
     uint32_t n_buckets = (uint32_t)((span - 1) >> shift) + 1;
