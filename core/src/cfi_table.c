@@ -1013,6 +1013,15 @@ PP_SIGNAL_PATH int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule)
     return read_fde ? PP_CFI_FROM_FDE : 0;
 }
 
+PP_SIGNAL_PATH void pp_cfi_table_prefetch_leaf(uintptr_t pc)
+{
+    const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);
+    if (!s)
+        return;
+    __builtin_prefetch((const void *)cache_pair(s, pc));
+    pp_cfi_blocks_prefetch(s->blocks, pc);
+}
+
 PP_SIGNAL_PATH void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n)
 {
     const cfi_set *s = atomic_load_explicit(&published, memory_order_acquire);

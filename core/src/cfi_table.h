@@ -105,6 +105,12 @@ int pp_cfi_table_lookup(uintptr_t pc, pp_cfi_rule *rule);
  * program has pushed out of the caches since. */
 void pp_cfi_table_prefetch(const uintptr_t *pcs, uint32_t n);
 
+/* Async-signal-safe as pp_cfi_table_prefetch: the interrupted pc's entry
+ * and its block's words, asked for as the handler starts. That pc is new to
+ * the cache in most samples, and in an object without a table its block's
+ * words answer it: their lines arrive while the handler claims its buffer. */
+void pp_cfi_table_prefetch_leaf(uintptr_t pc);
+
 /* Off the signal path (tests), before pp_cfi_table_want: an object's table
  * is wanted at its first sample that read its FDEs when it has up to
  * free_fdes FDEs (default 6144, a build of ~2 ms), else after one more such

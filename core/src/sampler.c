@@ -308,6 +308,8 @@ PP_SIGNAL_PATH static void on_sample_signal(int sig, siginfo_t *si, void *uc)
     atomic_fetch_add(&live.in_flight, 1);
     if (atomic_load(&live.active) &&
         ((uint32_t)cookie & PP_COOKIE_GENERATION_MASK) == (atomic_load(&live.generation) & PP_COOKIE_GENERATION_MASK)) {
+        if (atomic_load_explicit(&live.native, memory_order_relaxed))
+            pp_cfi_table_prefetch_leaf((uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP]);
         uint64_t t0 = pp_now_ns(); /* clock_gettime: async-signal-safe; also the sample's time */
         pp_ring *ring = atomic_load(&live.ring);
         int tid = pp_thread_id(); /* cached: no system call per sample */
