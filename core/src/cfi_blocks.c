@@ -73,7 +73,7 @@ static uint64_t word_of(const pp_cfi_row *r, uintptr_t block, unsigned lo, unsig
 }
 
 size_t pp_cfi_blocks_fill(_Atomic uint64_t *blocks, const pp_cfi_row *rows, size_t n, uintptr_t pc,
-                          uintptr_t window)
+                          uintptr_t window, uintptr_t lo, uintptr_t hi)
 {
     if (n < 2)
         return 0;
@@ -82,6 +82,10 @@ size_t pp_cfi_blocks_fill(_Atomic uint64_t *blocks, const pp_cfi_row *rows, size
         start = pc - window;
     if (pc + window > pc && pc + window < end)
         end = pc + window;
+    if (start < lo)
+        start = lo;
+    if (end > hi)
+        end = hi;
     if (start >= end || !storable(end - 1))
         return 0;
     size_t written = 0, i = 0;

@@ -47,13 +47,15 @@ void pp_cfi_blocks_prefetch(const _Atomic uint64_t *blocks, uintptr_t pc);
 
 /* Stores the rows of one FDE (as pp_eh_frame_fde_rows_within gives them:
  * in pc order, a GAP row at the end) in the words of the blocks they cover
- * within window bytes either side of pc, each block getting the row that
+ * within window bytes either side of pc and within [lo, hi) (the object's
+ * code: an FDE of a malformed table that reaches past it must not answer
+ * for another object's pcs), each block getting the row that
  * covers most of it (pc's own block: the row covering pc), in the first
  * word of its pair; the word there moves to the second, unless the pair
  * holds that row already. Rows the words cannot express (PLT rows, offsets
  * out of range) leave their blocks as they were. Returns the number of
  * words written. */
 size_t pp_cfi_blocks_fill(_Atomic uint64_t *blocks, const pp_cfi_row *rows, size_t n, uintptr_t pc,
-                          uintptr_t window);
+                          uintptr_t window, uintptr_t lo, uintptr_t hi);
 
 #endif

@@ -715,7 +715,7 @@ static void fill_blocks(const cfi_set *s, const cfi_object *o, uintptr_t pc)
         pp_fault_guard_leave();
     }
     if (ok)
-        pp_cfi_blocks_fill(s->blocks, rows.rows, rows.n, pc, FILL_WINDOW);
+        pp_cfi_blocks_fill(s->blocks, rows.rows, rows.n, pc, FILL_WINDOW, o->lo, o->hi);
 }
 
 void pp_cfi_table_want(const uintptr_t *frames, size_t n)

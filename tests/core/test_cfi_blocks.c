@@ -77,7 +77,7 @@ static void each_block_keeps_its_longest_row(void)
     pp_cfi_row r[6];
     function_rows(r);
     clear();
-    size_t written = pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x50, 4096);
+    size_t written = pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x50, 4096, 0, UINTPTR_MAX);
     CHECK_EQ_INT(written, 0x200 / 32);
     /* The first block: three rows, the body's covers most of it. */
     expect_none((uintptr_t)F);
@@ -112,25 +112,25 @@ static void a_pair_keeps_two(void)
             far[i].cfa_offset = 24; /* tell them apart */
     }
     clear();
-    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x50, 4096);
-    pp_cfi_blocks_fill(blocks, far, 6, (uintptr_t)F + COLLIDING + 0x50, 4096);
+    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x50, 4096, 0, UINTPTR_MAX);
+    pp_cfi_blocks_fill(blocks, far, 6, (uintptr_t)F + COLLIDING + 0x50, 4096, 0, UINTPTR_MAX);
     expect_rule((uintptr_t)F + 0x50, PP_CFI_CFA_RBP, 16, -16);
     expect_rule((uintptr_t)F + COLLIDING + 0x50, PP_CFI_CFA_RBP, 24, -16);
     /* Filling a function again moves nothing: its words are there. */
-    CHECK_EQ_INT(pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x50, 4096), 0);
+    CHECK_EQ_INT(pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x50, 4096, 0, UINTPTR_MAX), 0);
     expect_rule((uintptr_t)F + COLLIDING + 0x50, PP_CFI_CFA_RBP, 24, -16);
     /* A third: the block stored first goes. */
     for (int i = 0; i < 6; i++)
         far[i].pc += COLLIDING;
-    pp_cfi_blocks_fill(blocks, far, 6, (uintptr_t)F + 2 * COLLIDING + 0x50, 4096);
+    pp_cfi_blocks_fill(blocks, far, 6, (uintptr_t)F + 2 * COLLIDING + 0x50, 4096, 0, UINTPTR_MAX);
     expect_rule((uintptr_t)F + 2 * COLLIDING + 0x50, PP_CFI_CFA_RBP, 24, -16);
     expect_rule((uintptr_t)F + COLLIDING + 0x50, PP_CFI_CFA_RBP, 24, -16);
     expect_none((uintptr_t)F + 0x50);
     /* Two rows of one block: the epilogue's, which a sample met there,
      * joins the body's. */
     clear();
-    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x50, 4096);
-    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x101, 4096);
+    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x50, 4096, 0, UINTPTR_MAX);
+    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x101, 4096, 0, UINTPTR_MAX);
     expect_rule((uintptr_t)F + 0x101, PP_CFI_CFA_RSP, 8, PP_CFI_RBP_UNCHANGED);
     expect_rule((uintptr_t)F + 0x102, PP_CFI_CFA_RBP, 16, -16);
     expect_rule((uintptr_t)F + 0x50, PP_CFI_CFA_RBP, 16, -16);
@@ -141,12 +141,12 @@ static void the_pcs_own_block_keeps_the_pcs_row(void)
     pp_cfi_row r[6];
     function_rows(r);
     clear();
-    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x101, 4096);
+    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x101, 4096, 0, UINTPTR_MAX);
     expect_rule((uintptr_t)F + 0x101, PP_CFI_CFA_RSP, 8, PP_CFI_RBP_UNCHANGED);
     expect_none((uintptr_t)F + 0x100);
     expect_none((uintptr_t)F + 0x102);
     clear();
-    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 2, 4096);
+    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 2, 4096, 0, UINTPTR_MAX);
     expect_rule((uintptr_t)F + 2, PP_CFI_CFA_RSP, 16, -16);
     expect_none((uintptr_t)F + 4);
     expect_none((uintptr_t)F);
@@ -159,7 +159,7 @@ static void only_the_window_is_stored(void)
     r[1] = row(F + 1, PP_CFI_CFA_RBP, 16, -16);
     r[2] = row(F + 0x40000, PP_CFI_GAP, 0, PP_CFI_RBP_UNCHANGED);
     clear();
-    size_t written = pp_cfi_blocks_fill(blocks, r, 3, (uintptr_t)F + 0x20000, 0x100);
+    size_t written = pp_cfi_blocks_fill(blocks, r, 3, (uintptr_t)F + 0x20000, 0x100, 0, UINTPTR_MAX);
     CHECK_EQ_INT(written, 2 * 0x100 / 32);
     expect_rule((uintptr_t)F + 0x20000, PP_CFI_CFA_RBP, 16, -16);
     expect_rule((uintptr_t)F + 0x20000 - 0x100, PP_CFI_CFA_RBP, 16, -16);
@@ -167,6 +167,22 @@ static void only_the_window_is_stored(void)
     expect_none((uintptr_t)F + 0x20000 - 0x101);
     expect_none((uintptr_t)F + 0x20000 + 0x100);
     expect_none((uintptr_t)F + 0x1000);
+}
+
+/* An FDE that reaches past its object's code (a malformed table) stores
+ * nothing outside it: another object may be there. */
+static void only_the_objects_code_is_stored(void)
+{
+    pp_cfi_row r[6];
+    function_rows(r);
+    clear();
+    pp_cfi_blocks_fill(blocks, r, 6, (uintptr_t)F + 0x50, 4096, (uintptr_t)F + 0x40, (uintptr_t)F + 0x100);
+    expect_none((uintptr_t)F + 0x3f);
+    expect_none((uintptr_t)F + 0x20);
+    expect_rule((uintptr_t)F + 0x40, PP_CFI_CFA_RBP, 16, -16);
+    expect_rule((uintptr_t)F + 0xff, PP_CFI_CFA_RBP, 16, -16);
+    expect_none((uintptr_t)F + 0x100);
+    expect_none((uintptr_t)F + 0x150);
 }
 
 /* A word holds what fits it: the rest is left to the FDE's read. */
@@ -188,7 +204,7 @@ static void rows_a_word_cannot_hold_are_not_stored(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         pp_cfi_row r[2] = {cases[i].r, row(F + 64, PP_CFI_GAP, 0, PP_CFI_RBP_UNCHANGED)};
         clear();
-        size_t written = pp_cfi_blocks_fill(blocks, r, 2, (uintptr_t)F, 4096);
+        size_t written = pp_cfi_blocks_fill(blocks, r, 2, (uintptr_t)F, 4096, 0, UINTPTR_MAX);
         CHECK_EQ_INT(written, cases[i].stored ? 2 : 0);
         if (cases[i].stored)
             expect_rule((uintptr_t)F + 40, r[0].kind, r[0].cfa_offset, r[0].rbp_offset);
@@ -200,7 +216,7 @@ static void rows_a_word_cannot_hold_are_not_stored(void)
     pp_cfi_row r[2] = {row(high, PP_CFI_CFA_RSP, 8, PP_CFI_RBP_UNCHANGED),
                        row(high + 64, PP_CFI_GAP, 0, PP_CFI_RBP_UNCHANGED)};
     clear();
-    CHECK_EQ_INT(pp_cfi_blocks_fill(blocks, r, 2, (uintptr_t)high, 4096), 0);
+    CHECK_EQ_INT(pp_cfi_blocks_fill(blocks, r, 2, (uintptr_t)high, 4096, 0, UINTPTR_MAX), 0);
     expect_none((uintptr_t)high);
 }
 
@@ -273,6 +289,7 @@ int main(void)
     the_pcs_own_block_keeps_the_pcs_row();
     a_pair_keeps_two();
     only_the_window_is_stored();
+    only_the_objects_code_is_stored();
     rows_a_word_cannot_hold_are_not_stored();
     a_session_reads_each_function_once();
     if (pp_test_failures)

@@ -521,7 +521,7 @@ static size_t fde_rows_match_rule_at(const pp_eh_frame_view *v, uint64_t pc, _At
             at.pc != rows.rows[i].pc)
             differ++;
     memset(blocks, 0, PP_CFI_BLOCKS * sizeof *blocks);
-    pp_cfi_blocks_fill(blocks, rows.rows, rows.n, (uintptr_t)pc, 1u << 20);
+    pp_cfi_blocks_fill(blocks, rows.rows, rows.n, (uintptr_t)pc, 1u << 20, 0, UINTPTR_MAX);
     for (uint64_t q = rows.rows[0].pc; q < rows.rows[rows.n - 1].pc; q++) {
         pp_cfi_rule rule;
         if (!pp_cfi_blocks_lookup(blocks, (uintptr_t)q, &rule))

@@ -31,7 +31,8 @@ static void check_fde_rows(const pp_eh_frame_view *v, uint64_t pc)
             if (one.rows[i].pc >= one.rows[i + 1].pc || one.rows[i].kind > PP_CFI_PLT)
                 abort();
         memset((void *)blocks, 0, sizeof blocks);
-        pp_cfi_blocks_fill(blocks, one.rows, one.n, (uintptr_t)pc, 256);
+        pp_cfi_blocks_fill(blocks, one.rows, one.n, (uintptr_t)pc, 256, (uintptr_t)v->vaddr,
+                           (uintptr_t)(v->vaddr + v->len));
         size_t r = 0;
         for (uint64_t q = pc > 256 ? pc - 256 : 0; q < pc + 256; q++) {
             pp_cfi_rule rule;
