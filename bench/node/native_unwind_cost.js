@@ -16,7 +16,12 @@
  * round runs each given build in turn (a directory holding a built
  * checkout, as `git archive` unpacks one).
  *
- *   node bench/node/native_unwind_cost.js ROUNDS DIR [DIR...] [--hops N]
+ *   node bench/node/native_unwind_cost.js ROUNDS DIR [DIR...] [--hops N] [--captures K]
+ *
+ * --captures K: the steady figure is the K-th 1.5 s capture after the fresh
+ * one (default 1), for a process profiled for a while, as continuous
+ * profiling keeps one: rules the drain thread stored by block accumulate
+ * over the captures.
  *
  * A DIR given as js-only:DIR runs that build with native: false: the
  * handler's cost without the native unwind, in the same rounds. One given
@@ -26,7 +31,7 @@
 const { execFileSync } = require('child_process');
 const path = require('path');
 
-function childMain(spec, depth) {
+function childMain(spec, depth, captures) {
   const jsOnly = spec.startsWith('js-only:');
   const dir = jsOnly ? spec.slice('js-only:'.length) : spec;
   const pp = require(path.resolve(dir));
@@ -72,7 +77,8 @@ function childMain(spec, depth) {
   }
   const fresh = capture(300);
   run(500);
-  const steady = capture(1500);
+  let steady;
+  for (let k = 0; k < captures; k++) steady = capture(1500);
   process.stdout.write(JSON.stringify({ fresh, steady }) + '\n');
 }
 
@@ -86,6 +92,8 @@ function main() {
   const args = process.argv.slice(3);
   const at = args.indexOf('--hops');
   const hops = at >= 0 ? args.splice(at, 2)[1] : '9';
+  const atCaptures = args.indexOf('--captures');
+  const captures = atCaptures >= 0 ? args.splice(atCaptures, 2)[1] : '1';
   const dirs = args;
   const res = Object.fromEntries(dirs.map((d) => [d, []]));
   for (let r = 0; r < rounds; r++) {
@@ -93,7 +101,7 @@ function main() {
       const v8Frames = d.startsWith('v8-frames:');
       const env = v8Frames ? { ...process.env, POLYPROF_NODE_JS_FRAMES: 'v8' } : process.env;
       const child = v8Frames ? d.slice('v8-frames:'.length) : d;
-      const out = execFileSync(process.execPath, [__filename, '--child', child, hops], { encoding: 'utf8', env });
+      const out = execFileSync(process.execPath, [__filename, '--child', child, hops, captures], { encoding: 'utf8', env });
       res[d].push(JSON.parse(out.trim().split('\n').pop()));
     }
   }
@@ -117,5 +125,5 @@ function main() {
   process.stdout.write(JSON.stringify(summary, null, 1) + '\n');
 }
 
-if (process.argv[2] === '--child') childMain(process.argv[3], Number(process.argv[4]));
+if (process.argv[2] === '--child') childMain(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
 else main();
