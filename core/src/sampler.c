@@ -106,7 +106,7 @@ static struct {
      * fault guard (until the next drain tick puts it back). */
     _Atomic uint64_t unguarded;
     /* Machine frames the native walks found, counted by the drain thread:
-     * a profile's depth per sample, which a handler's cost follows. */
+     * over the samples, a profile's mean native depth. */
     _Atomic uint64_t native_frames;
 } live;
 
@@ -308,9 +308,9 @@ PP_SIGNAL_PATH static void on_sample_signal(int sig, siginfo_t *si, void *uc)
     atomic_fetch_add(&live.in_flight, 1);
     if (atomic_load(&live.active) &&
         ((uint32_t)cookie & PP_COOKIE_GENERATION_MASK) == (atomic_load(&live.generation) & PP_COOKIE_GENERATION_MASK)) {
+        uint64_t t0 = pp_now_ns(); /* clock_gettime: async-signal-safe; also the sample's time */
         if (atomic_load_explicit(&live.native, memory_order_relaxed))
             pp_cfi_table_prefetch_leaf((uintptr_t)((ucontext_t *)uc)->uc_mcontext.gregs[REG_RIP]);
-        uint64_t t0 = pp_now_ns(); /* clock_gettime: async-signal-safe; also the sample's time */
         pp_ring *ring = atomic_load(&live.ring);
         int tid = pp_thread_id(); /* cached: no system call per sample */
         pp_raw_sample *s = ring ? pp_ring_take(ring, (uint32_t)tid) : NULL;
