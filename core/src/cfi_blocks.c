@@ -16,7 +16,7 @@ PP_SIGNAL_PATH static size_t index_of(uintptr_t pc)
     return ((size_t)(pc >> PP_CFI_BLOCK_SHIFT) & ((1u << PP_CFI_BLOCKS_INDEX_BITS) - 1)) * 2;
 }
 
-/* Tags are 32 bits: pcs from 2^51 up (none in a user address space) are
+/* Tags are 32 bits: pcs from 2^50 up (none in a user address space) are
  * never stored. */
 PP_SIGNAL_PATH static int storable(uintptr_t pc) { return ((uint64_t)pc >> TAG_SHIFT) <= UINT32_MAX; }
 
@@ -96,19 +96,19 @@ size_t pp_cfi_blocks_fill(_Atomic uint64_t *blocks, const pp_cfi_row *rows, size
         unsigned best_lo = 0, best_hi = 0;
         int holds_pc = pc >= block && pc - block < BLOCK_BYTES;
         for (size_t j = i; j + 1 < n && rows[j].pc < block + BLOCK_BYTES; j++) {
-            uintptr_t lo = rows[j].pc > block ? (uintptr_t)rows[j].pc : block;
-            uintptr_t hi = rows[j + 1].pc < block + BLOCK_BYTES ? (uintptr_t)rows[j + 1].pc : block + BLOCK_BYTES;
-            if (lo < start)
-                lo = start;
-            if (hi > end)
-                hi = end;
-            if (lo >= hi)
+            uintptr_t piece_lo = rows[j].pc > block ? (uintptr_t)rows[j].pc : block;
+            uintptr_t piece_hi = rows[j + 1].pc < block + BLOCK_BYTES ? (uintptr_t)rows[j + 1].pc : block + BLOCK_BYTES;
+            if (piece_lo < start)
+                piece_lo = start;
+            if (piece_hi > end)
+                piece_hi = end;
+            if (piece_lo >= piece_hi)
                 continue;
-            int better = holds_pc ? pc >= lo && pc < hi : !best || hi - lo > best_hi - best_lo;
+            int better = holds_pc ? pc >= piece_lo && pc < piece_hi : !best || piece_hi - piece_lo > best_hi - best_lo;
             if (better) {
                 best = &rows[j];
-                best_lo = (unsigned)(lo - block);
-                best_hi = (unsigned)(hi - block);
+                best_lo = (unsigned)(piece_lo - block);
+                best_hi = (unsigned)(piece_hi - block);
             }
         }
         uint64_t w = best ? word_of(best, block, best_lo, best_hi) : 0;

@@ -113,7 +113,7 @@ static _Atomic(cfi_set *) published;
 static _Atomic int missed; /* set by handlers, cleared by the drain thread */
 static _Atomic int want_pending; /* a placeholder was wanted since the last build started */
 static _Atomic int garbage;      /* a set was retired since the last collect_garbage */
-static _Atomic uint64_t fde_reads, block_hits; /* pp_cfi_table_stats */
+static _Atomic uint64_t fde_reads, block_hits; /* pp_cfi_table_reads */
 
 /* Off the signal path only. */
 static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1068,6 +1068,5 @@ void pp_cfi_table_stats_get(pp_cfi_table_stats *out)
     }
     out->refreshes = refreshes;
     out->builds = builds;
-    pp_cfi_table_reads(&out->fde_reads, &out->block_hits);
     pthread_mutex_unlock(&build_lock);
 }

@@ -130,14 +130,12 @@ typedef struct pp_cfi_table_stats {
     uint64_t rows, fdes, fdes_skipped, bytes;
     uint64_t refreshes; /* sets published */
     uint64_t builds;    /* objects' .eh_frame parsed, in all */
-    /* Lookups in placeholders the rule cache lacked, since the process
-     * started: those answered by one FDE read in the handler, and those
-     * answered by the rows the drain thread had stored by block. */
-    uint64_t fde_reads, block_hits;
 } pp_cfi_table_stats;
 void pp_cfi_table_stats_get(pp_cfi_table_stats *out);
 
-/* The stats' fde_reads and block_hits alone, without the lock. */
+/* Lookups in placeholders the rule cache lacked, since the process started,
+ * read without a lock: those answered by one FDE read in the handler, and
+ * those answered by the rows the drain thread had stored by block. */
 void pp_cfi_table_reads(uint64_t *fde_reads, uint64_t *block_hits);
 
 #endif
