@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "alloc_module.h"
+#include "code_names.h"
 #include "events.h"
 #include "fault_guard.h"
 #include "heap_tracker.h"
@@ -629,6 +630,7 @@ static pp_profile *export_locked(pp_heap *h, int inuse_default, int rotate)
         pp_profile_add_metadata(p, line);
     }
     if (p) {
+        pp_code_names_add_metadata(p);
         uint64_t truncated = atomic_load(&truncated_samples);
         char line[64];
         snprintf(line, sizeof line, "truncated=%llu", (unsigned long long)(truncated - truncated_window_start));
@@ -764,6 +766,8 @@ static PyObject *mod_alloc_start(PyObject *m, PyObject *args)
     atomic_store_explicit(&active, h, memory_order_release);
     Py_RETURN_NONE;
 }
+
+int pp_py_alloc_running(void) { return atomic_load(&active) != NULL; }
 
 static pp_heap *running_heap(void)
 {

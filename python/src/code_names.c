@@ -1,8 +1,12 @@
 /* Names of freed code objects, kept for the samples taken while they ran.
  *
  * The drain thread names a sample's frames some milliseconds after it was
- * taken; by then a module body, an exec'd string or a generated function can
- * have been freed, and its frames would read [unresolved frame]. So the name
+ * taken, and an allocation profile names its samples' frames when it is
+ * exported; by then a module body, an exec'd string or a generated function
+ * can have been freed, and its frames would read [unresolved frame]. (An
+ * allocation sample taken with the GIL keeps its code objects alive; one
+ * taken without it, in a raw allocation of C code that released the GIL,
+ * cannot, and relies on the names kept here.) So the name
  * is taken as the code object dies: a code watcher (PyCode_AddWatcher, 3.12+)
  * or, before 3.12, a wrapper around the code type's deallocator, as
  * cloud-profiler-python does. Only names are kept, not the code objects.
@@ -12,9 +16,11 @@
  * per freed code object while nothing is sampled.
  *
  * Memory is bounded: a FIFO of NAMES_CAP entries, each with its strings
- * (truncated to what a resolved frame holds). A name is needed only until
- * the samples taken before its code object died are drained, a fraction of a
- * second; names pushed out sooner than that are counted. */
+ * (truncated to what a resolved frame holds). A CPU sample's name is needed
+ * only until the samples taken before its code object died are drained, a
+ * fraction of a second; names pushed out sooner than that are counted. An
+ * allocation sample's is needed until the next export, and is lost only if
+ * NAMES_CAP code objects died in between. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -23,6 +29,7 @@
 #include <string.h>
 
 #include "code_names.h"
+#include "alloc_module.h"
 #include "py_frames.h"
 #include "utf8_encode.h"
 
@@ -86,7 +93,7 @@ static char *utf8_copy(PyObject *s)
 static void keep(PyCodeObject *co)
 {
     /* no samples, no frames to name later */
-    if (!pp_sampler_running())
+    if (!pp_sampler_running() && !pp_py_alloc_running())
         return;
 #if PY_VERSION_HEX >= 0x030B0000
     PyObject *name = co->co_qualname;
@@ -191,4 +198,21 @@ void pp_code_names_get_stats(pp_code_names_stats *out)
     pthread_mutex_lock(&lock);
     *out = stats;
     pthread_mutex_unlock(&lock);
+}
+
+void pp_code_names_add_metadata(pp_profile *p)
+{
+    pp_code_names_stats st;
+    pp_code_names_get_stats(&st);
+    const struct {
+        const char *key;
+        unsigned long long value;
+    } lines[] = {{"freed_code_names_kept", st.kept},
+                 {"freed_code_frames_named", st.found},
+                 {"freed_code_names_evicted_young", st.evicted_young}};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        char line[96];
+        snprintf(line, sizeof line, "%s=%llu", lines[i].key, lines[i].value);
+        pp_profile_add_metadata(p, line);
+    }
 }

@@ -1,6 +1,6 @@
 /* Names of code objects that were freed: module bodies, exec'd and generated
- * code run once and are deallocated before the drain thread names the
- * samples taken in them. Their name, file and first line are kept when they
+ * code run once and are deallocated before the samples taken in them are
+ * named (by the drain thread, or for allocation samples at export). Their name, file and first line are kept when they
  * are freed (a code watcher on 3.12+, the code type's deallocator before),
  * in a bounded FIFO, so such samples are still named. */
 #ifndef PP_CODE_NAMES_H
@@ -26,5 +26,10 @@ typedef struct pp_code_names_stats {
 } pp_code_names_stats;
 
 void pp_code_names_get_stats(pp_code_names_stats *out);
+
+/* Adds the stats (process totals) to p's metadata as freed_code_names_kept,
+ * freed_code_frames_named and freed_code_names_evicted_young: a profile
+ * says what it could not name. Any thread. */
+void pp_code_names_add_metadata(pp_profile *p);
 
 #endif

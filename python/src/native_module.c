@@ -359,26 +359,6 @@ static void collector_dealloc(CollectorObject *self)
     PyObject_Free(self);
 }
 
-/* Frames of freed code named from kept names, and kept names lost to the
- * FIFO's bound while still young (process totals): a profile says what it
- * could not name. */
-static void add_code_names_metadata(pp_profile *p)
-{
-    pp_code_names_stats st;
-    pp_code_names_get_stats(&st);
-    const struct {
-        const char *key;
-        unsigned long long value;
-    } lines[] = {{"freed_code_names_kept", st.kept},
-                 {"freed_code_frames_named", st.found},
-                 {"freed_code_names_evicted_young", st.evicted_young}};
-    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
-        char line[96];
-        snprintf(line, sizeof line, "%s=%llu", lines[i].key, lines[i].value);
-        pp_profile_add_metadata(p, line);
-    }
-}
-
 static PyObject *collector_stop(CollectorObject *self, PyObject *unused)
 {
     (void)unused;
@@ -395,7 +375,7 @@ static PyObject *collector_stop(CollectorObject *self, PyObject *unused)
         PyErr_SetString(PolyprofError, "the profiler was reset (fork?) and this profile is gone");
         return NULL;
     }
-    add_code_names_metadata(p);
+    pp_code_names_add_metadata(p);
     return wrap_profile(p);
 }
 

@@ -3,6 +3,7 @@ bytes by function, what go tool pprof reads, chaining with tracemalloc, the
 command line and continuous windows. The hooks are process-wide but restored
 by stop(), so these run in the test process; each test stops what it
 started."""
+import json
 import os
 import subprocess
 import sys
@@ -273,6 +274,52 @@ def test_fork_while_sampling():
     prof = polyprof.stop()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert share(prof, "allocate_one", "alloc_space") > 0.5
+
+
+FREED_WITHOUT_THE_GIL = r"""
+import ctypes, gc, json
+import polyprof
+# ctypes.CDLL releases the GIL around each call, as C code does around a
+# blocking call that allocates (os.getcwd's buffer, for one).
+libc = ctypes.CDLL(None)
+libc.PyMem_RawMalloc.restype = ctypes.c_void_p
+libc.PyMem_RawMalloc.argtypes = [ctypes.c_size_t]
+libc.PyMem_RawFree.argtypes = [ctypes.c_void_p]
+BODY = "for _ in range(20):\n    libc.PyMem_RawFree(libc.PyMem_RawMalloc(64 << 20))\n"
+polyprof.start(mode="alloc")
+code = compile(BODY, "freed_body.py", "exec")
+exec(code, {"libc": libc})
+del code
+gc.collect()
+# Other code objects of the same shape take the freed one's memory.
+kept = [compile(BODY.replace("20", str(i)), "other_body.py", "exec") for i in range(3000)]
+prof = polyprof.stop()
+space = [t for t, _ in prof.value_types].index("alloc_space")
+print(json.dumps({"samples": [[[[f.name, f.file] for f in s.frames], s.values[space]] for s in prof.samples()],
+                  "named_after_free": int(prof.metadata["freed_code_frames_named"])}))
+"""
+
+
+def test_code_freed_before_export_names_samples_taken_without_the_gil():
+    """A raw allocation made without the GIL (C code that released it) in
+    code freed before the profile is exported: a module body, an exec'd
+    string. Its sample cannot keep the code object alive, so the name kept
+    when the code died names it, as in CPU profiles: never [unresolved
+    frame], nor another code object's name."""
+    proc = subprocess.run([sys.executable, "-c", FREED_WITHOUT_THE_GIL], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The raw allocations' samples: any that name the freed code, or that
+    # lost its name.
+    raw = [(names, space) for names, space in data["samples"]
+           if any(file in ("freed_body.py", "other_body.py") or name == "[unresolved frame]" for name, file in names)]
+    assert sum(space for _, space in raw) >= 10 * (64 << 20), data["samples"]
+    for names, _ in raw:
+        assert ["<module>", "freed_body.py"] in names, names
+        assert "[unresolved frame]" not in [name for name, _ in names], names
+        assert not any(file == "other_body.py" for _, file in names), names
+    assert data["named_after_free"] > 0
 
 
 SCRIPT = """
