@@ -6,13 +6,13 @@
  * can have been freed, and its frames would read [unresolved frame]. (An
  * allocation sample taken with the GIL keeps its code objects alive; one
  * taken without it, in a raw allocation of C code that released the GIL,
- * cannot, and relies on the names kept here.) So the name
- * is taken as the code object dies: a code watcher (PyCode_AddWatcher, 3.12+)
- * or, before 3.12, a wrapper around the code type's deallocator, as
+ * cannot, and relies on the names kept here.) So the name is taken as the
+ * code object dies: a code watcher (PyCode_AddWatcher, 3.12+) or, before
+ * 3.12, a wrapper around the code type's deallocator, as
  * cloud-profiler-python does. Only names are kept, not the code objects.
  *
  * Watching starts when polyprof is imported (a capture can also be started
- * by the core's own threads, from the local endpoint) and costs one check
+ * by the core's own threads, from the local endpoint) and costs two checks
  * per freed code object while nothing is sampled.
  *
  * Memory is bounded: a FIFO of NAMES_CAP entries, each with its strings
@@ -92,8 +92,9 @@ static char *utf8_copy(PyObject *s)
 
 static void keep(PyCodeObject *co)
 {
-    /* no samples, no frames to name later */
-    if (!pp_sampler_running() && !pp_py_alloc_running())
+    /* no samples, no frames to name later (the lock-free check first:
+     * pp_sampler_running takes the sampler's lock) */
+    if (!pp_py_alloc_running() && !pp_sampler_running())
         return;
 #if PY_VERSION_HEX >= 0x030B0000
     PyObject *name = co->co_qualname;

@@ -1,8 +1,9 @@
 /* Names of code objects that were freed: module bodies, exec'd and generated
  * code run once and are deallocated before the samples taken in them are
- * named (by the drain thread, or for allocation samples at export). Their name, file and first line are kept when they
- * are freed (a code watcher on 3.12+, the code type's deallocator before),
- * in a bounded FIFO, so such samples are still named. */
+ * named (by the drain thread, or for allocation samples at export). Their
+ * name, file and first line are kept when they are freed (a code watcher on
+ * 3.12+, the code type's deallocator before), in a bounded FIFO, so such
+ * samples are still named. */
 #ifndef PP_CODE_NAMES_H
 #define PP_CODE_NAMES_H
 
